@@ -1,0 +1,253 @@
+"""Composing the offline engine's answers from tool outputs.
+
+Rules: every figure is copied from a tool output of this run or an earlier run in the thread
+(fractions may be shown as percentages with two decimals); nothing is invented. A tool error is
+reported with its fix rather than hidden.
+"""
+
+from __future__ import annotations
+
+from .intent import Intent
+
+CAPABILITIES = [
+    "Review your portfolio: health score (0-10), risk level, concentration, sector exposure vs NIFTY 50 "
+    "and rebalancing ideas (try: 'Analyze my portfolio').",
+    "Look at a sector: your holdings in it and signals for its stocks (try: 'What about the technology sector?').",
+    "Build and backtest a strategy: momentum or mean reversion on a sector or symbols "
+    "(try: 'Generate a strategy for tech stocks').",
+    "Measure risk: volatility, Sharpe, Sortino, max drawdown, beta, VaR and CVaR (try: 'What is my risk?').",
+    "Signals and prices for symbols (try: 'Signals for RELIANCE and TCS').",
+]
+ENGINE_NOTE = "Answered by qlwork's offline rule engine (deterministic rules, not a language model)."
+
+
+def pct(x) -> str:
+    """A fraction as a percentage with two decimals (0.0523 -> '5.23%')."""
+    return "n/a" if x is None else f"{x * 100:.2f}%"
+
+
+def _latest(outputs: list[tuple[str, dict, dict]], prior: list[dict], name: str,
+            include_prior: bool = True) -> dict | None:
+    for tool_name, _, out in reversed(outputs):
+        if tool_name == name and "error" not in out:
+            return out
+    if include_prior:
+        for item in reversed(prior):
+            out = item.get("output") or {}
+            if item.get("name") == name and isinstance(out, dict) and "error" not in out:
+                return out
+    return None
+
+
+def _errors(outputs) -> list[str]:
+    notes = []
+    for name, _, out in outputs:
+        err = out.get("error") if isinstance(out, dict) else None
+        if err:
+            fix = f" Fix: {err['fix']}" if err.get("fix") else ""
+            notes.append(f"{name} could not run: {err.get('message')}{fix}")
+    return notes
+
+
+def _base(analysis_type: str, outputs) -> dict:
+    source = next((o.get("data_source") for _, _, o in outputs if isinstance(o, dict) and o.get("data_source")), None)
+    answer = {"analysis_type": analysis_type, "overall_score": None, "risk_level": None, "recommendations": [],
+              "insights": [], "risk_metrics": {}}
+    if source:
+        answer["data_source"] = ("synthetic demo data (not real market prices)" if source.get("synthetic")
+                                 else f"{source.get('provider')} market data")
+    return answer
+
+
+def _signal_recs(signals: list[dict], held: set[str], min_conf: float = 0.5) -> list[dict]:
+    recs = []
+    for s in sorted(signals, key=lambda s: (-s["confidence"], s["symbol"])):
+        if s["action"] == "hold" or s["confidence"] < min_conf:
+            continue
+        if s["symbol"] in held:
+            action = "add" if s["action"] == "buy" else "reduce"
+        else:
+            action = s["action"] if s["confidence"] >= 0.65 else "watch"
+            action = "watch" if action == "sell" else action  # not held: nothing to sell
+        recs.append({"action": action, "symbol": s["symbol"], "reason": "; ".join(s["reasons"][:2]),
+                     "confidence": s["confidence"], "timeframe": "1-4 weeks"})
+    return recs[:6]
+
+
+def compose_portfolio(outputs, prior) -> dict:
+    a = _latest(outputs, prior, "analyze_portfolio", include_prior=False)
+    r = _latest(outputs, prior, "calculate_risk_metrics", include_prior=False)
+    answer = _base("portfolio_health", outputs)
+    if a is None:
+        return answer
+    answer.update(overall_score=a["overall_score"], risk_level=a["risk_level"],
+                  recommendations=a["recommendations"], insights=list(a["insights"]),
+                  risk_metrics=dict(a["risk_metrics"]))
+    if r:
+        m = next(iter(r["metrics"].values()))
+        answer["risk_metrics"].update({k: v for k, v in m.items() if k not in answer["risk_metrics"]})
+        var = next((v for k, v in m.items() if k.startswith("var_") and not k.endswith("parametric")), None)
+        cvar = next((v for k, v in m.items() if k.startswith("cvar_")), None)
+        answer["insights"].append(
+            f"On a bad day (1-day {r['confidence'] * 100:g}% historical VaR) the portfolio loses about "
+            f"{pct(-var if var is not None else None)}; the average loss beyond that is {pct(-cvar if cvar is not None else None)}.")
+    return answer
+
+
+def compose_sector(intent: Intent, outputs, prior) -> dict:
+    s = _latest(outputs, prior, "generate_trading_signals", include_prior=False)
+    a = _latest(outputs, prior, "analyze_portfolio")
+    answer = _base("sector_analysis", outputs)
+    if s is None:
+        return answer
+    sector = intent.sector or s.get("sector")
+    held = {h["symbol"]: h for h in (a or {}).get("holdings", []) if h.get("sector") == sector}
+    if a is not None:
+        built_on = "the previous portfolio analysis" if _latest(outputs, [], "analyze_portfolio") is None \
+            else "a fresh portfolio analysis"
+        answer.update(overall_score=a["overall_score"], risk_level=a["risk_level"])
+        weight = a["sector_weights"].get(sector, 0.0)
+        active = a.get("active_sector_weights", {}).get(sector)
+        if held:
+            answer["insights"].append(
+                f"Building on {built_on} (score {a['overall_score']}, {a['risk_level']} risk): {sector} is "
+                f"{pct(weight)} of your portfolio ({', '.join(sorted(held))})"
+                + (f", {pct(abs(active))} {'above' if active >= 0 else 'below'} the NIFTY 50 weight." if active is not None else "."))
+            for sym, h in sorted(held.items()):
+                answer["insights"].append(f"{sym}: weight {pct(h['weight'])}, unrealised P&L {pct(h['pnl_pct'])}.")
+        else:
+            answer["insights"].append(f"Building on {built_on}: your portfolio holds no {sector} stocks, so any "
+                                      f"{sector} exposure would be new.")
+        answer["risk_metrics"] = {"sector_weight": weight, **({"active_sector_weight": active} if active is not None else {})}
+    counts = s.get("summary", {})
+    answer["insights"].append(
+        f"Signals across the {sector} stocks in the universe: {counts.get('buy', 0)} buy, {counts.get('sell', 0)} sell, "
+        f"{counts.get('hold', 0)} hold (as of {s['as_of']}).")
+    answer["recommendations"] = _signal_recs(s["signals"], set(held))
+    return answer
+
+
+def compose_strategy(intent: Intent, outputs, prior) -> dict:
+    s = _latest(outputs, prior, "generate_trading_signals", include_prior=False)
+    a = _latest(outputs, prior, "analyze_portfolio")
+    answer = _base("strategy", outputs)
+    if s is None or "backtest" not in s:
+        return answer
+    b = s["backtest"]
+    m, p = b["metrics"], b["parameters"]
+    universe = s.get("sector") or ", ".join(s["symbols"])
+    style = "Momentum" if s["strategy"] == "momentum" else "Mean-reversion"
+    if s["strategy"] == "momentum":
+        rule = (f"hold the top {p['top_n']} {universe} stocks by {p['lookback']}-day return, skipping the last "
+                f"{p['skip']} days, rebalanced every {p['rebalance_every']} trading days")
+    else:
+        rule = (f"buy {universe} stocks whose price falls {abs(p['entry_z'])} standard deviations below the "
+                f"{p['window']}-day mean, exit at the mean")
+    answer["insights"] = [
+        f"{style} strategy: {rule}; costs {p['cost_bps']} bps per trade; decisions use the previous close only.",
+        f"Backtest {b['window']['start']} to {b['window']['end']}: total return {pct(m.get('total_return'))}, "
+        f"CAGR {pct(m.get('cagr'))}, volatility {pct(m.get('volatility'))}, Sharpe {m.get('sharpe_ratio')}, "
+        f"max drawdown {pct(m.get('max_drawdown'))}.",
+    ]
+    answer["risk_metrics"] = {k: m[k] for k in ("max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "cagr")
+                              if m.get(k) is not None}
+    sig = {x["symbol"]: x for x in s["signals"]}
+    held = {h["symbol"] for h in (a or {}).get("holdings", [])}
+    picks = m.get("final_holdings") or []
+    for sym in picks:
+        x = sig.get(sym)
+        answer["recommendations"].append({
+            "action": "add" if sym in held else "buy", "symbol": sym,
+            "reason": f"Currently selected by the {style.lower()} rule" + (f"; signal: {x['reasons'][0]}" if x and x["reasons"] else ""),
+            "confidence": x["confidence"] if x else 0.5, "timeframe": f"{p.get('rebalance_every', 21)} trading days"})
+    if a is not None:
+        overlap = sorted(held & set(s["symbols"]))
+        answer["insights"].append(
+            "From the earlier portfolio analysis: you already hold " + (", ".join(overlap) if overlap else f"none of these {universe} stocks")
+            + "; size any new position against your current weights.")
+    answer["extra"] = {"strategy": s["strategy"], "parameters": p, "backtest_window": b["window"]}
+    return answer
+
+
+def compose_risk(outputs, prior) -> dict:
+    r = _latest(outputs, prior, "calculate_risk_metrics", include_prior=False)
+    answer = _base("risk_assessment", outputs)
+    if r is None:
+        return answer
+    a = _latest(outputs, prior, "analyze_portfolio")
+    if r["subject"] == "portfolio" and a is not None:
+        answer.update(overall_score=a["overall_score"], risk_level=a["risk_level"])
+    for name, m in r["metrics"].items():
+        var = next((v for k, v in m.items() if k.startswith("var_") and not k.endswith("parametric")), None)
+        answer["insights"].append(
+            f"{name}: volatility {pct(m['volatility'])}, Sharpe {m['sharpe_ratio']}, max drawdown {pct(m['max_drawdown'])}, "
+            f"beta {m['beta']}, 1-day VaR {pct(var)} over {r['window']['days']} trading days.")
+    if len(r["metrics"]) == 1:
+        answer["risk_metrics"] = dict(next(iter(r["metrics"].values())))
+    else:
+        answer["extra"] = {"per_symbol": r["metrics"]}
+    return answer
+
+
+def compose_signals(outputs, prior) -> dict:
+    s = _latest(outputs, prior, "generate_trading_signals", include_prior=False)
+    d = _latest(outputs, prior, "get_market_data", include_prior=False)
+    a = _latest(outputs, prior, "analyze_portfolio")
+    answer = _base("trading_signals" if d is None else "market_data", outputs)
+    held = {h["symbol"] for h in (a or {}).get("holdings", [])}
+    if d is not None:
+        for sym, x in d["data"].items():
+            answer["insights"].append(
+                f"{sym}: last close INR {x['last_close']} on {d['window']['end']}, {pct(x['period_return'])} since "
+                f"{d['window']['start']}; range INR {x['low']} to {x['high']}; volatility {pct(x['volatility'])}.")
+    if s is not None:
+        for x in s["signals"]:
+            answer["insights"].append(f"{x['symbol']}: {x['action']} (confidence {x['confidence']}): {'; '.join(x['reasons'][:3])}.")
+        answer["recommendations"] = _signal_recs(s["signals"], held, min_conf=0.0)
+    return answer
+
+
+def compose_help(tools: list[str]) -> dict:
+    return {"analysis_type": "help", "overall_score": None, "risk_level": None, "recommendations": [],
+            "insights": ["I did not recognise a request I can answer with my tools. I can:"] + CAPABILITIES,
+            "risk_metrics": {}}
+
+
+def compose_compare(outputs, prior) -> dict:
+    answer = compose_portfolio(outputs, prior)
+    answer["analysis_type"] = "portfolio_comparison"
+    before = _latest([], prior, "analyze_portfolio")
+    now = _latest(outputs, [], "analyze_portfolio")
+    if before and now:
+        answer["insights"].insert(0, (
+            f"Since the previous analysis (as of {before['as_of']}): score {before['overall_score']} -> {now['overall_score']}, "
+            f"risk {before['risk_level']} -> {now['risk_level']}, value INR {before['total_value']} -> INR {now['total_value']}."))
+    elif now:
+        answer["insights"].insert(0, "There is no earlier analysis in this thread to compare with.")
+    return answer
+
+
+def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict:
+    """The answer for ``intent`` (a dict in TradingResponse shape, without conversation_context)."""
+    kind = intent.kind
+    if kind == "help":
+        answer = compose_help(tools)
+    elif kind == "portfolio":
+        answer = compose_portfolio(outputs, prior)
+    elif kind == "compare":
+        answer = compose_compare(outputs, prior)
+    elif kind == "sector":
+        answer = compose_sector(intent, outputs, prior)
+    elif kind == "strategy":
+        answer = compose_strategy(intent, outputs, prior)
+    elif kind == "risk":
+        answer = compose_risk(outputs, prior)
+    else:
+        answer = compose_signals(outputs, prior)
+    errors = _errors(outputs)
+    if errors:
+        answer["insights"] = errors + answer["insights"]
+        if not answer["recommendations"] and answer.get("overall_score") is None and kind != "help":
+            answer["analysis_type"] = "error"
+    answer["insights"].append(ENGINE_NOTE)
+    return answer

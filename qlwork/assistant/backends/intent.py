@@ -1,0 +1,116 @@
+"""Reading what a user asks for, deterministically (used by the offline rule engine).
+
+An :class:`Intent` names the kind of question (portfolio review, sector view, strategy, risk,
+signals, market data, help), the sector and symbols it mentions, and the strategy style. Sectors and
+symbols are matched against the provider's universe, so "tech" finds the "IT" sector and "reliance"
+finds RELIANCE. Follow-up questions inherit the sector of the previous turn ("and a strategy for it?").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# words that name a sector, mapped to a fragment of the provider's sector label
+SECTOR_WORDS = {
+    "it": "it", "tech": "it", "technology": "it", "software": "it", "infotech": "it",
+    "bank": "bank", "banks": "bank", "banking": "bank", "psu bank": "bank",
+    "financial": "financ", "finance": "financ", "nbfc": "financ", "insurance": "financ",
+    "pharma": "pharma", "healthcare": "pharma", "drug": "pharma",
+    "auto": "auto", "automobile": "auto", "cars": "auto",
+    "fmcg": "fmcg", "consumer staples": "fmcg",
+    "energy": "energy", "oil": "energy", "power": "energy", "gas": "energy",
+    "metal": "metal", "metals": "metal", "steel": "metal",
+    "cement": "infra", "infrastructure": "infra", "infra": "infra",
+    "telecom": "telecom", "consumer": "consumer",
+    "small cap": "small", "smallcap": "small", "small-cap": "small",
+}
+
+# upper-case words that are not symbols
+NOT_SYMBOLS = {"I", "A", "AI", "IT", "NSE", "BSE", "NIFTY", "VAR", "CVAR", "RSI", "MACD", "ETF", "SMA",
+               "EMA", "ATR", "P&L", "PNL", "INR", "OK", "FMCG", "PSU", "NBFC", "IPO", "USD", "MY", "ME"}
+
+KEYWORDS = {
+    "strategy": ("strategy", "strategies", "backtest", "back-test", "momentum", "mean reversion",
+                 "mean-reversion", "reversion", "systematic"),
+    "risk": ("risk", "var ", "value at risk", "drawdown", "volatility", "beta", "sharpe", "sortino", "cvar"),
+    "signals": ("signal", "buy", "sell", "should i", "entry", "exit", "trade", "rsi", "macd", "technical"),
+    "market_data": ("price", "quote", "chart", "candles", "history", "trend", "performance of"),
+    "portfolio": ("portfolio", "holdings", "analy", "review", "health", "allocation", "diversif",
+                  "rebalance", "how am i doing", "positions"),
+    "compare": ("last week", "compare", "changed", "change since", "versus last"),
+}
+
+
+@dataclass
+class Intent:
+    """What the user asked for: ``kind`` plus the sector, symbols and strategy style mentioned."""
+
+    kind: str
+    sector: str | None = None
+    symbols: list[str] = field(default_factory=list)
+    style: str = "momentum"
+    mentions_sector_word: str | None = None
+
+
+def _has(text: str, words) -> bool:
+    return any(w in text for w in words)
+
+
+def find_sector(text: str, sectors: list[str]) -> tuple[str | None, str | None]:
+    """(provider sector label, the word used) for the first sector word in ``text``."""
+    low = f" {text.lower()} "
+    for word in sorted(SECTOR_WORDS, key=len, reverse=True):
+        if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", low):
+            # "IT" is also a pronoun: only count it when written in capitals
+            if word == "it" and not re.search(r"\bIT\b", text):
+                continue
+            frag = SECTOR_WORDS[word]
+            for sector in sectors:
+                if re.search(rf"\b{re.escape(frag)}", sector.lower()):
+                    return sector, word
+    return None, None
+
+
+def find_symbols(text: str, symbols: set[str]) -> list[str]:
+    """Symbols named in ``text``: known ones in any case, and unknown capitalised tickers
+    (so the tool can reply with a suggestion)."""
+    found: list[str] = []
+    for token in re.findall(r"[A-Za-z][A-Za-z0-9&\-]{1,19}", text):
+        up = token.upper()
+        if up in symbols and (token.isupper() or len(up) >= 4) and up not in NOT_SYMBOLS:
+            found.append(up)
+        elif token.isupper() and len(token) >= 3 and up not in NOT_SYMBOLS and up not in symbols:
+            found.append(up)
+    return list(dict.fromkeys(found))
+
+
+def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Intent | None = None) -> Intent:
+    """Classify one user message. ``previous`` is the last turn's intent, for follow-ups."""
+    low = text.lower()
+    sector, word = find_sector(text, sectors)
+    named = find_symbols(text, symbols)
+    style = "mean_reversion" if _has(low, ("mean reversion", "mean-reversion", "reversion", "oversold bounce")) \
+        else "momentum"
+    if sector is None and previous is not None and re.search(r"\b(it|them|those|that sector|these)\b", low) \
+            and _has(low, KEYWORDS["strategy"] + KEYWORDS["signals"] + KEYWORDS["risk"]):
+        sector = previous.sector
+    if _has(low, KEYWORDS["compare"]):
+        kind = "compare"
+    elif _has(low, KEYWORDS["strategy"]):
+        kind = "strategy"
+    elif sector and not named:
+        kind = "sector"
+    elif _has(low, KEYWORDS["risk"]):
+        kind = "risk"
+    elif named and _has(low, KEYWORDS["signals"]):
+        kind = "signals"
+    elif named:
+        kind = "market_data"
+    elif _has(low, KEYWORDS["signals"]):
+        kind = "signals"
+    elif _has(low, KEYWORDS["portfolio"]):
+        kind = "portfolio"
+    else:
+        kind = "help"
+    return Intent(kind=kind, sector=sector, symbols=named, style=style, mentions_sector_word=word)

@@ -1,0 +1,122 @@
+"""The offline engine: a deterministic rule engine that plays the model's part, no network, no key.
+
+It is not a language model and says so (model name ``offline-rules``). Turn one reads the user's
+intent and plans tool calls; turn two composes a TradingResponse from the tool outputs of the run
+and earlier runs in the thread. Every figure it writes is copied from a tool output.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
+from .compose import compose
+from .intent import Intent, read_intent
+
+
+def message_text(message) -> str:
+    """Plain text of a stored message (text parts joined)."""
+    parts = []
+    for part in message.content or []:
+        p = part if isinstance(part, dict) else part.model_dump()
+        if p.get("type") == "text":
+            text = p.get("text")
+            parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
+    return "\n".join(parts)
+
+
+class OfflineBackend:
+    """Rule-based backend; the default. Deterministic for the same thread and data."""
+
+    name = "offline"
+    model = "offline-rules"
+    supports_streaming = False
+
+    def __init__(self, market=None, **_: object) -> None:
+        self._market = market
+
+    # -- universe --------------------------------------------------------------------------
+    def _universe(self, inp: ModelInput) -> tuple[list[str], set[str]]:
+        market = self._market
+        if market is None:
+            from ...market import get_provider
+
+            market = self._market = get_provider((inp.thread.metadata or {}).get("provider", "demo"))
+        inst = market.instruments()
+        stocks = inst[inst["instrument_type"] == "EQ"]
+        return sorted(set(stocks["sector"])), set(inst["tradingsymbol"])
+
+    def _intents(self, inp: ModelInput) -> tuple[str, Intent]:
+        sectors, symbols = self._universe(inp)
+        users = [m for m in inp.messages if m.role == "user"]
+        previous = None
+        for m in users[-3:-1]:  # the last two earlier questions, oldest first, to carry a sector over
+            prev = read_intent(message_text(m), sectors, symbols, previous)
+            previous = prev if prev.sector or previous is None else previous
+        text = message_text(users[-1]) if users else ""
+        intent = read_intent(text, sectors, symbols, previous)
+        if intent.sector is None and intent.kind == "strategy" and previous and previous.sector \
+                and not intent.symbols and not _mentions_portfolio(text):
+            intent.sector = previous.sector
+        return text, intent
+
+    # -- protocol --------------------------------------------------------------------------
+    def next_step(self, inp: ModelInput) -> ToolCalls | FinalMessage:
+        text, intent = self._intents(inp)
+        available = {t.name for t in inp.tools}
+        if not inp.run_items:
+            calls = [c for c in plan(intent, inp) if c[0] in available]
+            if calls:
+                return ToolCalls([ToolCallRequest(id=f"call_offline_{inp.turn}_{i}", name=name,
+                                                  arguments=json.dumps(args, sort_keys=True))
+                                  for i, (name, args) in enumerate(calls)])
+        outputs = [(req.name, _loads(req.arguments), _loads(out)) for req, out in inp.run_items]
+        answer = compose(intent, text, outputs, inp.prior_tool_outputs or [], sorted(available))
+        return FinalMessage(json.dumps(answer, ensure_ascii=False))
+
+
+def _mentions_portfolio(text: str) -> bool:
+    return any(w in text.lower() for w in ("portfolio", "my holdings", "my stocks"))
+
+
+def _loads(text):
+    if isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return {"error": {"message": str(text)}}
+
+
+def _has_prior(inp: ModelInput, tool_name: str) -> bool:
+    return any(p.get("name") == tool_name and "error" not in (p.get("output") or {})
+               for p in inp.prior_tool_outputs or [])
+
+
+def plan(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]]:
+    """Tool calls for an intent. Independent calls are returned together (they run concurrently)."""
+    kind = intent.kind
+    if kind in ("portfolio", "compare"):
+        return [("analyze_portfolio", {}), ("calculate_risk_metrics", {})]
+    if kind == "sector":
+        calls = [("generate_trading_signals", {"sector": intent.sector})]
+        if not _has_prior(inp, "analyze_portfolio"):
+            calls.append(("analyze_portfolio", {}))
+        return calls
+    if kind == "strategy":
+        args: dict = {"strategy": intent.style}
+        if intent.symbols:
+            args["symbols"] = intent.symbols
+        elif intent.sector:
+            args["sector"] = intent.sector
+        return [("generate_trading_signals", args)]
+    if kind == "risk":
+        return [("calculate_risk_metrics", {"symbols": intent.symbols} if intent.symbols else {})]
+    if kind == "signals":
+        if intent.symbols:
+            return [("generate_trading_signals", {"symbols": intent.symbols})]
+        return [("generate_trading_signals", {"sector": intent.sector} if intent.sector else {})]
+    if kind == "market_data":
+        return [("get_market_data", {"symbols": intent.symbols, "limit": 5}),
+                ("generate_trading_signals", {"symbols": intent.symbols})]
+    return []

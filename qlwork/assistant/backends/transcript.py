@@ -1,0 +1,177 @@
+"""What a model backend sends: the run's context cut to the model's window.
+
+:func:`build_transcript` turns a :class:`ModelInput` into a wire-neutral :class:`Transcript` within
+a character budget (about 4 characters per token). Always kept: the system instructions, the latest
+user message and every tool call of the current run with its output (outputs are compacted, never
+dropped, so no call is ever sent without its output). Then, newest first while they fit: tool
+outputs of earlier runs (compact JSON in the system message, so follow-ups can build on them) and
+earlier messages of the thread.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..response import response_json_schema
+from .base import ModelInput, ToolCallRequest
+
+PRIOR_HEADER = "Tool results from earlier turns of this conversation (compact JSON, oldest first):"
+SCHEMA_HEADER = "Final answer format: reply with exactly one JSON object (no prose, no code fence) matching this JSON schema:"
+REPAIR_PREFIX = "Your previous answer was rejected:"
+BULKY_KEYS = frozenset({"series", "candles", "equity"})
+"""Keys whose long arrays are left out of compact tool outputs (time series, not figures quoted)."""
+CHARS_PER_TOKEN = 4
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+
+
+@dataclass
+class CallRecord:
+    """A call of the current run as sent back to the model: id, name, JSON-safe arguments, output."""
+
+    id: str
+    name: str
+    arguments: str
+    output: str
+
+
+@dataclass
+class Transcript:
+    system: str
+    turns: list[Turn]  # oldest first, ending with the latest user message
+    calls: list[CallRecord] = field(default_factory=list)
+    rejected: str | None = None
+    repair: str | None = None
+    dropped_messages: int = 0
+    dropped_prior: int = 0
+
+    def chars(self) -> int:
+        return (len(self.system) + sum(len(t.text) for t in self.turns)
+                + sum(len(c.arguments) + len(c.output) for c in self.calls)
+                + len(self.rejected or "") + len(self.repair or ""))
+
+
+def safe_arguments(text: str) -> str:
+    """``text`` if it is a JSON object, else ``"{}"`` (servers re-parse replayed arguments)."""
+    try:
+        return text if isinstance(json.loads(text), dict) else "{}"
+    except (TypeError, ValueError):
+        return "{}"
+
+
+def _shrink(value: Any, max_items: int) -> Any:
+    if isinstance(value, dict):
+        out: dict = {}
+        for key, item in value.items():
+            if key in BULKY_KEYS and isinstance(item, (list, dict)):
+                out[f"{key}_omitted"] = True
+                continue
+            if isinstance(item, list) and len(item) > max_items:
+                out[key] = [_shrink(x, max_items) for x in item[:max_items]]
+                out[f"{key}_more"] = len(item) - max_items
+            else:
+                out[key] = _shrink(item, max_items)
+        return out
+    if isinstance(value, list):
+        return [_shrink(x, max_items) for x in value[:max_items]]
+    return value
+
+
+def compact_json(value: Any, max_chars: int = 12_000) -> str:
+    """Compact JSON of a tool output: bulky series left out, long lists cut, within ``max_chars``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value[:max_chars]
+    for max_items in (40, 20, 10, 5, 2):
+        text = json.dumps(_shrink(value, max_items), separators=(",", ":"), ensure_ascii=False, default=str)
+        if len(text) <= max_chars:
+            return text
+    return json.dumps({"truncated": True, "preview": text[: max(0, max_chars - 40)]}, ensure_ascii=False)
+
+
+def message_text(message) -> str:
+    """What the model sees of a stored message: text for users, the JSON answer for the assistant."""
+    data = message.data if message.role == "assistant" else None
+    if data is not None:
+        data = {k: v for k, v in data.items() if k != "conversation_context"}
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    text = message.text
+    if message.attachments:
+        text += "\n[attachments: " + ", ".join(a.file_id for a in message.attachments) + "]"
+    return text
+
+
+def schema_note() -> str:
+    """Prompt text describing the TradingResponse schema (for servers without enforced JSON output)."""
+    return SCHEMA_HEADER + "\n" + json.dumps(response_json_schema(strict=False), separators=(",", ":"))
+
+
+def build_transcript(inp: ModelInput, budget_chars: int, output_chars: int = 12_000, prior_chars: int = 4_000,
+                     extra_system: str | None = None, history: bool = True) -> Transcript:
+    """The :class:`Transcript` for ``inp`` within ``budget_chars`` (see the module docstring)."""
+    system = (inp.instructions or inp.assistant.instructions or "").strip()
+    if extra_system:
+        system = f"{system}\n\n{extra_system}" if system else extra_system
+    users = [i for i, m in enumerate(inp.messages) if m.role == "user"]
+    last = users[-1] if users else len(inp.messages)
+    latest = [Turn("user", message_text(inp.messages[last]))] if users else []
+    calls = _calls(inp.run_items, output_chars)
+    rejected = (inp.rejected or "")[:output_chars] or None if inp.repair else None
+    repair = (f"{REPAIR_PREFIX} {inp.repair}\nReply again with one corrected JSON object in the required "
+              "shape, using only figures from the tool outputs.") if inp.repair else None
+    out = Transcript(system=system, turns=latest, calls=calls, rejected=rejected, repair=repair)
+    left = budget_chars - out.chars()
+    if left < 0:  # the current run alone is over budget: shrink older outputs, keeping every pair
+        for call in calls[:-1]:
+            if left >= 0:
+                break
+            smaller = compact_json(call.output, 600)
+            left += len(call.output) - len(smaller)
+            call.output = smaller
+    # earlier runs' tool outputs: newest first, up to half of what is left
+    prior, share = [], max(0, left) // 2
+    for item in reversed(inp.prior_tool_outputs):
+        entry = json.dumps({"name": item.get("name"), "arguments": item.get("arguments"),
+                            "output": _loads(compact_json(item.get("output"), prior_chars))},
+                           separators=(",", ":"), ensure_ascii=False, default=str)
+        if len(entry) + 1 > share:
+            break
+        prior.append(entry)
+        share -= len(entry) + 1
+    out.dropped_prior = len(inp.prior_tool_outputs) - len(prior)
+    if prior:
+        block = PRIOR_HEADER + "\n" + "\n".join(reversed(prior))
+        out.system = f"{out.system}\n\n{block}" if out.system else block
+        left -= len(block) + 2
+    # earlier messages: newest first, contiguous
+    kept: list[Turn] = []
+    earlier = inp.messages[:last] if history else []
+    for message in reversed(earlier):
+        turn = Turn(message.role, message_text(message))
+        if len(turn.text) > left:
+            break
+        kept.append(turn)
+        left -= len(turn.text)
+    out.dropped_messages = len(earlier) - len(kept)
+    out.turns = kept[::-1] + latest
+    return out
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _calls(items: list[tuple[ToolCallRequest, str]], output_chars: int) -> list[CallRecord]:
+    return [CallRecord(call.id, call.name, safe_arguments(call.arguments), compact_json(output, output_chars))
+            for call, output in items]

@@ -1,0 +1,123 @@
+"""Plain-text and Markdown rendering of answers and audit trails (CLI, exports, reports).
+
+Works on plain dicts (``model_dump()`` of the stored objects) so every interface renders the same way.
+"""
+
+from __future__ import annotations
+
+import json
+
+RULE = "-" * 78
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x * 100:.2f}%"
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]], markdown: bool = False) -> str:
+    """A fixed-width (or Markdown) table; ``columns`` are (key, header) pairs."""
+    cells = [[_cell(r.get(k)) for k, _ in columns] for r in rows]
+    headers = [h for _, h in columns]
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*headers), fmt.format(*("-" * w for w in widths))] + [fmt.format(*row) for row in cells])
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.2f}"
+    return str(value)
+
+
+def holdings_table(analysis: dict, markdown: bool = False) -> str:
+    """The holdings of an ``analyze_portfolio`` output, weights and P&L as percentages."""
+    rows = [{**h, "weight": _pct(h["weight"]), "pnl_pct": _pct(h["pnl_pct"])} for h in analysis["holdings"]]
+    return table(rows, [("symbol", "Symbol"), ("sector", "Sector"), ("quantity", "Qty"),
+                        ("average_price", "Avg INR"), ("last_price", "Last INR"), ("market_value", "Value INR"),
+                        ("weight", "Weight"), ("pnl", "P&L INR"), ("pnl_pct", "P&L %")], markdown)
+
+
+def answer_text(response: dict, markdown: bool = False) -> str:
+    """A TradingResponse dict as readable text."""
+    out = []
+    head = f"[{response.get('analysis_type')}]"
+    if response.get("overall_score") is not None:
+        head += f"  score {response['overall_score']}/10"
+    if response.get("risk_level"):
+        head += f"  risk {response['risk_level']}"
+    out.append(f"**{head}**" if markdown else head)
+    if response.get("data_source"):
+        out.append(f"Data: {response['data_source']}")
+    for insight in response.get("insights", []):
+        out.append(f"- {insight}")
+    metrics = response.get("risk_metrics") or {}
+    if metrics:
+        out.append("Risk metrics: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+    recs = response.get("recommendations") or []
+    if recs:
+        out.append("Recommendations:")
+        out.append(table(recs, [("action", "Action"), ("symbol", "Symbol"), ("confidence", "Conf"),
+                                ("timeframe", "Timeframe"), ("reason", "Reason")], markdown))
+    return "\n".join(out)
+
+
+def tool_calls(steps: list[dict]) -> list[dict]:
+    """Flatten run steps into their tool calls (name, arguments, output, duration_ms, error)."""
+    calls = []
+    for step in steps:
+        for call in (step.get("step_details") or {}).get("tool_calls", []) or []:
+            fn = call.get("function") or {}
+            calls.append({"id": call.get("id"), "name": fn.get("name") or call.get("type"),
+                          "arguments": fn.get("arguments"), "output": fn.get("output"),
+                          "duration_ms": call.get("duration_ms"), "error": call.get("error")})
+    return calls
+
+
+def steps_text(steps: list[dict], markdown: bool = False, full_output: bool = False) -> str:
+    """The tool calls behind an answer: one line each with arguments and timing."""
+    lines = []
+    for call in tool_calls(steps):
+        ms = call.get("duration_ms")
+        timing = f"{ms:.1f} ms" if isinstance(ms, (int, float)) else ""
+        status = f"ERROR {call['error'].get('message') if isinstance(call['error'], dict) else call['error']}" \
+            if call.get("error") else "ok"
+        line = f"{call['name']}({call['arguments'] or ''}) -> {status} {timing}".rstrip()
+        lines.append(f"- `{line}`" if markdown else f"  * {line}")
+        if full_output and call.get("output") is not None:
+            text = call["output"] if isinstance(call["output"], str) else json.dumps(call["output"])
+            lines.append(("    " if not markdown else "  ") + text)
+    return "\n".join(lines) if lines else ("  (no tool calls)" if not markdown else "- (no tool calls)")
+
+
+def audit_markdown(audit: dict) -> str:
+    """The whole audit trail of a thread (from ``Store.audit``) as Markdown."""
+    thread = audit["thread"]
+    out = [f"# Thread {thread['id']}", "", f"- user: {(thread.get('metadata') or {}).get('user_id', '')}",
+           f"- metadata: `{json.dumps(thread.get('metadata') or {}, sort_keys=True)}`", ""]
+    steps_by_run: dict[str, list] = {}
+    for step in audit.get("steps", []):
+        steps_by_run.setdefault(step["run_id"], []).append(step)
+    runs = {r["id"]: r for r in audit.get("runs", [])}
+    for msg in audit.get("messages", []):
+        out.append(f"## {msg['role']} ({msg['id']})")
+        for part in msg.get("content", []):
+            if part.get("type") == "text":
+                out.append(part["text"]["value"] if isinstance(part["text"], dict) else str(part["text"]))
+            elif part.get("type") == "json":
+                out.append("```json\n" + json.dumps(part["json"], indent=2) + "\n```")
+        run = runs.get(msg.get("run_id") or "")
+        if run and msg["role"] == "assistant":
+            out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
+            out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
+        out.append("")
+    for run in audit.get("runs", []):
+        if run["status"] != "completed":
+            err = run.get("last_error") or run.get("incomplete_details") or {}
+            out.append(f"- run {run['id']}: {run['status']} {json.dumps(err)}")
+    return "\n".join(out)

@@ -1,0 +1,170 @@
+"""TradingResponse: the structured answer every run ends with (DESIGN.md section 4).
+
+Numbers must be JSON numbers (strict validation refuses "5%" or "0.85"), scores are 0-10 and
+confidences 0-1. ``conversation_context`` is filled by the runner, never trusted from a model, so
+it is left out of the schema sent to model backends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ModelBehaviorError
+from ..tools.registry import _strictify
+
+Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
+RiskLevel = Literal["low", "moderate", "high", "very_high"]
+
+KNOWN_RISK_METRICS = ("volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown", "beta",
+                      "var_95", "cvar_95", "annual_return", "alpha", "tracking_error")
+"""Metric names offered to strict-schema models (which cannot send free-form objects)."""
+
+_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Recommendation(BaseModel):
+    model_config = _CONFIG
+
+    action: Action
+    symbol: str = Field(min_length=1)
+    reason: str
+    confidence: float = Field(ge=0, le=1)
+    timeframe: str
+
+
+class ConversationContext(BaseModel):
+    model_config = _CONFIG
+
+    thread_id: str | None = None
+    message_id: str | None = None
+    tools_used: list[str] = Field(default_factory=list)
+
+
+class TradingResponse(BaseModel):
+    model_config = _CONFIG
+
+    analysis_type: str = Field(min_length=1)
+    overall_score: float | None = Field(None, ge=0, le=10)
+    risk_level: RiskLevel | None = None
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    insights: list[str] = Field(default_factory=list)
+    risk_metrics: dict[str, float | None] = Field(default_factory=dict)
+    conversation_context: ConversationContext | None = None
+    data_source: str | None = None
+    disclaimer: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def response_json_schema(strict: bool = True) -> dict:
+    """JSON schema for model backends' structured output, without ``conversation_context``.
+
+    ``strict`` gives OpenAI strict form: every property required (optional ones nullable),
+    ``additionalProperties: false`` everywhere, so ``risk_metrics`` lists KNOWN_RISK_METRICS and
+    the free-form ``extra`` is omitted.
+    """
+    schema = TradingResponse.model_json_schema()
+    schema["properties"].pop("conversation_context", None)
+    schema.get("$defs", {}).pop("ConversationContext", None)
+    if strict:
+        schema["properties"].pop("extra", None)
+        schema["properties"]["risk_metrics"] = {
+            "type": "object", "description": "Risk figures taken from tool outputs (decimals, null if unknown).",
+            "properties": {name: {"type": "number"} for name in KNOWN_RISK_METRICS}}
+        schema["required"] = ["analysis_type", "recommendations", "insights", "risk_metrics"]
+        schema = _strictify(schema)
+    _drop_titles(schema)
+    return schema
+
+
+def _drop_titles(node: Any) -> None:
+    if isinstance(node, dict):
+        node.pop("title", None)
+        for key, value in node.items():
+            if key != "properties":
+                _drop_titles(value)
+            else:
+                for prop in value.values():
+                    _drop_titles(prop)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_titles(value)
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def _extract_json_text(text: str) -> str:
+    stripped = text.strip()
+    fenced = _FENCE.search(stripped)
+    if fenced:
+        return fenced.group(1).strip()
+    if not stripped.startswith("{") and "{" in stripped and "}" in stripped:
+        return stripped[stripped.index("{"): stripped.rindex("}") + 1]
+    return stripped
+
+
+def parse_response(text: str) -> TradingResponse:
+    """Parse a model's final answer (raw JSON or JSON in a ```json fence) into a TradingResponse.
+
+    Raises ModelBehaviorError (code ``invalid_response``) listing every problem, so the model can
+    repair its answer.
+    """
+    body = _extract_json_text(text or "")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ModelBehaviorError(
+            f"The answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            fix="Reply with one JSON object in the TradingResponse shape.", code="invalid_response",
+            errors=[{"field": "(answer)", "problem": exc.msg}]) from exc
+    if not isinstance(data, dict):
+        raise ModelBehaviorError(f"The answer must be a JSON object, got {type(data).__name__}.",
+                                 fix="Reply with one JSON object.", code="invalid_response",
+                                 errors=[{"field": "(answer)", "problem": "not an object"}])
+    for key in ("recommendations", "insights", "risk_metrics", "extra"):
+        if key in data and data[key] is None:
+            del data[key]
+    # strict-mode models send every known metric, null when unknown: keep only the figures
+    if isinstance(data.get("risk_metrics"), dict):
+        data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
+    try:
+        return TradingResponse.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])) or "(answer)", "problem": e["msg"],
+                   **({"got": e["input"]} if isinstance(e.get("input"), (str, int, float, bool)) else {})}
+                  for e in exc.errors()]
+        listed = "; ".join(f"{e['field']}: {e['problem']}" + (f" (got {e['got']!r})" if "got" in e else "")
+                           for e in errors)
+        raise ModelBehaviorError(f"The answer does not match TradingResponse: {listed}.",
+                                 fix="Correct the listed fields and answer again.", code="invalid_response",
+                                 errors=errors) from exc
+
+
+def render_text(response: TradingResponse) -> str:
+    """A readable plain-text summary of a TradingResponse."""
+    title = response.analysis_type.replace("_", " ").capitalize()
+    head = [title]
+    if response.overall_score is not None:
+        head.append(f"score {response.overall_score:.1f}/10")
+    if response.risk_level:
+        head.append(f"risk {response.risk_level.replace('_', ' ')}")
+    lines = [" - ".join(head)]
+    if response.recommendations:
+        lines.append("Recommendations:")
+        lines += [f"  {r.action.upper()} {r.symbol}: {r.reason} (confidence {r.confidence:.0%}, {r.timeframe})"
+                  for r in response.recommendations]
+    if response.insights:
+        lines.append("Insights:")
+        lines += [f"  - {i}" for i in response.insights]
+    metrics = [f"{k} {v:.4g}" for k, v in response.risk_metrics.items() if v is not None]
+    if metrics:
+        lines.append("Risk metrics: " + ", ".join(metrics))
+    if response.data_source:
+        lines.append(f"Data: {response.data_source}")
+    if response.disclaimer:
+        lines.append(response.disclaimer)
+    return "\n".join(lines)

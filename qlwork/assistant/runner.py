@@ -1,0 +1,403 @@
+"""The run loop: drive a backend through tool calls to a validated TradingResponse.
+
+queued -> in_progress -> [backend step -> tool calls (concurrent) -> run step]* -> final answer ->
+validate (one repair turn) -> assistant message -> completed. Tool problems (unknown tool, invalid
+JSON, schema violations, exceptions) go back to the model as tool outputs. Function tools declared
+on the run but not in the registry are client-side: the run waits in ``requires_action`` until
+:meth:`Runner.submit_tool_outputs`. Each status change is persisted before the next action.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import BackendError, InputError, ModelBehaviorError
+from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
+from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
+from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
+                      text_part)
+from .response import ConversationContext, TradingResponse, parse_response, render_text
+from .store import Store
+
+DEFAULT_HISTORY_CHARS = 24_000
+BUILTIN_TOOL_TYPES = ("code_interpreter", "file_search")
+
+
+def trim_history(messages: list[Message], max_chars: int = DEFAULT_HISTORY_CHARS) -> list[Message]:
+    """The newest messages whose content fits in ``max_chars``, oldest first.
+
+    The latest user message is always kept, even alone over budget; older messages are dropped
+    from the oldest end so the kept history is contiguous.
+    """
+    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+    budget = max_chars - (_message_chars(messages[last_user]) if last_user is not None else 0)
+    kept: list[Message] = []
+    for i in range(len(messages) - 1, -1, -1):
+        if i == last_user:
+            kept.append(messages[i])
+            continue
+        size = _message_chars(messages[i])
+        if size <= budget:
+            kept.append(messages[i])
+            budget -= size
+        elif last_user is None or i < last_user:
+            break
+    return kept[::-1]
+
+
+def _message_chars(message: Message) -> int:
+    total = 0
+    for part in message.content:
+        if part.type == "text":
+            total += len(part.text.value)
+        elif part.type == "json":
+            total += len(json.dumps(part.json, default=str))
+        else:
+            total += 64
+    return total
+
+
+_SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|"
+                             r"(?i:\b[\w-]*(?:key|token|secret|password))\s*[=:]\s*[^\s,;'\"]+")
+
+
+def redact(text: str) -> str:
+    """Remove things that look like credentials (and values of *KEY*/*TOKEN*/*SECRET* env vars)."""
+    for name, value in os.environ.items():
+        if len(value) >= 8 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")):
+            text = text.replace(value, "[redacted]")
+    return _SECRET_PATTERN.sub("[redacted]", text)
+
+
+@dataclass
+class _RunState:
+    run: Run
+    assistant: Assistant
+    thread: Thread
+    tools: dict[str, Tool]
+    client_tools: dict[str, dict]
+    context: ToolContext
+    messages: list[Message]
+    prior_tool_outputs: list[dict]
+    run_items: list[tuple[ToolCallRequest, str]] = field(default_factory=list)
+    tools_used: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    turn: int = 0
+    repair: str | None = None
+    rejected: str | None = None
+    repaired: bool = False
+
+    def used(self, name: str) -> None:
+        if (name in self.tools or name in self.client_tools) and name not in self.tools_used:
+            self.tools_used.append(name)
+
+
+class Runner:
+    """Executes runs against a backend, tool registry and store."""
+
+    def __init__(self, store: Store, registry: Registry = REGISTRY, backend: Backend | str = "offline",
+                 context_factory: Callable[[Thread], ToolContext] | None = None, max_turns: int = 10,
+                 max_workers: int = 4, history_chars: int = DEFAULT_HISTORY_CHARS,
+                 on_delta: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self.registry = registry
+        self._backend = backend
+        self.context_factory = context_factory
+        self.max_turns = max_turns
+        self.max_workers = max_workers
+        self.history_chars = history_chars
+        self.on_delta = on_delta
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if isinstance(self._backend, str):
+            self._backend = get_backend(self._backend)
+        return self._backend
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # -- public API ----------------------------------------------------------------------------
+    def create_run(self, thread_id: str, assistant_id: str | None = None, instructions: str | None = None,
+                   tools: list[dict] | None = None, max_turns: int | None = None,
+                   metadata: dict | None = None) -> Run:
+        """A queued run on the thread (InputError ``run_active`` if one is already active)."""
+        thread = self.store.get_thread(thread_id)
+        assistant_id = assistant_id or thread.assistant_id
+        if assistant_id is None:
+            raise InputError(f"Thread {thread_id} has no assistant and none was given.",
+                             fix="Pass assistant_id.", code="missing_assistant")
+        assistant = self.store.get_assistant(assistant_id)
+        backend = self.backend
+        return self.store.create_run(
+            thread_id, assistant.id, model=backend.model, backend=backend.name,
+            instructions=instructions if instructions is not None else assistant.instructions,
+            tools=assistant.tools if tools is None else tools, max_turns=max_turns or self.max_turns,
+            metadata=metadata)
+
+    def create_and_run(self, thread_id: str, assistant_id: str | None = None,
+                       instructions: str | None = None, **options: Any) -> Run:
+        return self.execute(self.create_run(thread_id, assistant_id, instructions, **options).id)
+
+    def execute(self, run_id: str) -> Run:
+        """Run a queued run to its next resting status (completed, failed, requires_action, ...).
+
+        A run that already ended is returned as is; one being executed elsewhere is refused.
+        """
+        run = self.store.get_run(run_id)
+        if run.status in TERMINAL_STATUSES:
+            return run
+        if run.status != "queued":
+            raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
+                             code="run_not_queued")
+        try:
+            run = self.store.transition(run_id, "in_progress")
+        except InputError:  # cancelled between creation and start
+            return self.store.get_run(run_id)
+        return self._drive(run)
+
+    def cancel(self, run_id: str) -> Run:
+        """Cancel a run: at once if nothing is executing it, else via ``cancelling``."""
+        with self.store.transaction():
+            run = self.store.get_run(run_id)
+            if run.status in ("queued", "requires_action"):
+                return self.store.finish_run(run_id, "cancelled")
+            if run.status == "in_progress":
+                return self.store.transition(run_id, "cancelling")
+            if run.status == "cancelling":
+                return run
+        raise InputError(f"Run {run_id} already ended ({run.status}); nothing to cancel.", code="run_ended")
+
+    def submit_tool_outputs(self, run_id: str, outputs: list[dict]) -> Run:
+        """Answer a ``requires_action`` run's client-side calls (each exactly once) and resume it."""
+        with self.store.transaction():
+            run = self.store.get_run(run_id)
+            if run.status != "requires_action" or not run.required_action:
+                raise InputError(f"Run {run_id} is {run.status}, not waiting for tool outputs.",
+                                 code="run_not_waiting")
+            pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
+            given = [o.get("tool_call_id") for o in outputs]
+            missing = [i for i in pending if i not in given]
+            unknown = [i for i in given if i not in pending]
+            repeated = sorted({i for i in given if given.count(i) > 1})
+            if missing or unknown or repeated:
+                raise InputError(
+                    f"Tool outputs for run {run_id} must answer each pending call exactly once "
+                    f"(missing {missing}, unknown {unknown}, repeated {repeated}).",
+                    fix=f"Submit one output for each of {pending}.", code="invalid_tool_outputs",
+                    missing=missing, unknown=unknown, repeated=repeated)
+            answers = {o["tool_call_id"]: o.get("output") for o in outputs}
+            step = self.store.list_steps(run_id, order="desc", limit=1)[0]
+            for call in step.tool_calls:
+                if call.id in answers:
+                    value = answers[call.id]
+                    call.function.output = value if isinstance(value, str) else json.dumps(value, default=str)
+            self.store.update_step(step.id, status="completed", step_details=step.step_details,
+                                   completed_at=now())
+            run = self.store.transition(run_id, "in_progress")
+        return self._drive(run)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _drive(self, run: Run) -> Run:
+        try:
+            state = self._load_state(run)
+            return self._loop(state)
+        except KeyboardInterrupt:
+            self._finish(run.id, "cancelled")
+            raise
+        except InputError as exc:
+            if exc.details.get("code") == "illegal_transition":  # cancelled or recovered meanwhile
+                return self._stop_if_requested(run.id) or self.store.get_run(run.id)
+            self._fail(run.id, "internal_error", f"{type(exc).__name__}: {exc}")
+            raise
+        except Exception as exc:
+            self._fail(run.id, "internal_error", f"{type(exc).__name__}: {redact(str(exc))}")
+            raise
+
+    def _load_state(self, run: Run) -> _RunState:
+        store = self.store
+        thread = store.get_thread(run.thread_id)
+        names = [(t.get("function") or {}).get("name") if t.get("type") == "function" else t.get("type")
+                 for t in run.tools]
+        tools = {n: self.registry.get(n) for n in names if n and n in self.registry}
+        client = {t["function"]["name"]: t["function"] for t in run.tools
+                  if t.get("type") == "function" and t["function"]["name"] not in tools}
+        context = self.context_factory(thread) if self.context_factory else ToolContext()
+        context.thread_id = context.thread_id or thread.id
+        context.user_id = context.user_id or thread.user_id
+        history = store.list_messages(thread.id, order="desc", limit=200)[::-1]
+        prior = [{"run_id": run_id, "name": c.function.name, "arguments": _loads(c.function.arguments),
+                  "output": _loads(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
+        state = _RunState(run=run, assistant=store.get_assistant(run.assistant_id), thread=thread, tools=tools,
+                          client_tools=client, context=context,
+                          messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
+                          usage=run.usage or Usage(), turn=run.turns)
+        if run.turns:  # resuming after requires_action: replay this run's finished calls
+            for step in store.list_steps(run.id):
+                for c in step.tool_calls:
+                    state.run_items.append((ToolCallRequest(c.id, c.function.name, c.function.arguments),
+                                            c.function.output or "null"))
+                    state.used(c.function.name)
+        return state
+
+    def _loop(self, state: _RunState) -> Run:
+        run_id = state.run.id
+        while True:
+            if stopped := self._stop_if_requested(run_id, state):
+                return stopped
+            if state.turn >= state.run.max_turns:
+                return self._finish(run_id, "incomplete", state, incomplete_details={
+                    "reason": "max_turns",
+                    "message": f"No final answer after {state.turn} turns (max_turns={state.run.max_turns})."})
+            state.turn += 1
+            try:
+                step = self.backend.next_step(self._model_input(state))
+            except BackendError as exc:
+                if stopped := self._stop_if_requested(run_id, state):  # cancelled while waiting
+                    return stopped
+                return self._fail(run_id, "backend_error", redact(str(exc)), state)
+            except ModelBehaviorError as exc:
+                return self._fail(run_id, "model_behavior", redact(str(exc)), state)
+            state.usage = state.usage.plus(step.usage)
+            if stopped := self._stop_if_requested(run_id, state):
+                return stopped
+            if isinstance(step, ToolCalls):
+                waiting = self._tool_turn(state, step)
+                if waiting is not None:
+                    return waiting
+            elif isinstance(step, FinalMessage):
+                try:
+                    response = parse_response(step.text)
+                except ModelBehaviorError as exc:
+                    if state.repaired:
+                        return self._fail(run_id, "invalid_response", str(exc), state)
+                    state.repaired, state.repair, state.rejected = True, str(exc), step.text
+                    continue
+                return self._complete(state, response)
+            else:
+                return self._fail(run_id, "model_behavior",
+                                  f"Backend returned {type(step).__name__}, not ToolCalls or FinalMessage.", state)
+
+    def _model_input(self, state: _RunState) -> ModelInput:
+        return ModelInput(assistant=state.assistant, thread=state.thread, messages=state.messages,
+                          run_items=list(state.run_items), prior_tool_outputs=state.prior_tool_outputs,
+                          tools=list(state.tools.values()), repair=state.repair, turn=state.turn,
+                          instructions=state.run.instructions, client_tools=list(state.client_tools.values()),
+                          rejected=state.rejected, on_delta=self.on_delta,
+                          should_stop=lambda: self.store.run_status(state.run.id) != "in_progress")
+
+    def _tool_turn(self, state: _RunState, step: ToolCalls) -> Run | None:
+        """Record and run one batch of calls; returns the run if it now waits for client outputs."""
+        requests, seen = [], set()
+        for c in step.calls:
+            call_id = c.id if c.id and c.id not in seen else new_id("call")
+            seen.add(call_id)
+            arguments = c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments)
+            requests.append(ToolCallRequest(call_id, c.name or "", arguments))
+        calls = [ToolCall(id=r.id, function=FunctionCall(name=r.name, arguments=r.arguments)) for r in requests]
+        run = state.run
+        record = self.store.add_step(run.id, "tool_calls", {"type": "tool_calls", "tool_calls": calls},
+                                     thread_id=run.thread_id, assistant_id=run.assistant_id)
+        server = [(r, c) for r, c in zip(requests, calls) if r.name not in state.client_tools]
+        for (request, call), (output, error, ms) in zip(server, self._run_calls(state, [r for r, _ in server])):
+            call.function.output, call.error, call.duration_ms = output, error, ms
+        for request in requests:
+            state.used(request.name)
+        pending = [c for r, c in zip(requests, calls) if r.name in state.client_tools]
+        if pending:
+            with self.store.transaction():
+                self.store.update_step(record.id, step_details={"type": "tool_calls", "tool_calls": calls})
+                return self.store.transition(run.id, "requires_action", usage=state.usage, turns=state.turn,
+                                             required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {
+                                                 "tool_calls": [c.model_dump(include={"id", "type", "function"},
+                                                                             exclude={"function": {"output"}})
+                                                                for c in pending]}})
+        self.store.update_step(record.id, status="completed", completed_at=now(),
+                               step_details={"type": "tool_calls", "tool_calls": calls})
+        state.run_items += [(r, c.function.output or "null") for r, c in zip(requests, calls)]
+        return None
+
+    def _run_calls(self, state: _RunState, requests: list[ToolCallRequest]) -> list[tuple[str, dict | None, float]]:
+        def run_one(request: ToolCallRequest) -> tuple[str, dict | None, float]:
+            start = time.perf_counter()
+            try:
+                tool_ = state.tools.get(request.name)
+                if tool_ is None:
+                    error = InputError(
+                        f"Unknown tool {request.name!r}. Available tools: {', '.join(sorted(state.tools)) or 'none'}.",
+                        fix="Call one of the available tools.", code="unknown_tool", tool=request.name).to_dict()
+                    return json.dumps({"error": error}), error, _ms(start)
+                result = tool_.run(request.arguments, state.context)
+                return result.output_json(), result.error, _ms(start)
+            except Exception as exc:  # defensive: output not serialisable, etc.
+                error = {"type": type(exc).__name__, "message": f"{request.name} failed: {exc}"}
+                return json.dumps({"error": error}), error, _ms(start)
+
+        if len(requests) <= 1:
+            return [run_one(r) for r in requests]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qlwork-tool")
+        return list(self._pool.map(run_one, requests))
+
+    def _complete(self, state: _RunState, response: TradingResponse) -> Run:
+        run = state.run
+        message_id = new_id("msg")
+        response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
+                                                            tools_used=list(state.tools_used))
+        content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
+        with self.store.transaction():
+            self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
+                                   assistant_id=run.assistant_id, id=message_id)
+            self.store.add_step(run.id, "message_creation",
+                                {"type": "message_creation", "message_creation": {"message_id": message_id}},
+                                status="completed", completed_at=now(), thread_id=run.thread_id,
+                                assistant_id=run.assistant_id)
+            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn)
+
+    # -- endings -------------------------------------------------------------------------------
+    def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:
+        status = self.store.run_status(run_id)
+        if status == "in_progress":
+            return None
+        if status == "cancelling":
+            return self._finish(run_id, "cancelled", state)
+        return self.store.get_run(run_id)  # ended elsewhere (recovered, expired)
+
+    def _finish(self, run_id: str, status: str, state: _RunState | None = None, **fields: Any) -> Run:
+        if state is not None:
+            fields.update(usage=state.usage, turns=state.turn)
+        try:
+            return self.store.finish_run(run_id, status, **fields)
+        except InputError as exc:
+            if exc.details.get("code") != "illegal_transition":
+                raise
+            current = self.store.get_run(run_id)
+            if current.status == "cancelling":
+                return self.store.finish_run(run_id, "cancelled", **{k: v for k, v in fields.items()
+                                                                      if k in ("usage", "turns")})
+            return current
+
+    def _fail(self, run_id: str, code: str, message: str, state: _RunState | None = None) -> Run:
+        return self._finish(run_id, "failed", state, last_error={"code": code, "message": message})
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text

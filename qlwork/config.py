@@ -1,0 +1,78 @@
+"""Settings: environment variables plus an optional ``qlwork.toml``.
+
+``QLWORK_HOME`` (default ``./.qlwork``) holds the SQLite store, uploaded files, the candle cache and
+the Kite token. Secrets are never read from here: only the *names* of environment variables that hold
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+TRADING_DAYS_PER_YEAR = 252
+"""Annualisation factor for daily data."""
+
+DEFAULT_RISK_FREE_RATE = 0.065
+"""Annual risk-free rate (decimal), roughly the Indian 91-day T-bill yield."""
+
+BENCHMARK = "NIFTY 50"
+TIMEZONE = "Asia/Kolkata"
+
+
+def home() -> Path:
+    """The qlwork home directory (created on demand)."""
+    path = Path(os.environ.get("QLWORK_HOME", ".qlwork")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Build with :func:`load_settings`."""
+
+    home: Path
+    risk_free_rate: float = DEFAULT_RISK_FREE_RATE
+    benchmark: str = BENCHMARK
+    provider: str = "demo"
+    backend: str = "offline"
+    extra: dict = field(default_factory=dict)
+
+
+def read_toml(path: str | os.PathLike) -> dict:
+    """Read a TOML file, turning syntax errors into an :class:`InputError` naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"Config file {p} does not exist.", fix="Pass an existing qlwork.toml path.")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"Config file {p} is not valid TOML: {exc}.", fix="Correct the syntax.") from exc
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from ``path`` (or ``$QLWORK_CONFIG`` / ``./qlwork.toml`` if present) and env vars."""
+    data: dict = {}
+    candidate = path or os.environ.get("QLWORK_CONFIG")
+    if candidate is None and Path("qlwork.toml").exists():
+        candidate = "qlwork.toml"
+    if candidate is not None:
+        data = read_toml(candidate)
+    core = data.get("qlwork", {})
+    rate = os.environ.get("QLWORK_RISK_FREE_RATE", core.get("risk_free_rate", DEFAULT_RISK_FREE_RATE))
+    try:
+        rate = float(rate)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"risk_free_rate {rate!r} is not a number.", fix="Use a decimal like 0.065.") from exc
+    return Settings(
+        home=home(),
+        risk_free_rate=rate,
+        benchmark=core.get("benchmark", BENCHMARK),
+        provider=os.environ.get("QLWORK_PROVIDER", core.get("provider", "demo")),
+        backend=os.environ.get("QLWORK_BACKEND", core.get("backend", "offline")),
+        extra=data,
+    )

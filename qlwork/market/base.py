@@ -1,0 +1,265 @@
+"""The market-data protocol every provider implements, and helpers shared by providers.
+
+Conventions (see DESIGN.md section 3):
+
+- Prices in INR; timestamps are timezone-aware ``Asia/Kolkata``; daily bars are dated by trading day
+  (midnight IST, as Kite's ``day`` candles are).
+- A *candle frame* is Kite-shaped: columns :data:`CANDLE_COLUMNS` (``date, open, high, low, close,
+  volume``), one row per bar, ``date`` tz-aware.
+- A *wide frame* has ``index = date`` (tz-aware ``DatetimeIndex`` named ``date``) and one column per
+  symbol, in the order the symbols were asked for.
+- Quotes are keyed ``"NSE:SYMBOL"`` exactly like Kite's ``/quote`` (``"NSE:NIFTY 50"`` for the index).
+- Every frame a provider returns carries ``attrs["provider"]`` and ``attrs["synthetic"]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from ..config import BENCHMARK, TIMEZONE
+from ..errors import InputError
+
+CANDLE_COLUMNS: list[str] = ["date", "open", "high", "low", "close", "volume"]
+"""Columns of a Kite-shaped candle frame (Kite adds ``oi`` for derivatives when asked)."""
+
+Candles = CANDLE_COLUMNS
+"""Alias of :data:`CANDLE_COLUMNS`."""
+
+OHLCV_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+"""Keys of the dict returned by :meth:`MarketData.ohlcv`."""
+
+INSTRUMENT_COLUMNS: list[str] = [
+    "instrument_token", "exchange_token", "tradingsymbol", "name", "last_price", "expiry", "strike",
+    "tick_size", "lot_size", "instrument_type", "segment", "exchange", "sector",
+]
+"""Columns of :meth:`MarketData.instruments`: Kite's instruments dump plus ``sector``."""
+
+QUOTE_KEY_PREFIX = "NSE:"
+"""Quotes are keyed ``NSE:SYMBOL`` (Kite's ``i=EXCHANGE:SYMBOL`` convention)."""
+
+DATE_FORMAT_HINT = "YYYY-MM-DD (e.g. 2026-11-20)"
+
+BENCHMARK_INSTRUMENT = {
+    "tradingsymbol": BENCHMARK, "instrument_type": "INDEX", "segment": "INDICES", "exchange": "NSE",
+    "sector": "Index",
+}
+"""How the benchmark index appears in :meth:`MarketData.instruments`."""
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    """Read-only market data for NSE symbols (and the ``NIFTY 50`` index).
+
+    ``start``/``end`` accept ``datetime.date``, ``datetime.datetime`` or ISO ``YYYY-MM-DD`` strings and
+    are inclusive; ``start=None`` means the first available day, ``end=None`` the last.
+    """
+
+    name: str
+    synthetic: bool
+
+    def metadata(self) -> dict:
+        """At least ``provider, synthetic, description, currency ("INR"), timezone ("Asia/Kolkata")``."""
+        ...
+
+    def instruments(self) -> pd.DataFrame:
+        """Instrument table with :data:`INSTRUMENT_COLUMNS`."""
+        ...
+
+    def candles(self, symbols, interval: str = "day", start=None, end=None) -> dict[str, pd.DataFrame]:
+        """``{symbol: candle frame}`` with :data:`CANDLE_COLUMNS`."""
+        ...
+
+    def close_prices(self, symbols, start=None, end=None) -> pd.DataFrame:
+        """Wide close prices: index date, one column per symbol."""
+        ...
+
+    def ohlcv(self, symbols, start=None, end=None) -> dict[str, pd.DataFrame]:
+        """``{"open"|"high"|"low"|"close"|"volume": wide frame (days x symbols)}``."""
+        ...
+
+    def quote(self, symbols) -> dict[str, dict]:
+        """Kite-shaped quotes keyed ``"NSE:SYMBOL"``: instrument_token, last_price,
+        ohlc{open, high, low, close (previous close)}, volume, net_change, timestamp."""
+        ...
+
+    def sectors(self, symbols) -> dict[str, str]:
+        """``{symbol: sector label}``."""
+        ...
+
+    def last_date(self) -> dt.date:
+        """The last trading day with data."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# symbols
+
+_WS = re.compile(r"\s+")
+
+
+def normalise_symbol(symbol: str) -> str:
+    """Upper-case, trimmed, inner whitespace collapsed, ``NSE:`` prefix removed."""
+    text = _WS.sub(" ", str(symbol).strip()).upper()
+    if text.startswith(QUOTE_KEY_PREFIX):
+        text = text[len(QUOTE_KEY_PREFIX):].strip()
+    return text
+
+
+def _key(symbol: str) -> str:
+    return normalise_symbol(symbol).replace(" ", "")
+
+
+def symbol_lookup(known: Iterable[str]) -> dict[str, str]:
+    """Map of lookup key (upper-case, no spaces) -> canonical symbol for ``known``."""
+    return {_key(s): str(s) for s in known}
+
+
+def suggest_symbols(symbol: str, known: Iterable[str], n: int = 3, names: dict[str, str] | None = None) -> list[str]:
+    """Close matches for an unknown symbol, best first: difflib on symbols, then prefixes, then
+    (when ``names`` maps symbol -> company name) difflib on company names ("INFOSIS" -> INFY)."""
+    lookup = symbol_lookup(known)
+    key = _key(symbol)
+    hits = [lookup[h] for h in difflib.get_close_matches(key, list(lookup), n=n, cutoff=0.6)]
+    if not hits:  # prefix match helps short inputs such as "HDFC" -> HDFCBANK
+        hits = [lookup[k] for k in lookup if key and (k.startswith(key) or key.startswith(k))][:n]
+    if names:
+        by_name = {_key(v): k for k, v in names.items() if k in lookup.values()}
+        for match in difflib.get_close_matches(key, list(by_name), n=n, cutoff=0.7):
+            if by_name[match] not in hits:
+                hits.append(by_name[match])
+    return hits[:n]
+
+
+def unknown_symbol_text(symbol: str, known: Iterable[str], names: dict[str, str] | None = None) -> str:
+    """``'XYZ' is not a known NSE symbol (did you mean A, B?)``."""
+    hints = suggest_symbols(symbol, known, names=names)
+    text = f"{symbol!r} is not a known NSE symbol"
+    return text + (f" (did you mean {', '.join(hints)}?)" if hints else "")
+
+
+def resolve_symbols(symbols, known: Iterable[str], *, names: dict[str, str] | None = None) -> list[str]:
+    """Validate ``symbols`` against ``known`` and return their canonical spellings.
+
+    ``symbols`` is one string (comma-separated allowed) or an iterable of strings. Matching ignores
+    case, surrounding/inner whitespace and an ``NSE:`` prefix (``"nse:reliance"`` -> ``RELIANCE``,
+    ``"nifty50"`` -> ``NIFTY 50``). Duplicates are dropped, order kept. Unknown symbols raise one
+    :class:`InputError` naming each with close-match suggestions (``names``, symbol -> company name,
+    adds suggestions by company name).
+    """
+    known = list(known)
+    if symbols is None:
+        raise InputError("No symbols given.", fix='Pass NSE trading symbols, e.g. ["RELIANCE", "TCS"].')
+    if isinstance(symbols, str):
+        items = [s for s in symbols.split(",")]
+    else:
+        try:
+            items = list(symbols)
+        except TypeError:
+            raise InputError(f"symbols must be a string or a list of strings, not {type(symbols).__name__}.",
+                             fix='Pass e.g. ["RELIANCE", "TCS"].') from None
+    lookup = symbol_lookup(known)
+    out: list[str] = []
+    unknown: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InputError(f"Symbol {item!r} is not a string.", fix='Pass symbols as text, e.g. "TCS".')
+        if not item.strip():
+            continue
+        hit = lookup.get(_key(item))
+        if hit is None:
+            unknown.append(item.strip())
+        elif hit not in out:
+            out.append(hit)
+    if unknown:
+        parts = [unknown_symbol_text(s, known, names) for s in unknown]
+        suggestions = {s: suggest_symbols(s, known, names=names) for s in unknown}
+        sample = ", ".join(sorted(s for s in known if s != BENCHMARK)[:6])
+        raise InputError(
+            "Unknown symbol" + ("s" if len(unknown) > 1 else "") + ": " + "; ".join(parts) + ".",
+            fix=f"Use NSE trading symbols from the provider's instruments() (e.g. {sample}) "
+                f"or {BENCHMARK!r} for the index.",
+            unknown=unknown, suggestions=suggestions,
+        )
+    if not out:
+        raise InputError("No symbols given.", fix='Pass NSE trading symbols, e.g. ["RELIANCE", "TCS"].')
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# dates
+
+def parse_date(value, *, field: str = "date") -> dt.date:
+    """A ``datetime.date`` from a date, datetime/Timestamp (converted to IST if tz-aware),
+    ``numpy.datetime64`` or ISO string (``YYYY-MM-DD``, or a full ISO datetime).
+
+    Raises :class:`InputError` naming ``field`` and the expected format.
+    """
+    if value is None:
+        raise InputError(f"{field} is missing.", fix=f"Give {field} as {DATE_FORMAT_HINT}.", field=field)
+    if isinstance(value, dt.datetime):  # includes pd.Timestamp; check before date (subclass)
+        if pd.isna(value):
+            raise InputError(f"{field} is not a date (NaT).", fix=f"Give {field} as {DATE_FORMAT_HINT}.",
+                             field=field)
+        if value.tzinfo is not None:
+            value = pd.Timestamp(value).tz_convert(TIMEZONE)
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise InputError(f"{field} is not a date (NaT).", fix=f"Give {field} as {DATE_FORMAT_HINT}.",
+                             field=field)
+        return parse_date(pd.Timestamp(value), field=field)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            if len(text) > 10 and text[10] in "T ":
+                return parse_date(dt.datetime.fromisoformat(text), field=field)
+        except ValueError:
+            pass
+        raise InputError(f"{field} {value!r} is not a valid date; expected {DATE_FORMAT_HINT}.",
+                         fix=f"Write {field} as {DATE_FORMAT_HINT}.", field=field, value=value)
+    raise InputError(f"{field} {value!r} ({type(value).__name__}) is not a date; expected {DATE_FORMAT_HINT}.",
+                     fix=f"Write {field} as {DATE_FORMAT_HINT}.", field=field)
+
+
+def date_range_bounds(start, end, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """Inclusive (start, end) with defaults ``first``/``last``; InputError when start > end."""
+    lo = first if start is None else parse_date(start, field="start")
+    hi = last if end is None else parse_date(end, field="end")
+    if lo > hi:
+        raise InputError(f"start {lo.isoformat()} is after end {hi.isoformat()}.",
+                         fix="Choose a start date on or before the end date.", start=lo.isoformat(),
+                         end=hi.isoformat())
+    return lo, hi
+
+
+def check_interval(interval: str, available: Iterable[str], provider: str) -> str:
+    """Validated interval name."""
+    avail = list(available)
+    if not isinstance(interval, str) or interval.strip().lower() not in avail:
+        only = ", ".join(f'"{a}"' for a in avail)
+        raise InputError(f"Interval {interval!r} is not available: only {only} candles are available from "
+                         f"{provider} data.", fix=f'Use interval={only.split(",")[0]}.', interval=interval)
+    return interval.strip().lower()
+
+
+def mark(frame: pd.DataFrame, provider: str, synthetic: bool) -> pd.DataFrame:
+    """Set the provider/synthetic attrs on ``frame`` (in place) and return it."""
+    frame.attrs["provider"] = provider
+    frame.attrs["synthetic"] = bool(synthetic)
+    return frame
+
+
+def round_to_tick(values: np.ndarray, tick: float = 0.05) -> np.ndarray:
+    """Round prices to the nearest tick (two decimals, no float dust)."""
+    return np.round(np.round(np.asarray(values, dtype=float) / tick) * tick, 2)

@@ -1,0 +1,517 @@
+"""Deterministic synthetic NSE-like market data (the default provider).
+
+Everything here is **synthetic**: generated from a fixed seed, not real NSE prices. Frames carry
+``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says
+so too.
+
+Universe: 49 large caps in 11 sectors with approximate 2026 price levels, 6 high-volatility small caps
+(sector ``"Small Cap"``), the liquid ETF ``LIQUIDBEES`` (about INR 1,000, near-zero volatility) and the
+``NIFTY 50`` index built as a cap-weighted basket of the large caps. Daily bars from 2014-01-01 to
+2026-12-31 on trading days only (weekends and NSE-like holidays skipped).
+
+Model (log returns, vectorised over days x symbols)::
+
+    r[t, i] = drift[i] + beta[i] * m[t] + s[t, sector(i)] + e[t, i] + jump[t, i]
+
+``m`` is a market factor whose drift and volatility follow a two-state (calm / stressed) Markov chain
+shared by all stocks (with a forced stressed spell in Feb-Apr 2020); ``s`` are sector factors (so stocks
+correlate more within a sector than across); ``e`` is idiosyncratic noise; rare jumps land overnight as
+gaps. The open is the previous close moved by the overnight part of the return; high and low extend
+beyond ``max/min(open, close)`` by half-normal amounts scaled by the day's volatility; prices are rounded
+to the 0.05 tick; volume (shares) rises with volatility and with the size of the day's move.
+
+The generated universe is built once per process per seed (``functools.lru_cache``) and shared
+read-only; every public method returns fresh frames.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import BENCHMARK, TIMEZONE
+from ..errors import InputError
+from .base import (
+    CANDLE_COLUMNS,
+    INSTRUMENT_COLUMNS,
+    OHLCV_FIELDS,
+    QUOTE_KEY_PREFIX,
+    check_interval,
+    date_range_bounds,
+    mark,
+    parse_date,
+    resolve_symbols,
+    round_to_tick,
+)
+
+PROVIDER = "demo"
+DEMO_SEED = 20140101
+DEMO_START = dt.date(2014, 1, 1)
+DEMO_END = dt.date(2026, 12, 31)
+DEMO_AS_OF = dt.date(2026, 11, 20)
+"""Default analysis date for demo runs (a Friday trading day); price levels are calibrated to it."""
+
+NIFTY_LEVEL_AS_OF = 25_850.0
+TICK = 0.05
+
+# -- universe --------------------------------------------------------------------------------
+# symbol, company name, sector, approximate price at DEMO_AS_OF (INR), NIFTY weight (%) or 0, cap
+_UNIVERSE: tuple[tuple[str, str, str, float, float, str], ...] = (
+    ("TCS", "TATA CONSULTANCY SERVICES", "IT", 3150.0, 3.0, "large"),
+    ("INFY", "INFOSYS", "IT", 1560.0, 5.0, "large"),
+    ("WIPRO", "WIPRO", "IT", 255.0, 0.7, "large"),
+    ("HCLTECH", "HCL TECHNOLOGIES", "IT", 1620.0, 1.6, "large"),
+    ("TECHM", "TECH MAHINDRA", "IT", 1480.0, 0.9, "large"),
+    ("LTIM", "LTIMINDTREE", "IT", 5650.0, 0.5, "large"),
+    ("HDFCBANK", "HDFC BANK", "Banks", 985.0, 13.0, "large"),
+    ("ICICIBANK", "ICICI BANK", "Banks", 1390.0, 8.5, "large"),
+    ("SBIN", "STATE BANK OF INDIA", "Banks", 915.0, 3.0, "large"),
+    ("KOTAKBANK", "KOTAK MAHINDRA BANK", "Banks", 2140.0, 2.7, "large"),
+    ("AXISBANK", "AXIS BANK", "Banks", 1215.0, 3.0, "large"),
+    ("INDUSINDBK", "INDUSIND BANK", "Banks", 790.0, 0.5, "large"),
+    ("RELIANCE", "RELIANCE INDUSTRIES", "Energy", 1510.0, 8.5, "large"),
+    ("ONGC", "OIL AND NATURAL GAS CORPORATION", "Energy", 245.0, 0.8, "large"),
+    ("NTPC", "NTPC", "Energy", 335.0, 1.4, "large"),
+    ("POWERGRID", "POWER GRID CORPORATION OF INDIA", "Energy", 285.0, 1.1, "large"),
+    ("BPCL", "BHARAT PETROLEUM CORPORATION", "Energy", 350.0, 0.6, "large"),
+    ("COALINDIA", "COAL INDIA", "Energy", 385.0, 0.8, "large"),
+    ("ITC", "ITC", "FMCG", 405.0, 3.5, "large"),
+    ("HINDUNILVR", "HINDUSTAN UNILEVER", "FMCG", 2420.0, 2.0, "large"),
+    ("NESTLEIND", "NESTLE INDIA", "FMCG", 1245.0, 0.8, "large"),
+    ("BRITANNIA", "BRITANNIA INDUSTRIES", "FMCG", 5850.0, 0.5, "large"),
+    ("TATACONSUM", "TATA CONSUMER PRODUCTS", "FMCG", 1160.0, 0.6, "large"),
+    ("MARUTI", "MARUTI SUZUKI INDIA", "Auto", 15900.0, 1.6, "large"),
+    ("TATAMOTORS", "TATA MOTORS", "Auto", 690.0, 1.3, "large"),
+    ("M&M", "MAHINDRA & MAHINDRA", "Auto", 3580.0, 2.5, "large"),
+    ("BAJAJ-AUTO", "BAJAJ AUTO", "Auto", 8900.0, 0.9, "large"),
+    ("EICHERMOT", "EICHER MOTORS", "Auto", 6950.0, 0.8, "large"),
+    ("HEROMOTOCO", "HERO MOTOCORP", "Auto", 5450.0, 0.5, "large"),
+    ("SUNPHARMA", "SUN PHARMACEUTICAL INDUSTRIES", "Pharma", 1710.0, 1.7, "large"),
+    ("DRREDDY", "DR. REDDY'S LABORATORIES", "Pharma", 1260.0, 0.6, "large"),
+    ("CIPLA", "CIPLA", "Pharma", 1540.0, 0.7, "large"),
+    ("DIVISLAB", "DIVI'S LABORATORIES", "Pharma", 6350.0, 0.5, "large"),
+    ("APOLLOHOSP", "APOLLO HOSPITALS ENTERPRISE", "Pharma", 7450.0, 0.7, "large"),
+    ("TATASTEEL", "TATA STEEL", "Metals", 172.0, 1.1, "large"),
+    ("JSWSTEEL", "JSW STEEL", "Metals", 1140.0, 0.8, "large"),
+    ("HINDALCO", "HINDALCO INDUSTRIES", "Metals", 815.0, 0.9, "large"),
+    ("BAJFINANCE", "BAJAJ FINANCE", "Financial Services", 1020.0, 2.2, "large"),
+    ("BAJAJFINSV", "BAJAJ FINSERV", "Financial Services", 2030.0, 0.9, "large"),
+    ("HDFCLIFE", "HDFC LIFE INSURANCE", "Financial Services", 765.0, 0.7, "large"),
+    ("SBILIFE", "SBI LIFE INSURANCE", "Financial Services", 1920.0, 0.7, "large"),
+    ("LT", "LARSEN & TOUBRO", "Infrastructure", 3920.0, 4.0, "large"),
+    ("ULTRACEMCO", "ULTRATECH CEMENT", "Infrastructure", 11900.0, 1.2, "large"),
+    ("GRASIM", "GRASIM INDUSTRIES", "Infrastructure", 2780.0, 0.9, "large"),
+    ("ADANIPORTS", "ADANI PORTS AND SEZ", "Infrastructure", 1460.0, 0.9, "large"),
+    ("BHARTIARTL", "BHARTI AIRTEL", "Telecom", 2060.0, 4.5, "large"),
+    ("TITAN", "TITAN COMPANY", "Consumer", 3720.0, 1.3, "large"),
+    ("ASIANPAINT", "ASIAN PAINTS", "Consumer", 2480.0, 1.0, "large"),
+    ("TRENT", "TRENT", "Consumer", 4650.0, 0.9, "large"),
+    ("SUZLON", "SUZLON ENERGY", "Small Cap", 56.0, 0.0, "small"),
+    ("IRFC", "INDIAN RAILWAY FINANCE CORPORATION", "Small Cap", 128.0, 0.0, "small"),
+    ("YESBANK", "YES BANK", "Small Cap", 21.5, 0.0, "small"),
+    ("RVNL", "RAIL VIKAS NIGAM", "Small Cap", 335.0, 0.0, "small"),
+    ("HFCL", "HFCL", "Small Cap", 78.0, 0.0, "small"),
+    ("NBCC", "NBCC (INDIA)", "Small Cap", 112.0, 0.0, "small"),
+    ("LIQUIDBEES", "NIPPON INDIA ETF NIFTY 1D RATE LIQUID BEES", "Liquid ETF", 1000.0, 0.0, "etf"),
+)
+
+# sector -> (beta to market, sector-factor daily vol, idiosyncratic daily vol, annual alpha)
+_SECTOR_PARAMS: dict[str, tuple[float, float, float, float]] = {
+    "IT": (0.80, 0.0075, 0.0110, 0.010),
+    "Banks": (1.15, 0.0070, 0.0105, 0.000),
+    "Energy": (0.90, 0.0065, 0.0115, -0.005),
+    "FMCG": (0.60, 0.0055, 0.0095, 0.005),
+    "Auto": (1.05, 0.0070, 0.0120, 0.005),
+    "Pharma": (0.60, 0.0075, 0.0120, 0.000),
+    "Metals": (1.30, 0.0100, 0.0140, -0.010),
+    "Financial Services": (1.20, 0.0075, 0.0125, 0.010),
+    "Infrastructure": (1.05, 0.0065, 0.0115, 0.005),
+    "Telecom": (0.80, 0.0060, 0.0120, 0.010),
+    "Consumer": (0.90, 0.0060, 0.0120, 0.010),
+    "Small Cap": (1.35, 0.0120, 0.0240, 0.000),
+    "Liquid ETF": (0.00, 0.0, 0.0, 0.0),
+}
+
+# market factor by regime (0 calm, 1 stressed): daily log drift and daily vol
+_MARKET_DRIFT = np.array([0.00062, -0.0016])
+_MARKET_VOL = np.array([0.0080, 0.0190])
+_SECTOR_STRESS = np.array([1.0, 1.6])  # sector/idiosyncratic vol multipliers by regime
+_IDIO_STRESS = np.array([1.0, 1.3])
+_REGIME_MEAN_DAYS = (220.0, 35.0)
+_FORCED_STRESS = (dt.date(2020, 2, 24), dt.date(2020, 4, 30))
+
+
+# -- calendar --------------------------------------------------------------------------------
+# deterministic approximations of the moving holidays (Holi, Diwali Laxmi Puja, Dussehra)
+_HOLI = {2014: (3, 17), 2015: (3, 6), 2016: (3, 24), 2017: (3, 13), 2018: (3, 2), 2019: (3, 21),
+         2020: (3, 10), 2021: (3, 29), 2022: (3, 18), 2023: (3, 7), 2024: (3, 25), 2025: (3, 14),
+         2026: (3, 4)}
+_DIWALI = {2014: (10, 23), 2015: (11, 11), 2016: (10, 31), 2017: (10, 19), 2018: (11, 7), 2019: (10, 28),
+           2020: (11, 16), 2021: (11, 4), 2022: (10, 24), 2023: (11, 14), 2024: (11, 1), 2025: (10, 21),
+           2026: (11, 9)}
+_DUSSEHRA = {2014: (10, 3), 2015: (10, 22), 2016: (10, 11), 2017: (9, 30), 2018: (10, 18), 2019: (10, 8),
+             2020: (10, 26), 2021: (10, 15), 2022: (10, 5), 2023: (10, 24), 2024: (10, 12), 2025: (10, 2),
+             2026: (10, 20)}
+_FIXED_HOLIDAYS = ((1, 26), (5, 1), (8, 15), (10, 2), (12, 25))
+
+
+def _good_friday(year: int) -> dt.date:
+    """Good Friday by the anonymous Gregorian computus."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month = (h + l_ - 7 * m + 114) // 31
+    day = (h + l_ - 7 * m + 114) % 31 + 1
+    return dt.date(year, month, day) - dt.timedelta(days=2)
+
+
+def nse_holidays(year: int) -> set[dt.date]:
+    """NSE-like holidays of ``year`` (weekday or not): Republic Day, Maharashtra Day, Independence Day,
+    Gandhi Jayanti, Christmas, Good Friday and approximate Holi, Dussehra and Diwali dates."""
+    days = {dt.date(year, m, d) for m, d in _FIXED_HOLIDAYS}
+    days.add(_good_friday(year))
+    for table in (_HOLI, _DIWALI, _DUSSEHRA):
+        if year in table:
+            days.add(dt.date(year, *table[year]))
+    return days
+
+
+def trading_days(start: dt.date = DEMO_START, end: dt.date = DEMO_END) -> np.ndarray:
+    """Demo trading days in ``[start, end]`` as ``datetime64[D]`` (weekdays minus :func:`nse_holidays`)."""
+    holidays = np.array(sorted(h for y in range(start.year, end.year + 1) for h in nse_holidays(y)),
+                        dtype="datetime64[D]")
+    days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1, dtype="datetime64[D]")
+    return days[np.is_busday(days, holidays=holidays)]
+
+
+# -- generation ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Universe:
+    days: np.ndarray  # datetime64[D], (T,)
+    index: pd.DatetimeIndex  # tz-aware, named "date"
+    symbols: tuple[str, ...]  # stocks + ETF + index (last)
+    col: dict  # symbol -> column
+    open: np.ndarray  # (T, N) float, tick-rounded
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray  # (T, N) int64
+    regime: np.ndarray  # (T,) int8, 0 calm 1 stressed
+    instruments: pd.DataFrame
+    index_weights: dict  # symbol -> NIFTY weight at DEMO_AS_OF
+    names: dict  # symbol -> company name
+
+
+def _regimes(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
+    """Two-state Markov chain as alternating geometric spells (vectorised), plus the forced 2020 spell."""
+    n = len(days)
+    spells = 4 * int(n / min(_REGIME_MEAN_DAYS)) + 8
+    lengths = np.empty(spells, dtype=np.int64)
+    lengths[0::2] = rng.geometric(1.0 / _REGIME_MEAN_DAYS[0], size=(spells + 1) // 2)
+    lengths[1::2] = rng.geometric(1.0 / _REGIME_MEAN_DAYS[1], size=spells // 2)
+    states = np.arange(spells, dtype=np.int8) % 2
+    chain = np.repeat(states, lengths)
+    if len(chain) < n:  # practically unreachable; keep calm to the end
+        chain = np.concatenate([chain, np.zeros(n - len(chain), dtype=np.int8)])
+    chain = chain[:n].copy()
+    lo, hi = (np.datetime64(d, "D") for d in _FORCED_STRESS)
+    chain[(days >= lo) & (days <= hi)] = 1
+    return chain
+
+
+@functools.lru_cache(maxsize=4)
+def _generate(seed: int = DEMO_SEED) -> _Universe:
+    rng = np.random.default_rng(seed)
+    days = trading_days(DEMO_START, DEMO_END)
+    n_days = len(days)
+    syms = [u[0] for u in _UNIVERSE]
+    sector_of = [u[2] for u in _UNIVERSE]
+    caps = np.array([u[5] for u in _UNIVERSE])
+    sector_names = list(dict.fromkeys(sector_of))
+    sec_idx = np.array([sector_names.index(s) for s in sector_of])
+    n = len(syms)
+    params = np.array([_SECTOR_PARAMS[s] for s in sector_of])  # (N, 4)
+    etf = caps == "etf"
+    small = caps == "small"
+
+    # per-stock parameters
+    beta = params[:, 0] * np.exp(rng.normal(0.0, 0.12, n))
+    idio = params[:, 2] * np.exp(rng.normal(0.0, 0.15, n))
+    alpha = (params[:, 3] + rng.normal(0.0, 0.025, n)) / 252.0
+    beta[etf], idio[etf], alpha[etf] = 0.0, 0.0, 0.0
+
+    # factors
+    regime = _regimes(rng, days)
+    m = _MARKET_DRIFT[regime] + _MARKET_VOL[regime] * rng.standard_normal(n_days)
+    sec_vol = np.array([_SECTOR_PARAMS[s][1] for s in sector_names])
+    s = rng.standard_normal((n_days, len(sector_names))) * sec_vol * _SECTOR_STRESS[regime][:, None]
+    z = rng.standard_normal((n_days, n))
+    e = z * idio * _IDIO_STRESS[regime][:, None]
+
+    # jumps (overnight news gaps): rarer and smaller for large caps
+    p_jump = np.where(small, 0.025, 0.008)
+    jump_size = np.where(small, 0.07, 0.035)
+    jumps = (rng.random((n_days, n)) < p_jump) * rng.standard_normal((n_days, n)) * jump_size
+    jumps[:, etf] = 0.0
+
+    r = beta * m[:, None] + s[:, sec_idx] + e + jumps
+    r[0] = 0.0
+    at = int(np.searchsorted(days, np.datetime64(DEMO_AS_OF, "D")))
+    # detrend each stock to a plausible total growth from the first day to DEMO_AS_OF (keeps the shape of
+    # the shared market/sector paths, sets the long-run drift): log growth ~ N(1.3, 0.5) for large caps
+    growth_target = np.where(small, 1.2 + 0.7 * rng.standard_normal(n), 1.3 + alpha * 252 * 10
+                             + 0.45 * rng.standard_normal(n))
+    growth_target = np.clip(growth_target, np.where(small, -0.3, 0.1), np.where(small, 2.5, 2.6))
+    realised = r[1:at + 1].sum(axis=0)
+    r[1:] += (growth_target - realised) / at
+
+    # day volatility (for ranges and volume)
+    sig = np.sqrt((beta * _MARKET_VOL[regime][:, None]) ** 2
+                  + (params[:, 1] * _SECTOR_STRESS[regime][:, None]) ** 2
+                  + (idio * _IDIO_STRESS[regime][:, None]) ** 2)
+    sig[:, etf] = 0.0002
+
+    # log closes, calibrated so the close at DEMO_AS_OF equals the table price
+    logc = np.cumsum(r, axis=0)
+    target = np.log(np.array([u[3] for u in _UNIVERSE]))
+    logc += target - logc[at]
+    # the liquid ETF hovers around its NAV instead of wandering
+    logc[:, etf] = target[etf] + 0.00015 * rng.standard_normal((n_days, int(etf.sum())))
+    r = np.diff(logc, axis=0, prepend=logc[:1] - 0.0)
+
+    # overnight part of the return (gap) = a share of the day's move + noise + the whole jump
+    overnight = 0.3 * (r - jumps) + 0.25 * sig * rng.standard_normal((n_days, n)) + jumps
+    overnight[0] = 0.0
+    prev = np.vstack([logc[:1], logc[:-1]])
+    logo = prev + overnight
+    up = np.abs(rng.standard_normal((n_days, n))) * 0.45 * sig
+    down = np.abs(rng.standard_normal((n_days, n))) * 0.45 * sig
+    logh = np.maximum(logo, logc) + up
+    logl = np.minimum(logo, logc) - down
+
+    close_raw, open_raw, high_raw, low_raw = np.exp(logc), np.exp(logo), np.exp(logh), np.exp(logl)
+
+    # volume (shares): turnover grows over time and with volatility and |move|
+    turnover = np.where(small, 3.0e9, np.where(etf, 6.0e8, 5.0e9)) * np.exp(rng.normal(0, 0.5, n))
+    years = (days - days[at]).astype(np.float64) / 365.25
+    growth = np.exp(0.09 * years)[:, None]
+    move = np.abs(r) / np.maximum(sig, 1e-9)
+    noise = np.exp(0.3 * rng.standard_normal((n_days, n)))
+    stress = np.where(regime == 1, 1.5, 1.0)[:, None]
+    volume = np.ceil(turnover * growth / close_raw * noise * stress * (0.7 + 0.35 * np.minimum(move, 6.0)))
+    volume = np.maximum(volume, 1).astype(np.int64)
+
+    # NIFTY 50: buy-and-hold cap-weighted basket of the large caps, calibrated at DEMO_AS_OF
+    large = caps == "large"
+    w = np.array([u[4] for u in _UNIVERSE], dtype=float)
+    w = np.where(large, w, 0.0)
+    w /= w.sum()
+    units = NIFTY_LEVEL_AS_OF * w / close_raw[at]  # index points per rupee of each stock
+    idx = [raw @ units for raw in (open_raw, high_raw, low_raw, close_raw)]
+    idx_vol = volume[:, large].sum(axis=1)
+
+    def stack(stock, index):
+        return np.column_stack([stock, index])
+
+    o = round_to_tick(stack(open_raw, idx[0]), TICK)
+    h = round_to_tick(stack(high_raw, idx[1]), TICK)
+    lo_ = round_to_tick(stack(low_raw, idx[2]), TICK)
+    c = round_to_tick(stack(close_raw, idx[3]), TICK)
+    lo_ = np.maximum(lo_, TICK)  # a price is never below one tick
+    h = np.maximum(h, np.maximum(o, c))
+    lo_ = np.minimum(lo_, np.minimum(o, c))
+    vol = stack(volume, idx_vol).astype(np.int64)
+    for arr in (o, h, lo_, c, vol, regime):
+        arr.setflags(write=False)
+
+    all_syms = tuple(syms) + (BENCHMARK,)
+    index = pd.DatetimeIndex(days.astype("datetime64[ns]")).tz_localize(TIMEZONE).rename("date")
+    inst = _instruments(all_syms, c[at], caps)
+    weights = {sym: float(wi) for sym, wi in zip(syms, w) if wi > 0}
+    return _Universe(days=days, index=index, symbols=all_syms, col={s_: i for i, s_ in enumerate(all_syms)},
+                     open=o, high=h, low=lo_, close=c, volume=vol, regime=regime, instruments=inst,
+                     index_weights=weights, names=dict(zip(inst["tradingsymbol"], inst["name"])))
+
+
+def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for i, u in enumerate(_UNIVERSE):
+        exchange_token = 1500 + 7 * i
+        rows.append({
+            "instrument_token": exchange_token * 256 + 1, "exchange_token": exchange_token,
+            "tradingsymbol": u[0], "name": u[1], "last_price": float(last[i]), "expiry": None,
+            "strike": 0.0, "tick_size": TICK, "lot_size": 1, "instrument_type": "EQ", "segment": "NSE",
+            "exchange": "NSE", "sector": u[2], "cap": u[5],
+        })
+    rows.append({
+        "instrument_token": 256265, "exchange_token": 1001, "tradingsymbol": BENCHMARK, "name": BENCHMARK,
+        "last_price": float(last[-1]), "expiry": None, "strike": 0.0, "tick_size": 0.0, "lot_size": 0,
+        "instrument_type": "INDEX", "segment": "INDICES", "exchange": "NSE", "sector": "Index", "cap": "index",
+    })
+    frame = pd.DataFrame(rows, columns=INSTRUMENT_COLUMNS + ["cap"])
+    return mark(frame, PROVIDER, True)
+
+
+# -- provider --------------------------------------------------------------------------------
+class DemoMarketData:
+    """Synthetic NSE-like daily market data; implements :class:`qlwork.market.base.MarketData`.
+
+    ``quote()`` keys are ``"NSE:SYMBOL"`` (Kite's convention). ``default_as_of`` is :data:`DEMO_AS_OF`.
+    """
+
+    name = "demo"
+    synthetic = True
+    default_as_of = DEMO_AS_OF
+    intervals = ("day",)
+
+    def __init__(self, seed: int = DEMO_SEED) -> None:
+        self.seed = int(seed)
+
+    # internals
+    @property
+    def _u(self) -> _Universe:
+        return _generate(self.seed)
+
+    def _cols(self, symbols) -> tuple[list[str], np.ndarray]:
+        names = resolve_symbols(symbols, self._u.symbols, names=self._u.names)
+        return names, np.array([self._u.col[s] for s in names], dtype=np.int64)
+
+    def _rows(self, start, end) -> slice:
+        u = self._u
+        lo, hi = date_range_bounds(start, end, self.first_date(), self.last_date())
+        a = int(np.searchsorted(u.days, np.datetime64(lo, "D"), side="left"))
+        b = int(np.searchsorted(u.days, np.datetime64(hi, "D"), side="right"))
+        return slice(a, b)
+
+    def _wide(self, arr: np.ndarray, rows: slice, cols: np.ndarray, names: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame(arr[rows][:, cols].copy(), index=self._u.index[rows], columns=pd.Index(names))
+        frame.columns.name = "symbol"
+        return mark(frame, PROVIDER, True)
+
+    # protocol
+    def metadata(self) -> dict:
+        u = self._u
+        return {
+            "provider": PROVIDER,
+            "synthetic": True,
+            "description": "Synthetic NSE-like daily prices generated by qlwork from a fixed seed; "
+                           "not real market data.",
+            "currency": "INR",
+            "timezone": TIMEZONE,
+            "seed": self.seed,
+            "start": self.first_date().isoformat(),
+            "end": self.last_date().isoformat(),
+            "default_as_of": DEMO_AS_OF.isoformat(),
+            "trading_days": int(len(u.days)),
+            "symbols": int(len(u.symbols) - 1),
+            "benchmark": BENCHMARK,
+            "intervals": list(self.intervals),
+            "quote_keys": "NSE:SYMBOL",
+        }
+
+    def instruments(self) -> pd.DataFrame:
+        return mark(self._u.instruments.copy(), PROVIDER, True)
+
+    def first_date(self) -> dt.date:
+        return self._u.days[0].astype(dt.date)
+
+    def last_date(self) -> dt.date:
+        return self._u.days[-1].astype(dt.date)
+
+    def trading_days(self, start=None, end=None) -> list[dt.date]:
+        """Trading days in ``[start, end]`` (inclusive)."""
+        return list(self._u.days[self._rows(start, end)].astype(dt.date))
+
+    def candles(self, symbols, interval: str = "day", start=None, end=None) -> dict[str, pd.DataFrame]:
+        check_interval(interval, self.intervals, "demo")
+        names, cols = self._cols(symbols)
+        rows = self._rows(start, end)
+        u = self._u
+        dates = u.index[rows]
+        out = {}
+        for name, c in zip(names, cols):
+            frame = pd.DataFrame({
+                "date": dates, "open": u.open[rows, c], "high": u.high[rows, c], "low": u.low[rows, c],
+                "close": u.close[rows, c], "volume": u.volume[rows, c],
+            }, columns=CANDLE_COLUMNS)
+            frame.attrs["symbol"] = name
+            out[name] = mark(frame, PROVIDER, True)
+        return out
+
+    def close_prices(self, symbols, start=None, end=None) -> pd.DataFrame:
+        names, cols = self._cols(symbols)
+        return self._wide(self._u.close, self._rows(start, end), cols, names)
+
+    def ohlcv(self, symbols, start=None, end=None) -> dict[str, pd.DataFrame]:
+        names, cols = self._cols(symbols)
+        rows = self._rows(start, end)
+        u = self._u
+        arrays = {"open": u.open, "high": u.high, "low": u.low, "close": u.close, "volume": u.volume}
+        return {k: self._wide(arrays[k], rows, cols, names) for k in OHLCV_FIELDS}
+
+    def quote(self, symbols, *, as_of=None) -> dict[str, dict]:
+        """Kite-shaped quotes keyed ``"NSE:SYMBOL"`` for the bar at ``as_of`` (default
+        :data:`DEMO_AS_OF`; a non-trading day uses the last trading day before it). ``ohlc.close`` is the
+        previous close, as in Kite; ``net_change = last_price - ohlc.close``."""
+        names, cols = self._cols(symbols)
+        u = self._u
+        day = DEMO_AS_OF if as_of is None else parse_date(as_of, field="as_of")
+        t = int(np.searchsorted(u.days, np.datetime64(day, "D"), side="right")) - 1
+        if t < 0 or day > self.last_date():
+            raise InputError(f"as_of {day.isoformat()} is outside the demo data "
+                             f"({self.first_date().isoformat()} to {self.last_date().isoformat()}).",
+                             fix="Pick a date inside that range.", field="as_of")
+        prev_t = max(t - 1, 0)
+        stamp = pd.Timestamp(u.days[t]).tz_localize(TIMEZONE) + pd.Timedelta(hours=15, minutes=30)
+        tokens = dict(zip(u.instruments["tradingsymbol"], u.instruments["instrument_token"]))
+        out = {}
+        for name, c in zip(names, cols):
+            last, prev_close = float(u.close[t, c]), float(u.close[prev_t, c])
+            out[QUOTE_KEY_PREFIX + name] = {
+                "instrument_token": int(tokens[name]),
+                "tradingsymbol": name,
+                "timestamp": stamp.to_pydatetime(),
+                "last_price": last,
+                "volume": int(u.volume[t, c]),
+                "ohlc": {"open": float(u.open[t, c]), "high": float(u.high[t, c]), "low": float(u.low[t, c]),
+                         "close": prev_close},
+                "net_change": round(last - prev_close, 2),
+                "synthetic": True,
+            }
+        return out
+
+    def sectors(self, symbols) -> dict[str, str]:
+        names = resolve_symbols(symbols, self._u.symbols, names=self._u.names)
+        inst = self._u.instruments.set_index("tradingsymbol")["sector"]
+        return {s: str(inst[s]) for s in names}
+
+    # extras
+    def benchmark_sector_weights(self) -> dict[str, float]:
+        """NIFTY 50 sector weights at :data:`DEMO_AS_OF` (sum to 1), largest first."""
+        sectors = self.sectors(list(self._u.index_weights))
+        out: dict[str, float] = {}
+        for sym, w in self._u.index_weights.items():
+            out[sectors[sym]] = out.get(sectors[sym], 0.0) + w
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def benchmark_weights(self) -> dict[str, float]:
+        """NIFTY 50 constituent weights at :data:`DEMO_AS_OF` (sum to 1)."""
+        return dict(self._u.index_weights)
+
+    def regimes(self, start=None, end=None) -> pd.Series:
+        """The market regime per day: ``"calm"`` or ``"stressed"``."""
+        rows = self._rows(start, end)
+        labels = np.where(self._u.regime[rows] == 1, "stressed", "calm")
+        return pd.Series(labels, index=self._u.index[rows], name="regime")
+
+    def __repr__(self) -> str:
+        return f"DemoMarketData(seed={self.seed}, synthetic=True)"

@@ -1,0 +1,115 @@
+"""Shared plumbing for tools: the market provider, the portfolio, dates and windows from a ToolContext.
+
+Kept apart from the tools so each tool reads as its analysis, not its argument handling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+
+from ..errors import InputError
+from ..market import get_provider
+from ..market.base import parse_date, resolve_symbols
+from ..portfolio import Portfolio, load_portfolio
+from .registry import ToolContext
+
+DISCLAIMER = ("Research output, not investment advice. qlwork is read-only on the broker: "
+              "no order is ever placed, modified or cancelled.")
+
+MIN_LOOKBACK, MAX_LOOKBACK = 20, 2520
+
+
+def rnd(value, digits: int = 4):
+    """Round a float for JSON output; NaN and infinities become None."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def market_of(ctx: ToolContext):
+    """The context's market provider, or the demo provider."""
+    if ctx.market is None:
+        ctx.market = get_provider("demo")
+    return ctx.market
+
+
+def source_of(market) -> dict:
+    """Data-source label carried by every tool output (says ``synthetic`` for demo data)."""
+    meta = market.metadata()
+    return {"provider": meta.get("provider"), "synthetic": bool(meta.get("synthetic")),
+            "description": meta.get("description")}
+
+
+def load_holdings(ctx: ToolContext, source) -> Portfolio:
+    """The portfolio named by ``source`` or, when omitted, the thread's portfolio."""
+    market = market_of(ctx)
+    chosen = source if source is not None else ctx.portfolio
+    if chosen is None:
+        raise InputError("No portfolio given and the thread has none.",
+                         fix='Pass portfolio="sample:diversified" or a CSV/JSON path.')
+    if isinstance(chosen, Portfolio):
+        return chosen
+    known = set(market.instruments()["tradingsymbol"])
+    return load_portfolio(chosen, known_symbols=known)
+
+
+def resolve_universe(market, symbols: list[str]) -> list[str]:
+    """Validated, de-duplicated NSE symbols (clear error with suggestions for unknown ones)."""
+    if not symbols:
+        raise InputError("symbols is empty.", fix='Pass at least one NSE symbol, e.g. ["TCS"].')
+    names = resolve_symbols(symbols, list(market.instruments()["tradingsymbol"]))
+    return list(dict.fromkeys(names))
+
+
+def default_as_of(market) -> dt.date:
+    """The provider's default analysis date (demo: a fixed date, so runs are reproducible)."""
+    return getattr(market, "default_as_of", None) or market.last_date()
+
+
+def resolve_as_of(ctx: ToolContext, value) -> dt.date:
+    """Analysis date from an argument, the context, or the provider default; never past the data."""
+    market = market_of(ctx)
+    if value is not None:
+        day = parse_date(value, field="as_of")
+    elif ctx.as_of is not None:
+        day = parse_date(ctx.as_of, field="as_of")
+    else:
+        day = default_as_of(market)
+    last = market.last_date()
+    if day > last:
+        raise InputError(f"as_of {day.isoformat()} is after the last available date {last.isoformat()}.",
+                         fix=f"Use a date on or before {last.isoformat()}.")
+    return day
+
+
+def history_window(market, symbols: list[str], day: dt.date, lookback_days: int | None,
+                   start=None) -> tuple[pd.DataFrame, dict]:
+    """Close prices for ``symbols`` ending at ``day``: the last ``lookback_days`` returns' worth of
+    rows (lookback + 1 prices), or everything from ``start``. Returns (frame, window description)."""
+    if start is not None:
+        first = parse_date(start, field="start")
+        if first >= day:
+            raise InputError(f"start {first.isoformat()} is not before end {day.isoformat()}.",
+                             fix="Choose a start date earlier than the end date.")
+        close = market.close_prices(symbols, start=first, end=day)
+    else:
+        lookback = 252 if lookback_days is None else lookback_days
+        if not MIN_LOOKBACK <= lookback <= MAX_LOOKBACK:
+            raise InputError(f"lookback_days {lookback} is out of range.",
+                             fix=f"Use between {MIN_LOOKBACK} and {MAX_LOOKBACK} trading days.")
+        first = day - dt.timedelta(days=int(lookback * 1.5) + 15)
+        close = market.close_prices(symbols, start=first, end=day).iloc[-(lookback + 1):]
+        if len(close) < lookback + 1:
+            raise InputError(f"Only {len(close)} days of prices before {day.isoformat()}; {lookback + 1} needed.",
+                             fix="Use a shorter lookback_days or a later as_of date.")
+    if len(close) < 2:
+        raise InputError(f"Not enough prices between {first} and {day}.", fix="Widen the date range.")
+    window = {"start": close.index[0].date().isoformat(), "end": close.index[-1].date().isoformat(),
+              "days": int(len(close) - 1)}
+    return close, window

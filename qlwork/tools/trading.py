@@ -1,0 +1,356 @@
+"""The four trading tools a model (or the offline engine) can call.
+
+Every tool returns a JSON-serialisable dict whose figures are traceable: it names the symbols, the
+window (start, end, trading days), the as-of date and the data source. Numbers are plain floats
+rounded to 4 decimals (fractions, not percentages: 0.05 means 5%). Prices in INR.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from ..analytics import backtest as bt
+from ..analytics import health, risk
+from ..analytics.signals import generate_signals
+from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
+from ..errors import InputError
+from .context import (
+    DISCLAIMER,
+    history_window,
+    load_holdings,
+    market_of,
+    resolve_as_of,
+    resolve_universe,
+    rnd,
+    source_of,
+)
+from .registry import ToolContext, tool
+
+RiskProfile = Literal["conservative", "moderate", "aggressive"]
+Strategy = Literal["rules", "momentum", "mean_reversion"]
+
+METRIC_DEFINITIONS = {
+    "volatility": "Annualised standard deviation of simple daily returns (x sqrt(252)).",
+    "sharpe_ratio": "Annualised mean excess daily return over annualised volatility; risk-free rate annual.",
+    "sortino_ratio": "Like Sharpe, but divides by downside deviation only.",
+    "max_drawdown": "Largest peak-to-trough fall of the value curve, as a negative fraction.",
+    "beta": "Covariance of daily returns with NIFTY 50 over NIFTY 50 variance.",
+    "var_95": "Historical 1-day 95% Value at Risk: the 5th percentile daily return (negative = loss).",
+    "cvar_95": "Mean daily return on days at or below the 95% VaR (expected shortfall).",
+    "var_95_parametric": "1-day 95% VaR assuming normal returns: mean - 1.645 x std.",
+}
+
+
+def _portfolio_returns(close, quantities: np.ndarray) -> np.ndarray:
+    """Daily simple returns of holding today's quantities through the window (buy and hold)."""
+    values = close.ffill().bfill().to_numpy() @ quantities
+    return values[1:] / values[:-1] - 1.0
+
+
+@tool
+def analyze_portfolio(
+    ctx: ToolContext,
+    portfolio: str | None = None,
+    risk_profile: RiskProfile | None = None,
+    as_of: str | None = None,
+    lookback_days: int = 252,
+) -> dict:
+    """Assess a portfolio's health: weights, P&L, sector exposure vs NIFTY 50, concentration,
+    risk metrics, an overall score (0-10), a risk level and rebalancing recommendations.
+
+    Args:
+        portfolio: Portfolio source: "sample:<name>", a CSV or JSON file path; omit for the thread's portfolio.
+        risk_profile: Investor risk profile; omit for the thread's profile.
+        as_of: Analysis date YYYY-MM-DD; omit for the latest data date.
+        lookback_days: Trading days of history used for risk metrics (20 to 2520).
+    """
+    market = market_of(ctx)
+    pf = load_holdings(ctx, portfolio)
+    profile = risk_profile or ctx.risk_profile or "moderate"
+    day = resolve_as_of(ctx, as_of)
+    close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days)
+    last = close.iloc[-1]
+    sectors = market.sectors(pf.symbols)
+    val = pf.valuation(prices=last[pf.symbols], sectors=sectors)
+    weights = val["weight"].to_numpy()
+    port_ret = _portfolio_returns(close[pf.symbols], val["quantity"].to_numpy(dtype=float))
+    bench_ret = risk.simple_returns(close[BENCHMARK].to_numpy())
+    rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
+    vol = float(risk.volatility(port_ret))
+    mdd = float(risk.max_drawdown(port_ret))
+    beta = float(risk.beta(port_ret, bench_ret))
+    report = health.assess_health(
+        weights, list(val["sector"]), _benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile
+    )
+    sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)}
+    recs = _recommendations(val, report, sig, profile)
+    metrics = {
+        "max_drawdown": rnd(mdd),
+        "sharpe_ratio": rnd(float(risk.sharpe_ratio(port_ret, risk_free=rf))),
+        "beta": rnd(beta),
+        "volatility": rnd(vol),
+        "sortino_ratio": rnd(float(risk.sortino_ratio(port_ret, risk_free=rf))),
+        "var_95": rnd(float(risk.value_at_risk(port_ret, 0.95))),
+    }
+    sector_w = {k: rnd(v) for k, v in report.sector_weights.items()}
+    holdings = [
+        {k: (rnd(v) if isinstance(v, float) else v) for k, v in row.items()}
+        for row in val[["symbol", "quantity", "average_price", "last_price", "market_value", "weight",
+                        "pnl", "pnl_pct", "sector"]].to_dict("records")
+    ]
+    total_value = float(val["market_value"].sum())
+    total_pnl = float(val["pnl"].sum())
+    top = max(holdings, key=lambda h: h["weight"])
+    top_sector = max(sector_w, key=sector_w.get)
+    insights = [
+        f"{len(holdings)} holdings worth INR {total_value:,.2f} with unrealised P&L of INR {total_pnl:,.2f}.",
+        f"Largest position {top['symbol']} at {top['weight']:.2%} of value; top sector {top_sector} "
+        f"at {sector_w[top_sector]:.2%}.",
+        f"Effective number of holdings {report.effective_holdings:.1f} (HHI {report.hhi:.4f}).",
+        f"Over {window['days']} trading days: volatility {metrics['volatility']:.2%}, max drawdown "
+        f"{metrics['max_drawdown']:.2%}, beta to {BENCHMARK} {metrics['beta']:.2f}.",
+    ]
+    return {
+        "analysis_type": "portfolio_health",
+        "portfolio": pf.name,
+        "as_of": day.isoformat(),
+        "risk_profile": profile,
+        "overall_score": report.overall_score,
+        "risk_level": report.risk_level,
+        "recommendations": recs,
+        "insights": insights,
+        "risk_metrics": metrics,
+        "holdings": holdings,
+        "total_value": rnd(total_value, 2),
+        "total_pnl": rnd(total_pnl, 2),
+        "sector_weights": sector_w,
+        "active_sector_weights": {k: rnd(v) for k, v in report.active_sector_weights.items()},
+        "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2)},
+        "score_components": report.components,
+        "window": window,
+        "data_source": source_of(market),
+        "disclaimer": DISCLAIMER,
+    }
+
+
+@tool
+def get_market_data(
+    ctx: ToolContext,
+    symbols: list[str],
+    start: str | None = None,
+    end: str | None = None,
+    interval: Literal["day"] = "day",
+    limit: int = 30,
+) -> dict:
+    """Daily OHLCV candles and a summary (last close, period return, range, volatility) per symbol.
+
+    Args:
+        symbols: NSE trading symbols, e.g. ["RELIANCE", "TCS"], or "NIFTY 50" for the index.
+        start: First date YYYY-MM-DD; omit for one year before end.
+        end: Last date YYYY-MM-DD; omit for the analysis date.
+        interval: Candle interval; daily bars.
+        limit: Number of most recent candles returned per symbol (1 to 500); the summary uses the whole range.
+    """
+    if not 1 <= limit <= 500:
+        raise InputError(f"limit {limit} is out of range.", fix="Use a limit between 1 and 500.")
+    market = market_of(ctx)
+    names = resolve_universe(market, symbols)
+    day = resolve_as_of(ctx, end)
+    close, window = history_window(market, names, day, None, start=start)
+    candles = market.candles(names, interval, window["start"], window["end"])
+    out = {}
+    rets = risk.simple_returns(close.to_numpy())
+    vols = risk.volatility(rets)
+    for i, sym in enumerate(names):
+        c = close[sym].to_numpy()
+        frame = candles[sym].tail(limit)
+        out[sym] = {
+            "last_close": rnd(float(c[-1]), 2),
+            "first_close": rnd(float(c[0]), 2),
+            "period_return": rnd(float(c[-1] / c[0] - 1.0)),
+            "high": rnd(float(np.nanmax(c)), 2),
+            "low": rnd(float(np.nanmin(c)), 2),
+            "volatility": rnd(float(np.atleast_1d(vols)[i])),
+            "candles": [
+                {"date": d.date().isoformat(), "open": rnd(o, 2), "high": rnd(h, 2), "low": rnd(lo, 2),
+                 "close": rnd(cl, 2), "volume": int(v)}
+                for d, o, h, lo, cl, v in frame[["date", "open", "high", "low", "close", "volume"]].itertuples(
+                    index=False)
+            ],
+        }
+    return {"symbols": names, "interval": interval, "window": window, "data": out,
+            "series": {"dates": [d.date().isoformat() for d in close.index],
+                       "close": {s: [rnd(float(x), 2) for x in close[s]] for s in names}},
+            "data_source": source_of(market)}
+
+
+@tool
+def generate_trading_signals(
+    ctx: ToolContext,
+    symbols: list[str] | None = None,
+    sector: str | None = None,
+    strategy: Strategy = "rules",
+    as_of: str | None = None,
+    backtest_years: int = 3,
+    top_n: int = 3,
+) -> dict:
+    """Buy/sell/hold signals with confidence (0-1) and reasons from RSI, MACD, moving averages and
+    Bollinger bands; for "momentum" or "mean_reversion" also a no-look-ahead backtest with costs.
+
+    Args:
+        symbols: NSE trading symbols; omit to use the sector, or the portfolio's holdings.
+        sector: Sector name (e.g. "IT", "Banks") to take all its stocks from the universe.
+        strategy: "rules" for indicator signals; "momentum" or "mean_reversion" adds a backtest.
+        as_of: Signal date YYYY-MM-DD; omit for the latest data date.
+        backtest_years: Years of history for the backtest (1 to 10).
+        top_n: Stocks held at a time by the momentum strategy.
+    """
+    market = market_of(ctx)
+    day = resolve_as_of(ctx, as_of)
+    names = _symbols_for(ctx, market, symbols, sector)
+    signals = _signals(market, names, day)
+    summary = {a: sum(s["action"] == a for s in signals) for a in ("buy", "sell", "hold")}
+    result: dict = {"strategy": strategy, "as_of": day.isoformat(), "symbols": names, "sector": sector,
+                    "signals": signals, "summary": summary, "data_source": source_of(market)}
+    if strategy != "rules":
+        if not 1 <= backtest_years <= 10:
+            raise InputError(f"backtest_years {backtest_years} is out of range.", fix="Use 1 to 10 years.")
+        close, window = history_window(market, names, day, backtest_years * TRADING_DAYS_PER_YEAR)
+        prices = close.ffill().to_numpy()
+        if strategy == "momentum":
+            n = max(1, min(top_n, len(names)))
+            res = bt.momentum_backtest(prices, top_n=n, symbols=names)
+            params = {"lookback": 126, "skip": 21, "top_n": n, "rebalance_every": 21, "cost_bps": 10.0}
+        else:
+            res = bt.mean_reversion_backtest(prices, symbols=names)
+            params = {"window": 20, "entry_z": -1.5, "exit_z": 0.0, "cost_bps": 10.0}
+        result["backtest"] = {
+            "parameters": params, "window": window,
+            "metrics": {k: (rnd(v) if isinstance(v, float) else v) for k, v in res.metrics.items()},
+            "series": {"dates": [d.date().isoformat() for d in close.index[1:]][-len(res.equity):],
+                       "equity": [rnd(float(x)) for x in res.equity]},
+        }
+    return result
+
+
+@tool
+def calculate_risk_metrics(
+    ctx: ToolContext,
+    symbols: list[str] | None = None,
+    portfolio: str | None = None,
+    as_of: str | None = None,
+    lookback_days: int = 252,
+    confidence: float = 0.95,
+) -> dict:
+    """Risk metrics of a portfolio (default) or of individual symbols: volatility, Sharpe, Sortino,
+    max drawdown, beta to NIFTY 50, historical and parametric VaR and CVaR, correlation.
+
+    Args:
+        symbols: NSE trading symbols to measure one by one; omit to measure the portfolio.
+        portfolio: Portfolio source when measuring a portfolio; omit for the thread's portfolio.
+        as_of: Last date YYYY-MM-DD; omit for the latest data date.
+        lookback_days: Trading days of history (20 to 2520).
+        confidence: VaR confidence level between 0.8 and 0.995.
+    """
+    if not 0.8 <= confidence <= 0.995:
+        raise InputError(f"confidence {confidence} is out of range.", fix="Use a level between 0.8 and 0.995, e.g. 0.95.")
+    market = market_of(ctx)
+    day = resolve_as_of(ctx, as_of)
+    rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
+    if symbols:
+        names = resolve_universe(market, symbols)
+        close, window = history_window(market, names + [BENCHMARK], day, lookback_days)
+        rets = risk.simple_returns(close[names].ffill().to_numpy())
+        label = "symbols"
+    else:
+        pf = load_holdings(ctx, portfolio)
+        names = [pf.name]
+        close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days)
+        rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
+        label = "portfolio"
+    bench = risk.simple_returns(close[BENCHMARK].to_numpy())
+    summary = risk.risk_summary(rets, bench, risk_free=rf)
+    level = f"{round(confidence * 100, 1):g}"
+    per = {}
+    for i, name in enumerate(names):
+        per[name] = {
+            "volatility": rnd(summary["volatility"][i]),
+            "sharpe_ratio": rnd(summary["sharpe_ratio"][i]),
+            "sortino_ratio": rnd(summary["sortino_ratio"][i]),
+            "max_drawdown": rnd(summary["max_drawdown"][i]),
+            "beta": rnd(summary["beta"][i]),
+            "total_return": rnd(summary["total_return"][i]),
+            f"var_{level}": rnd(float(risk.value_at_risk(rets[:, i], confidence))),
+            f"cvar_{level}": rnd(float(risk.conditional_value_at_risk(rets[:, i], confidence))),
+            f"var_{level}_parametric": rnd(float(risk.value_at_risk(rets[:, i], confidence, method="parametric"))),
+        }
+    out = {"subject": label, "as_of": day.isoformat(), "metrics": per, "window": window,
+           "risk_free_rate": rf, "confidence": confidence, "benchmark": BENCHMARK,
+           "definitions": METRIC_DEFINITIONS, "data_source": source_of(market)}
+    if label == "symbols" and len(names) > 1:
+        corr = np.corrcoef(rets, rowvar=False)
+        iu = np.triu_indices(len(names), 1)
+        out["average_correlation"] = rnd(float(np.nanmean(corr[iu])))
+    if label == "portfolio":
+        out["portfolio"] = names[0]
+    return out
+
+
+def _signals(market, symbols: list[str], day) -> list[dict]:
+    panel = market.ohlcv(symbols, start=None, end=day)
+    tail = {k: v.iloc[-300:] for k, v in panel.items()}  # enough for SMA-200 and MACD warm-up
+    return generate_signals(tail["close"].to_numpy(), tail["high"].to_numpy(), tail["low"].to_numpy(),
+                            symbols=symbols)
+
+
+def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:
+    if symbols:
+        return resolve_universe(market, symbols)
+    if sector:
+        inst = market.instruments()
+        stocks = inst[inst["instrument_type"] == "EQ"]
+        wanted = sector.strip().lower()
+        names = stocks.loc[stocks["sector"].str.lower() == wanted, "tradingsymbol"].tolist()
+        if not names:
+            known = sorted(set(stocks["sector"]))
+            raise InputError(f"Unknown sector {sector!r}.", fix=f"Use one of: {', '.join(known)}.")
+        return names
+    return load_holdings(ctx, None).symbols
+
+
+def _benchmark_sector_weights(market) -> dict[str, float]:
+    weights = getattr(market, "benchmark_sector_weights", None)
+    if callable(weights):
+        return weights()
+    inst = market.instruments()
+    stocks = inst[inst["instrument_type"] == "EQ"]
+    counts = stocks["sector"].value_counts(normalize=True)
+    return {k: float(v) for k, v in counts.items()}
+
+
+def _recommendations(val, report, signals: dict, profile: str) -> list[dict]:
+    """Rebalance overweight positions, then act on strong signals for held stocks."""
+    n = len(val)
+    target = health.target_weight(n, profile)
+    recs = []
+    for row in val.sort_values("weight", ascending=False).itertuples():
+        if row.weight > target * 1.5:
+            excess = min(1.0, (row.weight - target) / max(row.weight, 1e-9))
+            recs.append({"action": "rebalance" if row.weight < 2 * target else "reduce", "symbol": row.symbol,
+                         "reason": f"Overweight position ({row.weight:.1%} vs {target:.1%} target)",
+                         "confidence": rnd(0.6 + 0.35 * excess, 2), "timeframe": "1-2 weeks"})
+    held = {r["symbol"] for r in recs}
+    for sym, s in signals.items():
+        if sym in held or s["action"] == "hold" or s["confidence"] < 0.6:
+            continue
+        action = "add" if s["action"] == "buy" else "reduce"
+        recs.append({"action": action, "symbol": sym, "reason": "; ".join(s["reasons"][:2]),
+                     "confidence": rnd(s["confidence"], 2), "timeframe": "1-4 weeks"})
+    if not recs:
+        top = val.sort_values("weight", ascending=False).iloc[0]
+        recs.append({"action": "hold", "symbol": top["symbol"],
+                     "reason": "No position breaches its target weight and no strong signal",
+                     "confidence": 0.6, "timeframe": "1 month"})
+    return recs[:8]
