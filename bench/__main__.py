@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "kite"]
+SECTIONS = ["analytics", "runner", "kite"]
 
 
 def main() -> int:

@@ -19,11 +19,14 @@ import numpy as np
 
 from qlwork.errors import InputError
 
+from . import _compiled
 from ._common import as_2d, check_period, forward_fill, out_shape, recurrence
 
 __all__ = ["sma", "ema", "rsi", "macd", "bbands", "atr"]
 
 
+USE_COMPILED = True
+"""Use the numba RSI kernel when numba is installed (tests flip this to check the NumPy path)."""
 _BLOCK_BYTES = 2 << 20  # working-set target per column block (about one L2 cache)
 
 
@@ -149,6 +152,9 @@ def rsi(x, n: int = 14):
     filled, first, missing = forward_fill(arr)
     t, w = filled.shape
     out = np.full((t, w), np.nan)
+    if _compiled.rsi_wilder is not None and USE_COMPILED:
+        _compiled.rsi_wilder(filled, first.astype(np.int64), n, out)
+        return _finish(out, first, n, missing, was_1d)
     width = max(8, _BLOCK_BYTES // (16 * t))
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(0, w, width):

@@ -4,10 +4,19 @@ import pytest
 
 talib = pytest.importorskip("talib")
 
-from qlwork.analytics import atr, bbands, ema, macd, rsi, sma
+from qlwork.analytics import _compiled, atr, bbands, ema, macd, indicators, rsi, sma
 from qlwork.errors import InputError
 
 TOL = 1e-9
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def kernel(request, monkeypatch):
+    """Run every test on both the numba kernel and the pure-NumPy path."""
+    if request.param == "compiled" and _compiled.rsi_wilder is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(indicators, "USE_COMPILED", request.param == "compiled")
+    return request.param
 
 
 def per_column(fn, *arrays):

@@ -78,7 +78,7 @@ def find_symbols(text: str, symbols: set[str]) -> list[str]:
     found: list[str] = []
     for token in re.findall(r"[A-Za-z][A-Za-z0-9&\-]{1,19}", text):
         up = token.upper()
-        if up in symbols and (token.isupper() or len(up) >= 4) and up not in NOT_SYMBOLS:
+        if up in symbols and (token.isupper() or len(up) >= 3) and up not in NOT_SYMBOLS:
             found.append(up)
         elif token.isupper() and len(token) >= 3 and up not in NOT_SYMBOLS and up not in symbols:
             found.append(up)

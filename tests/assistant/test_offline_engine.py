@@ -1,0 +1,150 @@
+"""The offline rule engine end to end: the seed's three-turn conversation through the real runner,
+store, tools and demo data; follow-ups build on turn 1; answers are deterministic."""
+
+import json
+
+import pytest
+
+import qlwork
+from qlwork.assistant.backends.intent import read_intent
+from qlwork.assistant.render import tool_calls
+from qlwork.assistant.store import Store
+from qlwork.market import get_provider
+
+MARKET = get_provider("demo")
+SECTORS = sorted(set(MARKET.instruments().query("instrument_type == 'EQ'")["sector"]))
+SYMBOLS = set(MARKET.instruments()["tradingsymbol"])
+
+
+def calls_of(answer) -> list[dict]:
+    calls = tool_calls([s.model_dump() for s in answer.steps])
+    for c in calls:
+        c["arguments"] = json.loads(c["arguments"] or "{}")
+        c["output"] = json.loads(c["output"]) if isinstance(c["output"], str) else c["output"]
+    return calls
+
+
+@pytest.fixture()
+def conversation(tmp_path):
+    store = Store(tmp_path / "q.db")
+    session = qlwork.open_session("asha", portfolio="sample:diversified", store=store, new_thread=True)
+    answers = [session.ask(q) for q in ("Analyze my portfolio", "What about the technology sector?",
+                                         "Generate a strategy for tech stocks")]
+    yield session, answers, store
+    store.close()
+
+
+def test_turn1_portfolio_health(conversation):
+    _, (a1, _, _), _ = conversation
+    calls = calls_of(a1)
+    assert [c["name"] for c in calls] == ["analyze_portfolio", "calculate_risk_metrics"]
+    analysis = calls[0]["output"]
+    r = a1.response
+    assert r.analysis_type == "portfolio_health"
+    assert r.overall_score == analysis["overall_score"] and r.risk_level == analysis["risk_level"]
+    assert [x.model_dump() for x in r.recommendations] == analysis["recommendations"]
+    assert r.risk_metrics["max_drawdown"] == analysis["risk_metrics"]["max_drawdown"]
+    assert r.conversation_context.tools_used == ["analyze_portfolio", "calculate_risk_metrics"]
+    assert r.conversation_context.message_id == a1.message.id
+    assert "synthetic" in r.data_source
+
+
+def test_turn2_builds_on_turn1_portfolio(conversation):
+    _, (a1, a2, _), _ = conversation
+    analysis = calls_of(a1)[0]["output"]
+    calls = calls_of(a2)
+    # the portfolio analysis is reused from the thread, not recomputed
+    assert [c["name"] for c in calls] == ["generate_trading_signals"]
+    assert calls[0]["arguments"] == {"sector": "IT"}
+    it_held = sorted(h["symbol"] for h in analysis["holdings"] if h["sector"] == "IT")
+    assert it_held, "the sample portfolio holds IT stocks"
+    text = " ".join(a2.response.insights)
+    assert "Building on the previous portfolio analysis" in text
+    assert ", ".join(it_held) in text
+    assert f"{analysis['sector_weights']['IT'] * 100:.2f}%" in text
+    assert a2.response.risk_metrics["sector_weight"] == analysis["sector_weights"]["IT"]
+    signal_actions = {s["symbol"]: s["action"] for s in calls[0]["output"]["signals"]}
+    for rec in a2.response.recommendations:
+        assert rec.symbol in signal_actions
+        if rec.action in ("add", "reduce"):
+            assert rec.symbol in it_held
+
+
+def test_turn3_strategy_uses_backtest_and_holdings(conversation):
+    _, (a1, _, a3), _ = conversation
+    held = {h["symbol"] for h in calls_of(a1)[0]["output"]["holdings"]}
+    calls = calls_of(a3)
+    assert [c["name"] for c in calls] == ["generate_trading_signals"]
+    assert calls[0]["arguments"] == {"sector": "IT", "strategy": "momentum"}
+    metrics = calls[0]["output"]["backtest"]["metrics"]
+    r = a3.response
+    assert r.analysis_type == "strategy"
+    assert [x.symbol for x in r.recommendations] == metrics["final_holdings"]
+    for rec in r.recommendations:
+        assert rec.action == ("add" if rec.symbol in held else "buy")
+    assert r.risk_metrics["sharpe_ratio"] == metrics["sharpe_ratio"]
+    assert f"CAGR {metrics['cagr'] * 100:.2f}%" in " ".join(r.insights)
+    assert "From the earlier portfolio analysis" in " ".join(r.insights)
+
+
+def test_reopened_session_continues_the_thread(conversation, tmp_path):
+    session, _, store = conversation
+    again = qlwork.open_session("asha", store=Store(tmp_path / "q.db"))
+    assert again.thread_id == session.thread_id
+    answer = again.ask("What about the banking sector?")
+    assert [c["name"] for c in calls_of(answer)] == ["generate_trading_signals"]
+    assert "Building on the previous portfolio analysis" in " ".join(answer.response.insights)
+    assert len(again.history()) == 8
+
+
+def test_answers_are_deterministic(tmp_path):
+    def once(name):
+        store = Store(tmp_path / f"{name}.db")
+        s = qlwork.open_session("ravi", portfolio="sample:concentrated", store=store, new_thread=True)
+        r = s.ask("Analyze my portfolio").response.model_dump()
+        store.close()
+        r.pop("conversation_context")
+        return r
+
+    assert once("a") == once("b")
+
+
+def test_unknown_intent_lists_capabilities(tmp_path):
+    s = qlwork.open_session("u", portfolio="sample:diversified", store=Store(tmp_path / "q.db"), new_thread=True)
+    answer = s.ask("Tell me a joke about cricket")
+    assert answer.response.analysis_type == "help" and answer.steps == [] or not calls_of(answer)
+    assert any("Analyze my portfolio" in i for i in answer.response.insights)
+
+
+def test_unknown_symbol_gets_a_suggestion(tmp_path):
+    s = qlwork.open_session("u", portfolio="sample:diversified", store=Store(tmp_path / "q.db"), new_thread=True)
+    answer = s.ask("Show me the price of RELIANC")
+    assert answer.run.status == "completed"
+    text = " ".join(answer.response.insights)
+    assert "RELIANC" in text and "RELIANCE" in text and "Fix:" in text
+
+
+@pytest.mark.parametrize(
+    "text, kind, sector, symbols",
+    [
+        ("Analyze my portfolio", "portfolio", None, []),
+        ("What about the technology sector?", "sector", "IT", []),
+        ("Generate a strategy for tech stocks", "strategy", "IT", []),
+        ("backtest mean reversion on banks", "strategy", "Banks", []),
+        ("What is my risk?", "risk", None, []),
+        ("Should I buy RELIANCE or tcs?", "signals", None, ["RELIANCE", "TCS"]),
+        ("How has INFY done", "market_data", None, ["INFY"]),
+        ("Is it a good time?", "help", None, []),
+        ("compare with last week", "compare", None, []),
+    ],
+)
+def test_read_intent(text, kind, sector, symbols):
+    intent = read_intent(text, SECTORS, SYMBOLS)
+    assert (intent.kind, intent.sector, intent.symbols) == (kind, sector, symbols)
+
+
+def test_follow_up_inherits_sector():
+    prev = read_intent("What about the technology sector?", SECTORS, SYMBOLS)
+    follow = read_intent("Give me a momentum strategy for them", SECTORS, SYMBOLS, prev)
+    assert follow.kind == "strategy" and follow.sector == "IT"
+    assert read_intent("mean reversion please", SECTORS, SYMBOLS).style == "mean_reversion"

@@ -1,0 +1,125 @@
+"""The four trading tools on demo data: traceable, JSON-clean outputs and model-readable errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qlwork.market import get_provider
+from qlwork.market.demo import DEMO_AS_OF
+from qlwork.tools.registry import REGISTRY, ToolContext
+from qlwork.tools.trading import (
+    analyze_portfolio,
+    calculate_risk_metrics,
+    generate_trading_signals,
+    get_market_data,
+)
+
+TOOLS = ["analyze_portfolio", "calculate_risk_metrics", "generate_trading_signals", "get_market_data"]
+MARKET = get_provider("demo")
+
+
+@pytest.fixture()
+def ctx():
+    return ToolContext(market=MARKET, portfolio="sample:diversified", risk_profile="moderate")
+
+
+def run(fn, ctx, **args):
+    result = fn.tool.run(args, ctx)
+    json.dumps(result.output, allow_nan=False)  # strict JSON: no NaN or inf leaks out
+    return result
+
+
+def test_registered_with_strict_schemas():
+    assert set(TOOLS) <= set(REGISTRY.names())
+    for name in TOOLS:
+        t = REGISTRY.get(name)
+        strict = t.parameters_schema(strict=True)
+        assert strict["additionalProperties"] is False
+        assert strict["required"] == list(strict["properties"])
+        assert t.description and all(p.get("description") for p in t.parameters_schema()["properties"].values())
+
+
+def test_analyze_portfolio_is_traceable_and_consistent(ctx):
+    out = run(analyze_portfolio, ctx).output
+    assert out["as_of"] == DEMO_AS_OF.isoformat() and out["data_source"]["synthetic"] is True
+    assert 0 <= out["overall_score"] <= 10 and out["risk_level"] in {"low", "moderate", "high", "very_high"}
+    weights = [h["weight"] for h in out["holdings"]]
+    assert len(weights) == 18 and abs(sum(weights) - 1) < 1e-3
+    for rec in out["recommendations"]:
+        assert rec["action"] in {"buy", "sell", "hold", "rebalance", "reduce", "add", "watch"}
+        assert 0 <= rec["confidence"] <= 1 and rec["reason"]
+    # recompute the buy-and-hold drawdown and value independently with pandas
+    symbols = [h["symbol"] for h in out["holdings"]]
+    qty = np.array([h["quantity"] for h in out["holdings"]], dtype=float)
+    close = MARKET.close_prices(symbols, end=DEMO_AS_OF).iloc[-253:]
+    value = close @ qty
+    dd = (value / value.cummax() - 1).min()
+    assert out["risk_metrics"]["max_drawdown"] == pytest.approx(dd, abs=1e-4)
+    assert out["total_value"] == pytest.approx(float(value.iloc[-1]), abs=0.01)
+    assert out["window"] == {"start": close.index[0].date().isoformat(), "end": "2026-11-20", "days": 252}
+
+
+def test_concentrated_portfolio_gets_a_trim(ctx):
+    out = run(analyze_portfolio, ctx, portfolio="sample:concentrated").output
+    top = max(out["holdings"], key=lambda h: h["weight"])
+    recs = {r["symbol"]: r for r in out["recommendations"]}
+    assert top["symbol"] in recs and recs[top["symbol"]]["action"] in {"reduce", "rebalance"}
+    assert "Overweight position" in recs[top["symbol"]]["reason"]
+    diversified = run(analyze_portfolio, ctx).output
+    assert out["concentration"]["hhi"] > diversified["concentration"]["hhi"]
+
+
+def test_get_market_data_matches_provider(ctx):
+    out = run(get_market_data, ctx, symbols=["tcs", "NSE:INFY"], limit=5).output
+    assert out["symbols"] == ["TCS", "INFY"]
+    closes = MARKET.close_prices(["TCS"], end=DEMO_AS_OF)["TCS"]
+    assert out["data"]["TCS"]["last_close"] == pytest.approx(float(closes.iloc[-1]))
+    assert len(out["data"]["TCS"]["candles"]) == 5 and out["data"]["TCS"]["candles"][-1]["date"] == "2026-11-20"
+    assert len(out["series"]["dates"]) == len(out["series"]["close"]["INFY"]) == out["window"]["days"] + 1
+
+
+def test_signals_for_a_sector_and_a_backtest(ctx):
+    out = run(generate_trading_signals, ctx, sector="it").output
+    it = set(MARKET.instruments().query("sector == 'IT'")["tradingsymbol"])
+    assert set(out["symbols"]) == it
+    assert sum(out["summary"].values()) == len(it)
+    assert out["summary"]["buy"] == sum(s["action"] == "buy" for s in out["signals"])
+    bt = run(generate_trading_signals, ctx, sector="IT", strategy="momentum", top_n=2).output["backtest"]
+    assert set(bt["metrics"]["final_holdings"]) <= it and len(bt["metrics"]["final_holdings"]) == 2
+    assert bt["series"]["equity"][-1] == pytest.approx(1 + bt["metrics"]["total_return"], abs=1e-3)
+
+
+def test_risk_metrics_for_symbols(ctx):
+    out = run(calculate_risk_metrics, ctx, symbols=["RELIANCE", "TCS"], lookback_days=60).output
+    r = MARKET.close_prices(["RELIANCE"], end=DEMO_AS_OF)["RELIANCE"].iloc[-61:].pct_change().dropna()
+    assert out["metrics"]["RELIANCE"]["volatility"] == pytest.approx(r.std() * np.sqrt(252), abs=1e-4)
+    assert out["metrics"]["RELIANCE"]["var_95"] <= 0 and "average_correlation" in out
+    portfolio = run(calculate_risk_metrics, ctx).output
+    assert portfolio["subject"] == "portfolio" and portfolio["definitions"]["var_95"]
+
+
+@pytest.mark.parametrize(
+    "fn, args, needle",
+    [
+        (get_market_data, {"symbols": ["RELIANC"]}, "RELIANCE"),
+        (get_market_data, {"symbols": ["TCS"], "end": "2026-13-01"}, "YYYY-MM-DD"),
+        (get_market_data, {"symbols": ["TCS"], "end": "2031-01-01"}, "after the last available date"),
+        (get_market_data, {"symbols": ["TCS"], "limit": 0}, "between 1 and 500"),
+        (generate_trading_signals, {"sector": "crypto"}, "Use one of"),
+        (calculate_risk_metrics, {"confidence": 1.5}, "between 0.8 and 0.995"),
+        (analyze_portfolio, {"lookback_days": 5}, "between 20 and 2520"),
+        (analyze_portfolio, {"portfolio": "/nonexistent/holdings.csv"}, "holdings.csv"),
+        (analyze_portfolio, {"risk_profile": "yolo"}, "conservative"),
+    ],
+)
+def test_bad_arguments_give_readable_errors(ctx, fn, args, needle):
+    result = run(fn, ctx, **args)
+    assert result.error is not None
+    assert needle in json.dumps(result.error)
+    assert result.error.get("fix") or result.error.get("errors")
+
+
+def test_no_portfolio_in_context_is_explained():
+    result = run(analyze_portfolio, ToolContext(market=MARKET))
+    assert "sample:diversified" in result.error["fix"]
