@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "runner", "kite"]
+SECTIONS = ["analytics", "tools", "runner", "kite"]
 
 
 def main() -> int:

@@ -83,6 +83,33 @@ def cmd_threads_export(args) -> int:
     return 0
 
 
+def cmd_kite_login(args) -> int:
+    from .market.kite_auth import complete_login, login_url
+
+    token = args.request_token
+    if not token:
+        print("Open this URL in a browser, log in, then paste the request_token (or the whole redirect URL):")
+        print(login_url())
+        token = input("request_token or redirect URL: ")
+    status = complete_login(token)
+    print(f"Logged in to Kite as {status['user_id']}; token valid until {status['expiry']} "
+          f"(stored in {status['path']}, mode 0600).")
+    return 0
+
+
+def cmd_kite_status(args) -> int:
+    from .market.kite_auth import token_status
+
+    status = token_status()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    elif status["valid"]:
+        print(f"Kite token for {status['user_id']} valid until {status['expiry']} ({status['path']}).")
+    else:
+        print(f"No valid Kite token ({status['reason']}): run `qlwork kite login`.")
+    return 0 if status["valid"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qlwork", description="Research workbench with an AI trading assistant "
                                      "for Indian equities. Read-only on the broker; research output, not advice.")
@@ -117,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "md"], default="json", help="json or md (default: json)")
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_threads_export)
+
+    kite = sub.add_parser("kite", help="Zerodha Kite Connect login (read-only market data and holdings)")
+    ksub = kite.add_subparsers(dest="kite_command", required=True)
+    p = ksub.add_parser("login", help="print the login URL and store the access token "
+                        "(needs KITE_API_KEY and KITE_API_SECRET in the environment)")
+    p.add_argument("request_token", nargs="?", default=None,
+                   help="request_token or the full redirect URL (prompted for if omitted)")
+    p.set_defaults(func=cmd_kite_login)
+    p = ksub.add_parser("status", help="whether a valid Kite token is stored (never prints the token)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_kite_status)
     return parser
 
 

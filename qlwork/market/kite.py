@@ -1,0 +1,398 @@
+"""Zerodha Kite Connect as a live, read-only market-data provider (``get_provider("kite")``).
+
+Conventions: prices in INR; candle ``date`` tz-aware Asia/Kolkata (day bars at 00:00 IST of the trading
+day, as Kite sends them); quotes keyed ``"NSE:SYMBOL"``; symbols are NSE trading symbols and
+``"NIFTY 50"`` is the index instrument (exchange NSE, segment INDICES).
+
+- Login: ``qlwork kite login`` (see :mod:`qlwork.market.kite_auth`); the provider reads the stored token
+  and raises ``ProviderError`` ("run qlwork kite login") when it is missing, expired or rejected.
+- Read-only: the Kite client is wrapped (:class:`~qlwork.market.kite_client.ReadOnlyKite`); no order,
+  GTT or funds call exists here and its HTTP session refuses any other endpoint.
+- Instruments: Kite's NSE dump, cached once per IST day as
+  ``$QLWORK_HOME/cache/kite/instruments-YYYY-MM-DD.csv``.
+- Sectors: Kite has none. A symbol also in the demo universe gets the demo sector table's label,
+  indices get ``"Index"``, everything else ``"Unclassified"``.
+- Candles: long ranges are split into chunks within Kite's per-request day caps (:data:`MAX_DAYS`),
+  fetched concurrently under the shared rate limiter, merged and de-duplicated; with ``cache=True``
+  they are stored in :class:`~qlwork.market.cache.CandleCache` so a rerun fetches only missing days
+  (today's partial bar is always fetched again).
+- Partial failures: multi-symbol calls return the symbols that worked; the mapping has a ``failures``
+  attribute ``{symbol: error dict}`` (wide frames carry it in ``attrs["failures"]``). They raise only if
+  every symbol failed, and always at once on a token error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import BENCHMARK, TIMEZONE, home
+from ..errors import InputError, ProviderError, QlworkError
+from . import kite_auth
+from .base import CANDLE_COLUMNS, OHLCV_FIELDS, QUOTE_KEY_PREFIX, check_interval, mark, parse_date, resolve_symbols
+from .cache import CandleCache
+from .kite_client import ReadOnlyKite
+from .ratelimit import RateLimiter
+
+log = logging.getLogger("qlwork.market.kite")
+
+PROVIDER = "kite"
+MAX_DAYS: dict[str, int] = {"minute": 60, "3minute": 100, "5minute": 100, "10minute": 100, "15minute": 200,
+                            "30minute": 200, "60minute": 400, "day": 2000}
+"""Kite's maximum calendar days per historical request, by interval."""
+BATCH = {"quote": 500, "ltp": 1000, "ohlc": 1000}
+"""Kite's maximum instruments per quote call."""
+UNCLASSIFIED = "Unclassified"
+INSTRUMENT_DTYPES = {"tradingsymbol": str, "name": str, "expiry": str, "instrument_type": str, "segment": str,
+                     "exchange": str}
+
+
+def chunk_ranges(start: dt.date, end: dt.date, interval: str) -> list[tuple[dt.date, dt.date]]:
+    """Split the inclusive day range into consecutive chunks of at most ``MAX_DAYS[interval]`` days,
+    each requested as ``first 00:00:00`` to ``last 23:59:59`` (so a chunk spans less than the cap)."""
+    cap = MAX_DAYS[interval]
+    out, day = [], start
+    while day <= end:
+        last = min(end, day + dt.timedelta(days=cap - 1))
+        out.append((day, last))
+        day = last + dt.timedelta(days=1)
+    return out
+
+
+class Partial(dict):
+    """A result mapping plus ``failures``: ``{symbol: error dict}`` for the symbols that failed."""
+
+    failures: dict[str, dict]
+
+    def __init__(self, *args, failures: dict | None = None, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.failures = dict(failures or {})
+
+
+def records_to_frame(records: list[dict]) -> pd.DataFrame:
+    """Kite ``historical_data`` records -> candle frame (date tz-aware IST, sorted, unique dates)."""
+    if not records:
+        return pd.DataFrame({"date": pd.DatetimeIndex([], tz=TIMEZONE), "open": [], "high": [], "low": [],
+                             "close": [], "volume": pd.Series([], dtype="int64")}, columns=CANDLE_COLUMNS)
+    frame = pd.DataFrame.from_records(records)
+    frame["date"] = pd.to_datetime(frame["date"], utc=True).dt.tz_convert(TIMEZONE)
+    cols = CANDLE_COLUMNS + (["oi"] if "oi" in frame.columns else [])
+    frame = frame[cols].astype({"open": float, "high": float, "low": float, "close": float, "volume": "int64"})
+    return frame.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
+
+
+def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return records_to_frame([])
+    out = pd.concat(frames, ignore_index=True)
+    return out.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
+
+
+class KiteMarketData:
+    """Live NSE market data from Kite Connect; implements :class:`qlwork.market.base.MarketData`.
+
+    ``api_key`` defaults to ``$KITE_API_KEY`` and ``access_token`` to the token stored by ``qlwork kite
+    login``; ``root`` points the real client elsewhere (tests). ``cache`` is True (default store), False
+    or a :class:`CandleCache`. ``clock`` returns the current tz-aware time (for tests). Retry settings
+    (``max_attempts``, ``backoff``, ``backoff_cap`` in seconds) apply to HTTP 429.
+    """
+
+    name = PROVIDER
+    synthetic = False
+    intervals = tuple(MAX_DAYS)
+
+    def __init__(self, *, api_key: str | None = None, access_token: str | None = None, root: str | None = None,
+                 timeout: float = 7.0, cache: bool | CandleCache = True, limiter: RateLimiter | None = None,
+                 max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 8.0, workers: int = 4,
+                 clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE") -> None:
+        self._clock = clock or kite_auth.now_ist
+        key = api_key or kite_auth.api_key()
+        token = access_token or kite_auth.load_token(now=self._clock())
+        self._client = ReadOnlyKite(key, token, root=root, timeout=timeout, limiter=limiter,
+                                    max_attempts=max_attempts, backoff=backoff, backoff_cap=backoff_cap)
+        self.cache = CandleCache() if cache is True else (cache or None)
+        self.workers = max(1, int(workers))
+        self.exchange = exchange
+        self._instruments: tuple[dt.date, pd.DataFrame] | None = None
+        self._dump_lock = threading.Lock()
+        self._last_date: tuple[dt.date, dt.date] | None = None
+
+    # -- time -------------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        """Current time in IST (from ``clock``)."""
+        return pd.Timestamp(self._clock()).tz_convert(TIMEZONE).to_pydatetime()
+
+    def today(self) -> dt.date:
+        """Today's date in IST."""
+        return self.now().date()
+
+    # -- instruments ------------------------------------------------------------------------
+    def _dump_path(self, day: dt.date) -> Path:
+        return home() / "cache" / "kite" / f"instruments-{day.isoformat()}.csv"
+
+    def _load_dump(self) -> pd.DataFrame:
+        with self._dump_lock:
+            day = self.today()
+            if self._instruments and self._instruments[0] == day:
+                return self._instruments[1]
+            path = self._dump_path(day)
+            if not path.exists():
+                frame = pd.DataFrame(self._client.instruments(self.exchange))
+                if frame.empty:
+                    raise ProviderError(f"Kite returned an empty {self.exchange} instruments list.",
+                                        fix="Retry later (the dump is rebuilt each morning).", provider=PROVIDER)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+                frame.to_csv(tmp, index=False)
+                os.replace(tmp, path)
+                for old in path.parent.glob("instruments-*.csv"):
+                    if old.name < f"instruments-{(day - dt.timedelta(days=7)).isoformat()}.csv":
+                        old.unlink(missing_ok=True)
+            frame = pd.read_csv(path, dtype=INSTRUMENT_DTYPES, keep_default_na=False, na_values={"last_price": [""]})
+            frame = frame[frame["exchange"].eq(self.exchange) & frame["segment"].isin([self.exchange, "INDICES"])]
+            frame = frame.drop_duplicates("tradingsymbol", keep="first").reset_index(drop=True)
+            frame["instrument_token"] = frame["instrument_token"].astype("int64")
+            frame["expiry"] = frame["expiry"].replace("", None)
+            frame["sector"] = self._sector_labels(frame)
+            self._instruments = (day, frame)
+            return frame
+
+    @staticmethod
+    def _sector_labels(frame: pd.DataFrame) -> list[str]:
+        from .demo import DemoMarketData
+
+        table = DemoMarketData().instruments().set_index("tradingsymbol")["sector"].to_dict()
+        return ["Index" if seg == "INDICES" else table.get(sym, UNCLASSIFIED)
+                for sym, seg in zip(frame["tradingsymbol"], frame["segment"])]
+
+    def instruments(self) -> pd.DataFrame:
+        """NSE equities and indices from Kite's dump, with ``sector`` (see module docstring)."""
+        return mark(self._load_dump().copy(), PROVIDER, False)
+
+    def resolve(self, symbols) -> list[str]:
+        """Canonical symbols; InputError with close-match suggestions for unknown ones."""
+        return resolve_symbols(symbols, self._load_dump()["tradingsymbol"])
+
+    def instrument_tokens(self, symbols) -> dict[str, int]:
+        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token)."""
+        dump = self._load_dump().set_index("tradingsymbol")["instrument_token"]
+        return {s: int(dump[s]) for s in self.resolve(symbols)}
+
+    def sectors(self, symbols) -> dict[str, str]:
+        dump = self._load_dump().set_index("tradingsymbol")["sector"]
+        return {s: str(dump[s]) for s in self.resolve(symbols)}
+
+    # -- candles ----------------------------------------------------------------------------
+    def _bounds(self, interval: str, start, end) -> tuple[dt.date, dt.date]:
+        today = self.today()
+        hi = today if end is None else min(parse_date(end, field="end"), today)
+        if start is None:
+            lo = hi - dt.timedelta(days=(730 if interval == "day" else MAX_DAYS[interval]) - 1)
+        else:
+            lo = parse_date(start, field="start")
+        if lo > hi:
+            raise InputError(f"start {lo.isoformat()} is after end {hi.isoformat()} (end is capped at today, "
+                             f"{today.isoformat()} IST).", fix="Choose a start on or before the end date.")
+        return lo, hi
+
+    def _fetch_chunk(self, symbol: str, token: int, interval: str, a: dt.date, b: dt.date) -> pd.DataFrame:
+        records = self._client.historical(token, f"{a.isoformat()} 00:00:00", f"{b.isoformat()} 23:59:59",
+                                          interval, what=f"fetching {interval} candles for {symbol} "
+                                                         f"({a.isoformat()} to {b.isoformat()})")
+        frame = records_to_frame(records)
+        days = frame["date"].dt.date
+        frame = frame[(days >= a) & (days <= b)].reset_index(drop=True)
+        if self.cache is not None:
+            done = self.today() - dt.timedelta(days=1)
+            self.cache.store(PROVIDER, token, interval, a, b, frame, complete_through=done)
+        return frame
+
+    def candles(self, symbols, interval: str = "day", start=None, end=None) -> Partial:
+        """``{symbol: candle frame}`` for ``[start, end]`` (inclusive IST days; ``end`` defaults to and is
+        capped at today, ``start`` to two years before ``end`` for day bars, one request's cap otherwise).
+        Returns a :class:`Partial`; see the module docstring for failures."""
+        interval = check_interval(interval, self.intervals, "Kite")
+        tokens = self.instrument_tokens(symbols)
+        lo, hi = self._bounds(interval, start, end)
+        tasks: list[tuple[str, dt.date, dt.date]] = []
+        for sym, token in tokens.items():
+            runs = self.cache.missing(PROVIDER, token, interval, lo, hi) if self.cache else [(lo, hi)]
+            tasks += [(sym, a, b) for run in runs for a, b in chunk_ranges(*run, interval)]
+        pieces: dict[str, list[pd.DataFrame]] = {s: [] for s in tokens}
+        failures: dict[str, QlworkError] = {}
+        if tasks:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
+                futures = {pool.submit(self._fetch_chunk, s, tokens[s], interval, a, b): s for s, a, b in tasks}
+                try:
+                    for fut in as_completed(futures):
+                        sym = futures[fut]
+                        try:
+                            pieces[sym].append(fut.result())
+                        except QlworkError as exc:
+                            if exc.details.get("reason") == "token":
+                                raise
+                            failures.setdefault(sym, exc)
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+        out = Partial(failures={s: e.to_dict() for s, e in failures.items()})
+        for sym, token in tokens.items():
+            if sym in failures:
+                continue
+            if self.cache is not None:
+                frame = self.cache.load(PROVIDER, token, interval, lo, hi)
+            else:
+                frame = _merge(pieces[sym])
+            frame.attrs.update(symbol=sym, instrument_token=token, interval=interval)
+            out[sym] = mark(frame, PROVIDER, False)
+        self._check_failures(tokens, failures, "candles")
+        return out
+
+    @staticmethod
+    def _check_failures(names, failures: dict[str, QlworkError], what: str) -> None:
+        if not failures:
+            return
+        if len(failures) == len(names):
+            first = next(iter(failures.values()))
+            if len(names) == 1:
+                raise first
+            raise type(first)(f"Kite {what} failed for all {len(names)} symbols; first error: {first.message}",
+                              fix=first.fix, provider=PROVIDER,
+                              failures={s: e.to_dict() for s, e in failures.items()})
+        log.warning("kite: %s failed for %d of %d symbols: %s", what, len(failures), len(names),
+                    ", ".join(failures))
+
+    def _wide(self, res: Partial, field: str) -> pd.DataFrame:
+        cols = {s: f.set_index("date")[field] for s, f in res.items()}
+        frame = pd.concat(cols, axis=1) if cols else pd.DataFrame(index=pd.DatetimeIndex([], tz=TIMEZONE))
+        frame.index.name = "date"
+        frame.columns.name = "symbol"
+        frame = frame.sort_index()
+        frame.attrs["failures"] = dict(res.failures)
+        return mark(frame, PROVIDER, False)
+
+    def close_prices(self, symbols, start=None, end=None) -> pd.DataFrame:
+        """Wide daily closes (index date, a column per symbol that worked; ``attrs["failures"]``)."""
+        return self._wide(self.candles(symbols, "day", start, end), "close")
+
+    def ohlcv(self, symbols, start=None, end=None) -> dict[str, pd.DataFrame]:
+        res = self.candles(symbols, "day", start, end)
+        return {k: self._wide(res, k) for k in OHLCV_FIELDS}
+
+    # -- quotes -----------------------------------------------------------------------------
+    def _batched(self, kind: str, symbols) -> Partial:
+        names = self.resolve(symbols)
+        keys = [f"{self.exchange}:{s}" for s in names]
+        size = BATCH[kind]
+        call = getattr(self._client, kind)
+        out, failures = Partial(), {}
+        for i in range(0, len(keys), size):
+            batch = keys[i:i + size]
+            try:
+                data = call(batch)
+            except QlworkError as exc:
+                if exc.details.get("reason") == "token":
+                    raise
+                failures.update({k.split(":", 1)[1]: exc for k in batch})
+                continue
+            for key in batch:
+                if key in data:
+                    out[QUOTE_KEY_PREFIX + key.split(":", 1)[1]] = data[key]
+        out.failures = {s: e.to_dict() for s, e in failures.items()}
+        self._check_failures(names, failures, kind)
+        return out
+
+    def quote(self, symbols) -> Partial:
+        """Kite full quotes keyed ``"NSE:SYMBOL"`` (batches of 500; fields as Kite returns them)."""
+        return self._batched("quote", symbols)
+
+    def ltp(self, symbols) -> Partial:
+        """``{"NSE:SYMBOL": {"instrument_token", "last_price"}}`` (batches of 1000)."""
+        return self._batched("ltp", symbols)
+
+    def ohlc(self, symbols) -> Partial:
+        """``{"NSE:SYMBOL": {"instrument_token", "last_price", "ohlc"}}`` (batches of 1000)."""
+        return self._batched("ohlc", symbols)
+
+    # -- account (read-only) ----------------------------------------------------------------
+    def profile(self) -> dict:
+        """The logged-in user's Kite profile (user_id, user_name, ...)."""
+        return self._client.profile()
+
+    def holdings(self) -> list[dict]:
+        """Kite holdings as returned by ``GET /portfolio/holdings`` (INR)."""
+        return list(self._client.holdings())
+
+    def portfolio(self, name: str = "kite") -> "Portfolio":  # noqa: F821 - imported lazily
+        """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`.
+
+        ``quantity`` counts settled plus T1 shares; positions with zero total are skipped; a zero
+        ``average_price`` (bonus or transferred-in shares) falls back to ``close_price``/``last_price``.
+        """
+        from ..portfolio import load_portfolio
+
+        rows, skipped = [], []
+        for h in self.holdings():
+            row = dict(h)
+            row["quantity"] = int(row.get("quantity") or 0) + int(row.get("t1_quantity") or 0)
+            if row["quantity"] <= 0:
+                skipped.append(str(row.get("tradingsymbol")))
+                continue
+            if not row.get("average_price"):
+                row["average_price"] = row.get("close_price") or row.get("last_price")
+            rows.append(row)
+        if not rows:
+            raise InputError("The Kite account has no holdings.", fix="Use a CSV/JSON portfolio or a sample.",
+                             provider=PROVIDER)
+        known = self._load_dump()["tradingsymbol"]
+        port = load_portfolio(rows, known_symbols=known, name=name)
+        meta = dict(port.metadata, format="kite", provider=PROVIDER, as_of=self.now().isoformat(),
+                    skipped=skipped)
+        return port.model_copy(update={"source": "kite:holdings", "metadata": meta})
+
+    # -- misc -------------------------------------------------------------------------------
+    def benchmark_sector_weights(self) -> dict[str, float]:
+        """Approximate NIFTY 50 sector weights from qlwork's static demo table (Kite publishes no index
+        weights); labels match :meth:`sectors`. An approximation, not live index data."""
+        from .demo import DemoMarketData
+
+        return DemoMarketData().benchmark_sector_weights()
+
+    def last_date(self) -> dt.date:
+        """The last day (IST) with a NIFTY 50 daily bar, looking back up to 14 days."""
+        today = self.today()
+        if self._last_date and self._last_date[0] == today:
+            return self._last_date[1]
+        frame = self.candles([BENCHMARK], "day", today - dt.timedelta(days=14), today)[BENCHMARK]
+        if not len(frame):
+            raise ProviderError("Kite returned no NIFTY 50 bars for the last two weeks.", provider=PROVIDER,
+                                fix="Retry later; check https://status.zerodha.com.")
+        last = frame["date"].iloc[-1].date()
+        self._last_date = (today, last)
+        return last
+
+    def metadata(self) -> dict:
+        return {
+            "provider": PROVIDER,
+            "synthetic": False,
+            "description": "Live NSE market data from Zerodha Kite Connect (read-only: no orders).",
+            "currency": "INR",
+            "timezone": TIMEZONE,
+            "exchange": self.exchange,
+            "benchmark": BENCHMARK,
+            "intervals": list(self.intervals),
+            "quote_keys": "NSE:SYMBOL",
+            "sectors": "demo sector table where known, 'Index' for indices, else 'Unclassified'",
+            "cache": str(self.cache.path) if self.cache is not None else None,
+        }
+
+    def __repr__(self) -> str:
+        return f"KiteMarketData(root={self._client.root!r}, synthetic=False)"

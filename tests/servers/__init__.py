@@ -1,0 +1,1 @@
+"""Local fake servers for tests (bind 127.0.0.1 only)."""
