@@ -74,26 +74,25 @@ def scrub(text: object) -> str:
     return _TOKEN_PARAMS.sub(r"\1***", out)
 
 
-def api_key() -> str:
-    """The API key from ``$KITE_API_KEY`` (ProviderError with the fix when unset)."""
-    value = os.environ.get(ENV_API_KEY, "").strip()
+def _secret_from_env(name: str, fix: str) -> str:
+    """A secret from the environment, registered for scrubbing; ProviderError with ``fix`` if unset."""
+    value = os.environ.get(name, "").strip()
     if not value:
-        raise ProviderError(f"{ENV_API_KEY} is not set.", provider="kite",
-                            fix=f"Export your Kite Connect API key (export {ENV_API_KEY}=...) and run `qlwork kite "
-                                "login`; never put the key in a notebook or config file.")
+        raise ProviderError(f"{name} is not set.", provider="kite", fix=fix)
     register_secret(value)
     return value
+
+
+def api_key() -> str:
+    """The API key from ``$KITE_API_KEY``."""
+    return _secret_from_env(ENV_API_KEY, f"Export your Kite Connect API key (export {ENV_API_KEY}=...) and run "
+                                         "`qlwork kite login`; never put the key in a notebook or config file.")
 
 
 def api_secret() -> str:
-    """The API secret from ``$KITE_API_SECRET`` (ProviderError with the fix when unset)."""
-    value = os.environ.get(ENV_API_SECRET, "").strip()
-    if not value:
-        raise ProviderError(f"{ENV_API_SECRET} is not set.", provider="kite",
-                            fix=f"Export your Kite Connect API secret: export {ENV_API_SECRET}=... "
-                                "(only needed for `qlwork kite login`).")
-    register_secret(value)
-    return value
+    """The API secret from ``$KITE_API_SECRET`` (only needed to log in)."""
+    return _secret_from_env(ENV_API_SECRET, f"Export your Kite Connect API secret: export {ENV_API_SECRET}=... "
+                                            "(only needed for `qlwork kite login`).")
 
 
 def api_root(root: str | None = None) -> str | None:
