@@ -7,6 +7,7 @@ import json
 import sys
 
 from . import __version__
+from .byoai_cli import add_model_arguments, register_eval
 from .errors import QlworkError
 
 
@@ -21,8 +22,10 @@ def cmd_chat(args) -> int:
     from . import open_session
     from .assistant.render import answer_text, steps_text
 
+    from .byoai_cli import backend_options
+
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
-                           thread_id=args.thread, new_thread=args.new)
+                           thread_id=args.thread, new_thread=args.new, backend_options=backend_options(args))
     print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}. "
           "Type a question; 'exit' or Ctrl-D quits.")
     while True:
@@ -128,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thread", default=None, help="continue this thread id (default: the user's latest)")
     p.add_argument("--new", action="store_true", help="start a new thread")
     p.add_argument("--steps", action="store_true", help="print the tool calls behind each answer")
+    add_model_arguments(p)
     p.set_defaults(func=cmd_chat)
+    register_eval(sub)
 
     threads = sub.add_parser("threads", help="list, show or export stored threads (the audit trail)")
     tsub = threads.add_subparsers(dest="threads_command", required=True)

@@ -131,3 +131,52 @@ def assert_no_orphans(store: Store, thread_id: str) -> None:
 @pytest.fixture()
 def no_orphans():
     return assert_no_orphans
+
+
+# -- BYOAI: the scripted OpenAI-compatible server and a planted key ------------------------------
+
+PLANTED_KEY = "sk-test-PLANTED-7f3a9c2e4b6d8f0a1c3e5a7b9d"
+
+
+@pytest.fixture()
+def planted_key(monkeypatch):
+    """A fake API key in $QLWORK_TEST_KEY; tests assert it never leaks."""
+    monkeypatch.setenv("QLWORK_TEST_KEY", PLANTED_KEY)
+    return PLANTED_KEY
+
+
+def load_fake_model():
+    """The tests/servers/fake_model.py module (loaded by path: tests are not a package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "qlwork_tests_fake_model"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "servers" / "fake_model.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture()
+def fm():
+    """The fake model module (Reply builders: fm.calls, fm.text, fm.error, fm.stall, fm.rule_model)."""
+    return load_fake_model()
+
+
+@pytest.fixture()
+def fake_model(fm):
+    with fm.FakeModel() as server:
+        yield server
+
+
+def model_backend(name: str, server, **options):
+    """A real SDK backend pointed at the fake server, with fast retries."""
+    from qlwork.assistant.backends.base import get_backend
+
+    opts = {"base_url": server.base_url, "model": "fake-model", "api_key_env": "QLWORK_TEST_KEY",
+            "backoff": 0.01, "max_backoff": 0.05, "timeout": 5, "max_retries": 2, **options}
+    return get_backend(name, **opts)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 import qlwork
+from qlwork.evaluation import untraceable_figures
 from qlwork.assistant.backends.intent import read_intent
 from qlwork.assistant.render import tool_calls
 from qlwork.assistant.store import Store
@@ -80,11 +81,26 @@ def test_turn3_strategy_uses_backtest_and_holdings(conversation):
     r = a3.response
     assert r.analysis_type == "strategy"
     assert [x.symbol for x in r.recommendations] == metrics["final_holdings"]
+    signals = {x["symbol"]: x["action"] for x in calls[0]["output"]["signals"]}
     for rec in r.recommendations:
-        assert rec.action == ("add" if rec.symbol in held else "buy")
+        expected = "watch" if signals[rec.symbol] == "sell" else ("add" if rec.symbol in held else "buy")
+        assert rec.action == expected
     assert r.risk_metrics["sharpe_ratio"] == metrics["sharpe_ratio"]
     assert f"CAGR {metrics['cagr'] * 100:.2f}%" in " ".join(r.insights)
     assert "From the earlier portfolio analysis" in " ".join(r.insights)
+
+
+def test_every_figure_comes_from_a_tool_output(conversation):
+    _, answers, _ = conversation
+    seen = []
+    for answer in answers:
+        seen += [c["output"] for c in calls_of(answer)]  # this run's and earlier runs' outputs
+        figures = untraceable_figures(answer.response.model_dump(), seen)
+        assert figures == [], figures
+    # the check has teeth: an invented figure is caught
+    forged = answers[0].response.model_dump()
+    forged["insights"].append("Expected return next year: 37.13%.")
+    assert untraceable_figures(forged, seen)
 
 
 def test_reopened_session_continues_the_thread(conversation, tmp_path):

@@ -120,7 +120,7 @@ def test_get_backend(monkeypatch):
     with pytest.raises(BackendError, match="OPENAI_API_KEY"):
         get_backend("openai")
     with pytest.raises(BackendError, match="api_key_env"):
-        get_backend("openai-chat", base_url="https://models.example.com/v1")
+        get_backend("openai-chat", base_url="https://models.example.com/v1", model="m")
     with pytest.raises(BackendError, match="Unknown backend"):
         get_backend("gpt-42")
     scripted = get_backend("scripted", steps=[])

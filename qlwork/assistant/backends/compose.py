@@ -156,9 +156,15 @@ def compose_strategy(intent: Intent, outputs, prior) -> dict:
     picks = m.get("final_holdings") or []
     for sym in picks:
         x = sig.get(sym)
+        conflict = x is not None and x["action"] == "sell"
+        action = "watch" if conflict else ("add" if sym in held else "buy")
+        reason = f"Currently selected by the {style.lower()} rule"
+        if conflict:
+            reason += ", but today's indicator signal is sell; wait for it to clear"
+        if x and x["reasons"]:
+            reason += f"; signal: {x['reasons'][0]}"
         answer["recommendations"].append({
-            "action": "add" if sym in held else "buy", "symbol": sym,
-            "reason": f"Currently selected by the {style.lower()} rule" + (f"; signal: {x['reasons'][0]}" if x and x["reasons"] else ""),
+            "action": action, "symbol": sym, "reason": reason,
             "confidence": x["confidence"] if x else 0.5, "timeframe": f"{p.get('rebalance_every', 21)} trading days"})
     if a is not None:
         overlap = sorted(held & set(s["symbols"]))

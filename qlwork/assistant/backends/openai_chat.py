@@ -1,0 +1,148 @@
+"""``openai-chat`` backend: Chat Completions through the OpenAI SDK, for any compatible server.
+
+Works with OpenAI, Azure OpenAI (v1 endpoint), Ollama, vLLM, LM Studio and llama.cpp server via
+``base_url``. Tools go as ``tools=[{"type": "function", ...}]``; results come back as ``role: tool``
+messages with ``tool_call_id``. The answer format is requested as ``response_format`` json_schema;
+servers that refuse it fall back to json_object, then plain text, with the schema always in the
+system prompt (the runner validates and asks for one repair). Streamed tool-call pieces are joined
+by ``index``; ``<think>`` blocks of reasoning models are dropped; a model without native tool calls
+that writes ``{"name": ..., "arguments": {...}}`` as its answer gets that treated as a call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..objects import new_id
+from ..response import _extract_json_text, response_json_schema
+from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
+from .openai_base import StopCheck, StreamInterrupted
+from .sdk_backend import SDKBackend, strip_thinking, usage_dict
+
+
+class OpenAIChatBackend(SDKBackend):
+    """Chat Completions backend (``get_backend("openai-chat", base_url=..., model=...)``)."""
+
+    name = "openai-chat"
+    default_model = ""
+    schema_in_prompt = True
+
+    def messages(self, inp: ModelInput) -> list[dict]:
+        """The chat messages for this turn (system first, same-role neighbours merged)."""
+        t = self.transcript(inp)
+        out: list[dict] = [{"role": "system", "content": t.system}] if t.system else []
+        for turn in t.turns:
+            if out and out[-1]["role"] == turn.role and turn.role != "system":
+                out[-1]["content"] += "\n\n" + turn.text
+            else:
+                out.append({"role": turn.role, "content": turn.text})
+        for call in t.calls:
+            if self.tools_supported:
+                out.append({"role": "assistant", "content": "", "tool_calls": [
+                    {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}]})
+                out.append({"role": "tool", "tool_call_id": call.id, "content": call.output})
+            else:  # a server without tool support cannot take tool messages: show them as text
+                out.append({"role": "assistant", "content": f"(called tool {call.name} with {call.arguments})"})
+                out.append({"role": "user", "content": f"Tool {call.name} returned: {call.output}"})
+        if t.rejected:
+            out.append({"role": "assistant", "content": t.rejected})
+        if t.repair:
+            out.append({"role": "user", "content": t.repair})
+        return out
+
+    def payload(self, inp: ModelInput) -> dict:
+        """The ``chat.completions.create`` arguments for this turn."""
+        params: dict[str, Any] = {"model": self.model, "messages": self.messages(inp)}
+        tools = self.tool_specs(inp)
+        self._tools_sent = bool(tools)
+        if tools:
+            params["tools"] = [{"type": "function", "function": spec} for spec in tools]
+        if self.format_mode == "json_schema":
+            params["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "TradingResponse", "schema": response_json_schema(strict=True), "strict": True}}
+        elif self.format_mode == "json_object":
+            params["response_format"] = {"type": "json_object"}
+        if self.max_output_tokens:
+            params["max_tokens"] = self.max_output_tokens
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.stream:
+            params["stream"] = True
+            if self.stream_usage:
+                params["stream_options"] = {"include_usage": True}
+        return params
+
+    def _attempt(self, inp: ModelInput) -> ToolCalls | FinalMessage:
+        params = self.payload(inp)
+        names = {t.name for t in inp.tools} | {c.get("name") for c in inp.client_tools}
+        if not self.stream:
+            reply = self.client.chat.completions.create(**params)
+            usage = _usage(getattr(reply, "usage", None))
+            if not reply.choices:
+                raise StreamInterrupted("The server returned no choices.")
+            message = reply.choices[0].message
+            calls = [ToolCallRequest(c.id or "", c.function.name or "", _text(c.function.arguments))
+                     for c in (message.tool_calls or [])]
+            return _step(message.content or "", calls, usage, names)
+        check = StopCheck(inp.should_stop)
+        content, pieces, usage, finished = [], {}, None, False
+        with self.client.chat.completions.create(**params) as chunks:
+            for chunk in chunks:
+                check()
+                if getattr(chunk, "usage", None):
+                    usage = _usage(chunk.usage)
+                for choice in chunk.choices or []:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        content.append(delta.content)
+                        self.emit(inp, delta.content)
+                    for piece in (getattr(delta, "tool_calls", None) or []) if delta is not None else []:
+                        slot = pieces.setdefault(piece.index if piece.index is not None else len(pieces),
+                                                 {"id": "", "name": "", "arguments": []})
+                        slot["id"] = piece.id or slot["id"]
+                        if piece.function is not None:
+                            slot["name"] = piece.function.name or slot["name"]
+                            slot["arguments"].append(_text(piece.function.arguments or ""))
+                    finished = finished or choice.finish_reason is not None
+        if not finished and not content and not pieces:
+            raise StreamInterrupted("The chat stream ended before the model finished.")
+        calls = [ToolCallRequest(p["id"], p["name"], "".join(p["arguments"])) for _, p in sorted(pieces.items())]
+        return _step("".join(content), calls, usage, names)
+
+
+def _text(arguments: Any) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _usage(usage: Any) -> dict | None:
+    if usage is None:
+        return None
+    return usage_dict(getattr(usage, "prompt_tokens", 0), getattr(usage, "completion_tokens", 0),
+                      getattr(usage, "total_tokens", 0))
+
+
+def _step(content: str, calls: list[ToolCallRequest], usage: dict | None, names: set) -> ToolCalls | FinalMessage:
+    if calls:
+        return ToolCalls(calls, usage=usage)
+    text = strip_thinking(content)
+    written = text_tool_calls(text, names)
+    if written:
+        return ToolCalls(written, usage=usage)
+    return FinalMessage(text, usage=usage)
+
+
+def text_tool_calls(text: str, names: set) -> list[ToolCallRequest]:
+    """Tool calls a model wrote as JSON text (``{"name": ..., "arguments": {...}}`` or a list of them)."""
+    try:
+        data = json.loads(_extract_json_text(text))
+    except (TypeError, ValueError):
+        return []
+    items = data if isinstance(data, list) else [data]
+    calls = []
+    for item in items:
+        if not (isinstance(item, dict) and item.get("name") in names and "analysis_type" not in item):
+            return []
+        args = item.get("arguments", item.get("parameters", {}))
+        calls.append(ToolCallRequest(new_id("call"), item["name"], _text(args)))
+    return calls

@@ -1,0 +1,54 @@
+"""CLI pieces for bring-your-own-AI: model options for ``chat`` and the ``eval`` command.
+
+Wired into :mod:`qlwork.cli` with ``add_model_arguments(chat_parser)``, ``backend_options(args)``
+and ``register_eval(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``, ``--base-url``, ``--api-key-env``, ``--timeout``, ``--max-retries``."""
+    parser.add_argument("--model", default=None, help="model name (openai/openai-chat), e.g. gpt-4.1-mini or qwen3")
+    parser.add_argument("--base-url", default=None,
+                        help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    parser.add_argument("--api-key-env", default=None,
+                        help="NAME of the env var holding the API key (default OPENAI_API_KEY; none needed for "
+                             "a server on 127.0.0.1)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the model (default 60)")
+    parser.add_argument("--max-retries", type=int, default=None, help="retries on 429/5xx/timeouts (default 2)")
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    """Backend options from the parsed arguments (only those given; none for the offline engine)."""
+    if getattr(args, "backend", "offline") == "offline":
+        return {}
+    given = {"model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env,
+             "timeout": args.timeout, "max_retries": args.max_retries}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_eval
+
+    report = run_eval(args.backend, options=backend_options(args))
+    print(report.table())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            json.dump(report.to_dict(), fh, indent=2)
+        print(f"wrote {args.output}")
+    return 0 if report.score == 1.0 or not args.strict else 1
+
+
+def register_eval(sub) -> argparse.ArgumentParser:
+    """Add ``qlwork eval`` to the CLI's subparsers."""
+    p = sub.add_parser("eval", help="score a backend on the fixed scenario conversations")
+    p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
+    add_model_arguments(p)
+    p.add_argument("--output", "-o", default=None, help="write the JSON report to this file")
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every check passes")
+    p.set_defaults(func=cmd_eval)
+    return p

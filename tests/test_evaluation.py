@@ -1,0 +1,110 @@
+"""The evaluation harness: offline engine and openai-chat (against a scripted model server)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from qlwork.byoai_cli import register_eval
+from qlwork.evaluation import SCENARIOS, inconsistent_recommendations, run_eval, untraceable_figures
+
+
+def _fake_model():
+    name = "qlwork_tests_fake_model"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "servers" / "fake_model.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+
+
+def test_offline_engine_scores_100_percent():
+    report = run_eval("offline")
+    assert len(report.scenarios) >= 12 and report.checks_total >= 60
+    assert report.score == 1.0, report.table()
+    seed = report.scenarios[0]
+    assert [t.question for t in seed.turns] == ["Analyze my portfolio", "What about the technology sector?",
+                                                "Generate a strategy for tech stocks"]
+    assert seed.turns[0].tools_used == ["analyze_portfolio", "calculate_risk_metrics"]
+
+
+def test_openai_chat_against_a_rule_playing_model(monkeypatch):
+    fm = _fake_model()
+    monkeypatch.setenv("QLWORK_TEST_KEY", "sk-test-PLANTED-eval-0000000000")
+    with fm.FakeModel(policy=fm.rule_model) as server:
+        report = run_eval("openai-chat", model="rules-over-the-wire", base_url=server.base_url,
+                          api_key_env="QLWORK_TEST_KEY", options={"backoff": 0.01})
+        assert all("sk-test-PLANTED" not in r.raw for r in server.requests)
+    assert report.backend == "openai-chat" and report.model == "rules-over-the-wire"
+    assert report.score == 1.0, report.table()
+    assert all(t.tokens > 0 for s in report.scenarios for t in s.turns)
+
+
+def test_a_model_that_invents_figures_is_caught(monkeypatch):
+    fm = _fake_model()
+
+    def liar(body, path):
+        reply = fm.rule_model(body, path)
+        if reply.kind == "text":
+            answer = json.loads(reply.text)
+            answer["insights"].append("Expected return next quarter: 42.42%.")
+            if answer.get("overall_score") is not None:
+                answer["overall_score"] = 9.87
+            reply = fm.text(answer)
+        return reply
+
+    with fm.FakeModel(policy=liar) as server:
+        report = run_eval("openai-chat", model="liar", base_url=server.base_url,
+                          scenarios=SCENARIOS[:2], options={"backoff": 0.01})
+    turns = [t for s in report.scenarios for t in s.turns]
+    assert not any(t.checks["traceable"] for t in turns) and all(t.checks["schema"] for t in turns)
+    assert any("42.42%" in p for t in turns for p in t.problems)
+    assert any("overall_score: 9.87" in p for t in turns for p in t.problems)
+
+
+def test_untraceable_figures_rules():
+    outputs = [{"risk_metrics": {"volatility": 0.0523, "var_95": -0.0187, "beta": 0.8123},
+                "total_value": 1234567.891, "as_of": "2026-11-20", "insights": ["HHI 0.1534 across 8 holdings"]}]
+    ok = {"analysis_type": "x", "overall_score": None, "risk_metrics": {"volatility": 0.0523, "beta": 0.81},
+          "insights": ["Volatility 5.23%, a bad day loses 1.87% (as of 2026-11-20).",
+                       "Worth INR 1,234,567.89 or INR 12,34,567.89; beta 0.81; HHI 0.1534 over 8 holdings.",
+                       "Score on a 0-10 scale vs NIFTY 50; volatility 5.2%"],
+          "recommendations": [{"action": "hold", "symbol": "TCS", "reason": "beta 0.8", "confidence": 0, "timeframe": "1-4 weeks"}]}
+    assert untraceable_figures(ok, outputs) == []
+    bad = {"analysis_type": "x", "overall_score": 7.5, "risk_metrics": {"sharpe_ratio": 1.42},
+           "insights": ["Volatility 6.1%, 9 holdings, as of 2026-11-21"], "recommendations": []}
+    assert untraceable_figures(bad, outputs) == [
+        "overall_score: 7.5", "risk_metrics.sharpe_ratio: 1.42", "insights[0]: 2026-11-21",
+        "insights[0]: 6.1%", "insights[0]: 9"]
+
+
+def test_inconsistent_recommendations():
+    outputs = [{"signals": [{"symbol": "TCS", "action": "sell"}, {"symbol": "INFY", "action": "buy"}]}]
+    recs = [{"action": "buy", "symbol": "TCS", "reason": "momentum"},
+            {"action": "add", "symbol": "TCS", "reason": "Buying despite the sell signal: oversold"},
+            {"action": "reduce", "symbol": "INFY", "reason": "Overweight position"},
+            {"action": "buy", "symbol": "MADEUP", "reason": "x"}]
+    assert inconsistent_recommendations({"recommendations": recs}, outputs) == [
+        "buy TCS: signals say sell and the reason does not address it", "buy MADEUP: symbol not in any tool output"]
+
+
+def test_eval_command_writes_json(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    register_eval(parser.add_subparsers(dest="command"))
+    out = tmp_path / "eval.json"
+    args = parser.parse_args(["eval", "--backend", "offline", "--output", str(out), "--strict"])
+    assert args.func(args) == 0
+    data = json.loads(out.read_text())
+    assert data["score"] == 1.0 and len(data["scenarios"]) == len(SCENARIOS)
+    assert "13/13 scenarios" in capsys.readouterr().out
