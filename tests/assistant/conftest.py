@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
+import importlib
+
 import pytest
 
 from qlwork.assistant.store import Store
@@ -145,26 +147,10 @@ def planted_key(monkeypatch):
     return PLANTED_KEY
 
 
-def load_fake_model():
-    """The tests/servers/fake_model.py module (loaded by path: tests are not a package)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    name = "qlwork_tests_fake_model"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "servers" / "fake_model.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture()
 def fm():
     """The fake model module (Reply builders: fm.calls, fm.text, fm.error, fm.stall, fm.rule_model)."""
-    return load_fake_model()
+    return importlib.import_module("fake_model")
 
 
 @pytest.fixture()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
+import importlib
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,18 +11,6 @@ import pytest
 IST = ZoneInfo("Asia/Kolkata")
 NOW = dt.datetime(2026, 11, 20, 14, 0, tzinfo=IST)  # the fake server's "today", during market hours
 PLANTED = {"api_key": "PLANTEDKEY7Q2W", "api_secret": "PLANTEDSECRET9X4Z", "access_token": "PLANTEDTOKEN5K8M"}
-
-
-def load_fake_kite():
-    """The tests/servers/fake_kite.py module (loaded by path: tests are not a package)."""
-    name = "qlwork_tests_fake_kite"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "servers" / "fake_kite.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture
@@ -41,7 +27,7 @@ def kite_env(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_kite(kite_env):
     """A started fake Kite server using the planted key, secret and access token."""
-    module = load_fake_kite()
+    module = importlib.import_module("fake_kite")
     server = module.FakeKite(api_key=PLANTED["api_key"], api_secret=PLANTED["api_secret"],
                              access_token=PLANTED["access_token"], today=NOW.date())
     server.start()
