@@ -28,10 +28,7 @@ investment horizon.
 
 def default_tools(registry: Registry = REGISTRY) -> list[dict]:
     """code_interpreter, file_search and the trading function tools present in ``registry``."""
-    try:  # registers the trading tools; the module may not exist yet in early builds
-        import qlwork.tools.trading  # noqa: F401
-    except ImportError:
-        pass
+    import qlwork.tools.trading  # noqa: F401  (importing registers the trading tools)
     tools: list[dict] = [{"type": "code_interpreter"}, {"type": "file_search"}]
     for name in TRADING_TOOLS:
         if name in registry:

@@ -20,7 +20,7 @@ IST = ZoneInfo("Asia/Kolkata")
 
 
 def test_login_from_redirect_url_writes_private_token_file(fake_kite, kite_env):
-    url = f"https://example.com/cb?action=login&type=login&status=success&request_token=req_token_ok"
+    url = "https://example.com/cb?action=login&type=login&status=success&request_token=req_token_ok"
     status = complete_login(url, root=fake_kite.url, now=kite_env["now"])
     path = kite_env["home"] / "kite_token.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
