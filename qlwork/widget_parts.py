@@ -1,0 +1,106 @@
+"""Building blocks of the assistant widget: answer turns (HTML, charts, steps accordion) and small
+helpers shared by :mod:`qlwork.widget`. Widgets are built here; their HTML comes from
+:mod:`qlwork.widget_render`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from . import widget_render as R
+from .assistant.render import tool_calls as flatten_calls
+
+log = logging.getLogger("qlwork.widget")
+MAX_CHARTS = 4
+
+
+def css(widget: Any, *classes: str) -> Any:
+    """Add DOM classes (the browser test and styling find parts by them); returns the widget."""
+    for cls in classes:
+        widget.add_class(cls)
+    return widget
+
+
+def html(value: str, *classes: str) -> widgets.HTML:
+    return css(widgets.HTML(value), *classes)
+
+
+def calls_of(steps: list) -> list[dict]:
+    """The tool calls of run steps (models or dicts) as flat dicts (see ``render.tool_calls``)."""
+    return flatten_calls([s.model_dump(mode="json") if hasattr(s, "model_dump") else s for s in steps])
+
+
+def steps_accordion(calls: list[dict], run: Any) -> widgets.Accordion:
+    """The collapsed "How this answer was made" section of one answer."""
+    acc = widgets.Accordion(children=[widgets.HTML(R.steps_html(calls, run))], titles=(R.steps_title(calls),))
+    acc.selected_index = None
+    return css(acc, "qlwork-steps")
+
+
+def chart_images(calls: list[dict]) -> list[widgets.Image]:
+    """PNG images for tool outputs that carry series (prices, equity curve, drawdown, holdings)."""
+    try:
+        from .charts import figure_from_tool_output, to_png
+    except ImportError:  # charts not available: answers without figures
+        return []
+    images: list[widgets.Image] = []
+    for call in calls:
+        if call.get("error") or not call.get("output") or len(images) >= MAX_CHARTS:
+            continue
+        try:
+            output = json.loads(call["output"]) if isinstance(call["output"], str) else call["output"]
+            fig = figure_from_tool_output(call.get("name") or "", output) if isinstance(output, dict) else None
+            if fig is not None:
+                image = widgets.Image(value=to_png(fig), format="png",
+                                      layout=widgets.Layout(width="100%", max_width="640px"))
+                images.append(css(image, "qlwork-chart"))
+        except Exception:  # noqa: BLE001 - a chart problem never hides the answer
+            log.info("chart for %s failed", call.get("name"), exc_info=True)
+    return images
+
+
+def answer_parts(body: str, calls: list[dict], run: Any, charts: bool = True) -> list:
+    """Children of an assistant turn: the answer card, its charts and the steps accordion."""
+    return [html(body, "qlwork-answer"), *(chart_images(calls) if charts else []), steps_accordion(calls, run)]
+
+
+def walk_html(widget: Any) -> list[str]:
+    """Values of all HTML widgets under ``widget`` (depth first)."""
+    if isinstance(widget, widgets.HTML):
+        return [widget.value]
+    out: list[str] = []
+    for child in getattr(widget, "children", ()) or ():
+        out += walk_html(child)
+    return out
+
+
+def configured_backend(session: Any) -> tuple[str | None, str | None]:
+    """(backend name, model) a session will use, before any run says so."""
+    backend = getattr(session, "_backend", None)
+    if backend is not None:
+        return getattr(backend, "name", type(backend).__name__), getattr(backend, "model", None)
+    spec = getattr(session, "_backend_spec", None)
+    return (str(spec[0]) if spec else None), None
+
+
+def portfolio_label(portfolio: Any) -> str | None:
+    if portfolio is None:
+        return None
+    if isinstance(portfolio, str):
+        return portfolio if portfolio.lower().startswith("sample:") else Path(portfolio).name
+    return getattr(portfolio, "name", None) or type(portfolio).__name__
+
+
+def wire_delta(session: Any, callback: Any) -> None:
+    """Route a given session's streamed text to the widget. Session takes ``on_delta`` only at
+    construction, so the attribute is set here when the session has none."""
+    if getattr(session, "_on_delta", False) is None:
+        session._on_delta = callback
+        runner = getattr(session, "_runner", None)
+        if runner is not None and getattr(runner, "on_delta", False) is None:
+            runner.on_delta = callback

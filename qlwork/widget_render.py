@@ -1,0 +1,279 @@
+"""HTML rendering for the assistant widget: pure functions from answers, steps and errors to HTML.
+
+Every value that comes from a user, a model or a tool is escaped. Works on plain dicts (or pydantic
+models, which are dumped first) so notebooks, the widget and exports can share it. Styling is inline
+and uses JupyterLab's CSS variables (with fallbacks) so it reads well in light and dark themes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+__all__ = [
+    "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "header_html",
+    "notice_html", "output_summary", "pending_html", "steps_html", "steps_title", "user_html",
+]
+
+_CARD = ("border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;"
+         "font-size:var(--jp-content-font-size1,13px);line-height:1.45;")
+_TABLE = "border-collapse:collapse;margin:4px 0;width:100%;"
+_TH = ("text-align:left;padding:3px 6px;border-bottom:1px solid var(--jp-border-color1,#bbb);"
+       "font-weight:600;white-space:nowrap;")
+_TD = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color3,#eee);vertical-align:top;"
+_MUTED = "color:var(--jp-ui-font-color2,#666);font-size:0.92em;"
+_RISK_COLOURS = {"low": "#2e7d32", "moderate": "#b26a00", "high": "#c62828", "very_high": "#8e0000"}
+_ACTION_COLOURS = {"buy": "#2e7d32", "add": "#2e7d32", "sell": "#c62828", "reduce": "#c62828",
+                   "rebalance": "#1565c0", "hold": "#555", "watch": "#6a1b9a"}
+_PERCENT_METRICS = {"max_drawdown", "volatility", "var_95", "cvar_95", "var_95_parametric", "total_return",
+                    "annual_return", "cagr", "tracking_error", "alpha", "downside_deviation"}
+
+
+def esc(value: Any) -> str:
+    """``value`` as escaped HTML text (None becomes an empty string)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def _as_dict(obj: Any) -> dict | None:
+    if obj is None or isinstance(obj, dict):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    return dump(mode="json") if callable(dump) else dict(obj)
+
+
+def _badge(text: str, colour: str, css_class: str) -> str:
+    return (f'<span class="{css_class}" style="display:inline-block;padding:1px 8px;margin-right:6px;border-radius:10px;'
+            f'background:{colour};color:#fff;font-weight:600;font-size:0.92em">{esc(text)}</span>')
+
+
+def format_metric(key: str, value: Any) -> str:
+    """A risk metric for display: ratios of value as percentages, other numbers to 4 decimals."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if key in _PERCENT_METRICS:
+        return f"{value * 100:.2f}%"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(value)
+
+
+def _title(analysis_type: str | None) -> str:
+    return (analysis_type or "answer").replace("_", " ").capitalize()
+
+
+def answer_html(response: Any, text: str | None = None) -> str:
+    """A TradingResponse (model or dict) as an HTML card: score, risk level, recommendations,
+    insights, risk metrics and data source. With no response, ``text`` is shown as is."""
+    data = _as_dict(response)
+    if not data:
+        body = esc(text or "(no answer)")
+        return f'<div class="qlwork-answer-body" style="{_CARD}white-space:pre-wrap">{body}</div>'
+    out = [f'<div class="qlwork-answer-body" style="{_CARD}">',
+           f'<div style="font-weight:600;font-size:1.08em;margin-bottom:4px">{esc(_title(data.get("analysis_type")))}'
+           f'</div><div style="margin-bottom:6px">']
+    score = data.get("overall_score")
+    if score is not None:
+        label = f"Score {score:g}/10" if isinstance(score, (int, float)) else f"Score {score}/10"
+        out.append(_badge(label, "#37474f", "qlwork-score"))
+    risk = data.get("risk_level")
+    if risk:
+        out.append(_badge(f"Risk {str(risk).replace('_', ' ')}", _RISK_COLOURS.get(str(risk), "#555"),
+                          "qlwork-risk"))
+    out.append("</div>")
+    recs = data.get("recommendations") or []
+    if recs:
+        out.append(f'<div style="font-weight:600;margin-top:6px">Recommendations</div>'
+                   f'<table class="qlwork-recommendations" style="{_TABLE}"><thead><tr>'
+                   + "".join(f'<th style="{_TH}">{h}</th>' for h in
+                             ("Action", "Symbol", "Confidence", "Timeframe", "Reason"))
+                   + "</tr></thead><tbody>")
+        for rec in recs:
+            action = str(rec.get("action") or "")
+            conf = rec.get("confidence")
+            conf_text = f"{conf * 100:.0f}%" if isinstance(conf, (int, float)) else esc(conf)
+            out.append(f'<tr class="qlwork-rec"><td style="{_TD}color:{_ACTION_COLOURS.get(action, "#555")};'
+                       f'font-weight:600">{esc(action.upper())}</td><td style="{_TD}">{esc(rec.get("symbol"))}</td>'
+                       f'<td style="{_TD}">{conf_text}</td><td style="{_TD}">{esc(rec.get("timeframe"))}</td>'
+                       f'<td style="{_TD}">{esc(rec.get("reason"))}</td></tr>')
+        out.append("</tbody></table>")
+    insights = data.get("insights") or []
+    if insights:
+        out.append('<div style="font-weight:600;margin-top:6px">Insights</div>'
+                   '<ul class="qlwork-insights" style="margin:2px 0 4px 18px;padding:0">'
+                   + "".join(f"<li>{esc(i)}</li>" for i in insights) + "</ul>")
+    metrics = data.get("risk_metrics") or {}
+    if metrics:
+        cells = "".join(f'<tr><td style="{_TD}">{esc(k.replace("_", " "))}</td>'
+                        f'<td style="{_TD}text-align:right;font-family:var(--jp-code-font-family,monospace)">'
+                        f"{esc(format_metric(k, v))}</td></tr>" for k, v in metrics.items())
+        out.append('<div style="font-weight:600;margin-top:6px">Risk metrics</div>'
+                   f'<table class="qlwork-metrics" style="{_TABLE}max-width:360px"><tbody>{cells}</tbody></table>')
+    if data.get("data_source"):
+        out.append(f'<div style="{_MUTED}margin-top:4px">Data: {esc(data["data_source"])}</div>')
+    if data.get("disclaimer"):
+        out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def user_html(text: str, attachments: list[str] | None = None) -> str:
+    """The user's turn (with the names of attached files)."""
+    files = "".join(f'<div style="{_MUTED}">Attached: {esc(n)}</div>' for n in attachments or [])
+    return (f'<div class="qlwork-user-text" style="{_CARD}background:var(--jp-layout-color2,#f3f6fa);'
+            f'margin-left:15%;white-space:pre-wrap"><b>You:</b> {esc(text)}{files}</div>')
+
+
+def pending_html(text: str = "", status: str = "Working…") -> str:
+    """The answer being produced: a status line plus any streamed text so far."""
+    streamed = (f'<div class="qlwork-stream" style="white-space:pre-wrap;margin-top:4px">{esc(text)}</div>'
+                if text else "")
+    return (f'<div class="qlwork-pending" style="{_CARD}border-style:dashed">'
+            f'<span style="{_MUTED}">{esc(status)}</span>{streamed}</div>')
+
+
+def notice_html(text: str) -> str:
+    """A neutral one-line notice in the conversation."""
+    return f'<div class="qlwork-notice" style="{_CARD}{_MUTED}">{esc(text)}</div>'
+
+
+def cancelled_html(run: Any = None) -> str:
+    """Notice for a run that ended without an answer (cancelled, expired, incomplete)."""
+    run = _as_dict(run) or {}
+    status = run.get("status") or "cancelled"
+    detail = (run.get("incomplete_details") or {}).get("message") or ""
+    return notice_html(f"No answer: the run was {status}. {detail}".strip())
+
+
+def describe_error(exc: BaseException) -> tuple[str, str, str | None]:
+    """(title, message, fix) for an exception, without a traceback."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        code = (getattr(exc, "details", None) or {}).get("code")
+        titles = {"BackendError": "The model backend failed", "InputError": "That input was not accepted",
+                  "ModelBehaviorError": "The model gave an unusable answer",
+                  "ProviderError": "Market data is unavailable"}
+        title = titles.get(type(exc).__name__, "The assistant could not answer")
+        if code == "cancelled":
+            title = "Cancelled"
+        return title, message, getattr(exc, "fix", None)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return "Unexpected error", f"{type(exc).__name__}: {text}".rstrip(": "), None
+
+
+def error_html(title: str, message: str, fix: str | None = None) -> str:
+    """A readable error card (never a traceback)."""
+    fix_html = f'<div style="margin-top:3px"><b>Fix:</b> {esc(fix)}</div>' if fix else ""
+    return (f'<div class="qlwork-error" style="{_CARD}border-color:#c62828;background:rgba(198,40,40,0.06)">'
+            f'<b style="color:#c62828">{esc(title)}</b><div style="white-space:pre-wrap">{esc(message)}</div>'
+            f"{fix_html}</div>")
+
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _short(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def output_summary(output: Any, limit: int = 260) -> str:
+    """One line describing a tool output: scalar fields, list lengths and nested-object sizes."""
+    data = _loads(output)
+    if data is None:
+        return "(no output)"
+    if isinstance(data, list):
+        return f"{len(data)} items"
+    if not isinstance(data, dict):
+        return _short(data, limit)
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            parts.append(f"{key}: {len(value)} items")
+        elif isinstance(value, dict):
+            parts.append(f"{key}: {{{len(value)} fields}}")
+        elif value is not None:
+            parts.append(f"{key}={_short(value, 40)}")
+    return _short("; ".join(parts), limit)
+
+
+def _duration(ms: Any) -> str:
+    if not isinstance(ms, (int, float)):
+        return ""
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def steps_title(calls: list[dict]) -> str:
+    """Title of the "How this answer was made" section: tool-call count, total time, errors."""
+    n = len(calls)
+    total = sum(c["duration_ms"] for c in calls if isinstance(c.get("duration_ms"), (int, float)))
+    errors = sum(1 for c in calls if c.get("error"))
+    text = f"How this answer was made ({n} tool call{'s' if n != 1 else ''}"
+    if total:
+        text += f", {_duration(total)}"
+    if errors:
+        text += f", {errors} error{'s' if errors != 1 else ''}"
+    return text + ")"
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        fix = f" Fix: {error['fix']}" if error.get("fix") else ""
+        return f"{error.get('type') or 'Error'}: {error.get('message') or json.dumps(error)}{fix}"
+    return str(error)
+
+
+def steps_html(calls: list[dict], run: Any = None) -> str:
+    """The tool calls behind an answer (the output of ``render.tool_calls``): tool, arguments,
+    output summary, duration and any error, plus the run's backend and model."""
+    run = _as_dict(run) or {}
+    head = ""
+    if run:
+        bits = [f"run {run.get('id')}", f"status {run.get('status')}"]
+        if run.get("backend") or run.get("model"):
+            bits.append(f"backend {run.get('backend')} / model {run.get('model')}")
+        if (run.get("usage") or {}).get("total_tokens"):
+            bits.append(f"{run['usage']['total_tokens']} tokens")
+        if run.get("last_error"):
+            bits.append(f"error: {(run['last_error'] or {}).get('message')}")
+        head = f'<div style="{_MUTED}margin-bottom:4px">{esc(" · ".join(bits))}</div>'
+    if not calls:
+        return f'<div class="qlwork-steps-body">{head}<div style="{_MUTED}">No tool calls were made.</div></div>'
+    rows = []
+    for i, call in enumerate(calls, 1):
+        args = _loads(call.get("arguments"))
+        args_text = _short(args, 200) if args not in (None, "", {}) else "(none)"
+        if call.get("error"):
+            result = (f'<span class="qlwork-step-error" style="color:#c62828">'
+                      f"{esc(_error_text(call['error']))}</span>")
+        else:
+            result = esc(output_summary(call.get("output")))
+        rows.append(f'<tr class="qlwork-step"><td style="{_TD}">{i}</td>'
+                    f'<td style="{_TD}font-weight:600">{esc(call.get("name"))}</td>'
+                    f'<td style="{_TD}font-family:var(--jp-code-font-family,monospace);font-size:0.9em">'
+                    f"{esc(args_text)}</td><td style=\"{_TD}\">{result}</td>"
+                    f'<td style="{_TD}white-space:nowrap;text-align:right">{esc(_duration(call.get("duration_ms")))}'
+                    "</td></tr>")
+    header = "".join(f'<th style="{_TH}">{h}</th>' for h in ("#", "Tool", "Arguments", "Result", "Time"))
+    return (f'<div class="qlwork-steps-body">{head}<table style="{_TABLE}"><thead><tr>{header}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def header_html(user_id: str, thread_id: str, backend: str | None, model: str | None,
+                data_source: str | None, portfolio: str | None = None) -> str:
+    """The widget's header line: user, thread, backend/model, portfolio and data source."""
+    items = [("User", user_id), ("Thread", thread_id), ("Backend", backend or "?"),
+             ("Model", model or "(known after the first answer)")]
+    if portfolio:
+        items.append(("Portfolio", portfolio))
+    items.append(("Data", data_source or "(known after the first answer)"))
+    cells = " · ".join(f'<span><span style="{_MUTED}">{k}:</span> {esc(v)}</span>' for k, v in items)
+    return (f'<div class="qlwork-header-body" style="padding:4px 2px;border-bottom:2px solid '
+            f'var(--jp-brand-color1,#1976d2);margin-bottom:4px"><b style="font-size:1.1em">qlwork assistant</b>'
+            f'<div style="font-size:0.95em">{cells}</div></div>')

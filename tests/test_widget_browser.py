@@ -1,0 +1,200 @@
+"""End-to-end: the assistant widget in JupyterLab, driven in headless Chromium by Playwright.
+
+Starts JupyterLab on 127.0.0.1 (free port, random token, QLWORK_HOME and all Jupyter state in a tmp
+dir), opens a copy of notebooks/assistant_workbench.ipynb, runs the widget cell, asks "Analyze my
+portfolio" through the widget's input and Send button, and checks the answer (score, risk,
+recommendations) and the expandable steps. A screenshot goes to tests/artifacts/.
+
+Skips, loudly, only when Chromium or Playwright is missing (``make test`` installs Chromium with
+apt-get when it can).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "assistant_workbench.ipynb"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = os.environ.get("QLWORK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SKIP_PREFIX = "BROWSER TEST SKIPPED (the widget was NOT checked in a real browser): "
+
+
+def _require_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(SKIP_PREFIX + f"no Chromium at {CHROMIUM}. Install it with "
+                    "`apt-get update && apt-get install -y chromium` (make test does this as root).")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip(SKIP_PREFIX + "playwright is not installed; run `pip install -e '.[dev]'`.")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def lab(tmp_path):
+    """A JupyterLab server on a copy of the workbench notebook; yields (base_url, token, log_path)."""
+    _require_browser()
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    port, token = _free_port(), secrets.token_hex(16)
+    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no "official Jupyter news?" toast over the widget
+    env = {**os.environ, "QLWORK_HOME": str(tmp_path / "home"), "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jrun"), "JUPYTER_DATA_DIR": str(tmp_path / "jdata"), "IPYTHONDIR": str(tmp_path / "ipython"),
+           "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.open_browser=False",
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={work}",
+           f"--LabApp.user_settings_dir={tmp_path / 'lab-settings'}",
+           f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log_path = tmp_path / "jupyterlab.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 45
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer within 45 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base, token, log_path
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its kernels (its own process group, started above)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(5)
+
+
+def _execute(page, cell) -> None:
+    """Run one cell, retrying while JupyterLab drops it (before the kernel connection is up the
+    notebook reports "idle" but silently ignores execution requests)."""
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(8):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            if re.search(r"\[[*0-9]+\]", prompt.inner_text()):
+                return
+            time.sleep(0.2)
+    pytest.fail("JupyterLab never started executing the widget cell (kernel not connected?).")
+
+
+def _run_until_widget(page) -> None:
+    """Run the notebook's code cells in order up to the one that creates the chat widget."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.first.wait_for(timeout=45_000)
+    page.locator(".jp-Notebook-ExecutionIndicator").first.wait_for(timeout=45_000)
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        _execute(page, cell)
+        if "AssistantChat(" in cell.locator(".jp-InputArea-editor").inner_text():
+            return
+    pytest.fail("No cell in the workbench notebook creates AssistantChat(...).")
+
+
+def test_chat_in_jupyterlab(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base, token, log_path = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "assistant_widget.png"
+    console: list[str] = []
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chrome-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1300, "height": 2600})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        try:
+            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=45_000)
+            _run_until_widget(page)
+            chat = page.locator(".qlwork-chat")
+            chat.wait_for(state="visible", timeout=60_000)
+            chat.locator(".qlwork-header").filter(has_text="analyst").wait_for(timeout=10_000)
+
+            box = chat.locator(".qlwork-input input")
+            box.click()
+            box.fill("Analyze my portfolio")
+            chat.locator("button.qlwork-send").click()
+
+            answer = chat.locator(".qlwork-answer").last
+            answer.locator(".qlwork-score").wait_for(timeout=60_000)
+            text = answer.inner_text()
+            assert "Score" in text and "/10" in text, text
+            assert "Risk" in text, text
+            assert answer.locator("tr.qlwork-rec").count() >= 1, text
+            assert "Recommendations" in text and "Insights" in text, text
+            assert chat.locator(".qlwork-user-text").last.inner_text().endswith("Analyze my portfolio")
+            # the busy indicator is gone and Send is usable again
+            chat.locator("button.qlwork-send:not([disabled])").wait_for(timeout=10_000)
+
+            # Enter in the input box sends too (a second exchange on the same thread)
+            box.fill("What is my risk?")
+            box.press("Enter")
+            chat.locator(".qlwork-answer").nth(1).wait_for(timeout=60_000)
+            assert chat.locator(".qlwork-user-text").count() == 2
+
+            steps = chat.locator(".qlwork-steps").first
+            header = steps.locator(".jupyter-widget-Collapse-header").first
+            assert "How this answer was made" in header.inner_text()
+            assert not steps.locator(".qlwork-step").first.is_visible()
+            header.click()
+            steps.locator(".qlwork-step").first.wait_for(state="visible", timeout=10_000)
+            steps_text = steps.inner_text()
+            assert "analyze_portfolio" in steps_text and "ms" in steps_text, steps_text
+            page.locator(".jp-Notebook").first.evaluate("n => { n.scrollTop = 0; }")
+            page.screenshot(path=str(shot))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "assistant_widget_failure.png"), full_page=True)
+            print("--- browser console ---\n" + "\n".join(console[-40:]))
+            print("--- jupyterlab log ---\n" + log_path.read_text()[-4000:])
+            raise
+        finally:
+            context.close()
+    assert shot.stat().st_size > 10_000
