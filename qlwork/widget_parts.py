@@ -81,11 +81,7 @@ def walk_html(widget: Any) -> list[str]:
 
 def configured_backend(session: Any) -> tuple[str | None, str | None]:
     """(backend name, model) a session will use, before any run says so."""
-    backend = getattr(session, "_backend", None)
-    if backend is not None:
-        return getattr(backend, "name", type(backend).__name__), getattr(backend, "model", None)
-    spec = getattr(session, "_backend_spec", None)
-    return (str(spec[0]) if spec else None), None
+    return session.backend_label
 
 
 def portfolio_label(portfolio: Any) -> str | None:
@@ -97,10 +93,6 @@ def portfolio_label(portfolio: Any) -> str | None:
 
 
 def wire_delta(session: Any, callback: Any) -> None:
-    """Route a given session's streamed text to the widget. Session takes ``on_delta`` only at
-    construction, so the attribute is set here when the session has none."""
-    if getattr(session, "_on_delta", False) is None:
-        session._on_delta = callback
-        runner = getattr(session, "_runner", None)
-        if runner is not None and getattr(runner, "on_delta", False) is None:
-            runner.on_delta = callback
+    """Route a given session's streamed text to the widget unless it already streams elsewhere."""
+    if session.on_delta is None:
+        session.on_delta = callback

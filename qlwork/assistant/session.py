@@ -107,12 +107,34 @@ class Session:
         return self.thread
 
     def switch(self, thread_id: str) -> Thread:
-        """Make one of this user's threads current."""
+        """Make one of this user's threads current; its own metadata (portfolio, risk profile)
+        governs the next runs."""
         thread = self.store.get_thread(thread_id)
         if thread.user_id not in (None, self.user_id):
             raise InputError(f"Thread {thread_id} belongs to another user.", code="not_found", id=thread_id)
+        if getattr(self, "thread", None) is not None and thread.id != self.thread.id:
+            self.portfolio = None
         self.thread = thread
         return thread
+
+    @property
+    def backend_label(self) -> tuple[str, str | None]:
+        """(backend name, model) this session uses, known before the first run."""
+        if self._backend is not None:
+            return getattr(self._backend, "name", type(self._backend).__name__), getattr(self._backend, "model", None)
+        name, options = self._backend_spec
+        return str(name), options.get("model")
+
+    @property
+    def on_delta(self):
+        """Callback for streamed text fragments (streaming backends only), or None."""
+        return self._on_delta
+
+    @on_delta.setter
+    def on_delta(self, callback) -> None:
+        self._on_delta = callback
+        if self._runner is not None:
+            self._runner.on_delta = callback
 
     def threads(self, limit: int = 20) -> list[Thread]:
         """This user's threads, newest first."""

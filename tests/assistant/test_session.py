@@ -142,3 +142,18 @@ def test_scripted_backend_records_and_runs_out():
     assert [i.turn for i in backend.inputs] == [1, 2]
     with pytest.raises(BackendError, match="ran out"):
         backend.next_step(inp)
+
+
+def test_switching_threads_uses_that_threads_portfolio(store, tools, final_text):
+    s = Session("dev", backend=ScriptedBackend([]), store=store, registry=tools.registry, market=MARKET,
+                portfolio="sample:it_heavy", new_thread=True)
+    first = s.thread_id
+    s.portfolio = "sample:near_cash"
+    s.new_thread()
+    assert s._context(s.thread).portfolio == "sample:near_cash"
+    s.switch(first)
+    assert s._context(s.thread).portfolio == "sample:it_heavy"
+    assert s.backend_label == ("scripted", "scripted")
+    seen = []
+    s.on_delta = seen.append
+    assert s.runner.on_delta is seen.append
