@@ -154,6 +154,8 @@ def test_switching_threads_uses_that_threads_portfolio(store, tools, final_text)
     s.switch(first)
     assert s._context(s.thread).portfolio == "sample:it_heavy"
     assert s.backend_label == ("scripted", "scripted")
-    seen = []
-    s.on_delta = seen.append
-    assert s.runner.on_delta is seen.append
+    def on_delta(fragment):
+        pass
+
+    s.on_delta = on_delta
+    assert s.runner.on_delta is on_delta
