@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup clean notebooks lab chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,49 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/qlwork demo
+	$(VENV)/bin/qlwork reports run --as-of 2026-11-20
+	@echo "Weekly reports index: reports/2026-11-20/index.html"
 
-test: $(STAMP)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
+
+# Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing and possible
+# (root); otherwise the browser test is skipped and says why.
+chromium:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian chromium for the browser test (apt-get)..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "WARNING: apt-get could not install chromium: tests/test_widget_browser.py will be SKIPPED."; \
+	else \
+	  echo "WARNING: chromium is missing and cannot be installed here (needs apt-get as root):"; \
+	  echo "         tests/test_widget_browser.py will be SKIPPED."; \
+	fi
+
+# JupyterLab on 127.0.0.1 with the venv; open the printed URL (Ctrl-C stops it).
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
+	echo ""; \
+	echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/notebooks/assistant_workbench.ipynb?token=$$token"; \
+	echo ""; \
+	QLWORK_HOME="$${QLWORK_HOME:-$(CURDIR)/.qlwork}" exec $(PY) -m jupyterlab --no-browser \
+	  --ServerApp.open_browser=False --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.port_retries=0 --IdentityProvider.token=$$token --ServerApp.allow_root=True \
+	  --ServerApp.root_dir="$(CURDIR)"
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Re-execute the notebooks in place (fresh qlwork home, offline engine, demo data) so their stored
+# outputs, which nbval compares, come from an actual run. Commit the result.
+notebooks: $(STAMP)
+	home=$$(mktemp -d) && for nb in notebooks/*.ipynb; do \
+	  QLWORK_HOME=$$home $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; \
+	done; rm -rf $$home
 
 clean:
 	rm -rf $(VENV) .qlwork .pytest_cache

@@ -113,6 +113,76 @@ def cmd_kite_status(args) -> int:
     return 0 if status["valid"] else 1
 
 
+def cmd_reports_run(args) -> int:
+    from .reports import run_batch
+
+    users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
+    result = run_batch(args.as_of, users=users, workers=args.workers, config=args.config, executor=args.executor,
+                       scheduler=args.scheduler, force=args.force, output_dir=args.output_dir,
+                       progress=not args.no_progress)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_serve(args) -> int:
+    from .server.serve import serve
+
+    serve(host=args.host, port=args.port, backend=args.backend, workers=args.workers, tls=args.behind_tls,
+          access_log=args.access_log)
+    return 0
+
+
+def cmd_serve_keys_create(args) -> int:
+    from .server.keys import create_key
+
+    info, secret = create_key(args.user, name=args.name)
+    print(f"API key {info.id} for user {info.user_id} (shown once; store it now):")
+    print(secret)
+    return 0
+
+
+def cmd_serve_keys_list(args) -> int:
+    from .assistant.render import table
+    from .server.keys import list_keys
+
+    rows = [k.to_dict() | {"status": "active" if k.active else "revoked"} for k in list_keys(args.user)]
+    print(table(rows, [("id", "Key id"), ("user_id", "User"), ("hint", "Key"), ("status", "Status"),
+                       ("created_at", "Created")]) if rows else "no keys")
+    return 0
+
+
+def cmd_serve_keys_revoke(args) -> int:
+    from .server.keys import revoke_key
+
+    info = revoke_key(args.key_id)
+    print(f"revoked {info.id} (user {info.user_id})")
+    return 0
+
+
+def _add_serve(sub) -> None:
+    serve = sub.add_parser("serve", help="serve the Assistants API (openai SDK compatible) on this machine")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    serve.add_argument("--backend", default="offline", help="default backend: offline | openai | openai-chat")
+    serve.add_argument("--workers", type=int, default=4, help="runs executed at once (default: 4)")
+    serve.add_argument("--behind-tls", action="store_true", help="a TLS proxy is in front (silences the warning)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+    ssub = serve.add_subparsers(dest="serve_command")
+    keys = ssub.add_parser("keys", help="create, list or revoke API keys")
+    keysub = keys.add_subparsers(dest="keys_command", required=True)
+    p = keysub.add_parser("create", help="create a key for a user (printed once; stored hashed)")
+    p.add_argument("--user", required=True, help="the user the key acts as")
+    p.add_argument("--name", default=None, help="a label for the key")
+    p.set_defaults(func=cmd_serve_keys_create)
+    p = keysub.add_parser("list", help="list keys (ids and hints, never the keys)")
+    p.add_argument("--user", default=None, help="only this user's keys")
+    p.set_defaults(func=cmd_serve_keys_list)
+    p = keysub.add_parser("revoke", help="revoke a key by id")
+    p.add_argument("key_id")
+    p.set_defaults(func=cmd_serve_keys_revoke)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qlwork", description="Research workbench with an AI trading assistant "
                                      "for Indian equities. Read-only on the broker; research output, not advice.")
@@ -160,6 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = ksub.add_parser("status", help="whether a valid Kite token is stored (never prints the token)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_kite_status)
+
+    reports = sub.add_parser("reports", help="weekly per-user portfolio review reports (papermill batch)")
+    rsub = reports.add_subparsers(dest="reports_command", required=True)
+    p = rsub.add_parser("run", help="run the review notebook per user into reports/<as_of>/ with an index")
+    p.add_argument("--as-of", required=True, help="review date YYYY-MM-DD (e.g. 2026-11-20)")
+    p.add_argument("--users", default=None, help="comma-separated user ids (default: all in the config)")
+    p.add_argument("--workers", type=int, default=None, help="parallel kernels (default: number of CPU cores)")
+    p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local", help="local threads or a Dask cluster")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://... (default: a LocalCluster)")
+    p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
+    p.add_argument("--output-dir", default="reports", help="output root (default: reports)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reports_run)
+    _add_serve(sub)
     return parser
 
 

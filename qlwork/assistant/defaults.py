@@ -29,6 +29,8 @@ investment horizon.
 def default_tools(registry: Registry = REGISTRY) -> list[dict]:
     """code_interpreter, file_search and the trading function tools present in ``registry``."""
     import qlwork.tools.trading  # noqa: F401  (importing registers the trading tools)
+    import qlwork.tools.code_interpreter  # noqa: F401  (registers the built-in tools that the
+    import qlwork.tools.file_search  # noqa: F401       code_interpreter / file_search types map to)
     tools: list[dict] = [{"type": "code_interpreter"}, {"type": "file_search"}]
     for name in TRADING_TOOLS:
         if name in registry:

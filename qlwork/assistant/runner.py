@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BackendError, InputError, ModelBehaviorError
+from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
@@ -235,6 +236,8 @@ class Runner:
         context.thread_id = context.thread_id or thread.id
         context.user_id = context.user_id or thread.user_id
         history = store.list_messages(thread.id, order="desc", limit=200)[::-1]
+        context.extra.setdefault("assistant_id", run.assistant_id)  # for code_interpreter / file_search
+        context.extra.setdefault("attachments", thread_attachments(history))
         prior = [{"run_id": run_id, "name": c.function.name, "arguments": _loads(c.function.arguments),
                   "output": _loads(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
         state = _RunState(run=run, assistant=store.get_assistant(run.assistant_id), thread=thread, tools=tools,

@@ -39,6 +39,12 @@ KEYWORDS = {
     "portfolio": ("portfolio", "holdings", "analy", "review", "health", "allocation", "diversif",
                   "rebalance", "how am i doing", "positions"),
     "compare": ("last week", "compare", "changed", "change since", "versus last"),
+    # files and code (answered by compose_files with file_search / code_interpreter)
+    "code": ("correlation", "correlate", "covariance", "regression", "python", "pandas", "run code",
+             "in code", "plot ", "histogram", "rolling "),
+    "files": ("attached", "attachment", "uploaded", "research note", "my notes", "the notes", "the pdf",
+              "this pdf", "the document", "the report say", "the csv", "this csv", "the image", "this chart",
+              "the chart i", "screenshot"),
 }
 
 
@@ -85,11 +91,17 @@ def find_symbols(text: str, symbols: set[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Intent | None = None) -> Intent:
-    """Classify one user message. ``previous`` is the last turn's intent, for follow-ups."""
+def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Intent | None = None,
+                has_attachments: bool = False) -> Intent:
+    """Classify one user message. ``previous`` is the last turn's intent, for follow-ups;
+    ``has_attachments`` says the message carries files (a request about them unless it names code)."""
     low = text.lower()
     sector, word = find_sector(text, sectors)
     named = find_symbols(text, symbols)
+    if _has(low, KEYWORDS["files"]):
+        return Intent(kind="files", sector=sector, symbols=named, mentions_sector_word=word)
+    if _has(low, KEYWORDS["code"]):
+        return Intent(kind="code", sector=sector, symbols=named, mentions_sector_word=word)
     style = "mean_reversion" if _has(low, ("mean reversion", "mean-reversion", "reversion", "oversold bounce")) \
         else "momentum"
     if sector is None and previous is not None and re.search(r"\b(it|them|those|that sector|these)\b", low) \
@@ -112,5 +124,5 @@ def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Inte
     elif _has(low, KEYWORDS["portfolio"]):
         kind = "portfolio"
     else:
-        kind = "help"
+        kind = "files" if has_attachments else "help"  # "what is in here?" with a file attached
     return Intent(kind=kind, sector=sector, symbols=named, style=style, mentions_sector_word=word)

@@ -11,6 +11,7 @@ import json
 
 from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import compose
+from .compose_files import FILE_KINDS, files_step
 from .intent import Intent, read_intent
 
 
@@ -54,7 +55,8 @@ class OfflineBackend:
             prev = read_intent(message_text(m), sectors, symbols, previous)
             previous = prev if prev.sector or previous is None else previous
         text = message_text(users[-1]) if users else ""
-        intent = read_intent(text, sectors, symbols, previous)
+        intent = read_intent(text, sectors, symbols, previous,
+                             has_attachments=bool(users and users[-1].attachments))
         if intent.sector is None and intent.kind == "strategy" and previous and previous.sector \
                 and not intent.symbols and not _mentions_portfolio(text):
             intent.sector = previous.sector
@@ -64,6 +66,8 @@ class OfflineBackend:
     def next_step(self, inp: ModelInput) -> ToolCalls | FinalMessage:
         text, intent = self._intents(inp)
         available = {t.name for t in inp.tools}
+        if intent.kind in FILE_KINDS:  # files and code: planned and composed in compose_files
+            return files_step(intent, text, inp, available)
         if not inp.run_items:
             calls = [c for c in plan(intent, inp) if c[0] in available]
             if calls:

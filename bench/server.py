@@ -1,0 +1,135 @@
+"""Server round trips with the real openai SDK vs the Python session API (goal: overhead <= 10 ms p50).
+
+A round trip: create a thread, add a message, run it with the offline engine until it completes
+(``runs.create_and_poll``), list the messages. Measured with 1 client and with 8 concurrent clients
+against ``qlwork serve`` in a subprocess (its own interpreter, as deployed). The baseline is the
+same round trip through :class:`~qlwork.assistant.session.Session` in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+QUESTION = "Signals for TCS"
+ROUNDS_ONE = 40
+ROUNDS_EACH_OF_8 = 10
+GOAL_MS = 10.0
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _direct(home: Path, rounds: int) -> list[float]:
+    from qlwork.assistant.session import Session
+    from qlwork.assistant.store import Store
+
+    store = Store(home / "direct.db")
+    samples = []
+    for i in range(rounds + 3):
+        start = time.perf_counter()
+        session = Session("bench", store=store, new_thread=True, portfolio="sample:diversified")
+        session.ask(QUESTION)
+        session.history()
+        if i >= 3:
+            samples.append((time.perf_counter() - start) * 1000)
+    store.close()
+    return samples
+
+
+def _start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "QLWORK_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(port), "--workers", "4"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, f"http://127.0.0.1:{port}/v1"
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("qlwork serve did not start")
+        time.sleep(0.1)
+
+
+def _client_rounds(base_url: str, key: str, rounds: int) -> list[float]:
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key=key)
+    assistant = client.beta.assistants.create(model="gpt-4o", name="bench")
+    samples = []
+    for i in range(rounds + 2):
+        start = time.perf_counter()
+        thread = client.beta.threads.create(metadata={"portfolio_id": "sample:diversified"})
+        client.beta.threads.messages.create(thread.id, role="user", content=QUESTION)
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        client.beta.threads.messages.list(thread.id)
+        if run.status != "completed":
+            raise RuntimeError(f"run {run.id} ended {run.status}")
+        if i >= 2:
+            samples.append((time.perf_counter() - start) * 1000)
+    client.close()
+    return samples
+
+
+def run() -> list[str]:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from qlwork.assistant.store import Store
+    from qlwork.server.keys import KeyStore
+
+    lines = ["== server =="]
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        os.environ.setdefault("QLWORK_HOME", str(home))
+        direct = _direct(home, ROUNDS_ONE)
+        store = Store(home / "qlwork.db")
+        keys = [KeyStore(store).create(f"bench{i}")[1] for i in range(8)]
+        store.close()
+        proc, base_url = _start_server(home)
+        try:
+            _client_rounds(base_url, keys[0], 3)  # warm the server (market data, imports)
+            start = time.perf_counter()
+            one = _client_rounds(base_url, keys[0], ROUNDS_ONE)
+            one_rps = len(one) / (time.perf_counter() - start)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                parts = list(pool.map(lambda k: _client_rounds(base_url, k, ROUNDS_EACH_OF_8), keys))
+            eight_rps = sum(len(p) for p in parts) / (time.perf_counter() - start)
+            eight = [s for p in parts for s in p]
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    base = statistics.median(direct)
+    overhead = statistics.median(one) - base
+    verdict = "ok" if overhead <= GOAL_MS else "over goal"
+    lines += [
+        f"session API round trip (direct): p50 {base:.1f} ms, p99 {_pct(direct, 0.99):.1f} ms",
+        f"server, 1 client:  {one_rps:.1f} round trips/s (x4 requests), p50 {statistics.median(one):.1f} ms, "
+        f"p99 {_pct(one, 0.99):.1f} ms",
+        f"server, 8 clients: {eight_rps:.1f} round trips/s (x4 requests), p50 {statistics.median(eight):.1f} ms, "
+        f"p99 {_pct(eight, 0.99):.1f} ms",
+        f"server overhead over the session API (p50, 1 client): {overhead:.1f} ms per round trip, "
+        f"{overhead / 4:.1f} ms per HTTP request incl. the SDK (goal <= {GOAL_MS:.0f} ms: {verdict})",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(run()))

@@ -1,0 +1,296 @@
+"""Weekly per-user reports: run ``notebooks/portfolio_review.ipynb`` once per user and write
+
+``<output_dir>/<as_of>/<user_id>/portfolio_review.ipynb`` and ``.html``, ``<as_of>/index.html`` and
+``<as_of>/manifest.json`` (DESIGN.md section 5).
+
+Users and their preferences come from a TOML config (default: the sample users in
+``qlwork/data/users.toml``). Jobs run in a local thread pool (``executor="local"``) or on a Dask
+cluster (``executor="dask"``); each job is :func:`qlwork.reports_job.run_user_job`. One user's failure
+never stops the others. Re-running the same ``as_of`` skips users whose inputs hash is unchanged and
+whose last report succeeded (unless ``force``). Every file is written atomically (temp file, then
+rename), and the manifest and index are rewritten after each finished user.
+
+Declared run-specific values (everything else is a function of the inputs): in the manifest the keys
+in :data:`VOLATILE_FIELDS`; in HTML, ``<span class="qlwork-volatile">`` elements; in notebooks, the
+parts masked by :func:`qlwork.reports_job.mask_volatile_notebook`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .config import BENCHMARK, home, read_toml
+from .errors import InputError
+from .reports_job import run_user_job
+
+DEFAULT_USERS = Path(__file__).with_name("data") / "users.toml"
+NOTEBOOK_NAME = "portfolio_review.ipynb"
+VOLATILE_FIELDS = ("generated_at", "started_at", "finished_at", "duration_s", "timings", "thread_id", "run_id",
+                   "previous_thread_id", "ran_at")
+USER_KEYS = ("user_id", "portfolio", "risk_profile", "horizon", "benchmark", "provider", "preferred_ai_provider",
+             "model", "base_url", "api_key_env")
+
+
+def default_notebook() -> Path:
+    """The review notebook: ``notebooks/portfolio_review.ipynb`` next to the package, else in the cwd."""
+    beside = Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME
+    return beside if beside.exists() else Path("notebooks") / NOTEBOOK_NAME
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """One user's report settings (no secrets: ``api_key_env`` is an env var *name*)."""
+
+    user_id: str
+    portfolio: str
+    risk_profile: str = "moderate"
+    horizon: str = "medium"
+    benchmark: str = BENCHMARK
+    provider: str = "demo"
+    preferred_ai_provider: str = "offline"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+    def parameters(self, as_of: str) -> dict:
+        """The notebook's papermill parameters (plain text in the output: never a secret)."""
+        return {"user_id": self.user_id, "as_of": as_of, "portfolio": self.portfolio,
+                "risk_profile": self.risk_profile, "horizon": self.horizon, "benchmark": self.benchmark,
+                "provider": self.provider, "backend": self.preferred_ai_provider, "model": self.model,
+                "base_url": self.base_url, "api_key_env": self.api_key_env}
+
+
+def load_users(config: str | os.PathLike | None = None, users: list[str] | None = None) -> list[UserConfig]:
+    """Users from ``config`` (``[defaults]`` + ``[[users]]``, or the same under ``[reports]``), in file
+    order, optionally only ``users``. Relative portfolio paths are resolved against the config file."""
+    path = Path(config) if config else DEFAULT_USERS
+    data = read_toml(path)
+    data = data.get("reports", data) if "users" not in data else data
+    defaults = dict(data.get("defaults") or {})
+    out: list[UserConfig] = []
+    for i, raw in enumerate(data.get("users") or []):
+        entry = {**defaults, **raw}
+        unknown = sorted(set(entry) - set(USER_KEYS))
+        if unknown or not entry.get("user_id") or not entry.get("portfolio"):
+            raise InputError(f"{path}: user #{i + 1} is invalid (unknown keys {unknown}, user_id and portfolio "
+                             "are required).", fix=f"Use only: {', '.join(USER_KEYS)}.")
+        src = str(entry["portfolio"])
+        if not src.startswith("sample:") and src != "kite" and not Path(src).is_absolute():
+            candidate = path.parent / src
+            if candidate.exists() and not Path(src).exists():
+                entry["portfolio"] = str(candidate)
+        out.append(UserConfig(**entry))
+    if not out:
+        raise InputError(f"{path} defines no users.", fix="Add [[users]] tables with user_id and portfolio.")
+    ids = [u.user_id for u in out]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: duplicate user_id.", fix="Give every user a unique user_id.")
+    if users:
+        missing = sorted(set(users) - set(ids))
+        if missing:
+            raise InputError(f"Unknown users {missing} (not in {path}).", fix=f"Known users: {', '.join(ids)}.")
+        out = [u for u in out if u.user_id in set(users)]
+    return out
+
+
+def inputs_hash(params: dict, notebook_text: str) -> str:
+    """sha256 of everything that determines a report: parameters, notebook, qlwork version and the
+    portfolio file's content when the portfolio is a file."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"parameters": params, "qlwork": __version__}, sort_keys=True).encode())
+    h.update(hashlib.sha256(notebook_text.encode()).digest())
+    pf = Path(str(params.get("portfolio")))
+    if pf.is_file():
+        h.update(hashlib.sha256(pf.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to a temp file beside ``path`` then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class BatchResult:
+    """What a batch did. ``entries``: manifest entry per user (config order)."""
+
+    as_of: str
+    directory: Path
+    entries: dict[str, dict]
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [u for u, e in self.entries.items() if e.get("status") != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def index_path(self) -> Path:
+        return self.directory / "index.html"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def summary(self) -> str:
+        lines = [f"reports {self.as_of}: {len(self.ran)} ran, {len(self.skipped)} skipped (unchanged), "
+                 f"{len(self.failed)} failed; index: {self.index_path}"]
+        lines += [f"  FAILED {u}: {self.entries[u].get('error')}" for u in self.failed]
+        return "\n".join(lines)
+
+
+def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, kernel_name: str,
+         timeout: float, qlwork_home: str) -> dict:
+    return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
+            "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
+            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
+            "title": f"Portfolio review {user.user_id} {as_of}"}
+
+
+def _entry(outcome: dict, user: UserConfig, as_of: str, digest: str, executor: str) -> dict:
+    res = outcome.get("result") or {}
+    vol = outcome.get("volatile") or {}
+    stem = f"{user.user_id}/{NOTEBOOK_NAME[:-6]}"
+    return {"user_id": user.user_id, "status": outcome["status"], "error": outcome.get("error"),
+            "inputs_hash": digest, "parameters": user.parameters(as_of), "notebook": f"{stem}.ipynb",
+            "html": f"{stem}.html", "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
+            "total_value": res.get("total_value"), "synthetic": res.get("synthetic"), "executor": executor,
+            "started_at": outcome.get("started_at"), "finished_at": outcome.get("finished_at"),
+            "duration_s": outcome.get("duration_s"), "timings": outcome.get("timings"),
+            "thread_id": vol.get("thread_id"), "run_id": vol.get("run_id"),
+            "previous_thread_id": vol.get("previous_thread_id")}
+
+
+def _load_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_outputs(directory: Path, as_of: str, entries: dict[str, dict], order: list[str]) -> None:
+    from .reports_index import index_html
+
+    ordered = {u: entries[u] for u in order if u in entries}
+    ordered.update({u: e for u, e in entries.items() if u not in ordered})
+    manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
+                "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
+                "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
+                            "failed": sum(e["status"] != "ok" for e in ordered.values())}}
+    atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    atomic_write(directory / "index.html", index_html(as_of, ordered, manifest["generated_at"]))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _local(jobs: list[dict], workers: int):
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qlwork-report") as pool:
+        futures = [pool.submit(run_user_job, job) for job in jobs]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _dask(jobs: list[dict], workers: int, scheduler: str | None):
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    cluster = None if scheduler else LocalCluster(n_workers=1, threads_per_worker=max(1, workers), processes=False,
+                                                  dashboard_address=None)
+    client = Client(scheduler) if scheduler else Client(cluster)
+    try:
+        futures = [client.submit(run_user_job, job, key=f"qlwork-report-{job['user_id']}-{os.urandom(4).hex()}",
+                                 pure=False) for job in jobs]
+        for fut in dask_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(as_of, users: list[str] | None = None, workers: int | None = None, config: str | None = None,
+              executor: str = "local", scheduler: str | None = None, force: bool = False,
+              output_dir: str | os.PathLike = "reports", notebook: str | os.PathLike | None = None,
+              kernel_name: str = "python3", timeout: float = 600, progress: bool = True,
+              on_result: Callable[[dict], Any] | None = None) -> BatchResult:
+    """Run the weekly review for every configured user as of ``as_of``; see the module docstring.
+
+    ``workers`` defaults to the number of CPU cores. Returns a :class:`BatchResult` (``.ok`` is False
+    if any user failed); never raises for one user's failure.
+    """
+    from tqdm.auto import tqdm
+
+    from .market.base import parse_date
+
+    day = (as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))).isoformat()
+    if executor not in ("local", "dask"):
+        raise InputError(f"Unknown executor {executor!r}.", fix="Use local or dask.")
+    people = load_users(config, users)
+    nb_path = Path(notebook) if notebook else default_notebook()
+    if not nb_path.exists():
+        raise InputError(f"Review notebook {nb_path} not found.", fix="Pass notebook= or run from the project root.")
+    nb_text = nb_path.read_text(encoding="utf-8")
+    directory = Path(output_dir) / day
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = _load_manifest(directory / "manifest.json").get("users", {})
+    entries: dict[str, dict] = {u: e for u, e in previous.items()}
+    qlwork_home = str(home().resolve())
+    jobs, digests, skipped = [], {}, []
+    for user in people:
+        digest = digests[user.user_id] = inputs_hash(user.parameters(day), nb_text)
+        old = previous.get(user.user_id) or {}
+        done = (old.get("status") == "ok" and old.get("inputs_hash") == digest
+                and (directory / old.get("notebook", "-")).exists() and (directory / old.get("html", "-")).exists())
+        if done and not force:
+            skipped.append(user.user_id)
+            continue
+        jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home))
+    result = BatchResult(as_of=day, directory=directory, entries=entries, skipped=skipped)
+    by_id = {u.user_id: u for u in people}
+    order = [u.user_id for u in people]
+    n_workers = workers or os.cpu_count() or 1
+    stream = _dask(jobs, n_workers, scheduler) if executor == "dask" else _local(jobs, n_workers)
+    with tqdm(total=len(jobs), desc=f"reports {day}", unit="user", disable=not progress or not jobs,
+              file=sys.stderr) as bar:
+        for outcome in stream if jobs else ():
+            uid = outcome["user_id"]
+            user_dir = directory / uid
+            atomic_write(user_dir / NOTEBOOK_NAME, outcome["notebook"])
+            atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".html"), outcome["html"])
+            entries[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
+            result.ran.append(uid)
+            _write_outputs(directory, day, entries, order)
+            bar.set_postfix_str(f"{uid}: {outcome['status']}")
+            bar.update(1)
+            if on_result is not None:
+                on_result(entries[uid])
+    if not jobs:
+        _write_outputs(directory, day, entries, order)
+    result.entries = {u: entries[u] for u in order if u in entries}
+    return result

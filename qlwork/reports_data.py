@@ -1,0 +1,141 @@
+"""The numeric series behind a portfolio review's charts, computed with :mod:`qlwork.analytics`.
+
+:func:`review_series` takes a market provider, a portfolio and an as-of date and returns, vectorised
+over days x symbols: the buy-and-hold value of today's holdings through the window vs the ``NIFTY 50``
+benchmark (both rebased), their drawdowns, and price / RSI(14) / MACD(12,26,9) panels for the largest
+holdings. Indicators are computed on extra warm-up history so the displayed window has no gaps.
+
+No I/O beyond the market provider, no model, no plotting (see :mod:`qlwork.charts`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .analytics import drawdown, macd, rsi
+from .config import BENCHMARK
+from .errors import InputError
+from .market.base import parse_date
+
+WARMUP_DAYS = 60
+"""Extra trading days fetched before the window so MACD (first value at row 33) is warm."""
+
+
+@dataclass
+class IndicatorPanel:
+    """Close, RSI and MACD of one symbol over the review window (NaN before warm-up)."""
+
+    symbol: str
+    dates: list[str]
+    close: np.ndarray
+    rsi: np.ndarray
+    macd: np.ndarray
+    signal: np.ndarray
+    hist: np.ndarray
+
+    def last(self) -> dict:
+        """The latest close / RSI / MACD values, rounded (for tables)."""
+        pick = (lambda a: None if not np.isfinite(a[-1]) else round(float(a[-1]), 4))
+        return {"symbol": self.symbol, "close": pick(self.close), "rsi": pick(self.rsi),
+                "macd": pick(self.macd), "signal": pick(self.signal), "hist": pick(self.hist)}
+
+
+@dataclass
+class ReviewSeries:
+    """Series for the review charts. ``equity`` is the portfolio value in INR (today's quantities held
+    through the window); ``benchmark`` the index level; drawdowns are fractions in [-1, 0]."""
+
+    dates: list[str]
+    equity: np.ndarray
+    benchmark: np.ndarray
+    drawdown: np.ndarray
+    benchmark_drawdown: np.ndarray
+    weights: dict[str, float]
+    indicators: list[IndicatorPanel] = field(default_factory=list)
+    synthetic: bool = False
+    benchmark_name: str = BENCHMARK
+
+    def summary(self) -> dict:
+        """Window returns and max drawdowns of portfolio and benchmark (fractions, rounded)."""
+        def ret(a):
+            return round(float(a[-1] / a[0] - 1.0), 4) if len(a) > 1 else 0.0
+        return {"start": self.dates[0] if self.dates else None, "end": self.dates[-1] if self.dates else None,
+                "days": len(self.dates), "portfolio_return": ret(self.equity),
+                "benchmark_return": ret(self.benchmark),
+                "portfolio_max_drawdown": round(float(self.drawdown.min()), 4) if len(self.drawdown) else 0.0,
+                "benchmark_max_drawdown": round(float(self.benchmark_drawdown.min()), 4)
+                if len(self.benchmark_drawdown) else 0.0}
+
+
+def quantities_of(portfolio) -> dict[str, float]:
+    """``{symbol: quantity}`` from a Portfolio, a source string, a mapping or holding dicts."""
+    if isinstance(portfolio, Mapping):
+        return {str(k): float(v) for k, v in portfolio.items()}
+    if isinstance(portfolio, str):
+        from .portfolio import load_portfolio
+
+        portfolio = load_portfolio(portfolio)
+    if hasattr(portfolio, "symbols") and hasattr(portfolio, "quantities"):
+        return dict(zip(portfolio.symbols, np.asarray(portfolio.quantities, dtype=float).tolist()))
+    if isinstance(portfolio, Sequence):
+        out: dict[str, float] = {}
+        for h in portfolio:
+            sym = h.get("symbol") or h.get("tradingsymbol")
+            out[str(sym)] = out.get(str(sym), 0.0) + float(h["quantity"])
+        return out
+    raise InputError(f"Cannot read holdings from {type(portfolio).__name__}.",
+                     fix="Pass a Portfolio, a portfolio source, {symbol: quantity} or holding dicts.")
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [d.date().isoformat() if hasattr(d, "date") else str(d) for d in index]
+
+
+def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int = 3,
+                  benchmark: str = BENCHMARK) -> ReviewSeries:
+    """Equity curve of the holdings vs ``benchmark``, drawdowns and indicator panels for the
+    ``top_n`` largest holdings over ``lookback_days`` trading days ending at ``as_of``."""
+    if lookback_days < 20:
+        raise InputError(f"lookback_days {lookback_days} is too short.", fix="Use at least 20 trading days.")
+    qty = quantities_of(portfolio)
+    if not qty:
+        raise InputError("The portfolio has no holdings.", fix="Add at least one holding.")
+    day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
+    symbols = list(qty)
+    close = market.close_prices(symbols + [benchmark], end=day)
+    close = close.iloc[-(lookback_days + 1 + WARMUP_DAYS):].ffill().bfill()
+    if len(close) < lookback_days + 1:
+        raise InputError(f"Only {len(close)} trading days of data up to {day}.",
+                         fix="Use a later as_of or a shorter lookback.")
+    prices = close[symbols].to_numpy(dtype=float)
+    q = np.array([qty[s] for s in symbols])
+    window = slice(len(close) - (lookback_days + 1), len(close))
+    values = prices[window] @ q
+    bench = close[benchmark].to_numpy(dtype=float)[window]
+    port_ret = values[1:] / values[:-1] - 1.0
+    bench_ret = bench[1:] / bench[:-1] - 1.0
+    dd = np.concatenate([[0.0], drawdown(port_ret)])
+    bdd = np.concatenate([[0.0], drawdown(bench_ret)])
+    last_value = prices[-1] * q
+    weights = dict(zip(symbols, (last_value / last_value.sum()).round(6).tolist()))
+
+    top = sorted(symbols, key=lambda s: (-weights[s], s))[:max(0, top_n)]
+    panels: list[IndicatorPanel] = []
+    if top:
+        cols = [symbols.index(s) for s in top]
+        block = prices[:, cols]  # (days incl. warm-up) x top_n, vectorised over symbols
+        r = rsi(block)
+        line, sig, hist = macd(block)
+        dates = _dates(close.index[window])
+        for j, sym in enumerate(top):
+            panels.append(IndicatorPanel(sym, dates, block[window, j], r[window, j], line[window, j],
+                                         sig[window, j], hist[window, j]))
+    meta = market.metadata() if hasattr(market, "metadata") else {}
+    return ReviewSeries(dates=_dates(close.index[window]), equity=values, benchmark=bench, drawdown=dd,
+                        benchmark_drawdown=bdd, weights=weights, indicators=panels,
+                        synthetic=bool(meta.get("synthetic")), benchmark_name=benchmark)

@@ -1,0 +1,172 @@
+"""One user's report job: execute the review notebook with papermill and render it to HTML.
+
+:func:`run_user_job` is a plain top-level function over a plain dict, so it runs the same in a local
+thread pool and on a Dask worker (``client.submit``). It needs no shared filesystem: the notebook text
+goes in with the job, and the executed notebook and its HTML come back in the result for the caller to
+write atomically.
+
+Kernels started in parallel must not race for TCP ports (papermill issue 511), and IPC sockets named by
+default (``kernel-ipc-N`` in the working directory) collide too. Each job therefore starts its kernel
+with ``transport="ipc"`` and an ``ip`` path unique to the job inside a private temporary directory,
+removed afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from typing import Any
+
+REVIEW_MIME = "application/vnd.qlwork.review+json"
+VOLATILE_SPAN = re.compile(r'(<span class="qlwork-volatile" data-field="[^"]*">)[^<]*(</span>)')
+PAPERMILL_CLOCK = ("start_time", "end_time", "duration")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def kernel_manager(kernel_name: str, socket_dir: str, env: dict[str, str] | None = None):
+    """An AsyncKernelManager on IPC transport with a socket path unique to ``socket_dir``; ``env``
+    replaces the kernel's environment (defaults to this process's)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    launch_env = dict(os.environ if env is None else env)
+
+    class _ReviewKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("env", launch_env)
+            await super().start_kernel(**kw)
+
+    return _ReviewKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(socket_dir, "k"))
+
+
+_LOCAL = threading.local()
+
+
+def html_exporter():
+    """nbconvert HTML exporter with code (and prompts) hidden; figures embed as base64. One per
+    thread (building one loads the templates)."""
+    exporter = getattr(_LOCAL, "exporter", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+
+        exporter = _LOCAL.exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                                                  exclude_output_prompt=True)
+    return exporter
+
+
+def review_result(nb) -> tuple[dict | None, dict]:
+    """The review summary emitted as :data:`REVIEW_MIME` and its output metadata (ids, clock)."""
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data") or {}
+            if REVIEW_MIME in data:
+                payload = data[REVIEW_MIME]
+                payload = json.loads(payload) if isinstance(payload, str) else dict(payload)
+                return payload, dict((out.get("metadata") or {}).get(REVIEW_MIME) or {})
+    return None, {}
+
+
+def _error_text(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}".strip()
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _failed_notebook(source, error: str):
+    """The input notebook with an error cell at the top (for failures before any cell ran)."""
+    import nbformat
+
+    nb = copy.deepcopy(source)
+    cell = nbformat.v4.new_markdown_cell(f"**This report failed before it could run:** `{error}`")
+    cell.metadata["tags"] = ["qlwork-error"]
+    nb.cells.insert(0, cell)
+    return nb
+
+
+def run_user_job(job: dict) -> dict:
+    """Execute one user's review notebook; never raises. ``job`` keys: ``user_id``, ``notebook``
+    (notebook JSON text), ``parameters``, ``kernel_name``, ``start_timeout``, ``execution_timeout``,
+    ``input_path`` / ``output_path`` (recorded in the notebook metadata), ``env`` (extra env vars for
+    the kernel, e.g. QLWORK_HOME; never secrets) and ``title``.
+
+    Returns ``{user_id, status ("ok"|"failed"), error, result, volatile, notebook (JSON text), html,
+    started_at, finished_at, duration_s, timings{execute_s, render_s}}``.
+    """
+    import nbformat
+    import papermill
+
+    started, t0 = _now(), time.perf_counter()
+    source = nbformat.reads(job["notebook"], as_version=4)
+    tmp = tempfile.mkdtemp(prefix="qlwork-kernel-")
+    out_path = os.path.join(tmp, "executed.ipynb")
+    status, error, nb = "ok", None, None
+    env = {**os.environ, **(job.get("env") or {})}
+    try:
+        papermill.execute_notebook(
+            source, out_path, parameters=job.get("parameters") or {}, kernel_name=job.get("kernel_name", "python3"),
+            km=kernel_manager(job.get("kernel_name", "python3"), tmp, env), progress_bar=False,
+            request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
+            execution_timeout=job.get("execution_timeout", 600), shutdown_kernel="immediate")
+    except Exception as exc:  # noqa: BLE001 - one user's failure is data, not a crash
+        status, error = "failed", _error_text(exc)
+    finally:
+        if os.path.exists(out_path):
+            nb = nbformat.read(out_path, as_version=4)
+        shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files and the temp output
+    t1 = time.perf_counter()
+    if nb is None:
+        nb = _failed_notebook(source, error or "unknown error")
+    for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["input_path"], meta["output_path"] = job.get("input_path"), job.get("output_path")
+    result, volatile = review_result(nb)
+    if status == "ok" and result is None:
+        status, error = "failed", "The notebook finished without a review result."
+    if result is not None and result.get("status") not in (None, "ok") and status == "ok":
+        status, error = "failed", str(result.get("error") or "review reported failure")
+    try:
+        html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": job.get("title", "report")}})
+    except Exception as exc:  # noqa: BLE001
+        html = f"<html><body><h1>Report rendering failed</h1><pre>{_error_text(exc)}</pre></body></html>"
+        status, error = "failed", error or f"render: {_error_text(exc)}"
+    t2 = time.perf_counter()
+    return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
+            "notebook": nbformat.writes(nb), "html": html, "started_at": started, "finished_at": _now(),
+            "duration_s": round(t2 - t0, 3), "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3)}}
+
+
+# -- declared non-determinism ----------------------------------------------------------------------
+
+def mask_volatile_html(text: str) -> str:
+    """HTML with the declared run-specific values (``qlwork-volatile`` spans) masked."""
+    return VOLATILE_SPAN.sub(r"\1*\2", text)
+
+
+def mask_volatile_notebook(nb: dict) -> dict:
+    """A copy of an executed notebook with its declared run-specific parts masked: papermill's
+    clock fields, cell execution timestamps, the review output's metadata and volatile spans."""
+    nb = copy.deepcopy(nb)
+    pm = nb.get("metadata", {}).get("papermill", {})
+    for key in PAPERMILL_CLOCK:
+        pm.pop(key, None)
+    for cell in nb.get("cells", []):
+        cell.get("metadata", {}).pop("papermill", None)
+        cell.get("metadata", {}).pop("execution", None)
+        for out in cell.get("outputs", []) or []:
+            out.get("metadata", {}).pop(REVIEW_MIME, None)
+            for mime, value in (out.get("data") or {}).items():
+                if mime == "text/html":
+                    out["data"][mime] = mask_volatile_html("".join(value) if isinstance(value, list) else value)
+    return nb

@@ -1,0 +1,309 @@
+"""The weekly portfolio review behind ``notebooks/portfolio_review.ipynb``.
+
+:func:`run_review` runs one user's review through the assistant on a fresh thread for that ISO week,
+linked to the user's previous week's review thread (thread metadata ``kind="weekly_review"``,
+``week``, ``previous_thread_id``), and gathers what the report shows: the ``analyze_portfolio``
+output, the structured answer, the tool calls, chart series and the change since last week. A short
+summary of each review is stored in its thread's metadata (``review``) so next week can compare.
+
+The notebook cells are one-liners over the returned :class:`Review` (``review.header()``,
+``review.holdings()``, ...); :meth:`Review.emit` writes the result as the custom MIME output
+:data:`REVIEW_MIME` that the batch reads back. :meth:`Review.summary` is deterministic (no ids, no
+clock), so the same inputs give the same output; ids and clock values are "volatile" and appear only
+in output metadata and in HTML spans with class :data:`~qlwork.review_render.VOLATILE_CLASS`.
+
+No secret is ever a parameter: ``api_key_env`` names the environment variable holding the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+from .assistant.render import tool_calls as flatten_calls
+from .assistant.store import Store
+from .config import BENCHMARK
+from .errors import InputError
+from .market.base import parse_date
+from .reports_data import ReviewSeries, review_series
+
+REVIEW_MIME = "application/vnd.qlwork.review+json"
+REVIEW_KIND = "weekly_review"
+QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} investor with a {horizon} "
+            "horizon: health, allocation and recommendations.")
+PREVIOUS_NOTE = (" Compare with last week's review (as of {prev_as_of}, thread {prev_thread}: score "
+                 "{prev_score}/10, level {prev_risk}).")
+
+
+def iso_week(as_of) -> str:
+    """``YYYY-Www`` ISO week of a date (``2026-11-20`` -> ``2026-W47``)."""
+    year, week, _ = _date(as_of).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return parse_date(str(value))
+
+
+def find_previous_review(store: Store, user_id: str, week: str, limit: int = 200) -> dict | None:
+    """The newest weekly-review thread of ``user_id`` for a week before ``week`` that stored a review
+    summary: ``{"thread_id", "week", "as_of", "review"}`` or None."""
+    best = None
+    for thread in store.list_threads(user_id=user_id, limit=limit):
+        meta = thread.metadata or {}
+        if meta.get("kind") != REVIEW_KIND or not meta.get("review") or str(meta.get("week", "")) >= week:
+            continue
+        if best is None or meta["week"] > best["week"]:
+            best = {"thread_id": thread.id, "week": meta["week"], "as_of": meta.get("as_of"), "review": meta["review"]}
+    return best
+
+
+def _parse(output: Any) -> Any:
+    if isinstance(output, str):
+        try:
+            return json.loads(output)
+        except ValueError:
+            return output
+    return output
+
+
+def _market(provider: str):
+    from .market import get_provider
+
+    return get_provider(provider)
+
+
+def _portfolio(source: Any, market: Any) -> Any:
+    """``"kite"`` means the user's Kite holdings (read-only); anything else goes to the tools as is."""
+    if isinstance(source, str) and source.strip().lower() == "kite":
+        from .portfolio import load_portfolio
+
+        if not hasattr(market, "holdings"):
+            raise InputError('portfolio "kite" needs provider "kite" with a Kite login.',
+                             fix='Use provider="kite" after `qlwork kite login`, or a portfolio file.')
+        return load_portfolio(market.holdings(), name="kite")
+    return source
+
+
+def _backend(user_id: str, backend: str, model: str | None, base_url: str | None, api_key_env: str | None):
+    if backend == "offline":
+        return "offline"
+    from .assistant.preferences import backend_from_preferences, load_preferences
+
+    prefs = load_preferences(user_id).model_copy(update={"preferred_ai_provider": backend})
+    changes = {k: v for k, v in {"model": model, "base_url": base_url, "api_key_env": api_key_env}.items() if v}
+    prefs = type(prefs).model_validate({**prefs.model_dump(), **changes})
+    return backend_from_preferences(prefs)
+
+
+@dataclass
+class Review:
+    """One user's weekly review; see the module docstring."""
+
+    params: dict
+    week: str
+    analysis: dict
+    response: dict
+    calls: list[dict]
+    series: ReviewSeries
+    benchmark_sectors: dict
+    previous: dict | None
+    thread_id: str
+    run_id: str
+    model: str | None
+    generated_at: str
+    direct_analysis: bool = False
+    volatile: dict = field(default_factory=dict)
+
+    # -- data ------------------------------------------------------------------------------------
+    @property
+    def synthetic(self) -> bool:
+        return bool((self.analysis.get("data_source") or {}).get("synthetic"))
+
+    def snapshot(self) -> dict:
+        """What next week's review compares against (stored in the thread metadata)."""
+        a, r = self.analysis, self.response
+        return {"as_of": self.params["as_of"], "overall_score": r.get("overall_score", a.get("overall_score")),
+                "risk_level": r.get("risk_level", a.get("risk_level")), "total_value": a.get("total_value"),
+                "total_pnl": a.get("total_pnl"), "risk_metrics": dict(a.get("risk_metrics") or {}),
+                "weights": {h["symbol"]: h["weight"] for h in a.get("holdings", [])},
+                "recommendations": [[x.get("action"), x.get("symbol")] for x in r.get("recommendations") or []]}
+
+    def change(self) -> dict | None:
+        """Differences from the previous week's review, or None when there is none."""
+        return compare(self.previous["review"], self.snapshot(), self.previous) if self.previous else None
+
+    def summary(self) -> dict:
+        """The deterministic review result emitted as :data:`REVIEW_MIME` (no ids, no clock)."""
+        r = self.response
+        return {"schema": 1, "status": "ok", "user_id": self.params["user_id"], "as_of": self.params["as_of"],
+                "week": self.week, "qlwork_version": __version__, "parameters": self.params,
+                "data_source": self.analysis.get("data_source"), "synthetic": self.synthetic,
+                "analysis_type": r.get("analysis_type"), "overall_score": r.get("overall_score"),
+                "risk_level": r.get("risk_level"), "risk_metrics": r.get("risk_metrics") or {},
+                "total_value": self.analysis.get("total_value"), "total_pnl": self.analysis.get("total_pnl"),
+                "recommendations": r.get("recommendations") or [], "insights": r.get("insights") or [],
+                "series": self.series.summary(), "has_previous": self.previous is not None,
+                "change": self.change(), "tools_used": [c["name"] for c in self.calls]}
+
+    def volatile_metadata(self) -> dict:
+        """Run-specific values (ids, clock) kept out of :meth:`summary`."""
+        return {"thread_id": self.thread_id, "run_id": self.run_id, "generated_at": self.generated_at,
+                "previous_thread_id": (self.previous or {}).get("thread_id"), **self.volatile}
+
+    # -- display (one call per notebook cell) ----------------------------------------------------
+    def _html(self, name: str):
+        from IPython.display import HTML
+
+        from . import review_render
+
+        return HTML(getattr(review_render, name)(self))
+
+    def header(self):
+        return self._html("header_html")
+
+    def holdings(self):
+        return self._html("holdings_html")
+
+    def assessment(self):
+        return self._html("assessment_html")
+
+    def recommendations(self):
+        return self._html("recommendations_html")
+
+    def insights(self):
+        return self._html("insights_html")
+
+    def changes(self):
+        return self._html("change_html")
+
+    def audit_trail(self):
+        return self._html("audit_html")
+
+    def disclaimer(self):
+        return self._html("disclaimer_html")
+
+    def chart(self, name: str):
+        """``"allocation"``, ``"sectors"`` or ``"equity"`` as an image output."""
+        from . import review_render
+        from .charts import image
+
+        return image(review_render.figure(self, name))
+
+    def indicator_charts(self) -> None:
+        """Display price + RSI + MACD panels for the largest holdings (one image each)."""
+        from IPython.display import display
+
+        from . import review_render
+        from .charts import image
+
+        for panel in self.series.indicators:
+            display(image(review_render.indicator(self, panel)))
+
+    def emit(self) -> None:
+        """Display the result as :data:`REVIEW_MIME` (ids and clock in the output metadata)."""
+        emit_result(self.summary(), self.volatile_metadata())
+
+
+def emit_result(summary: dict, volatile: dict | None = None) -> None:
+    """Display a review result bundle the batch reads back from the executed notebook."""
+    from IPython.display import display
+
+    text = (f"qlwork review {summary.get('user_id')} {summary.get('as_of')}: {summary.get('status')}, "
+            f"score {summary.get('overall_score')}, risk {summary.get('risk_level')}")
+    display({REVIEW_MIME: summary, "text/plain": text}, metadata={REVIEW_MIME: volatile or {}}, raw=True)
+
+
+def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
+    """Week-on-week change between two review snapshots (see :meth:`Review.snapshot`)."""
+    def delta(a, b):
+        return None if a is None or b is None else round(float(b) - float(a), 4)
+
+    pw, cw = prev.get("weights") or {}, cur.get("weights") or {}
+    moved = {s: delta(pw.get(s, 0.0), cw.get(s, 0.0)) for s in sorted(set(pw) & set(cw))}
+    prev_recs = {tuple(x) for x in prev.get("recommendations") or []}
+    cur_recs = {tuple(x) for x in cur.get("recommendations") or []}
+    metrics = {k: delta((prev.get("risk_metrics") or {}).get(k), v) for k, v in (cur.get("risk_metrics") or {}).items()
+               if (prev.get("risk_metrics") or {}).get(k) is not None}
+    return {"previous_as_of": prev.get("as_of"), "previous_week": (previous or {}).get("week"),
+            "score": {"previous": prev.get("overall_score"), "current": cur.get("overall_score"),
+                      "delta": delta(prev.get("overall_score"), cur.get("overall_score"))},
+            "risk_level": {"previous": prev.get("risk_level"), "current": cur.get("risk_level"),
+                           "changed": prev.get("risk_level") != cur.get("risk_level")},
+            "total_value": {"previous": prev.get("total_value"), "current": cur.get("total_value"),
+                            "delta": delta(prev.get("total_value"), cur.get("total_value"))},
+            "risk_metrics": metrics,
+            "added": sorted(set(cw) - set(pw)), "removed": sorted(set(pw) - set(cw)),
+            "weight_changes": {s: d for s, d in moved.items() if d is not None and abs(d) >= 0.005},
+            "new_recommendations": sorted([list(x) for x in cur_recs - prev_recs]),
+            "dropped_recommendations": sorted([list(x) for x in prev_recs - cur_recs])}
+
+
+def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_profile: str = "moderate",
+               horizon: str = "medium", benchmark: str = BENCHMARK, provider: str = "demo",
+               backend: str = "offline", model: str | None = None, base_url: str | None = None,
+               api_key_env: str | None = None, store: Store | None = None, lookback_days: int = 252,
+               top_n: int = 3, now: dt.datetime | None = None) -> Review:
+    """Run ``user_id``'s weekly review as of ``as_of`` and return the :class:`Review`.
+
+    Starts a new thread for this ISO week linked to the previous week's review thread, asks the
+    assistant (``backend``: offline | openai | openai-chat; keys from the env var ``api_key_env``
+    names, never passed here), and records a summary in the thread metadata. Raises QlworkError
+    subclasses on bad input or a failed run (the run stays in the store for the audit trail).
+    """
+    from . import open_session
+    from .tools.registry import ToolContext
+    from .tools.trading import analyze_portfolio
+
+    day = _date(as_of)
+    week = iso_week(day)
+    store = store or Store()
+    market = _market(provider)
+    source = _portfolio(portfolio, market)
+    previous = find_previous_review(store, user_id, week)
+    params = {"user_id": user_id, "as_of": day.isoformat(), "portfolio": portfolio if isinstance(portfolio, str)
+              else getattr(portfolio, "name", "in-memory"), "risk_profile": risk_profile, "horizon": horizon,
+              "benchmark": benchmark, "provider": provider, "backend": backend, "model": model}
+    session = open_session(user_id, backend=_backend(user_id, backend, model, base_url, api_key_env),
+                           portfolio=source, risk_profile=risk_profile, horizon=horizon, as_of=day,
+                           market=market, store=store, new_thread=True)
+    store.update_thread_metadata(session.thread_id, {
+        "kind": REVIEW_KIND, "week": week, "as_of": day.isoformat(),
+        "previous_thread_id": previous["thread_id"] if previous else None})
+    question = QUESTION.format(as_of=day.isoformat(), risk_profile=risk_profile, horizon=horizon)
+    if previous:
+        prev = previous["review"]
+        question += PREVIOUS_NOTE.format(prev_as_of=prev.get("as_of"), prev_thread=previous["thread_id"],
+                                         prev_score=prev.get("overall_score"), prev_risk=prev.get("risk_level"))
+    answer = session.ask(question)
+    calls = [{**c, "output": _parse(c["output"])} for c in flatten_calls([s.model_dump(mode="json")
+                                                                           for s in answer.steps])]
+    if answer.response is None:
+        raise InputError(f"The review run {answer.run.id} ended {answer.run.status}: {answer.text}",
+                         code="review_incomplete", thread_id=session.thread_id)
+    response = answer.response.model_dump(mode="json")
+    analysis = next((c["output"] for c in calls if c["name"] == "analyze_portfolio" and not c.get("error")
+                     and isinstance(c["output"], dict)), None)
+    direct = analysis is None
+    if direct:  # the model skipped the tool: the report still needs the holdings table and charts
+        ctx = ToolContext(market=market, portfolio=source, as_of=day, risk_profile=risk_profile,
+                          user_id=user_id, thread_id=session.thread_id)
+        analysis = analyze_portfolio.tool.invoke({"lookback_days": lookback_days}, ctx)
+    quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
+    series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
+    bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
+    generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    review = Review(params=params, week=week, analysis=analysis, response=response, calls=calls, series=series,
+                    benchmark_sectors={k: round(float(v), 4) for k, v in bench_sectors.items()},
+                    previous=previous, thread_id=session.thread_id, run_id=answer.run.id,
+                    model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
+                    direct_analysis=direct)
+    store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
+    return review

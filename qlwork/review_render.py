@@ -1,0 +1,225 @@
+"""HTML fragments and figures for a :class:`~qlwork.review.Review` (one per report section).
+
+Values that differ between two runs of the same inputs (ids, the clock, tool timings) are wrapped in
+``<span class="qlwork-volatile" data-field="...">``: the declared non-deterministic parts of a report.
+Everything else is a pure function of the review's data.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from . import __version__
+from .charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
+from .tools.context import DISCLAIMER
+from .tools.trading import METRIC_DEFINITIONS
+
+VOLATILE_CLASS = "qlwork-volatile"
+EXTRA_DEFINITIONS = {
+    "total_return": "Simple return of the value curve over the window.",
+    "alpha": "Annualised return not explained by beta to NIFTY 50.",
+}
+STYLE = """<style>
+.qlwork-report table{border-collapse:collapse;margin:0.4em 0;font-size:0.92em}
+.qlwork-report th,.qlwork-report td{border:1px solid #ccc;padding:3px 8px;text-align:left !important}
+.qlwork-report th{background:#f0f3f7}
+.qlwork-report td.num{text-align:right !important;font-variant-numeric:tabular-nums}
+.qlwork-synthetic{background:#fff4ce;border:1px solid #e0b100;padding:6px 10px;margin:6px 0}
+.qlwork-disclaimer{background:#f4f4f4;border-left:4px solid #888;padding:6px 10px}
+.qlwork-neg{color:#b00000}.qlwork-pos{color:#1b6e20}
+</style>"""
+
+
+def volatile(value, field: str) -> str:
+    """A run-specific value, marked so comparisons can mask it."""
+    return f'<span class="{VOLATILE_CLASS}" data-field="{escape(field)}">{escape(str(value))}</span>'
+
+
+def _wrap(title: str, body: str) -> str:
+    return f'<div class="qlwork-report"><h3>{escape(title)}</h3>{body}</div>'
+
+
+def pct(x, digits: int = 2, signed: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 100:+.{digits}f}%" if signed else f"{x * 100:.{digits}f}%"
+
+
+def money(x, signed: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"INR {x:+,.2f}" if signed else f"INR {x:,.2f}"
+
+
+def _sign_class(x) -> str:
+    return "" if x is None else (" qlwork-neg" if x < 0 else " qlwork-pos" if x > 0 else "")
+
+
+def table(headers: list[str], rows: list[list], numeric: set[int] = frozenset(), classes: list | None = None) -> str:
+    """An HTML table; cells are already-formatted strings (escaped here unless marked raw)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for i, cell in enumerate(row):
+            raw = isinstance(cell, tuple)
+            text = cell[0] if raw else escape("" if cell is None else str(cell))
+            cls = ("num" if i in numeric else "") + ((classes[r][i] if classes else "") or "")
+            cells.append(f'<td class="{cls.strip()}">{text}</td>' if cls.strip() else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# -- sections ------------------------------------------------------------------------------------
+
+def header_html(review) -> str:
+    p = review.params
+    src = review.analysis.get("data_source") or {}
+    backend = f"{p['backend']}" + (f" / model {review.model}" if review.model else "")
+    if p["backend"] == "offline":
+        backend += " (deterministic rule engine, not a language model)"
+    rows = [["User", p["user_id"]], ["As of", f"{p['as_of']} (ISO week {review.week})"],
+            ["Portfolio", p["portfolio"]], ["Risk profile / horizon", f"{p['risk_profile']} / {p['horizon']}"],
+            ["Benchmark", p["benchmark"]],
+            ["Data source", f"{src.get('provider')}: {src.get('description') or ''}".strip()],
+            ["Assistant backend", backend], ["Generated at", (volatile(review.generated_at, "generated_at"),)],
+            ["Thread", (volatile(review.thread_id, "thread_id"),)], ["qlwork version", __version__]]
+    notice = ""
+    if review.synthetic:
+        notice = ('<div class="qlwork-synthetic"><b>SYNTHETIC DATA.</b> Prices come from qlwork\'s deterministic '
+                  'demo generator, not from NSE. Figures illustrate the method only.</div>')
+    body = STYLE + notice + table(["Field", "Value"], rows)
+    return f'<div class="qlwork-report"><h2>Weekly portfolio review: {escape(p["user_id"])}</h2>{body}</div>'
+
+
+def holdings_html(review) -> str:
+    a = review.analysis
+    rows, classes = [], []
+    for h in sorted(a.get("holdings", []), key=lambda h: (-h["weight"], h["symbol"])):
+        rows.append([h["symbol"], h.get("sector"), f"{h['quantity']:,.0f}", money(h.get("average_price")),
+                     money(h.get("last_price")), money(h.get("market_value")), pct(h["weight"]),
+                     money(h.get("pnl"), True), pct(h.get("pnl_pct"), signed=True)])
+        classes.append([""] * 7 + [_sign_class(h.get("pnl"))] * 2)
+    rows.append(["Total", "", "", "", "", money(a.get("total_value")), "100.00%", money(a.get("total_pnl"), True), ""])
+    classes.append([""] * 7 + [_sign_class(a.get("total_pnl")), ""])
+    body = table(["Symbol", "Sector", "Qty", "Avg price", "Last price", "Value", "Weight", "P&L", "P&L %"],
+                 rows, numeric={2, 3, 4, 5, 6, 7, 8}, classes=classes)
+    active = a.get("active_sector_weights") or {}
+    if active:
+        srows = [[s, pct((a.get("sector_weights") or {}).get(s, 0.0)), pct(review.benchmark_sectors.get(s, 0.0)),
+                  pct(v, signed=True)] for s, v in sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0]))]
+        body += "<h4>Sector weights vs " + escape(review.params["benchmark"]) + "</h4>" + table(
+            ["Sector", "Portfolio", "Benchmark", "Active"], srows, numeric={1, 2, 3})
+    return _wrap(f"Holdings ({len(a.get('holdings', []))})", body)
+
+
+def assessment_html(review) -> str:
+    r, a = review.response, review.analysis
+    s = review.series.summary()
+    head = table(["Overall score (0-10)", "Risk level", "Window", f"Portfolio return", f"{review.params['benchmark']} return"],
+                 [[r.get("overall_score"), r.get("risk_level"), f"{s['start']} to {s['end']} ({s['days']} days)",
+                   pct(s["portfolio_return"], signed=True), pct(s["benchmark_return"], signed=True)]])
+    defs = {**METRIC_DEFINITIONS, **EXTRA_DEFINITIONS}
+    metrics = r.get("risk_metrics") or a.get("risk_metrics") or {}
+    rows = []
+    for k, v in metrics.items():
+        shown = f"{v:.4f}" if k in ("sharpe_ratio", "sortino_ratio", "beta") else pct(v)
+        rows.append([k, shown, defs.get(k, "")])
+    return _wrap("Score, risk level and risk metrics", head + table(["Metric", "Value", "Definition"], rows, {1}))
+
+
+def recommendations_html(review) -> str:
+    recs = review.response.get("recommendations") or []
+    if not recs:
+        return _wrap("Recommendations", "<p>No recommendations this week.</p>")
+    rows = [[x.get("action"), x.get("symbol"), x.get("reason"), f"{x.get('confidence', 0):.2f}", x.get("timeframe")]
+            for x in recs]
+    return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Confidence", "Timeframe"], rows, {3}))
+
+
+def insights_html(review) -> str:
+    items = "".join(f"<li>{escape(i)}</li>" for i in review.response.get("insights") or [])
+    return _wrap("Insights", f"<ul>{items}</ul>" if items else "<p>No insights.</p>")
+
+
+def change_html(review) -> str:
+    ch = review.change()
+    if ch is None:
+        return _wrap("Change since last week", "<p>No previous weekly review for this user: this is the baseline "
+                     "that next week's report compares against.</p>")
+    sc, rl, tv = ch["score"], ch["risk_level"], ch["total_value"]
+    rows = [["Overall score", sc["previous"], sc["current"], "n/a" if sc["delta"] is None else f"{sc['delta']:+.1f}"],
+            ["Risk level", rl["previous"], rl["current"], "changed" if rl["changed"] else "unchanged"],
+            ["Total value", money(tv["previous"]), money(tv["current"]), money(tv["delta"], True)]]
+    rows += [[k, "", "", f"{d:+.4f}"] for k, d in ch["risk_metrics"].items() if d is not None]
+    body = f"<p>Compared with the review as of {escape(str(ch['previous_as_of']))} " \
+           f"(thread {volatile((review.previous or {}).get('thread_id'), 'previous_thread_id')}).</p>"
+    body += table(["Item", "Last week", "This week", "Change"], rows, {1, 2, 3})
+    lines = []
+    if ch["added"] or ch["removed"]:
+        lines.append(f"Holdings added: {', '.join(ch['added']) or 'none'}; removed: {', '.join(ch['removed']) or 'none'}.")
+    if ch["weight_changes"]:
+        lines.append("Weight changes of 0.5 points or more: " + ", ".join(
+            f"{s} {pct(d, signed=True)}" for s, d in ch["weight_changes"].items()) + ".")
+    for key, label in (("new_recommendations", "New recommendations"), ("dropped_recommendations", "Dropped")):
+        if ch[key]:
+            lines.append(f"{label}: " + ", ".join(f"{a} {s}" for a, s in ch[key]) + ".")
+    body += "<ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>" if lines else ""
+    return _wrap("Change since last week", body)
+
+
+def _short(value, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def audit_html(review) -> str:
+    rows = []
+    for i, c in enumerate(review.calls, 1):
+        out = c.get("output")
+        keys = ", ".join(sorted(out)[:8]) if isinstance(out, dict) else _short(out, 80)
+        err = c.get("error")
+        status = "ok" if not err else f"error: {err.get('message') if isinstance(err, dict) else err}"
+        ms = c.get("duration_ms")
+        args = c.get("arguments") or "{}"
+        args = args if isinstance(args, str) else json.dumps(args, sort_keys=True)
+        shown = f"<code>{escape(_short(args))}</code>" + (" (thread defaults)" if args.strip() in ("{}", "") else "")
+        rows.append([i, c.get("id"), c.get("name"), (shown,),
+                     (volatile(f"{ms:.1f} ms" if isinstance(ms, (int, float)) else "n/a", "duration_ms"),),
+                     status, keys])
+    if review.direct_analysis:
+        rows.append([len(rows) + 1, "(report)", "analyze_portfolio", ("<code>{}</code>",), "n/a", "ok",
+                     "called by the report itself because the assistant did not call it"])
+    intro = (f"<p>Run {volatile(review.run_id, 'run_id')} on thread {volatile(review.thread_id, 'thread_id')}; "
+             f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. Every figure in the "
+             f"answer comes from these tool outputs. Full trail: <code>qlwork threads show THREAD_ID</code>.</p>")
+    return _wrap("Audit trail: tool calls", intro + table(
+        ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows))
+
+
+def disclaimer_html(review) -> str:
+    extra = " Demo prices are synthetic." if review.synthetic else ""
+    return (f'<div class="qlwork-report qlwork-disclaimer"><b>Disclaimer.</b> {escape(DISCLAIMER)} '
+            f"No orders were placed.{extra}</div>")
+
+
+# -- figures -------------------------------------------------------------------------------------
+
+def figure(review, name: str):
+    a, s = review.analysis, review.series
+    if name == "allocation":
+        return allocation_figure(a.get("holdings", []), synthetic=review.synthetic)
+    if name == "sectors":
+        return sector_figure(a.get("sector_weights") or {}, review.benchmark_sectors, synthetic=review.synthetic,
+                             benchmark=review.params["benchmark"])
+    if name == "equity":
+        return equity_drawdown_figure(s.dates, s.equity, s.benchmark, synthetic=review.synthetic,
+                                      benchmark=s.benchmark_name,
+                                      title=f"Holdings value vs {s.benchmark_name} and drawdown")
+    raise ValueError(f"unknown chart {name!r}; use allocation, sectors or equity")
+
+
+def indicator(review, panel):
+    return indicator_figure(panel.dates, panel.close, panel.rsi, panel.macd, panel.signal, panel.hist,
+                            panel.symbol, synthetic=review.synthetic)

@@ -1,0 +1,41 @@
+"""Small helpers shared by the route modules: JSON answers and list query parameters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import Query
+from fastapi.responses import JSONResponse
+
+from .schemas import Id
+
+
+class JSON(JSONResponse):
+    """A compact JSON response (objects are plain dicts already)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class ListParams:
+    limit: int
+    order: str
+    after: str | None
+    before: str | None
+
+
+def list_params(limit: int = Query(20, ge=1, le=100, description="Page size (1-100)."),
+                order: Literal["asc", "desc"] = Query("desc", description="By created_at."),
+                after: Id | None = Query(None, description="Cursor: an object id; items after it."),
+                before: Id | None = Query(None, description="Cursor: an object id; items before it.")) -> ListParams:
+    return ListParams(limit, order, after, before)
+
+
+def tools_in(tools: list | None) -> list[dict] | None:
+    """Validated tool models -> stored dicts (None stays None: 'not given')."""
+    if tools is None:
+        return None
+    return [t.model_dump(exclude_none=True) for t in tools]

@@ -1,0 +1,91 @@
+"""Run inside each code_interpreter kernel at start (its source is executed, not imported).
+
+Blocks Python-level networking (defence in depth on top of the network namespace and Landlock),
+preloads pandas / numpy / matplotlib, and defines the helpers ``get_historical_prices``,
+``get_close_prices`` and ``read_file`` plus a ``sandbox_status()`` report.
+"""
+
+import json as _json
+import os as _os
+import socket as _socket
+
+
+def _qlwork_block_network():
+    def refuse(*_args, **_kwargs):
+        raise PermissionError("Network access is disabled in the qlwork code sandbox.")
+
+    original = _socket.socket
+
+    class _NoNetSocket(original):
+        def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+            if family in (_socket.AF_INET, _socket.AF_INET6, -1) and fileno is None:
+                refuse()
+            super().__init__(family, type, proto, fileno)
+
+    _socket.socket = _NoNetSocket
+    for name in ("create_connection", "getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+        setattr(_socket, name, refuse)
+
+
+_qlwork_block_network()
+del _qlwork_block_network
+
+import matplotlib  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402,F401
+import numpy as np  # noqa: E402,F401
+import pandas as pd  # noqa: E402
+
+_QLWORK_PROVIDER = _os.environ.get("QLWORK_SANDBOX_PROVIDER", "demo")
+_QLWORK_AS_OF = _os.environ.get("QLWORK_SANDBOX_AS_OF") or None
+
+
+def _qlwork_market():
+    if _QLWORK_PROVIDER != "demo":
+        raise RuntimeError(f"The {_QLWORK_PROVIDER!r} market provider needs the network, which the sandbox "
+                           "blocks. Use the get_market_data tool, or attach the prices as a CSV file.")
+    from qlwork.market import get_provider
+
+    return get_provider("demo")
+
+
+def get_close_prices(symbols, days=252, end=None):
+    """Daily closes (INR) for NSE symbols as a DataFrame (index=date, columns=symbol), ``days`` rows
+    ending at ``end`` (default: the analysis date of the thread). Demo data is synthetic."""
+    import datetime as dt
+
+    market = _qlwork_market()
+    names = [symbols] if isinstance(symbols, str) else list(symbols)
+    last = pd.Timestamp(end or _QLWORK_AS_OF or getattr(market, "default_as_of", None) or market.last_date()).date()
+    start = last - dt.timedelta(days=int(days * 1.6) + 15)
+    frame = market.close_prices(names, start=start, end=last)
+    return frame.iloc[-int(days):]
+
+
+def get_historical_prices(symbol, days=252, end=None):
+    """Daily closing prices (INR) of one NSE symbol, e.g. ``get_historical_prices("TCS")`` -> Series."""
+    return get_close_prices([symbol], days=days, end=end)[symbol]
+
+
+def read_file(name):
+    """An attached file from the working directory: CSV -> DataFrame, JSON -> object, PDF/text -> str."""
+    path = _os.path.join(_os.getcwd(), name)
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"%PDF-"):
+        from qlwork.tools.file_parsing import parse_pdf
+
+        with open(path, "rb") as f:
+            return "\n\n".join(parse_pdf(f.read(), name)["pages"])
+    if name.lower().endswith(".csv"):
+        return pd.read_csv(path)
+    with open(path, encoding="utf-8-sig") as f:
+        text = f.read()
+    return _json.loads(text) if name.lower().endswith(".json") else text
+
+
+def sandbox_status():
+    """What the sandbox enforces for this kernel (as reported by the launcher)."""
+    return _json.loads(_os.environ.get("QLWORK_SANDBOX_STATUS", "{}"))
+
+
+matplotlib.rcParams["figure.dpi"] = 100

@@ -1,0 +1,244 @@
+"""file_search: vector-store-like collections of files searched with SQLite FTS5 (BM25).
+
+A vector store belongs to an assistant or a thread (``owner_kind``/``owner_id``). Adding a file
+parses it (PDF per page, text, JSON, CSV), splits each page into overlapping word windows and indexes
+them once per file in an FTS5 table (porter stemming). A search ranks chunks by BM25 and returns
+file_id, filename, page, score and a quoted passage, so answers can cite ``[filename p.N]``.
+No embeddings, no model download.
+
+The ``file_search`` tool searches the thread's and the assistant's stores (files attached to the
+thread's messages with the file_search tool are indexed on first use). When neither has files it
+searches qlwork's sample research library (synthetic notes in ``qlwork/data/research``) and says so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import InputError, QlworkError
+from .files import FileStore, new_id, store_of
+from .registry import ToolContext, tool
+
+CHUNK_WORDS = 120
+OVERLAP_WORDS = 40
+RESEARCH_DIR = Path(__file__).resolve().parent.parent / "data" / "research"
+LIBRARY_OWNER = ("library", "qlwork-sample-research")
+STOPWORDS = set("""a an and are as at be by can do does for from how i in is it me my of on or our say says
+should tell the their them there these this to was what when where which who why will with you your about
+notes note research""".split())
+
+
+def chunk_text(text: str, size: int = CHUNK_WORDS, overlap: int = OVERLAP_WORDS) -> list[str]:
+    """Overlapping windows of ``size`` words (``overlap`` words shared between neighbours)."""
+    if overlap >= size:
+        raise InputError("overlap must be smaller than the chunk size.", code="invalid_argument")
+    words = text.split()
+    if not words:
+        return []
+    step = size - overlap
+    return [" ".join(words[i:i + size]) for i in range(0, max(len(words) - overlap, 1), step)]
+
+
+# -- vector stores -------------------------------------------------------------------------------
+
+def create_vector_store(fs: FileStore, name: str | None = None, file_ids: Iterable[str] = (),
+                        owner_kind: str | None = None, owner_id: str | None = None) -> dict:
+    """A new vector store (optionally owned by an assistant or thread) with ``file_ids`` added."""
+    vs_id = new_id("vs")
+    with fs.lock, fs.conn() as c:
+        c.execute("INSERT INTO vector_stores VALUES (?, ?, ?, ?, ?)", (vs_id, int(time.time()), name, owner_kind, owner_id))
+    for fid in file_ids:
+        add_file(fs, vs_id, fid)
+    return get_vector_store(fs, vs_id)
+
+
+def get_vector_store(fs: FileStore, vs_id: str) -> dict:
+    row = fs.conn().execute("SELECT * FROM vector_stores WHERE id = ?", (vs_id,)).fetchone()
+    if row is None:
+        raise InputError(f"No vector store with id {vs_id!r}.", code="not_found", id=vs_id)
+    files = fs.conn().execute("SELECT file_id, status, chunks, last_error FROM vector_store_files WHERE "
+                              "vector_store_id = ? ORDER BY created_at, rowid", (vs_id,)).fetchall()
+    return {"id": vs_id, "object": "vector_store", "name": row["name"], "created_at": row["created_at"],
+            "owner": {"kind": row["owner_kind"], "id": row["owner_id"]},
+            "file_counts": {"total": len(files), "completed": sum(f["status"] == "completed" for f in files),
+                            "failed": sum(f["status"] == "failed" for f in files)},
+            "files": [dict(f) for f in files]}
+
+
+def owned_store(fs: FileStore, owner_kind: str, owner_id: str, create: bool = True) -> str | None:
+    """The id of the vector store owned by (owner_kind, owner_id), created on demand."""
+    with fs.lock:
+        row = fs.conn().execute("SELECT id FROM vector_stores WHERE owner_kind = ? AND owner_id = ? "
+                                "ORDER BY created_at LIMIT 1", (owner_kind, owner_id)).fetchone()
+        if row is not None:
+            return row[0]
+        if not create:
+            return None
+        return create_vector_store(fs, f"{owner_kind} {owner_id}", owner_kind=owner_kind, owner_id=owner_id)["id"]
+
+
+def add_file(fs: FileStore, vs_id: str, file_id: str) -> dict:
+    """Add a file to a vector store, indexing it if needed. A file that cannot be parsed is recorded
+    as ``failed`` with the reason (and the InputError is raised)."""
+    get_vector_store(fs, vs_id)
+    obj = fs.get(file_id)
+    with fs.lock:
+        done = fs.conn().execute("SELECT status FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
+                                 (vs_id, file_id)).fetchone()
+        if done is not None and done[0] == "completed":
+            return {"file_id": file_id, "status": "completed"}
+        try:
+            count = _index(fs, obj.id)
+            status, error = "completed", None
+        except QlworkError as exc:
+            count, status, error = 0, "failed", exc.message
+        with fs.conn() as c:
+            c.execute("INSERT OR REPLACE INTO vector_store_files VALUES (?, ?, ?, ?, ?, ?)",
+                      (vs_id, obj.id, status, count, error, int(time.time())))
+    if error:
+        raise InputError(f"{obj.filename} cannot be searched: {error}", fix="Attach a PDF, text, CSV or JSON file.",
+                         code="not_searchable", file_id=file_id)
+    return {"file_id": file_id, "status": status, "chunks": count}
+
+
+def _index(fs: FileStore, file_id: str) -> int:
+    if fs.conn().execute("SELECT 1 FROM indexed_files WHERE file_id = ?", (file_id,)).fetchone():
+        return fs.conn().execute("SELECT COUNT(*) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()[0]
+    parsed = fs.parse(file_id)
+    if parsed["kind"] in ("png", "jpeg"):
+        raise InputError("images have no text to search", code="not_searchable")
+    pages = parsed.get("pages")
+    if pages is None:  # CSV / JSON tables: index the raw text as one page
+        pages = [fs.content(file_id).decode("utf-8-sig", errors="replace")]
+    rows = [(text, file_id, n, i) for n, page in enumerate(pages, start=1) for i, text in enumerate(chunk_text(page))]
+    with fs.conn() as c:
+        c.executemany("INSERT INTO chunks (text, file_id, page, chunk) VALUES (?, ?, ?, ?)", rows)
+        c.execute("INSERT INTO indexed_files VALUES (?)", (file_id,))
+    return len(rows)
+
+
+# -- search --------------------------------------------------------------------------------------
+
+def fts_query(query: str) -> str:
+    """An FTS5 expression OR-ing the query's terms (quoted, so user text is never FTS syntax)."""
+    terms = [t for t in re.findall(r"[A-Za-z0-9]+", query.lower()) if t not in STOPWORDS]
+    if not terms:
+        raise InputError(f"The query {query!r} has no searchable words.", fix="Search for specific words.",
+                         code="invalid_argument")
+    return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+
+
+def _quote(text: str, query: str, limit: int = 320) -> str:
+    """The sentence(s) of ``text`` with the most query words, trimmed to ``limit`` characters."""
+    words = {t for t in re.findall(r"[a-z0-9]+", query.lower()) if t not in STOPWORDS}
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+
+    def hits(s: str) -> int:
+        toks = set(re.findall(r"[a-z0-9]+", s.lower()))
+        return sum(any(t == w or t.startswith(w[:5]) for t in toks) for w in words)
+
+    best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), -i)) if sentences else 0
+    quote = sentences[best] if sentences else text
+    if best + 1 < len(sentences) and len(quote) + len(sentences[best + 1]) < limit:
+        quote += " " + sentences[best + 1]
+    return quote if len(quote) <= limit else quote[:limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_results: int = 5) -> list[dict]:
+    """Best chunks for ``query`` among the files of ``vector_store_ids`` (BM25; higher score is better)."""
+    ids = list(vector_store_ids)
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    sql = (f"SELECT c.text, c.file_id, c.page, c.chunk, bm25(chunks) AS rank, f.filename FROM chunks c "
+           f"JOIN files f ON f.id = c.file_id WHERE chunks MATCH ? AND c.file_id IN (SELECT file_id FROM "
+           f"vector_store_files WHERE vector_store_id IN ({marks}) AND status = 'completed') "
+           f"ORDER BY rank LIMIT ?")
+    rows = fs.conn().execute(sql, (fts_query(query), *ids, max_results * 4)).fetchall()
+    # BM25's IDF collapses to ~0 in tiny collections (a term in most chunks): add query-term coverage
+    terms = fts_query(query).replace('"', "").split(" OR ")
+    scored = sorted(((-float(r["rank"]) + 0.1 * _coverage(r["text"], terms), r) for r in rows),
+                    key=lambda x: -x[0])[:max_results]
+    multi_page = {r["file_id"]: _page_count(fs, r["file_id"]) > 1 or r["filename"].lower().endswith(".pdf") for r in rows}
+    results = []
+    for score, r in scored:
+        page = int(r["page"]) if multi_page[r["file_id"]] else None
+        cite = f"[{r['filename']} p.{page}]" if page else f"[{r['filename']}]"
+        results.append({"file_id": r["file_id"], "filename": r["filename"], "page": page, "chunk": int(r["chunk"]),
+                        "score": round(score, 4), "quote": _quote(r["text"], query),
+                        "text": r["text"], "citation": cite})
+    return results
+
+
+def _coverage(text: str, terms: list[str]) -> float:
+    """Fraction of query terms found in ``text`` (prefix match, a rough stand-in for stemming)."""
+    toks = set(re.findall(r"[a-z0-9]+", text.lower()))
+    return sum(any(t.startswith(w[:6]) for t in toks) for w in terms) / max(len(terms), 1)
+
+
+def _page_count(fs: FileStore, file_id: str) -> int:
+    return fs.conn().execute("SELECT MAX(page) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()[0] or 0
+
+
+def sample_research_store(fs: FileStore) -> str:
+    """The vector store of qlwork's synthetic sample research notes (created and indexed once)."""
+    vs_id = owned_store(fs, *LIBRARY_OWNER)
+    have = {f["file_id"] for f in get_vector_store(fs, vs_id)["files"]}
+    if not have:
+        for path in sorted(RESEARCH_DIR.iterdir()):
+            if path.suffix.lower() in (".md", ".txt", ".pdf", ".json", ".csv"):
+                add_file(fs, vs_id, fs.upload(path).id)
+    return vs_id
+
+
+def _thread_stores(fs: FileStore, ctx: ToolContext) -> list[str]:
+    """Vector stores of the thread and assistant, after indexing the thread's file_search attachments."""
+    extra = ctx.extra or {}
+    ids: list[str] = []
+    attached = [a for a in extra.get("attachments", []) if "file_search" in a.get("tools", [])]
+    if ctx.thread_id and attached:
+        vs_id = owned_store(fs, "thread", ctx.thread_id)
+        for a in attached:
+            try:
+                add_file(fs, vs_id, a["file_id"])
+            except InputError:
+                pass  # recorded as failed; reported in the tool output
+        ids.append(vs_id)
+    elif ctx.thread_id and (vs := owned_store(fs, "thread", ctx.thread_id, create=False)):
+        ids.append(vs)
+    if extra.get("assistant_id") and (vs := owned_store(fs, "assistant", extra["assistant_id"], create=False)):
+        ids.append(vs)
+    return ids + list(extra.get("vector_store_ids", []))
+
+
+@tool(name="file_search")
+def file_search(ctx: ToolContext, query: str, max_results: int = 5) -> dict:
+    """Search the files attached to this thread or assistant (research notes, PDFs, CSV, JSON) and
+    return the best passages with file name, page and score, for citing as [filename p.N].
+
+    Args:
+        query: What to look for, in plain words (e.g. "NIFTY 50 support resistance levels").
+        max_results: Number of passages to return (1 to 20).
+    """
+    if not 1 <= max_results <= 20:
+        raise InputError(f"max_results {max_results} is out of range.", fix="Use 1 to 20.", code="invalid_argument")
+    fs = store_of(ctx)
+    ids = _thread_stores(fs, ctx)
+    stores = [get_vector_store(fs, i) for i in ids]
+    searched = [f for s in stores for f in s["files"]]
+    source = "thread and assistant files"
+    if not any(f["status"] == "completed" for f in searched):
+        ids = [sample_research_store(fs)]
+        stores.append(get_vector_store(fs, ids[0]))
+        source = "qlwork sample research library (synthetic research notes for demos)"
+    results = search(fs, query, ids, max_results)
+    failed = [{"file_id": f["file_id"], "filename": fs.get(f["file_id"]).filename, "error": f["last_error"]}
+              for s in stores for f in s["files"] if f["status"] == "failed"]
+    return {"query": query, "source": source, "vector_store_ids": ids, "results": results,
+            "files_searched": sorted({fs.get(f["file_id"]).filename for s in stores for f in s["files"]
+                                      if f["status"] == "completed"}),
+            "files_not_searchable": failed,
+            "note": "Passages are quoted from the files; cite them as given in 'citation'."}

@@ -1,0 +1,226 @@
+"""File objects: uploads the assistant can read (Assistants-API ``file_`` objects).
+
+Bytes live in ``$QLWORK_HOME/files/<file_id>/<filename>``; metadata (id, filename, bytes, purpose,
+sha256, kind, created_at) lives in ``$QLWORK_HOME/files/files.db``, a small SQLite database (WAL)
+that also holds the file_search vector stores and their FTS5 index. It is separate from the
+assistant store on purpose: tools sit below the assistant layer and must not import it, and messages
+only carry ``attachments`` (``{file_id, tools}``) that point here.
+
+The type is sniffed from the content; the size limit is ``QLWORK_MAX_FILE_BYTES`` (default 20 MB).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..config import home
+from ..errors import InputError
+from . import file_parsing
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+PURPOSES = ("assistants", "assistants_output", "vision")
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, filename TEXT NOT NULL,
+        bytes INTEGER NOT NULL, purpose TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL,
+        mime_type TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE IF NOT EXISTS vector_stores (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, name TEXT,
+        owner_kind TEXT, owner_id TEXT)""",
+    "CREATE INDEX IF NOT EXISTS vector_stores_by_owner ON vector_stores(owner_kind, owner_id)",
+    """CREATE TABLE IF NOT EXISTS vector_store_files (vector_store_id TEXT NOT NULL REFERENCES vector_stores(id)
+        ON DELETE CASCADE, file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, status TEXT NOT NULL,
+        chunks INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,
+        PRIMARY KEY (vector_store_id, file_id))""",
+    "CREATE TABLE IF NOT EXISTS indexed_files (file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE)",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(text, file_id UNINDEXED, page UNINDEXED,
+        chunk UNINDEXED, tokenize = 'porter unicode61')""",
+]
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass
+class FileObject:
+    """An uploaded file (the Assistants ``file`` object plus ``sha256``, ``kind`` and ``mime_type``)."""
+
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+    sha256: str
+    kind: str
+    mime_type: str
+    created_at: int
+    object: str = "file"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def max_file_bytes() -> int:
+    """The configured upload limit (``QLWORK_MAX_FILE_BYTES``, default 20 MB)."""
+    raw = os.environ.get("QLWORK_MAX_FILE_BYTES")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_BYTES
+    except ValueError:
+        raise InputError(f"QLWORK_MAX_FILE_BYTES={raw!r} is not an integer.", fix="Set a byte count.") from None
+
+
+def safe_name(name: str) -> str:
+    base = Path(str(name or "")).name.strip()
+    base = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
+    return base[:120] or "upload"
+
+
+class FileStore:
+    """Uploaded files and vector stores under ``root`` (default ``$QLWORK_HOME/files``). Thread-safe."""
+
+    def __init__(self, root: str | os.PathLike | None = None, max_bytes: int | None = None) -> None:
+        self.root = Path(root) if root is not None else home() / "files"
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self.max_bytes = max_bytes if max_bytes is not None else max_file_bytes()
+        self._local = threading.local()
+        self.lock = threading.RLock()
+        with self.conn() as c:
+            c.execute("PRAGMA journal_mode = WAL")
+            for statement in SCHEMA:
+                c.execute(statement)
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit off: use ``with store.conn() as c`` for a transaction)."""
+        c = getattr(self._local, "conn", None)
+        if c is None or self._local.pid != os.getpid():
+            c = sqlite3.connect(self.root / "files.db", timeout=30, check_same_thread=False)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA foreign_keys = ON")
+            self._local.conn, self._local.pid = c, os.getpid()
+        return c
+
+    # -- files ---------------------------------------------------------------------------------
+    def create(self, data: bytes | bytearray | memoryview, filename: str, purpose: str = "assistants") -> FileObject:
+        """Store ``data`` as a new file object after checking size and type (content sniffing)."""
+        data = bytes(data)
+        name = safe_name(filename)
+        if purpose not in PURPOSES:
+            raise InputError(f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}.", code="invalid_argument")
+        if not data:
+            raise InputError(f"The file {name!r} is empty.", fix="Upload a file with content.", code="empty_file")
+        if len(data) > self.max_bytes:
+            raise InputError(f"The file {name!r} is {len(data):,} bytes; the limit is {self.max_bytes:,}.",
+                             fix="Upload a smaller file (or raise QLWORK_MAX_FILE_BYTES).", code="file_too_large")
+        kind = file_parsing.sniff(data, name)
+        obj = FileObject(id=new_id("file"), filename=name, bytes=len(data), purpose=purpose,
+                         sha256=hashlib.sha256(data).hexdigest(), kind=kind, mime_type=file_parsing.MIME[kind],
+                         created_at=int(time.time()))
+        folder = self.root / obj.id
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        with self.lock, self.conn() as c:
+            c.execute("INSERT INTO files (id, created_at, filename, bytes, purpose, sha256, kind, mime_type) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (obj.id, obj.created_at, obj.filename, obj.bytes,
+                                                           obj.purpose, obj.sha256, obj.kind, obj.mime_type))
+        return obj
+
+    def upload(self, path: str | os.PathLike, purpose: str = "assistants", filename: str | None = None) -> FileObject:
+        """Store the file at ``path`` (checked against the size limit before reading)."""
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise InputError(f"{p} is not a file.", fix="Pass the path of an existing file.", file=str(p))
+        if p.stat().st_size > self.max_bytes:
+            raise InputError(f"{p.name} is {p.stat().st_size:,} bytes; the limit is {self.max_bytes:,}.",
+                             fix="Upload a smaller file.", code="file_too_large", file=str(p))
+        return self.create(p.read_bytes(), filename or p.name, purpose)
+
+    def get(self, file_id: str) -> FileObject:
+        row = self.conn().execute("SELECT * FROM files WHERE id = ?", (str(file_id),)).fetchone()
+        if row is None:
+            raise InputError(f"No file with id {file_id!r}.", fix="Upload the file first, or check the id.",
+                             code="not_found", id=file_id)
+        return FileObject(**{k: row[k] for k in row.keys() if k != "metadata"})
+
+    def list(self, purpose: str | None = None, limit: int = 100) -> list[FileObject]:
+        sql = "SELECT id FROM files" + (" WHERE purpose = ?" if purpose else "") + " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        return [self.get(r[0]) for r in self.conn().execute(sql, (*([purpose] if purpose else []), limit))]
+
+    def path(self, file_id: str) -> Path:
+        """The stored file's path on disk."""
+        obj = self.get(file_id)
+        return self.root / obj.id / obj.filename
+
+    def content(self, file_id: str) -> bytes:
+        return self.path(file_id).read_bytes()
+
+    def delete(self, file_id: str) -> bool:
+        obj = self.get(file_id)
+        with self.lock, self.conn() as c:
+            c.execute("DELETE FROM chunks WHERE file_id = ?", (obj.id,))
+            c.execute("DELETE FROM files WHERE id = ?", (obj.id,))
+        for child in (self.root / obj.id).glob("*"):
+            child.unlink()
+        (self.root / obj.id).rmdir()
+        return True
+
+    def parse(self, file_id: str, known_symbols: Iterable[str] | None = None) -> dict:
+        """The parsed content of a file (see :func:`qlwork.tools.file_parsing.parse`) plus its object."""
+        obj = self.get(file_id)
+        parsed = file_parsing.parse(self.content(file_id), obj.filename, obj.kind, known_symbols=known_symbols)
+        if file_parsing.extension_mismatch(obj.kind, obj.filename):
+            parsed["note_type"] = f"{obj.filename} holds {obj.kind.upper()} content despite its extension."
+        return {"file": obj.to_dict(), **parsed}
+
+    def image_input(self, file_id: str, detail: str = "auto") -> dict:
+        """An image file as a vision input part (data URL), for backends that accept images."""
+        obj = self.get(file_id)
+        if obj.kind not in ("png", "jpeg"):
+            raise InputError(f"{obj.filename} is not an image ({obj.kind}).", fix="Pass a PNG or JPEG file.",
+                             code="not_an_image")
+        encoded = base64.b64encode(self.content(file_id)).decode("ascii")
+        return {"type": "input_image", "image_url": f"data:{obj.mime_type};base64,{encoded}", "detail": detail}
+
+
+_STORES: dict[str, FileStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def file_store(root: str | os.PathLike | None = None) -> FileStore:
+    """A cached :class:`FileStore` for ``root`` (default ``$QLWORK_HOME/files``, read at each call)."""
+    path = str(Path(root) if root is not None else home() / "files")
+    with _STORES_LOCK:
+        if path not in _STORES:
+            _STORES[path] = FileStore(path)
+        return _STORES[path]
+
+
+def store_of(ctx: Any) -> FileStore:
+    """The file store of a ToolContext (``ctx.extra["file_store"]``) or the default one."""
+    extra = getattr(ctx, "extra", None) or {}
+    chosen = extra.get("file_store")
+    return chosen if isinstance(chosen, FileStore) else file_store(chosen)
+
+
+def thread_attachments(messages: Iterable[Any]) -> list[dict]:
+    """``{file_id, tools, message_id}`` for every attachment of ``messages`` (tool types as strings)."""
+    out = []
+    for m in messages:
+        for a in getattr(m, "attachments", None) or []:
+            tools = [t.get("type") if isinstance(t, dict) else str(t) for t in (a.tools or [])]
+            out.append({"file_id": a.file_id, "tools": tools, "message_id": m.id})
+    return out
+
+
+def upload_file(path: str | os.PathLike, purpose: str = "assistants") -> dict:
+    """Upload a file to the default store; returns the file object as a dict."""
+    return file_store().upload(path, purpose).to_dict()

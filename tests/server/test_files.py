@@ -1,0 +1,86 @@
+"""Files (multipart upload, retrieve, content, delete), attachments, vector stores, and isolation."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import openai
+import pytest
+
+import qlwork
+
+PORTFOLIO = (Path(qlwork.__file__).parent / "data" / "portfolios" / "concentrated.csv").read_bytes()
+NOTE = (Path(qlwork.__file__).parent / "data" / "research" / "it_sector_outlook.md").read_bytes()
+
+
+def test_file_lifecycle_and_isolation(alice, bob):
+    f = alice.files.create(file=("holdings.csv", io.BytesIO(PORTFOLIO)), purpose="assistants")
+    assert f.object == "file" and f.id.startswith("file_") and f.bytes == len(PORTFOLIO)
+    assert f.filename == "holdings.csv" and f.purpose == "assistants"
+    assert alice.files.retrieve(f.id).id == f.id
+    assert alice.files.content(f.id).read() == PORTFOLIO
+    assert f.id in [x.id for x in alice.files.list()]
+
+    assert f.id not in [x.id for x in bob.files.list()]
+    for attempt in (lambda: bob.files.retrieve(f.id), lambda: bob.files.content(f.id), lambda: bob.files.delete(f.id)):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    thread = bob.beta.threads.create()
+    with pytest.raises(openai.NotFoundError):
+        bob.beta.threads.messages.create(thread.id, role="user", content="read this",
+                                         attachments=[{"file_id": f.id, "tools": [{"type": "file_search"}]}])
+    with pytest.raises(openai.NotFoundError):
+        bob.vector_stores.create(name="steal", file_ids=[f.id])
+
+    assert alice.files.delete(f.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        alice.files.retrieve(f.id)
+
+
+def test_bad_uploads_are_4xx(alice):
+    with pytest.raises(openai.UnprocessableEntityError):
+        alice.files.create(file=("blob.bin", io.BytesIO(b"\x00\x01binary\x00" * 10)), purpose="assistants")
+    with pytest.raises(openai.BadRequestError):
+        alice.files.create(file=("empty.csv", io.BytesIO(b"")), purpose="assistants")
+    with pytest.raises(openai.BadRequestError):
+        alice.files.create(file=("x.csv", io.BytesIO(b"a,b\n1,2\n")), purpose="fine-tune")
+
+
+def test_uploaded_portfolio_and_attachment_in_a_run(alice, assistant):
+    f = alice.files.create(file=("my_holdings.csv", io.BytesIO(PORTFOLIO)), purpose="assistants")
+    thread = alice.beta.threads.create(metadata={"user_id": "u-9", "portfolio_id": f.id})
+    message = alice.beta.threads.messages.create(
+        thread.id, role="user", content="Review my portfolio",
+        attachments=[{"file_id": f.id, "tools": [{"type": "file_search"}]}])
+    assert message.attachments[0].file_id == f.id and message.attachments[0].tools[0].type == "file_search"
+    run = alice.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    steps = alice.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data
+    calls = [c for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls]
+    assert calls
+    outputs = []
+    for c in calls:  # built-in tools come back in their Assistants shapes
+        if c.type == "function":
+            outputs.append(c.function.output)
+        elif c.type == "code_interpreter":
+            outputs += [o.logs for o in c.code_interpreter.outputs if o.type == "logs"]
+    symbols = {line.split(",")[0] for line in PORTFOLIO.decode().splitlines()[1:] if line}
+    assert any(sym in out for out in outputs for sym in symbols)  # the uploaded holdings were read
+
+
+def test_vector_store_and_tool_resources(alice, bob, assistant):
+    note = alice.files.create(file=("it_outlook.md", io.BytesIO(NOTE)), purpose="assistants")
+    vs = alice.vector_stores.create(name="research", file_ids=[note.id])
+    assert vs.object == "vector_store" and vs.file_counts.completed == 1
+    assert alice.vector_stores.retrieve(vs.id).id == vs.id
+    files = alice.vector_stores.files.list(vector_store_id=vs.id)
+    assert [x.id for x in files.data] == [note.id] and files.data[0].status == "completed"
+    thread = alice.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [vs.id]}})
+    assert thread.tool_resources.file_search.vector_store_ids == [vs.id]
+    with pytest.raises(openai.NotFoundError):
+        bob.vector_stores.retrieve(vs.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [vs.id]}})
+    assert alice.vector_stores.delete(vs.id).deleted

@@ -1,0 +1,123 @@
+"""qlwork.charts figures and qlwork.reports_data.review_series."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from qlwork import charts
+from qlwork.analytics import macd, rsi
+from qlwork.market import DEMO_AS_OF, get_provider
+from qlwork.reports_data import review_series
+from qlwork.tools.registry import ToolContext
+from qlwork.tools.trading import analyze_portfolio, generate_trading_signals, get_market_data
+
+DATES = [f"2026-0{m}-{d:02d}" for m in range(1, 4) for d in range(1, 29)]
+
+
+@pytest.fixture(scope="module")
+def market():
+    return get_provider("demo")
+
+
+def _labels(fig: Figure) -> list[tuple[str, str]]:
+    return [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
+
+
+def _title(fig: Figure) -> str:
+    return fig._suptitle.get_text() if fig._suptitle else ""
+
+
+def test_allocation_and_sector_figures_are_labelled_and_marked_synthetic():
+    holdings = [{"symbol": "TCS", "weight": 0.6, "pnl": -10.0}, {"symbol": "INFY", "weight": 0.4, "pnl": 5.0}]
+    fig = charts.allocation_figure(holdings, synthetic=True)
+    assert isinstance(fig, Figure)
+    (xl, yl), = _labels(fig)
+    assert "Weight" in xl and yl == "Holding"
+    assert charts.SYNTHETIC_LABEL in _title(fig)
+    assert "SYNTHETIC DATA" in [t.get_text() for t in fig.texts]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["INFY", "TCS"]
+    fig = charts.sector_figure({"IT": 0.6, "Banks": 0.4}, {"Banks": 0.3, "IT": 0.12, "Energy": 0.15})
+    assert charts.SYNTHETIC_LABEL not in _title(fig)
+    assert "SYNTHETIC DATA" not in [t.get_text() for t in fig.texts]
+    assert {t.get_text() for t in fig.axes[0].get_yticklabels()} == {"IT", "Banks", "Energy"}
+    assert fig.axes[0].xaxis.get_major_formatter()(0.25, 0) == "25%"
+
+
+def test_equity_and_indicator_figures_have_expected_panels():
+    eq = np.cumprod(1 + np.random.default_rng(1).normal(0, 0.01, len(DATES)))
+    fig = charts.equity_drawdown_figure(DATES, eq * 1e5, eq * 2e4, synthetic=True)
+    assert len(fig.axes) == 2
+    assert [yl for _, yl in _labels(fig)] == ["Value (start = 100)", "Drawdown"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["Portfolio", "NIFTY 50"]
+    close = 1000 * eq
+    line, sig, hist = macd(close)
+    fig = charts.indicator_figure(DATES, close, rsi(close), line, sig, hist, "TCS", synthetic=False)
+    assert [yl for _, yl in _labels(fig)] == ["Close (INR)", "RSI", "MACD (INR)"]
+    assert "TCS" in _title(fig)
+    assert fig.axes[0].yaxis.get_major_formatter()(123456.0, 0) == "INR 1,23,456"
+
+
+def test_figures_render_deterministically():
+    def build():
+        return charts.sector_figure({"IT": 0.6, "Banks": 0.4}, {"IT": 0.12}, synthetic=True)
+
+    first = build()
+    png = charts.to_png(first)
+    assert png == charts.to_png(first) == charts.to_png(build())
+    assert charts.to_svg(build()) == charts.to_svg(build())
+    assert b"Software" not in png[:4096]
+    assert "<dc:date>" not in charts.to_svg(build())
+    assert charts.figure_html(build()).startswith('<img alt="chart" src="data:image/png;base64,')
+
+
+def test_inr_formatting():
+    assert charts.inr(1234567.0) == "INR 12,34,567"
+    assert charts.inr(-950.0) == "-INR 950"
+    assert charts.inr(102.5) == "INR 102.5"
+    assert charts.inr(float("nan")) == ""
+
+
+def test_figure_from_tool_output(market):
+    ctx = ToolContext(market=market, portfolio="sample:it_heavy", as_of=DEMO_AS_OF)
+    data = get_market_data.tool.invoke({"symbols": ["TCS", "INFY"], "start": "2026-06-01"}, ctx)
+    fig = charts.figure_from_tool_output("get_market_data", json.loads(json.dumps(data)))
+    assert isinstance(fig, Figure) and charts.SYNTHETIC_LABEL in _title(fig)
+    assert fig.axes[0].get_ylabel() == "Close (start = 100)"
+    signals = generate_trading_signals.tool.invoke({"sector": "IT", "strategy": "momentum"}, ctx)
+    fig = charts.figure_from_tool_output("generate_trading_signals", signals)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert charts.figure_from_tool_output("generate_trading_signals",
+                                          generate_trading_signals.tool.invoke({"sector": "IT"}, ctx)) is None
+    assert isinstance(charts.figure_from_tool_output("analyze_portfolio", analyze_portfolio.tool.invoke({}, ctx)), Figure)
+    assert charts.figure_from_tool_output("calculate_risk_metrics", {"metrics": {}}) is None
+    assert charts.figure_from_tool_output("get_market_data", {"error": {"message": "x"}}) is None
+    assert charts.figure_from_tool_output("get_market_data", "not a dict") is None
+
+
+def test_review_series_matches_the_tools_and_analytics(market):
+    ctx = ToolContext(market=market, portfolio="sample:diversified", as_of=DEMO_AS_OF)
+    analysis = analyze_portfolio.tool.invoke({}, ctx)
+    s = review_series(market, {h["symbol"]: h["quantity"] for h in analysis["holdings"]}, DEMO_AS_OF)
+    assert len(s.dates) == len(s.equity) == len(s.drawdown) == len(s.benchmark) == 253
+    assert s.dates[-1] == "2026-11-20" and s.synthetic
+    assert s.summary()["portfolio_max_drawdown"] == pytest.approx(analysis["risk_metrics"]["max_drawdown"], abs=1e-4)
+    assert s.equity[-1] == pytest.approx(analysis["total_value"], rel=1e-6)
+    top = sorted(analysis["holdings"], key=lambda h: -h["weight"])[:3]
+    assert [p.symbol for p in s.indicators] == [h["symbol"] for h in top]
+    panel = s.indicators[0]
+    full = market.close_prices([panel.symbol], end=DEMO_AS_OF)[panel.symbol].to_numpy()[-(253 + 60):]
+    np.testing.assert_allclose(panel.rsi, rsi(full)[-253:], atol=1e-9)
+    np.testing.assert_allclose(panel.hist, macd(full)[2][-253:], atol=1e-9)
+    assert np.isfinite(panel.macd).all()  # warm-up history keeps the displayed window gap-free
+    fig = charts.indicator_figure(panel.dates, panel.close, panel.rsi, panel.macd, panel.signal, panel.hist,
+                                  panel.symbol, synthetic=s.synthetic)
+    assert len(fig.axes) == 3
+
+
+def test_series_of_different_lengths_are_aligned_at_the_end():
+    fig = charts.equity_drawdown_figure(DATES[1:], np.linspace(1, 2, len(DATES)))
+    assert len(fig.axes[0].lines[0].get_xdata()) == len(DATES) - 1

@@ -1,0 +1,134 @@
+"""qlwork.review: the weekly review behind notebooks/portfolio_review.ipynb."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from qlwork import review_render as rr
+from qlwork.assistant.store import Store
+from qlwork.errors import QlworkError
+from qlwork.review import REVIEW_KIND, REVIEW_MIME, compare, find_previous_review, iso_week, run_review
+from qlwork.reports_job import mask_volatile_html
+
+SECTIONS = ("header_html", "holdings_html", "assessment_html", "recommendations_html", "insights_html",
+            "change_html", "audit_html", "disclaimer_html")
+NOW = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory):
+    """Two consecutive weekly reviews of one user, and a second run of the second week."""
+    home = tmp_path_factory.mktemp("home")
+    store = Store(home / "qlwork.db")
+    kw = dict(portfolio="sample:it_heavy", risk_profile="moderate", horizon="long", store=store)
+    first = run_review("chitra", "2026-11-13", now=NOW, **kw)
+    second = run_review("chitra", "2026-11-20", now=NOW, **kw)
+    again = run_review("chitra", "2026-11-20", now=NOW + dt.timedelta(hours=1), **kw)
+    yield store, first, second, again
+    store.close()
+
+
+def test_iso_week():
+    assert iso_week("2026-11-20") == "2026-W47"
+    assert iso_week(dt.date(2027, 1, 1)) == "2026-W53"
+
+
+def test_thread_per_user_per_week_linked_to_previous_week(weeks):
+    store, first, second, again = weeks
+    meta1 = store.get_thread(first.thread_id).metadata
+    meta2 = store.get_thread(second.thread_id).metadata
+    assert meta1["kind"] == meta2["kind"] == REVIEW_KIND
+    assert (meta1["week"], meta2["week"]) == ("2026-W46", "2026-W47")
+    assert "previous_thread_id" not in meta1 and meta2["previous_thread_id"] == first.thread_id
+    assert meta2["user_id"] == "chitra" and meta2["review"]["overall_score"] == second.response["overall_score"]
+    # a re-run of the same week links to last week, not to the earlier run of this week
+    assert store.get_thread(again.thread_id).metadata["previous_thread_id"] == first.thread_id
+    assert find_previous_review(store, "chitra", "2026-W47")["thread_id"] == first.thread_id
+    assert find_previous_review(store, "someone-else", "2026-W47") is None
+    # the assistant was told about last week's review on the new thread
+    question = store.list_messages(second.thread_id)[0].text
+    assert first.thread_id in question and "last week" in question
+
+
+def test_review_content(weeks):
+    _, first, second, _ = weeks
+    assert first.change() is None and first.summary()["has_previous"] is False
+    s = second.summary()
+    assert s["status"] == "ok" and s["user_id"] == "chitra" and s["week"] == "2026-W47"
+    assert s["synthetic"] is True and s["data_source"]["provider"] == "demo"
+    assert 0 <= s["overall_score"] <= 10 and s["risk_level"] in ("low", "moderate", "high", "very_high")
+    assert s["tools_used"][0] == "analyze_portfolio"
+    assert s["change"]["previous_as_of"] == "2026-11-13"
+    assert s["change"]["total_value"]["delta"] == pytest.approx(
+        second.analysis["total_value"] - first.analysis["total_value"], abs=0.01)
+    json.dumps(s)  # the MIME payload is plain JSON
+    assert len(second.series.indicators) == 3
+
+
+def test_summary_is_deterministic_and_ids_are_volatile(weeks):
+    _, _, second, again = weeks
+    assert second.summary() == again.summary()
+    assert second.thread_id != again.thread_id
+    vol = second.volatile_metadata()
+    assert vol["thread_id"] == second.thread_id and vol["generated_at"] == "2026-11-21T06:30:00+00:00"
+    text = json.dumps(second.summary())
+    assert second.thread_id not in text and "2026-11-21T06" not in text
+    for name in SECTIONS:  # HTML differs only inside declared volatile spans
+        assert mask_volatile_html(getattr(rr, name)(second)) == mask_volatile_html(getattr(rr, name)(again)), name
+
+
+def test_sections_render(weeks):
+    _, _, second, _ = weeks
+    html = {name: getattr(rr, name)(second) for name in SECTIONS}
+    assert "SYNTHETIC DATA" in html["header_html"] and "offline" in html["header_html"]
+    assert 'data-field="generated_at"' in html["header_html"]
+    for h in second.analysis["holdings"]:
+        assert f"<td>{h['symbol']}</td>" in html["holdings_html"]
+    assert "Sector weights vs NIFTY 50" in html["holdings_html"]
+    assert "Largest peak-to-trough fall" in html["assessment_html"]  # metric definitions
+    for rec in second.response["recommendations"]:
+        assert f"<td>{rec['symbol']}</td>" in html["recommendations_html"]
+    assert "Compared with the review as of 2026-11-13" in html["change_html"]
+    assert "analyze_portfolio" in html["audit_html"] and 'data-field="duration_ms"' in html["audit_html"]
+    assert "not investment advice" in html["disclaimer_html"] and "No orders were placed" in html["disclaimer_html"]
+    for name in ("allocation", "sectors", "equity"):
+        assert rr.figure(second, name).axes
+    with pytest.raises(ValueError):
+        rr.figure(second, "nope")
+
+
+def test_emit_displays_the_custom_mime_bundle(weeks, monkeypatch):
+    _, _, second, _ = weeks
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
+    second.emit()
+    (bundle, kw), = shown
+    assert bundle[REVIEW_MIME] == second.summary() and kw["raw"] is True
+    assert kw["metadata"][REVIEW_MIME]["thread_id"] == second.thread_id
+    assert "chitra" in bundle["text/plain"]
+
+
+def test_compare_lists_what_changed():
+    prev = {"as_of": "2026-11-13", "overall_score": 7.0, "risk_level": "moderate", "total_value": 100.0,
+            "risk_metrics": {"beta": 1.0}, "weights": {"A": 0.5, "B": 0.5},
+            "recommendations": [["add", "A"], ["hold", "B"]]}
+    cur = {"as_of": "2026-11-20", "overall_score": 6.5, "risk_level": "high", "total_value": 110.0,
+           "risk_metrics": {"beta": 1.2, "new": 1.0}, "weights": {"A": 0.7, "C": 0.3},
+           "recommendations": [["add", "A"], ["reduce", "C"]]}
+    ch = compare(prev, cur)
+    assert ch["score"]["delta"] == -0.5 and ch["risk_level"]["changed"] is True
+    assert ch["total_value"]["delta"] == 10.0 and ch["risk_metrics"] == {"beta": 0.2}
+    assert ch["added"] == ["C"] and ch["removed"] == ["B"] and ch["weight_changes"] == {"A": 0.2}
+    assert ch["new_recommendations"] == [["reduce", "C"]] and ch["dropped_recommendations"] == [["hold", "B"]]
+
+
+def test_bad_inputs_fail_clearly(tmp_path):
+    store = Store(tmp_path / "q.db")
+    with pytest.raises(QlworkError, match="sample"):
+        run_review("x", "2026-11-20", portfolio="sample:nope", store=store)
+    with pytest.raises(QlworkError):
+        run_review("x", "2026-11-20", portfolio="sample:diversified", provider="nope", store=store)
+    store.close()
