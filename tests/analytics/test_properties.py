@@ -40,7 +40,7 @@ def test_bbands_ordered(p, k):
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.integers(1, 30), elements=st.floats(0.0, 1e6, allow_nan=False)).filter(lambda w: w.sum() > 0),
+@given(arrays(np.float64, st.integers(1, 30), elements=st.floats(0.0, 1e6, allow_nan=False)).filter(lambda w: w.sum() > 1e-6),
        st.floats(1e-3, 1e3))
 def test_health_weights_are_normalised(w, scale):
     sectors = [f"S{i % 3}" for i in range(w.size)]
