@@ -25,17 +25,11 @@ def run_conversation(session, questions=DEMO_QUESTIONS, echo: Callable[[str], No
         steps = [s.model_dump() for s in answer.steps]
         for call in tool_calls(steps):
             if call["name"] == "analyze_portfolio" and not call.get("error"):
-                echo("\nHoldings:\n" + holdings_table(_as_dict(call["output"])))
+                echo("\nHoldings:\n" + holdings_table(call["output"]))
         echo("\n" + answer_text(answer.response.model_dump()))
         echo("\nHow this answer was made:\n" + steps_text(steps))
         answers.append(answer)
     return answers
-
-
-def _as_dict(output):
-    import json
-
-    return json.loads(output) if isinstance(output, str) else output
 
 
 def main(portfolio: str = "sample:diversified", user_id: str = "demo", echo: Callable[[str], None] = print) -> list:

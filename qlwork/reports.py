@@ -24,13 +24,13 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
 from .config import BENCHMARK, home, read_toml
 from .errors import InputError
+from .fileio import atomic_write
 from .reports_job import run_user_job
 
 DEFAULT_USERS = Path(__file__).with_name("data") / "users.toml"
@@ -113,21 +113,6 @@ def inputs_hash(params: dict, notebook_text: str) -> str:
     if pf.is_file():
         h.update(hashlib.sha256(pf.read_bytes()).digest())
     return h.hexdigest()
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -18,7 +18,6 @@ No secret is ever a parameter: ``api_key_env`` names the environment variable ho
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,15 +62,6 @@ def find_previous_review(store: Store, user_id: str, week: str, limit: int = 200
         if best is None or meta["week"] > best["week"]:
             best = {"thread_id": thread.id, "week": meta["week"], "as_of": meta.get("as_of"), "review": meta["review"]}
     return best
-
-
-def _parse(output: Any) -> Any:
-    if isinstance(output, str):
-        try:
-            return json.loads(output)
-        except ValueError:
-            return output
-    return output
 
 
 def _market(provider: str):
@@ -283,8 +273,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
         question += PREVIOUS_NOTE.format(prev_as_of=prev.get("as_of"), prev_thread=previous["thread_id"],
                                          prev_score=prev.get("overall_score"), prev_risk=prev.get("risk_level"))
     answer = session.ask(question)
-    calls = [{**c, "output": _parse(c["output"])} for c in flatten_calls([s.model_dump(mode="json")
-                                                                           for s in answer.steps])]
+    calls = flatten_calls([s.model_dump(mode="json") for s in answer.steps])
     if answer.response is None:
         raise InputError(f"The review run {answer.run.id} ended {answer.run.status}: {answer.text}",
                          code="review_incomplete", thread_id=session.thread_id)

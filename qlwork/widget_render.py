@@ -11,6 +11,8 @@ import html
 import json
 from typing import Any
 
+from .assistant.render import parse_json
+
 __all__ = [
     "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "header_html",
     "notice_html", "output_summary", "pending_html", "steps_html", "steps_title", "user_html",
@@ -169,15 +171,6 @@ def error_html(title: str, message: str, fix: str | None = None) -> str:
             f"{fix_html}</div>")
 
 
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _short(value: Any, limit: int) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -185,7 +178,7 @@ def _short(value: Any, limit: int) -> str:
 
 def output_summary(output: Any, limit: int = 260) -> str:
     """One line describing a tool output: scalar fields, list lengths and nested-object sizes."""
-    data = _loads(output)
+    data = parse_json(output)
     if data is None:
         return "(no output)"
     if isinstance(data, list):
@@ -247,7 +240,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
         return f'<div class="qlwork-steps-body">{head}<div style="{_MUTED}">No tool calls were made.</div></div>'
     rows = []
     for i, call in enumerate(calls, 1):
-        args = _loads(call.get("arguments"))
+        args = parse_json(call.get("arguments"))
         args_text = _short(args, 200) if args not in (None, "", {}) else "(none)"
         if call.get("error"):
             result = (f'<span class="qlwork-step-error" style="color:#c62828">'

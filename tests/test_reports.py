@@ -12,7 +12,8 @@ import pytest
 
 from qlwork.cli import main as cli_main
 from qlwork.portfolio import sample_portfolios
-from qlwork.reports import (DEFAULT_USERS, VOLATILE_FIELDS, atomic_write, inputs_hash, load_users, run_batch)
+from qlwork.fileio import atomic_write
+from qlwork.reports import DEFAULT_USERS, VOLATILE_FIELDS, inputs_hash, load_users, run_batch
 from qlwork.reports_job import REVIEW_MIME, kernel_manager, mask_volatile_html, mask_volatile_notebook, review_result
 from qlwork.errors import InputError
 

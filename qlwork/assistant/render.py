@@ -67,14 +67,25 @@ def answer_text(response: dict, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
+def parse_json(value):
+    """``value`` parsed as JSON when it is JSON text; anything else comes back unchanged."""
+    if not isinstance(value, (str, bytes)):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def tool_calls(steps: list[dict]) -> list[dict]:
-    """Flatten run steps into their tool calls (name, arguments, output, duration_ms, error)."""
+    """Flatten run steps into their tool calls: name, arguments (the JSON text as sent), output
+    (parsed from JSON), duration_ms, error."""
     calls = []
     for step in steps:
         for call in (step.get("step_details") or {}).get("tool_calls", []) or []:
             fn = call.get("function") or {}
             calls.append({"id": call.get("id"), "name": fn.get("name") or call.get("type"),
-                          "arguments": fn.get("arguments"), "output": fn.get("output"),
+                          "arguments": fn.get("arguments"), "output": parse_json(fn.get("output")),
                           "duration_ms": call.get("duration_ms"), "error": call.get("error")})
     return calls
 

@@ -23,6 +23,7 @@ from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
+from .render import parse_json
 from .response import ConversationContext, TradingResponse, parse_response, render_text
 from .store import Store
 
@@ -238,8 +239,8 @@ class Runner:
         history = store.list_messages(thread.id, order="desc", limit=200)[::-1]
         context.extra.setdefault("assistant_id", run.assistant_id)  # for code_interpreter / file_search
         context.extra.setdefault("attachments", thread_attachments(history))
-        prior = [{"run_id": run_id, "name": c.function.name, "arguments": _loads(c.function.arguments),
-                  "output": _loads(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
+        prior = [{"run_id": run_id, "name": c.function.name, "arguments": parse_json(c.function.arguments),
+                  "output": parse_json(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
         state = _RunState(run=run, assistant=store.get_assistant(run.assistant_id), thread=thread, tools=tools,
                           client_tools=client, context=context,
                           messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
@@ -397,10 +398,3 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text

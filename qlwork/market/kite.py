@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,6 +34,7 @@ import pandas as pd
 
 from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
+from ..fileio import atomic_write
 from . import kite_auth
 from .base import CANDLE_COLUMNS, OHLCV_FIELDS, QUOTE_KEY_PREFIX, check_interval, mark, parse_date, resolve_symbols
 from .cache import CandleCache
@@ -149,10 +149,7 @@ class KiteMarketData:
                 if frame.empty:
                     raise ProviderError(f"Kite returned an empty {self.exchange} instruments list.",
                                         fix="Retry later (the dump is rebuilt each morning).", provider=PROVIDER)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-                frame.to_csv(tmp, index=False)
-                os.replace(tmp, path)
+                atomic_write(path, frame.to_csv(index=False))
                 for old in path.parent.glob("instruments-*.csv"):
                     if old.name < f"instruments-{(day - dt.timedelta(days=7)).isoformat()}.csv":
                         old.unlink(missing_ok=True)

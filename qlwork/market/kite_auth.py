@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import TIMEZONE, home
 from ..errors import InputError, ProviderError
+from ..fileio import atomic_write
 
 ENV_API_KEY = "KITE_API_KEY"
 ENV_API_SECRET = "KITE_API_SECRET"
@@ -173,23 +174,8 @@ def parse_request_token(text: str) -> str:
 
 
 def _write_private(path: Path, payload: dict) -> None:
-    """Write JSON to ``path`` with mode 0600 via a 0600 temp file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write JSON to ``path`` with mode 0600 (atomic)."""
+    atomic_write(path, json.dumps(payload, indent=2), mode=0o600)
 
 
 def complete_login(request_token_or_url: str, *, root: str | None = None, timeout: float | None = None,
