@@ -11,6 +11,7 @@ apt-get when it can).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -61,6 +62,10 @@ def lab(tmp_path):
     news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false"}')  # no "official Jupyter news?" toast over the widget
+    # render every cell fully: with windowing, off-screen cells have no editor DOM to click
+    tracker = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     env = {**os.environ, "QLWORK_HOME": str(tmp_path / "home"), "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jrun"), "JUPYTER_DATA_DIR": str(tmp_path / "jdata"), "IPYTHONDIR": str(tmp_path / "ipython"),
            "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
@@ -124,17 +129,24 @@ def _execute(page, cell) -> None:
     pytest.fail("JupyterLab never started executing the widget cell (kernel not connected?).")
 
 
-def _run_until_widget(page) -> None:
-    """Run the notebook's code cells in order up to the one that creates the chat widget."""
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
-    cells.first.wait_for(timeout=45_000)
-    page.locator(".jp-Notebook-ExecutionIndicator").first.wait_for(timeout=45_000)
-    for i in range(cells.count()):
-        cell = cells.nth(i)
-        _execute(page, cell)
-        if "AssistantChat(" in cell.locator(".jp-InputArea-editor").inner_text():
-            return
+def _widget_cell_index() -> int:
+    """Index, among code cells, of the notebook cell that creates the chat widget (read from the
+    .ipynb file: the browser's editor text is not reliable before CodeMirror has rendered it)."""
+    code = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    for i, cell in enumerate(code):
+        if "AssistantChat(" in "".join(cell["source"]):
+            return i
     pytest.fail("No cell in the workbench notebook creates AssistantChat(...).")
+
+
+def _run_until_widget(page) -> None:
+    """Run the notebook's code cells in order up to and including the one that creates the widget."""
+    last = _widget_cell_index()
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    page.locator(".jp-Notebook-ExecutionIndicator").first.wait_for(timeout=45_000)
+    cells.nth(last).wait_for(timeout=45_000)
+    for i in range(last + 1):
+        _execute(page, cells.nth(i))
 
 
 def test_chat_in_jupyterlab(lab, tmp_path):
