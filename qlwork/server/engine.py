@@ -22,6 +22,7 @@ from ..assistant.store import Store
 from ..errors import InputError, QlworkError
 from ..tools.registry import REGISTRY, Registry, ToolContext
 from .errors import APIError
+from .keys import KeyStore
 
 log = logging.getLogger("qlwork.server")
 
@@ -44,6 +45,7 @@ class RunEngine:
         self.default_assistant_id = default_assistant_id
         self.portfolio_resolver = portfolio_resolver
         self._market = market
+        self._keys = KeyStore(store)
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="qlwork-run")
         self._runners: dict[tuple, Runner] = {}
         self._lock = threading.Lock()
@@ -98,24 +100,30 @@ class RunEngine:
                            thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread))
 
     def _file_context(self, thread: Thread) -> dict:
-        """What file_search needs: the thread's attachments, the run's assistant, the vector stores
-        named in the thread's and assistant's tool_resources (ownership was checked when set)."""
+        """What the file tools need: the thread's attachments plus the files and vector stores named
+        in the thread's and the run's assistant's tool_resources (ownership was checked when they
+        were set), and the access hooks that keep a model to this user's files."""
         meta = thread.metadata or {}
         extra: dict[str, Any] = {"investment_horizon": meta.get("investment_horizon") or "medium"}
+        resources = [meta]
         run = self.store.active_run(thread.id)
-        stores = _vector_store_ids(meta)
         if run is not None:
             extra["assistant_id"] = run.assistant_id
             try:
-                stores += _vector_store_ids(self.store.get_assistant(run.assistant_id).metadata)
+                resources.append(self.store.get_assistant(run.assistant_id).metadata)
             except InputError:
                 pass
-        try:
-            from ..tools.files import thread_attachments
-        except ImportError:
-            return extra
-        extra["attachments"] = thread_attachments(self.store.list_messages(thread.id, order="asc", limit=100))
-        extra["vector_store_ids"] = list(dict.fromkeys(stores))
+        from ..tools.files import thread_attachments
+
+        attachments = thread_attachments(self.store.list_messages(thread.id, order="asc", limit=100))
+        attachments += [{"file_id": fid, "tools": ["code_interpreter"]}
+                        for m in resources for fid in _resource_ids(m, "code_interpreter", "file_ids")]
+        extra["attachments"] = attachments
+        extra["vector_store_ids"] = list(dict.fromkeys(
+            vs for m in resources for vs in _resource_ids(m, "file_search", "vector_store_ids")))
+        user = thread.user_id or ""
+        extra["file_allowed"] = lambda file_id: self._keys.owner("file", file_id) == user
+        extra["file_created"] = lambda file_id: self._keys.claim("file", file_id, user)
         return extra
 
     # -- runs ------------------------------------------------------------------------------------
@@ -224,11 +232,12 @@ def _preferences(user_id: str):
         return None
 
 
-def _vector_store_ids(meta: dict) -> list[str]:
+def _resource_ids(meta: dict, tool: str, field: str) -> list[str]:
+    """Ids under ``tool_resources[tool][field]`` of a thread's or assistant's metadata."""
     from .wire import TOOL_RESOURCES
 
     resources = (meta or {}).get(TOOL_RESOURCES) or {}
-    return [str(i) for i in ((resources.get("file_search") or {}).get("vector_store_ids") or [])]
+    return [str(i) for i in ((resources.get(tool) or {}).get(field) or [])]
 
 
 def _demo_as_of(market: Any) -> Any:

@@ -132,12 +132,30 @@ def _call_out(call: dict) -> dict:
             code = (json.loads(fn.get("arguments") or "{}") or {}).get("code", "")
         except (ValueError, AttributeError):
             code = fn.get("arguments") or ""
-        outputs = [] if fn.get("output") is None else [{"type": "logs", "logs": fn["output"]}]
-        return {"id": call["id"], "type": "code_interpreter", "code_interpreter": {"input": code, "outputs": outputs}}
+        return {"id": call["id"], "type": "code_interpreter",
+                "code_interpreter": {"input": code, "outputs": interpreter_outputs(fn.get("output"))}}
     if name == "file_search":
         return {"id": call["id"], "type": "file_search", "file_search": {"results": []}}
     return {"id": call["id"], "type": "function",
             "function": {"name": name, "arguments": fn.get("arguments"), "output": fn.get("output")}}
+
+
+def interpreter_outputs(raw: str | None) -> list[dict]:
+    """A code_interpreter tool output -> Assistants outputs: one ``logs`` entry (printed text, the
+    last value, the error) and an ``image`` entry per figure, by file id."""
+    if raw is None:
+        return []
+    try:
+        out = json.loads(raw)
+    except (TypeError, ValueError):
+        out = None
+    if not isinstance(out, dict) or "stdout" not in out:  # an error from the tool, or foreign text
+        return [{"type": "logs", "logs": raw}]
+    exception = (out.get("exception") or {}).get("traceback")
+    parts = [out.get("stdout"), out.get("stderr"), out.get("result"), exception, *(out.get("notes") or [])]
+    logs = "\n".join(p.rstrip("\n") for p in parts if p)
+    images = [{"type": "image", "image": {"file_id": i["file_id"]}} for i in out.get("images") or [] if i.get("file_id")]
+    return ([{"type": "logs", "logs": logs}] if logs else []) + images
 
 
 def step_out(s: RunStep) -> dict:

@@ -25,7 +25,7 @@ from jupyter_client import KernelManager
 
 from ..errors import InputError
 from . import sandbox
-from .files import store_of
+from .files import created_file, readable_file, store_of
 from .registry import ToolContext, tool
 
 BOOTSTRAP = (Path(__file__).resolve().parent / "_kernel_bootstrap.py").read_text()
@@ -304,11 +304,13 @@ def _provider_env(ctx: ToolContext) -> dict:
     return {"QLWORK_SANDBOX_PROVIDER": name, "QLWORK_SANDBOX_AS_OF": str(ctx.as_of) if ctx.as_of else None}
 
 
-def _load_files(ctx: ToolContext, kernel: Kernel, file_ids: list[str]) -> list[dict]:
+def _load_files(ctx: ToolContext, kernel: Kernel, file_ids: list[str], attached: set[str]) -> list[dict]:
+    """Copy files into the kernel's working directory. Ids the model names itself must be readable
+    in this context; the thread's attachments were checked when their message was stored."""
     fs = store_of(ctx)
     loaded = []
     for fid in file_ids:
-        obj = fs.get(fid)
+        obj = fs.get(fid) if fid in attached else readable_file(ctx, fid)
         if fid not in kernel.loaded_files:
             shutil.copyfile(fs.path(fid), kernel.work_dir / obj.filename)
             kernel.loaded_files.add(fid)
@@ -332,17 +334,16 @@ def code_interpreter(ctx: ToolContext, code: str, file_ids: list[str] | None = N
     attached = [a["file_id"] for a in (ctx.extra or {}).get("attachments", []) if "code_interpreter" in a.get("tools", [])]
     fs = store_of(ctx)
     kernel = pool.kernel(key, _provider_env(ctx))
-    files = _load_files(ctx, kernel, list(dict.fromkeys(file_ids or [])))
-    others = _load_files(ctx, kernel, [i for i in dict.fromkeys(attached) if i not in (file_ids or [])])
+    trusted = set(attached)
+    files = _load_files(ctx, kernel, list(dict.fromkeys(file_ids or [])), trusted)
+    others = _load_files(ctx, kernel, [i for i in dict.fromkeys(attached) if i not in (file_ids or [])], trusted)
 
     def save_image(raw: bytes, name: str) -> dict:
-        obj = fs.create(raw, name, purpose="assistants_output")
+        obj = created_file(ctx, fs.create(raw, name, purpose="assistants_output"))
         return {"type": "image", "file_id": obj.id, "filename": obj.filename, "bytes": obj.bytes}
 
     result = pool.execute(key, code, save_image=save_image)
     result.pop("working_directory", None)
     result["files"] = files  # the files this call asked for (cite these)
     result["other_files_in_directory"] = others
-    result["outputs"] = ([{"type": "logs", "logs": result["stdout"] + result["stderr"]}] if (result["stdout"] or result["stderr"]) else []) \
-        + [{"type": "image", "image": {"file_id": i["file_id"]}} for i in result["images"] if "file_id" in i]
     return result

@@ -211,6 +211,26 @@ def store_of(ctx: Any) -> FileStore:
     return chosen if isinstance(chosen, FileStore) else file_store(chosen)
 
 
+def readable_file(ctx: Any, file_id: str) -> FileObject:
+    """The file ``file_id`` if this context may read it. A host serving several users sets
+    ``ctx.extra["file_allowed"]`` (file_id -> bool); ids it refuses answer as unknown, so another
+    user's files can neither be read nor probed for existence."""
+    allowed = (getattr(ctx, "extra", None) or {}).get("file_allowed")
+    if callable(allowed) and not allowed(str(file_id)):
+        raise InputError(f"No file with id {file_id!r}.", fix="Upload the file first, or check the id.",
+                         code="not_found", id=file_id)
+    return store_of(ctx).get(file_id)
+
+
+def created_file(ctx: Any, obj: FileObject) -> FileObject:
+    """Report a file a tool made (e.g. a code_interpreter figure) to the host's
+    ``ctx.extra["file_created"]`` hook, which records who owns it."""
+    hook = (getattr(ctx, "extra", None) or {}).get("file_created")
+    if callable(hook):
+        hook(obj.id)
+    return obj
+
+
 def thread_attachments(messages: Iterable[Any]) -> list[dict]:
     """``{file_id, tools, message_id}`` for every attachment of ``messages`` (tool types as strings)."""
     out = []

@@ -84,3 +84,41 @@ def test_vector_store_and_tool_resources(alice, bob, assistant):
     with pytest.raises(openai.NotFoundError):
         bob.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [vs.id]}})
     assert alice.vector_stores.delete(vs.id).deleted
+
+
+def test_code_interpreter_keeps_a_model_to_its_users_files(alice, byoai_user, fm):
+    """A model that names another user's file id gets "no such file"; the thread's tool_resources
+    files are in the working directory; the figures it makes are the run owner's to download (and
+    only theirs), listed as image outputs of the step."""
+    secret_row = b"symbol,quantity,avg_price\nSECRETHOLD,1,1\n"
+    theirs = alice.files.create(file=("alice_private.csv", io.BytesIO(secret_row)), purpose="assistants")
+    client, model = byoai_user
+    mine = client.files.create(file=("mine.csv", io.BytesIO(PORTFOLIO)), purpose="assistants")
+    assistant = client.beta.assistants.create(model="fake-model", tools=[{"type": "code_interpreter"}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Plot my file"}],
+                                        tool_resources={"code_interpreter": {"file_ids": [mine.id]}})
+    answer = {"analysis_type": "file_analysis", "overall_score": 5.0, "risk_level": "moderate",
+              "recommendations": [], "insights": ["plotted"], "risk_metrics": {}}
+    model.add(fm.calls(("code_interpreter", {"code": "print(open('alice_private.csv').read())",
+                                             "file_ids": [theirs.id]})),
+              fm.calls(("code_interpreter", {"code": "import os\nprint(sorted(os.listdir('.')))\n"
+                                                     "plt.plot([1, 2, 3]); plt.show()"})),
+              fm.text(answer))
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+
+    sent = json.dumps([r.body for r in model.requests])
+    assert "SECRETHOLD" not in sent  # the other user's content never reached the model
+    assert "No file with id" in sent and "mine.csv" in sent
+    calls = [c for s in client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data
+             if s.step_details.type == "tool_calls" for c in s.step_details.tool_calls]
+    assert [c.type for c in calls] == ["code_interpreter", "code_interpreter"]
+    refused, plotted = (c.code_interpreter.outputs for c in calls)
+    assert refused[0].type == "logs" and "No file with id" in refused[0].logs
+    assert plotted[0].type == "logs" and "mine.csv" in plotted[0].logs and "alice_private" not in plotted[0].logs
+    (image,) = [o for o in plotted if o.type == "image"]
+    png = client.files.content(image.image.file_id).read()
+    assert png.startswith(b"\x89PNG")
+    assert image.image.file_id in [f.id for f in client.files.list()]
+    with pytest.raises(openai.NotFoundError):
+        alice.files.content(image.image.file_id)

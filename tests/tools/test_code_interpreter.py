@@ -62,7 +62,27 @@ def test_tool_stores_figures_as_files_and_copies_attachments(pool, tmp_path):
     assert out["stdout"] == "2\n" and out["other_files_in_directory"][0]["filename"] == "px.csv"
     image = out["images"][0]
     assert fs.get(image["file_id"]).kind == "png" and fs.get(image["file_id"]).purpose == "assistants_output"
-    assert {"type": "image", "image": {"file_id": image["file_id"]}} in out["outputs"]
+    assert image["bytes"] == fs.get(image["file_id"]).bytes > 1000
+
+
+def test_host_hooks_limit_the_files_a_model_may_name_and_record_new_ones(pool, tmp_path):
+    """A multi-user host (the server) allows only the user's files and learns of the files made."""
+    fs = FileStore(tmp_path / "files")
+    mine = fs.create(b"symbol,close\nTCS,1\n", "mine.csv")
+    theirs = fs.create(b"symbol,close\nSECRETCO,9\n", "theirs.csv")
+    attached = fs.create(b"symbol,close\nINFY,2\n", "attached.csv")
+    created: list[str] = []
+    ctx = ToolContext(thread_id="hooks", extra={
+        "file_store": fs, "kernel_pool": pool, "file_allowed": lambda fid: fid == mine.id,
+        "file_created": created.append, "attachments": [{"file_id": attached.id, "tools": ["code_interpreter"]}]})
+    with pytest.raises(InputError) as err:
+        ci.code_interpreter.tool.invoke({"code": "1", "file_ids": [theirs.id]}, ctx)
+    assert err.value.details["code"] == "not_found" and "theirs" not in str(err.value)
+    out = ci.code_interpreter.tool.invoke(
+        {"code": "import os\nprint(sorted(os.listdir('.')))\nplt.plot([1, 2]); plt.show()",
+         "file_ids": [mine.id, attached.id]}, ctx)
+    assert "theirs.csv" not in out["stdout"] and "mine.csv" in out["stdout"] and "attached.csv" in out["stdout"]
+    assert created == [out["images"][0]["file_id"]]
 
 
 def test_working_directory_is_per_thread_and_store_is_out_of_reach(pool, status, tmp_path):
