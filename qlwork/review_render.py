@@ -117,7 +117,7 @@ def holdings_html(review) -> str:
 def assessment_html(review) -> str:
     r, a = review.response, review.analysis
     s = review.series.summary()
-    head = table(["Overall score (0-10)", "Risk level", "Window", f"Portfolio return", f"{review.params['benchmark']} return"],
+    head = table(["Overall score (0-10)", "Risk level", "Window", "Portfolio return", f"{review.params['benchmark']} return"],
                  [[r.get("overall_score"), r.get("risk_level"), f"{s['start']} to {s['end']} ({s['days']} days)",
                    pct(s["portfolio_return"], signed=True), pct(s["benchmark_return"], signed=True)]])
     defs = {**METRIC_DEFINITIONS, **EXTRA_DEFINITIONS}

@@ -68,7 +68,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
         app.include_router(router)
 
     @app.get("/health", include_in_schema=False)
-    def health() -> JSON:
+    async def health() -> JSON:
         return JSON({"status": "ok", "version": __version__})
 
     return app

@@ -27,17 +27,24 @@ class ServerState:
     extras: dict = field(default_factory=dict)
 
 
-def state(request: Request) -> ServerState:
+# Dependencies are ``async def`` so FastAPI calls them on the event loop: a sync dependency costs
+# a worker-thread hop per request, and these are quick (the key check is one indexed SELECT).
+
+def app_state(request: Request) -> ServerState:
     return request.app.state.qlwork
 
 
-def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+async def state(request: Request) -> ServerState:
+    return app_state(request)
+
+
+async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
     """The user id of the request's bearer key; 401 when it is missing, unknown or revoked."""
     if credentials is None or not credentials.credentials:
         raise APIError(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>' "
                        "(create one with `qlwork serve keys create --user ID`).", code="missing_api_key",
                        headers={"www-authenticate": "Bearer"})
-    user = state(request).keys.authenticate(credentials.credentials)
+    user = app_state(request).keys.authenticate(credentials.credentials)
     if user is None:
         raise APIError(401, "Incorrect API key provided (unknown or revoked).", code="invalid_api_key",
                        headers={"www-authenticate": "Bearer"})

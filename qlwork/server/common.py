@@ -27,7 +27,7 @@ class ListParams:
     before: str | None
 
 
-def list_params(limit: int = Query(20, ge=1, le=100, description="Page size (1-100)."),
+async def list_params(limit: int = Query(20, ge=1, le=100, description="Page size (1-100)."),
                 order: Literal["asc", "desc"] = Query("desc", description="By created_at."),
                 after: Id | None = Query(None, description="Cursor: an object id; items after it."),
                 before: Id | None = Query(None, description="Cursor: an object id; items before it.")) -> ListParams:

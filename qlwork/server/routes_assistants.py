@@ -48,7 +48,7 @@ def _metadata(body: AssistantCreate, current: dict | None = None) -> dict | None
 
 
 @router.post("", response_class=JSON, responses=documented(AssistantOut), summary="Create an assistant")
-def create_assistant(body: AssistantCreate, user: str = Depends(current_user), st: ServerState = Depends(state)):
+async def create_assistant(body: AssistantCreate, user: str = Depends(current_user), st: ServerState = Depends(state)):
     check_tool_resources(st, user, body.tool_resources)
     fields = _fields(body, st, user, creating=True)
     with st.store.transaction():
@@ -58,20 +58,20 @@ def create_assistant(body: AssistantCreate, user: str = Depends(current_user), s
 
 
 @router.get("", response_class=JSON, responses=documented(ListOut), summary="List assistants")
-def list_assistants(params: ListParams = Depends(list_params), user: str = Depends(current_user),
+async def list_assistants(params: ListParams = Depends(list_params), user: str = Depends(current_user),
                     st: ServerState = Depends(state)):
     items, more = st.access.assistants(user, params.limit, params.order, params.after, params.before)
     return JSON(page((assistant_out(a) for a in items), more))
 
 
 @router.get("/{assistant_id}", response_class=JSON, responses=documented(AssistantOut), summary="Retrieve an assistant")
-def retrieve_assistant(assistant_id: Id = AssistantId, user: str = Depends(current_user),
+async def retrieve_assistant(assistant_id: Id = AssistantId, user: str = Depends(current_user),
                        st: ServerState = Depends(state)):
     return JSON(assistant_out(st.access.assistant(user, assistant_id)))
 
 
 @router.post("/{assistant_id}", response_class=JSON, responses=documented(AssistantOut), summary="Modify an assistant")
-def update_assistant(body: AssistantUpdate, assistant_id: Id = AssistantId, user: str = Depends(current_user),
+async def update_assistant(body: AssistantUpdate, assistant_id: Id = AssistantId, user: str = Depends(current_user),
                      st: ServerState = Depends(state)):
     with st.store.transaction():
         current = st.access.assistant(user, assistant_id, write=True)
@@ -85,7 +85,7 @@ def update_assistant(body: AssistantUpdate, assistant_id: Id = AssistantId, user
 
 
 @router.delete("/{assistant_id}", response_class=JSON, responses=documented(DeletedOut), summary="Delete an assistant")
-def delete_assistant(assistant_id: Id = AssistantId, user: str = Depends(current_user),
+async def delete_assistant(assistant_id: Id = AssistantId, user: str = Depends(current_user),
                      st: ServerState = Depends(state)):
     with st.store.transaction():
         st.access.assistant(user, assistant_id, write=True)

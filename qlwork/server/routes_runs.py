@@ -3,6 +3,7 @@ cancel, submit_tool_outputs; steps list and retrieve."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import StreamingResponse
 
@@ -52,7 +53,7 @@ def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
 
 
 @router.post("/runs", response_class=JSON, responses=STREAMED, summary="Create a thread and run it")
-def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
+async def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
                           st: ServerState = Depends(state)):
     st.access.assistant(user, body.assistant_id)  # check before creating anything
     thread = create_thread(st, user, body.thread)
@@ -65,7 +66,7 @@ def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_
 
 
 @router.post("/{thread_id}/runs", response_class=JSON, responses=STREAMED, summary="Create a run")
-def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
+async def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
                st: ServerState = Depends(state), include: list[str] | None = Query(None, alias="include[]")):
     thread = st.access.thread(user, thread_id)
     run = start_run(st, user, thread, body)
@@ -73,26 +74,26 @@ def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depends(cu
 
 
 @router.get("/{thread_id}/runs", response_class=JSON, responses=documented(ListOut), summary="List runs")
-def list_runs(thread_id: Id = ThreadId, params: ListParams = Depends(list_params), user: str = Depends(current_user),
+async def list_runs(thread_id: Id = ThreadId, params: ListParams = Depends(list_params), user: str = Depends(current_user),
               st: ServerState = Depends(state)):
     items, more = st.access.runs(user, thread_id, params.limit, params.order, params.after, params.before)
     return JSON(page((run_out(r) for r in items), more))
 
 
 @router.get("/{thread_id}/runs/{run_id}", response_class=JSON, responses=documented(RunOut), summary="Retrieve a run")
-def retrieve_run(thread_id: Id = ThreadId, run_id: Id = RunId, user: str = Depends(current_user),
+async def retrieve_run(thread_id: Id = ThreadId, run_id: Id = RunId, user: str = Depends(current_user),
                  st: ServerState = Depends(state),
                  poll_helper: str | None = Header(None, alias="x-stainless-poll-helper", include_in_schema=False)):
     run = st.access.run(user, thread_id, run_id)
     if poll_helper == "true" and run.status in WAITING and st.poll_wait > 0:
         # the SDK's poll helpers call again until the run rests: answer when it does (bounded wait)
-        st.engine.wait(run_id, st.poll_wait)
+        await anyio.to_thread.run_sync(st.engine.wait, run_id, st.poll_wait)
         run = st.store.get_run(run_id)
     return _run_json(st, run)
 
 
 @router.post("/{thread_id}/runs/{run_id}", response_class=JSON, responses=documented(RunOut), summary="Modify a run")
-def update_run(body: RunUpdate, thread_id: Id = ThreadId, run_id: Id = RunId, user: str = Depends(current_user),
+async def update_run(body: RunUpdate, thread_id: Id = ThreadId, run_id: Id = RunId, user: str = Depends(current_user),
                st: ServerState = Depends(state)):
     with st.store.transaction():
         run = st.access.run(user, thread_id, run_id)
@@ -122,7 +123,7 @@ def submit_tool_outputs(body: SubmitToolOutputs, thread_id: Id = ThreadId, run_i
 
 @router.get("/{thread_id}/runs/{run_id}/steps", response_class=JSON, responses=documented(ListOut),
             summary="List run steps")
-def list_steps(thread_id: Id = ThreadId, run_id: Id = RunId, params: ListParams = Depends(list_params),
+async def list_steps(thread_id: Id = ThreadId, run_id: Id = RunId, params: ListParams = Depends(list_params),
                user: str = Depends(current_user), st: ServerState = Depends(state),
                include: list[str] | None = Query(None, alias="include[]")):
     items, more = st.access.steps(user, thread_id, run_id, params.limit, params.order, params.after, params.before)
@@ -131,7 +132,7 @@ def list_steps(thread_id: Id = ThreadId, run_id: Id = RunId, params: ListParams 
 
 @router.get("/{thread_id}/runs/{run_id}/steps/{step_id}", response_class=JSON, responses=documented(RunStepOut),
             summary="Retrieve a run step")
-def retrieve_step(thread_id: Id = ThreadId, run_id: Id = RunId, step_id: Id = Path(description="A step id."),
+async def retrieve_step(thread_id: Id = ThreadId, run_id: Id = RunId, step_id: Id = Path(description="A step id."),
                   user: str = Depends(current_user), st: ServerState = Depends(state),
                   include: list[str] | None = Query(None, alias="include[]")):
     return JSON(step_out(st.access.step(user, thread_id, run_id, step_id)))

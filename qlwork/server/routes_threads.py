@@ -58,17 +58,17 @@ def add_message(st: ServerState, thread_id: str, body: MessageCreate):
 
 
 @router.post("", response_class=JSON, responses=documented(ThreadOut), summary="Create a thread")
-def create(body: ThreadCreate | None = None, user: str = Depends(current_user), st: ServerState = Depends(state)):
+async def create(body: ThreadCreate | None = None, user: str = Depends(current_user), st: ServerState = Depends(state)):
     return JSON(thread_out(create_thread(st, user, body)))
 
 
 @router.get("/{thread_id}", response_class=JSON, responses=documented(ThreadOut), summary="Retrieve a thread")
-def retrieve(thread_id: Id = ThreadId, user: str = Depends(current_user), st: ServerState = Depends(state)):
+async def retrieve(thread_id: Id = ThreadId, user: str = Depends(current_user), st: ServerState = Depends(state)):
     return JSON(thread_out(st.access.thread(user, thread_id)))
 
 
 @router.post("/{thread_id}", response_class=JSON, responses=documented(ThreadOut), summary="Modify a thread")
-def update(body: ThreadUpdate, thread_id: Id = ThreadId, user: str = Depends(current_user),
+async def update(body: ThreadUpdate, thread_id: Id = ThreadId, user: str = Depends(current_user),
            st: ServerState = Depends(state)):
     with st.store.transaction():
         thread = st.access.thread(user, thread_id)
@@ -84,7 +84,7 @@ def update(body: ThreadUpdate, thread_id: Id = ThreadId, user: str = Depends(cur
 
 
 @router.delete("/{thread_id}", response_class=JSON, responses=documented(DeletedOut), summary="Delete a thread")
-def delete(thread_id: Id = ThreadId, user: str = Depends(current_user), st: ServerState = Depends(state)):
+async def delete(thread_id: Id = ThreadId, user: str = Depends(current_user), st: ServerState = Depends(state)):
     with st.store.transaction():
         st.access.thread(user, thread_id)
         _refuse_if_active(st, thread_id, "delete the thread")
@@ -100,7 +100,7 @@ def _refuse_if_active(st: ServerState, thread_id: str, what: str) -> None:
 
 
 @router.post("/{thread_id}/messages", response_class=JSON, responses=documented(MessageOut), summary="Create a message")
-def create_message(body: MessageCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
+async def create_message(body: MessageCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
                    st: ServerState = Depends(state)):
     st.access.thread(user, thread_id)
     check_attachments(st, user, body)
@@ -111,7 +111,7 @@ def create_message(body: MessageCreate, thread_id: Id = ThreadId, user: str = De
 
 
 @router.get("/{thread_id}/messages", response_class=JSON, responses=documented(ListOut), summary="List messages")
-def list_messages(thread_id: Id = ThreadId, params: ListParams = Depends(list_params),
+async def list_messages(thread_id: Id = ThreadId, params: ListParams = Depends(list_params),
                   run_id: Id | None = Query(None, description="Only messages created by this run."),
                   user: str = Depends(current_user), st: ServerState = Depends(state)):
     items, more = st.access.messages(user, thread_id, params.limit, params.order, params.after, params.before,
@@ -121,14 +121,14 @@ def list_messages(thread_id: Id = ThreadId, params: ListParams = Depends(list_pa
 
 @router.get("/{thread_id}/messages/{message_id}", response_class=JSON, responses=documented(MessageOut),
             summary="Retrieve a message")
-def retrieve_message(thread_id: Id = ThreadId, message_id: Id = MessageId, user: str = Depends(current_user),
+async def retrieve_message(thread_id: Id = ThreadId, message_id: Id = MessageId, user: str = Depends(current_user),
                      st: ServerState = Depends(state)):
     return JSON(message_out(st.access.message(user, thread_id, message_id)))
 
 
 @router.post("/{thread_id}/messages/{message_id}", response_class=JSON, responses=documented(MessageOut),
              summary="Modify a message's metadata")
-def update_message(body: MessageUpdate, thread_id: Id = ThreadId, message_id: Id = MessageId,
+async def update_message(body: MessageUpdate, thread_id: Id = ThreadId, message_id: Id = MessageId,
                    user: str = Depends(current_user), st: ServerState = Depends(state)):
     with st.store.transaction():
         message = st.access.message(user, thread_id, message_id)

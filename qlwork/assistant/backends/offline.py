@@ -7,6 +7,7 @@ and earlier runs in the thread. Every figure it writes is copied from a tool out
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
@@ -35,6 +36,7 @@ class OfflineBackend:
 
     def __init__(self, market=None, **_: object) -> None:
         self._market = market
+        self._known: tuple[tuple, tuple[list[str], set[str]]] | None = None
 
     # -- universe --------------------------------------------------------------------------
     def _universe(self, inp: ModelInput) -> tuple[list[str], set[str]]:
@@ -43,9 +45,12 @@ class OfflineBackend:
             from ...market import get_provider
 
             market = self._market = get_provider((inp.thread.metadata or {}).get("provider", "demo"))
-        inst = market.instruments()
-        stocks = inst[inst["instrument_type"] == "EQ"]
-        return sorted(set(stocks["sector"])), set(inst["tradingsymbol"])
+        key = (id(market), dt.date.today())  # instrument lists change at most daily
+        if self._known is None or self._known[0] != key:
+            inst = market.instruments()
+            stocks = inst[inst["instrument_type"] == "EQ"]
+            self._known = key, (sorted(set(stocks["sector"])), set(inst["tradingsymbol"]))
+        return self._known[1]
 
     def _intents(self, inp: ModelInput) -> tuple[str, Intent]:
         sectors, symbols = self._universe(inp)
