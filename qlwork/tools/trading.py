@@ -229,7 +229,7 @@ def generate_trading_signals(
         result["backtest"] = {
             "parameters": params, "window": window,
             "metrics": {k: (rnd(v) if isinstance(v, float) else v) for k, v in res.metrics.items()},
-            "series": {"dates": [d.date().isoformat() for d in close.index[1:]][-len(res.equity):],
+            "series": {"dates": [d.date().isoformat() for d in close.index[-len(res.equity):]],
                        "equity": [rnd(float(x)) for x in res.equity]},
         }
     return result

@@ -88,6 +88,9 @@ def test_signals_for_a_sector_and_a_backtest(ctx):
     bt = run(generate_trading_signals, ctx, sector="IT", strategy="momentum", top_n=2).output["backtest"]
     assert set(bt["metrics"]["final_holdings"]) <= it and len(bt["metrics"]["final_holdings"]) == 2
     assert bt["series"]["equity"][-1] == pytest.approx(1 + bt["metrics"]["total_return"], abs=1e-3)
+    dates, equity = bt["series"]["dates"], bt["series"]["equity"]  # one date per equity point
+    assert len(dates) == len(equity) and equity[0] == 1.0
+    assert (dates[0], dates[-1]) == (bt["window"]["start"], bt["window"]["end"])
 
 
 def test_risk_metrics_for_symbols(ctx):
