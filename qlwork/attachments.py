@@ -1,62 +1,51 @@
 """Files attached to assistant messages (used by the widget's upload button and by notebooks).
 
-An upload is saved as ``$QLWORK_HOME/uploads/<file_id>/<name>`` and referenced from the message by
-its ``file_id`` (the Assistants ``attachments`` shape). Until the file tools land, a CSV attachment
-is read as a portfolio: validated with :func:`qlwork.portfolio.load_portfolio` and made the current
-thread's portfolio (stored in the thread metadata, so reopening the thread keeps it).
+An upload goes into the file store (:mod:`qlwork.tools.files`: ``$QLWORK_HOME/files``, type sniffed
+from the content, size limit ``QLWORK_MAX_FILE_BYTES``) and the message references it by ``file_id``
+with the tools that read it, as in the Assistants API: documents (PDF, text) go to file_search, data
+and images (CSV, JSON, PNG, JPEG) to code_interpreter. A CSV is read as a portfolio: validated with
+:func:`qlwork.portfolio.load_portfolio` and made the current thread's portfolio (stored in the
+thread metadata, so reopening the thread keeps it).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from .assistant.objects import new_id
-from .config import home
 from .errors import InputError
+from .tools.files import file_store
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PORTFOLIO_SUFFIXES = (".csv",)
+TOOLS_BY_KIND = {"pdf": ("file_search",), "text": ("file_search",), "csv": ("code_interpreter",),
+                 "json": ("code_interpreter",), "png": ("code_interpreter",), "jpeg": ("code_interpreter",)}
 
-__all__ = ["MAX_UPLOAD_BYTES", "attachment_name", "is_portfolio_file", "save_upload", "thread_portfolio",
-           "upload_dir", "use_as_portfolio"]
-
-
-def upload_dir() -> Path:
-    """``$QLWORK_HOME/uploads`` (created on demand)."""
-    path = home() / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _safe_name(name: str) -> str:
-    base = Path(str(name or "")).name.strip()
-    base = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
-    return base or "upload"
+__all__ = ["attachment_name", "is_portfolio_file", "message_attachment", "save_upload", "thread_portfolio",
+           "use_as_portfolio"]
 
 
 def save_upload(name: str, content: bytes | bytearray | memoryview) -> dict:
-    """Save an uploaded file; returns ``{"file_id", "name", "path", "size"}``."""
-    data = bytes(content)
-    if not data:
-        raise InputError(f"The file {name!r} is empty.", fix="Attach a file with content.", code="empty_file")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"The file {name!r} is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.",
-                         fix="Attach a smaller file.", code="file_too_large")
-    file_id = new_id("file")
-    folder = upload_dir() / file_id
-    folder.mkdir(parents=True)
-    path = folder / _safe_name(name)
-    path.write_bytes(data)
-    return {"file_id": file_id, "name": path.name, "path": str(path), "size": len(data)}
+    """Store an uploaded file; returns ``{"file_id", "name", "path", "size", "kind", "tools"}``.
+    Empty, oversized, unreadable or unsupported files raise :class:`InputError` with a fix."""
+    fs = file_store()
+    obj = fs.create(content, name or "upload")
+    return {"file_id": obj.id, "name": obj.filename, "path": str(fs.path(obj.id)), "size": obj.bytes,
+            "kind": obj.kind, "tools": list(TOOLS_BY_KIND.get(obj.kind, ("file_search",)))}
+
+
+def message_attachment(saved: dict, as_portfolio: bool = False) -> dict:
+    """The Assistants ``{file_id, tools}`` for a saved upload; a portfolio CSV is the thread's
+    holdings (read by the trading tools), so no file tool is asked to read it."""
+    tools = [] if as_portfolio else [{"type": t} for t in saved.get("tools", ())]
+    return {"file_id": saved["file_id"], "tools": tools}
 
 
 def attachment_name(file_id: str) -> str:
-    """The saved file name of an upload, or the id itself when the file is gone."""
-    folder = upload_dir() / Path(str(file_id)).name
-    files = sorted(folder.iterdir()) if folder.is_dir() else []
-    return files[0].name if files else str(file_id)
+    """The file name of an attachment, or the id itself when the file is gone."""
+    try:
+        return file_store().get(file_id).filename
+    except InputError:
+        return str(file_id)
 
 
 def is_portfolio_file(name: str) -> bool:

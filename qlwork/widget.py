@@ -23,7 +23,8 @@ import traitlets
 
 from . import widget_parts as P
 from . import widget_render as R
-from .attachments import attachment_name, is_portfolio_file, save_upload, thread_portfolio, use_as_portfolio
+from .attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
+                          use_as_portfolio)
 from .errors import InputError, QlworkError
 
 __all__ = ["AssistantChat"]
@@ -133,8 +134,7 @@ class AssistantChat(widgets.VBox):
         self._stream = ""
         self._pending = P.css(widgets.VBox([widgets.HTML(R.pending_html())]), "qlwork-turn", "qlwork-assistant")
         self._append(self._pending)
-        attachments = [{"file_id": f["file_id"], "tools": [] if f.get("portfolio") else [{"type": "file_search"}]}
-                       for f in files] or None
+        attachments = [message_attachment(f, as_portfolio=f["portfolio"]) for f in files] or None
         if wait:
             return self._exchange(text, attachments, self._pending)
         self._worker = threading.Thread(target=self._exchange, args=(text, attachments, self._pending),

@@ -229,6 +229,29 @@ def test_bad_csv_attachment_is_a_clear_error():
     assert chat.send("Analyze my portfolio").run.status == "completed"  # usable afterwards
 
 
+def test_attached_pdf_is_searched_and_cited():
+    """A document uploaded through the widget lands in the file store and file_search reads it."""
+    from qlwork.tools.file_search import RESEARCH_DIR
+    from qlwork.tools.files import file_store
+
+    chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)
+    pdf = (RESEARCH_DIR / "nifty50_technical_outlook.pdf").read_bytes()
+    saved = chat.attach("outlook.pdf", pdf)
+    assert saved["kind"] == "pdf" and file_store().content(saved["file_id"]) == pdf
+    answer = chat.send("What does the attached PDF say about NIFTY 50 support and resistance levels?")
+    assert [c.function.name for c in answer.tool_calls] == ["file_search"]
+    assert "[outlook.pdf p.2]" in answer.response.insights[0]
+    stored = chat.session.history()[0].attachments[0]
+    assert stored.file_id == saved["file_id"] and [t["type"] for t in stored.tools] == ["file_search"]
+    assert "Attached: outlook.pdf" in AssistantChat(user_id="analyst").transcript_html()  # name after reopening
+
+
+def test_unsupported_upload_is_refused_clearly():
+    chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)
+    assert chat.attach("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256))) is None
+    assert "tool.exe" in chat.status.value and chat.attachment_label.value == ""
+
+
 def test_upload_widget_attaches_file():
     chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)
     chat.upload.set_state({"value": [{"name": "notes.txt", "type": "text/plain", "size": 5,
