@@ -246,7 +246,7 @@ def _sample_path(name: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 # loading
 
-class _Problems:
+class RowProblems:
     """Collects row/field problems and raises them together."""
 
     def __init__(self, where: str) -> None:
@@ -276,7 +276,9 @@ class _Problems:
                          file=self.where, row=first["row"], field=first["field"], problems=self.items)
 
 
-def _norm_header(h: str) -> str:
+def normalise_header(h: str) -> str:
+    """A column header as a lower_snake_case key ("Avg. Cost" -> "avg._cost", "Trading-Symbol" ->
+    "trading_symbol"), before alias lookup."""
     return "_".join(str(h).strip().lower().replace("-", " ").split())
 
 
@@ -294,7 +296,7 @@ def _parse_number(raw) -> float | None:
     return float(text)
 
 
-def _coerce_row(raw: Mapping[str, Any], row: int, problems: _Problems, known_lookup: dict | None,
+def _coerce_row(raw: Mapping[str, Any], row: int, problems: RowProblems, known_lookup: dict | None,
                 known: list[str] | None) -> dict | None:
     """Validate one raw row (canonical field names) into Holding kwargs, recording problems."""
     out: dict[str, Any] = {}
@@ -380,7 +382,7 @@ def _coerce_row(raw: Mapping[str, Any], row: int, problems: _Problems, known_loo
 def _build(records: list[tuple[int, Mapping[str, Any]]], where: str, *, known_symbols, name: str,
            source: str, metadata: dict, header_note: str = "") -> Portfolio:
     """Validate canonicalised records [(row number, fields)] into a Portfolio."""
-    problems = _Problems(where)
+    problems = RowProblems(where)
     if not records:
         raise InputError(f"{where} has no holdings{header_note}.",
                          fix=f"Add one row per holding with columns {EXPECTED_HEADER}.", file=where)
@@ -416,7 +418,7 @@ def _canonical(raw: Mapping[str, Any], row: int, where: str) -> dict:
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key, value in raw.items():
-        field = ALIASES.get(_norm_header(key))
+        field = ALIASES.get(normalise_header(key))
         if field is None:
             continue
         if field in origin:
@@ -456,7 +458,8 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _from_csv_text(text: str, where: str, *, known_symbols, name: str, source: str) -> Portfolio:
+def portfolio_from_csv_text(text: str, where: str, *, known_symbols, name: str, source: str) -> Portfolio:
+    """A portfolio from CSV text (``where`` names it in errors); every bad row is reported at once."""
     reader = csv.reader(io.StringIO(text))
     try:
         rows = list(reader)
@@ -472,7 +475,7 @@ def _from_csv_text(text: str, where: str, *, known_symbols, name: str, source: s
     mapping: dict[int, str] = {}
     origin: dict[str, str] = {}
     for j, col in enumerate(header):
-        field = ALIASES.get(_norm_header(col))
+        field = ALIASES.get(normalise_header(col))
         if field is None:
             continue
         if field in origin:
@@ -490,7 +493,7 @@ def _from_csv_text(text: str, where: str, *, known_symbols, name: str, source: s
             file=where, row=start + 1, missing=missing,
         )
     records: list[tuple[int, dict]] = []
-    problems = _Problems(where)
+    problems = RowProblems(where)
     for i, r in enumerate(rows[start + 1:], start=start + 2):
         if not any(c.strip() for c in r):
             continue  # blank line
@@ -504,8 +507,9 @@ def _from_csv_text(text: str, where: str, *, known_symbols, name: str, source: s
                   metadata={"format": "csv", "path": where, "rows": len(records)})
 
 
-def _from_json_obj(obj: Any, where: str, *, known_symbols, name: str | None, source: str,
-                   fmt: str = "json", default_name: str = "portfolio") -> Portfolio:
+def portfolio_from_json(obj: Any, where: str, *, known_symbols, name: str | None, source: str,
+                        fmt: str = "json", default_name: str = "portfolio") -> Portfolio:
+    """A portfolio from parsed JSON: a list of holdings, ``{"holdings": [...]}`` or a Kite response."""
     items = obj
     found_name = None
     if isinstance(obj, Mapping):
@@ -555,13 +559,13 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
     """
     if isinstance(source, Portfolio):
         if known_symbols is not None:
-            return _from_json_obj(source.to_records(), f"portfolio {source.name!r}", known_symbols=known_symbols,
+            return portfolio_from_json(source.to_records(), f"portfolio {source.name!r}", known_symbols=known_symbols,
                                   name=name or source.name, source=source.source, fmt="records")
         return source if name is None else source.model_copy(update={"name": name})
     if isinstance(source, str) and source.strip().lower().startswith("sample:"):
         sample = source.strip()[len("sample:"):].strip()
         path = _sample_path(sample)
-        return _from_csv_text(_read_text(path), path.name, known_symbols=known_symbols, name=name or path.stem,
+        return portfolio_from_csv_text(_read_text(path), path.name, known_symbols=known_symbols, name=name or path.stem,
                               source=f"sample:{path.stem}")
     if isinstance(source, (str, os.PathLike)):
         if isinstance(source, str) and not source.strip():
@@ -580,7 +584,7 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
         text = _read_text(path)
         where = str(path)
         if suffix == ".csv":
-            return _from_csv_text(text, where, known_symbols=known_symbols, name=name or path.stem,
+            return portfolio_from_csv_text(text, where, known_symbols=known_symbols, name=name or path.stem,
                                   source=str(path))
         try:
             obj = json.loads(text)
@@ -588,10 +592,10 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
             raise InputError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
                              fix="Correct the JSON syntax at that position (a missing comma or quote is common).",
                              file=where, row=exc.lineno, column=exc.colno) from None
-        return _from_json_obj(obj, where, known_symbols=known_symbols, name=name, source=str(path),
+        return portfolio_from_json(obj, where, known_symbols=known_symbols, name=name, source=str(path),
                               default_name=path.stem)
     if isinstance(source, (list, tuple, Mapping)):
-        return _from_json_obj(list(source) if isinstance(source, tuple) else source, "holdings",
+        return portfolio_from_json(list(source) if isinstance(source, tuple) else source, "holdings",
                               known_symbols=known_symbols, name=name, source="records", fmt="records")
     raise InputError(f"Cannot load a portfolio from {type(source).__name__}.",
                      fix="Pass a CSV/JSON path, a list of holdings, or a sample such as sample:diversified.")

@@ -54,6 +54,11 @@ class Store:
                 self._connections.append(conn)
         return conn
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads of tables that extensions add (the server's keys and
+        owners); writes go through :meth:`transaction`."""
+        return self._conn()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``); nested use joins the outer one."""
@@ -256,6 +261,10 @@ class Store:
     def list_runs(self, thread_id: str, limit: int = 20, order: str = "desc", after: str | None = None,
                   before: str | None = None) -> list[Run]:
         return self._list("runs", {"thread_id": thread_id}, limit, order, after, before)
+
+    def update_message(self, message_id: str, **fields: Any) -> Message:
+        """Change a message's fields (e.g. ``metadata``); content and role are kept as written."""
+        return self._update("messages", message_id, fields)
 
     def update_run(self, run_id: str, **fields: Any) -> Run:
         """Change fields other than ``status`` (use :meth:`transition` for that)."""

@@ -122,7 +122,7 @@ class Access:
     def _select(self, table: str, model: type, where: str, params: list, limit: int, order: str,
                 after: str | None, before: str | None) -> list[Any]:
         """Keyset pagination over ``table`` (same ordering as the store's lists)."""
-        conn = self.store._conn()
+        conn = self.store.connection()
         clauses, args = [where], list(params)
         for cursor, later in ((after, True), (before, False)):
             if cursor is None:

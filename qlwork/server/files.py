@@ -67,7 +67,7 @@ class FileAccess:
 
     def owned_page(self, user: str, kind: str, params: ListParams) -> tuple[list[str], bool]:
         """Ids of the user's objects of ``kind``, paginated by creation like every list."""
-        conn = self.store._conn()
+        conn = self.store.connection()
         clauses, args = ["kind = ?", "user_id = ?"], [kind, user]
         for cursor, later in ((params.after, True), (params.before, False)):
             if cursor is None:

@@ -95,7 +95,7 @@ class KeyStore:
             clauses.append("revoked_at IS NULL")
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        rows = self.store._conn().execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+        rows = self.store.connection().execute(sql + " ORDER BY created_at, rowid", params).fetchall()
         return [KeyInfo(*tuple(r)) for r in rows]
 
     def revoke(self, key_id: str) -> KeyInfo:
@@ -114,7 +114,7 @@ class KeyStore:
         if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         wanted = digest(secret)
-        row = self.store._conn().execute(
+        row = self.store.connection().execute(
             "SELECT digest, user_id FROM server_keys WHERE digest = ? AND revoked_at IS NULL", (wanted,)).fetchone()
         if row is None or not hmac.compare_digest(row[0], wanted):
             return None
@@ -127,7 +127,7 @@ class KeyStore:
                          "VALUES (?, ?, ?, ?)", (kind, object_id, user_id, now()))
 
     def owner(self, kind: str, object_id: str) -> str | None:
-        row = self.store._conn().execute("SELECT user_id FROM server_owners WHERE kind = ? AND object_id = ?",
+        row = self.store.connection().execute("SELECT user_id FROM server_owners WHERE kind = ? AND object_id = ?",
                                          (kind, object_id)).fetchone()
         return row[0] if row else None
 

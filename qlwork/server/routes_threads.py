@@ -133,5 +133,5 @@ async def update_message(body: MessageUpdate, thread_id: Id = ThreadId, message_
     with st.store.transaction():
         message = st.access.message(user, thread_id, message_id)
         if body.metadata is not None:
-            message = st.store._update("messages", message_id, {"metadata": {**message.metadata, **body.metadata}})
+            message = st.store.update_message(message_id, metadata={**message.metadata, **body.metadata})
     return JSON(message_out(message))

@@ -161,17 +161,17 @@ def _portfolio_summary(pf, fmt: str) -> dict:
 
 def parse_csv(text: str, filename: str, known_symbols: Iterable[str] | None = None) -> dict:
     """A CSV as a validated portfolio, a validated earnings table, or a generic table summary."""
-    from ..portfolio import ALIASES, REQUIRED_FIELDS, _from_csv_text, _norm_header
+    from ..portfolio import ALIASES, REQUIRED_FIELDS, portfolio_from_csv_text, normalise_header
 
     rows = list(csv.reader(io.StringIO(text)))
     header = next((r for r in rows if any(c.strip() for c in r)), None)
     if header is None:
         raise InputError(f"{filename} is empty.", fix="Upload a CSV with a header row.", file=filename,
                          code="empty_file")
-    names = [_norm_header(h) for h in header]
+    names = [normalise_header(h) for h in header]
     fields = {ALIASES.get(n) for n in names}
     if all(f in fields for f in REQUIRED_FIELDS):
-        pf = _from_csv_text(text, filename, known_symbols=known_symbols, name=Path(filename).stem, source=filename)
+        pf = portfolio_from_csv_text(text, filename, known_symbols=known_symbols, name=Path(filename).stem, source=filename)
         return _portfolio_summary(pf, "csv")
     records = [dict(zip(names, r)) for r in rows[rows.index(header) + 1:] if any(c.strip() for c in r)]
     if _is_earnings(names):
@@ -181,7 +181,7 @@ def parse_csv(text: str, filename: str, known_symbols: Iterable[str] | None = No
 
 def parse_json(text: str, filename: str, known_symbols: Iterable[str] | None = None) -> dict:
     """JSON as a validated portfolio (the portfolio JSON shapes), earnings, or a generic document."""
-    from ..portfolio import _from_json_obj
+    from ..portfolio import portfolio_from_json
 
     try:
         obj = json.loads(text)
@@ -195,7 +195,7 @@ def parse_json(text: str, filename: str, known_symbols: Iterable[str] | None = N
         recs = [{str(k).strip().lower(): v for k, v in i.items()} for i in items]
         return {"kind": "json", "content": "earnings", **validate_earnings(recs, filename, known_symbols)}
     if isinstance(obj, list) or (isinstance(obj, dict) and ("holdings" in obj or "status" in obj)):
-        pf = _from_json_obj(obj, filename, known_symbols=known_symbols, name=None, source=filename,
+        pf = portfolio_from_json(obj, filename, known_symbols=known_symbols, name=None, source=filename,
                             default_name=Path(filename).stem)
         return _portfolio_summary(pf, "json")
     keys = list(obj)[:50] if isinstance(obj, dict) else []
@@ -226,9 +226,9 @@ def validate_earnings(records: list[dict], filename: str, known_symbols: Iterabl
                       csv_rows: bool = False) -> dict:
     """Check an earnings table (symbol, period, numeric metrics); every problem names row and field."""
     from ..market.base import suggest_symbols, symbol_lookup
-    from ..portfolio import _Problems
+    from ..portfolio import RowProblems
 
-    problems = _Problems(filename)
+    problems = RowProblems(filename)
     known = list(known_symbols) if known_symbols is not None else None
     lookup = symbol_lookup(known) if known is not None else None
     sym_key = next(k for k in ("symbol", "tradingsymbol", "ticker", "company") if k in records[0]) if records else "symbol"
