@@ -26,17 +26,22 @@ test: $(STAMP) chromium
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
 
-# Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing and possible
-# (root); otherwise the browser test is skipped and says why.
+# Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing (as root, or
+# through passwordless sudo); otherwise the browser test is skipped and says why.
 chromium:
 	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "Installing Debian chromium for the browser test (apt-get)..."; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	    || echo "WARNING: apt-get could not install chromium: tests/test_widget_browser.py will be SKIPPED."; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "WARNING: chromium is missing and apt-get is not available: tests/test_widget_browser.py will be SKIPPED."; \
 	else \
-	  echo "WARNING: chromium is missing and cannot be installed here (needs apt-get as root):"; \
-	  echo "         tests/test_widget_browser.py will be SKIPPED."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ]; then \
+	    echo "WARNING: chromium is missing and installing it needs root (apt-get install chromium):"; \
+	    echo "         tests/test_widget_browser.py will be SKIPPED."; \
+	  else \
+	    echo "Installing Debian chromium for the browser test (apt-get)..."; \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null) \
+	      || echo "WARNING: apt-get could not install chromium: tests/test_widget_browser.py will be SKIPPED."; \
+	  fi; \
 	fi
 
 # JupyterLab on 127.0.0.1 with the venv; open the printed URL (Ctrl-C stops it).

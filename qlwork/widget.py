@@ -26,6 +26,7 @@ from . import widget_render as R
 from .attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
                           use_as_portfolio)
 from .errors import InputError, QlworkError
+from .market.base import source_label
 
 __all__ = ["AssistantChat"]
 
@@ -88,7 +89,7 @@ class AssistantChat(widgets.VBox):
                                 "qlwork-send")
         self.cancel_button = P.css(widgets.Button(description="Cancel", icon="stop", disabled=True),
                                   "qlwork-cancel")
-        self.upload = P.css(widgets.FileUpload(accept=".csv,.json,.txt,.md,.pdf", multiple=False,
+        self.upload = P.css(widgets.FileUpload(accept=".csv,.json,.txt,.md,.pdf,.png,.jpg,.jpeg", multiple=False,
                                               description="Attach file"), "qlwork-upload")
         self.attachment_label = P.css(widgets.HTML(), "qlwork-attachment")
         self.remove_button = widgets.Button(description="Remove", layout=widgets.Layout(display="none"))
@@ -215,13 +216,27 @@ class AssistantChat(widgets.VBox):
         cls = "qlwork-busy" if busy else "qlwork-status-text"
         self.status.value = f'<span class="{cls}">{R.esc(text)}</span>' if text else ""
 
+    def _market_source(self) -> str | None:
+        """The session's data source before any answer names it (None if the provider fails to load:
+        the first answer reports why)."""
+        try:
+            market = self.session.market
+            if market is None or isinstance(market, str):
+                from .assistant.session import _load_market
+
+                market = self.session.market = _load_market(market)
+            return source_label(market.metadata()) if market is not None else None
+        except Exception:  # noqa: BLE001 - e.g. no Kite login yet; shown by the first answer instead
+            return None
+
     # -- threads and history -------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw the header and the thread list from the session."""
         run = self._last_run
         backend, model = (run.backend, run.model) if run is not None else P.configured_backend(self.session)
         self.header.value = R.header_html(self.session.user_id, self.session.thread_id, backend, model,
-                                          self._data_source, P.portfolio_label(self.session.portfolio))
+                                          self._data_source or self._market_source(),
+                                          P.portfolio_label(self.session.portfolio))
         threads = self.session.threads(limit=50)
         if self.session.thread_id not in [t.id for t in threads]:
             threads.insert(0, self.session.thread)

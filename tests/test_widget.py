@@ -83,6 +83,12 @@ def test_send_renders_offline_answer_with_steps():
     assert chat.input.value == "" and not chat.send_button.disabled and chat.cancel_button.disabled
 
 
+def test_header_names_the_data_source_before_the_first_answer():
+    chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)
+    assert "synthetic demo data (not real market prices)" in chat.header.value
+    assert "known after the first answer" not in chat.header.value.split("Data:")[1]
+
+
 def test_chart_shown_for_series_output():
     pytest.importorskip("qlwork.charts")
     chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)

@@ -1,7 +1,7 @@
 """End-to-end: the assistant widget in JupyterLab, driven in headless Chromium by Playwright.
 
 Starts JupyterLab on 127.0.0.1 (free port, random token, QLWORK_HOME and all Jupyter state in a tmp
-dir), opens a copy of notebooks/assistant_workbench.ipynb, runs the widget cell, asks "Analyze my
+dir), opens a copy of notebooks/assistant_workbench.ipynb, runs its cells, asks "Analyze my
 portfolio" through the widget's input and Send button, and checks the answer (score, risk,
 recommendations) and the expandable steps. A screenshot goes to tests/artifacts/.
 
@@ -129,24 +129,32 @@ def _execute(page, cell) -> None:
     pytest.fail("JupyterLab never started executing the widget cell (kernel not connected?).")
 
 
-def _widget_cell_index() -> int:
-    """Index, among code cells, of the notebook cell that creates the chat widget (read from the
-    .ipynb file: the browser's editor text is not reliable before CodeMirror has rendered it)."""
-    code = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    for i, cell in enumerate(code):
-        if "AssistantChat(" in "".join(cell["source"]):
-            return i
-    pytest.fail("No cell in the workbench notebook creates AssistantChat(...).")
+def _code_cells() -> list[str]:
+    """Sources of the workbench notebook's code cells (read from the .ipynb file: the browser's
+    editor text is not reliable before CodeMirror has rendered it)."""
+    return ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
 
 
-def _run_until_widget(page) -> None:
-    """Run the notebook's code cells in order up to and including the one that creates the widget."""
-    last = _widget_cell_index()
+def _run_all_cells(page) -> None:
+    """Run every code cell in order, as a reader would (Shift+Enter on each)."""
+    sources = _code_cells()
+    assert any("AssistantChat(" in src for src in sources), "No cell in the workbench notebook creates AssistantChat(...)."
     cells = page.locator(".jp-Notebook .jp-CodeCell")
     page.locator(".jp-Notebook-ExecutionIndicator").first.wait_for(timeout=45_000)
-    cells.nth(last).wait_for(timeout=45_000)
-    for i in range(last + 1):
+    cells.nth(len(sources) - 1).wait_for(timeout=45_000)
+    assert cells.count() == len(sources)
+    for i in range(len(sources)):
         _execute(page, cells.nth(i))
+    # every cell finished without an error output
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    deadline = time.monotonic() + 120
+    while any("*" in prompts.nth(i).inner_text() for i in range(len(sources))):
+        if time.monotonic() > deadline:
+            pytest.fail("Notebook cells were still running after 120 s.")
+        time.sleep(0.5)
+    errors = page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    tracebacks = [t for t in (errors.nth(i).inner_text() for i in range(errors.count())) if "Traceback" in t]
+    assert not tracebacks, tracebacks
 
 
 def test_chat_in_jupyterlab(lab, tmp_path):
@@ -165,7 +173,7 @@ def test_chat_in_jupyterlab(lab, tmp_path):
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         try:
             page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=45_000)
-            _run_until_widget(page)
+            _run_all_cells(page)
             chat = page.locator(".qlwork-chat")
             chat.wait_for(state="visible", timeout=60_000)
             chat.locator(".qlwork-header").filter(has_text="analyst").wait_for(timeout=10_000)

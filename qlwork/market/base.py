@@ -253,6 +253,14 @@ def check_interval(interval: str, available: Iterable[str], provider: str) -> st
     return interval.strip().lower()
 
 
+def source_label(meta: dict) -> str:
+    """How answers and headers name a data source (``meta``: provider metadata or a tool's
+    ``data_source``); synthetic data always says so."""
+    if meta.get("synthetic"):
+        return "synthetic demo data (not real market prices)"
+    return f"{meta.get('provider')} market data"
+
+
 def mark(frame: pd.DataFrame, provider: str, synthetic: bool) -> pd.DataFrame:
     """Set the provider/synthetic attrs on ``frame`` (in place) and return it."""
     frame.attrs["provider"] = provider

@@ -7,6 +7,7 @@ reported with its fix rather than hidden.
 
 from __future__ import annotations
 
+from ...market.base import source_label
 from .intent import Intent
 
 CAPABILITIES = [
@@ -54,8 +55,7 @@ def _base(analysis_type: str, outputs) -> dict:
     answer = {"analysis_type": analysis_type, "overall_score": None, "risk_level": None, "recommendations": [],
               "insights": [], "risk_metrics": {}}
     if source:
-        answer["data_source"] = ("synthetic demo data (not real market prices)" if source.get("synthetic")
-                                 else f"{source.get('provider')} market data")
+        answer["data_source"] = source_label(source)
     return answer
 
 
