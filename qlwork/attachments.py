@@ -56,11 +56,7 @@ def is_portfolio_file(name: str) -> bool:
 def _known_symbols(session: Any) -> set[str] | None:
     """Tradable symbols of the session's market, if it can be loaded (else None: checked at run time)."""
     try:
-        market = session.market
-        if market is None or isinstance(market, str):
-            from .assistant.session import _load_market
-
-            market = session.market = _load_market(market)
+        market = session.market_provider()
         return set(market.instruments()["tradingsymbol"]) if market is not None else None
     except Exception:  # noqa: BLE001 - a provider problem is reported when the tools run
         return None

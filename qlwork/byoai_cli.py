@@ -7,7 +7,10 @@ and ``register_eval(subparsers)``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import re
+from pathlib import Path
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,15 +34,22 @@ def backend_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def default_eval_path(backend: str, model: str | None, day: dt.date | None = None) -> Path:
+    """``eval/<backend>-<model>-<date>.json`` under the current directory (name made file-safe)."""
+    stem = "-".join(str(x) for x in (backend, model or "default", (day or dt.date.today()).isoformat()))
+    return Path("eval") / (re.sub(r"[^A-Za-z0-9._-]+", "_", stem) + ".json")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
     report = run_eval(args.backend, options=backend_options(args))
     print(report.table())
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            json.dump(report.to_dict(), fh, indent=2)
-        print(f"wrote {args.output}")
+    path = Path(args.output) if args.output else default_eval_path(report.backend, report.model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(report.to_dict(), fh, indent=2)
+    print(f"wrote {path}")
     return 0 if report.score == 1.0 or not args.strict else 1
 
 
@@ -48,7 +58,8 @@ def register_eval(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a backend on the fixed scenario conversations")
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
     add_model_arguments(p)
-    p.add_argument("--output", "-o", default=None, help="write the JSON report to this file")
+    p.add_argument("--output", "-o", default=None,
+                   help="JSON report path (default: eval/<backend>-<model>-<date>.json in the current directory)")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passes")
     p.set_defaults(func=cmd_eval)
     return p

@@ -27,7 +27,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 __all__ = [
     "allocation_figure", "sector_figure", "equity_drawdown_figure", "indicator_figure",
     "figure_from_tool_output", "rebased_figure", "to_png", "to_svg", "figure_html", "image", "inr",
-    "answer_figures", "SYNTHETIC_LABEL",
+    "answer_figures", "answer_images", "tool_output_images", "stored_png", "SYNTHETIC_LABEL",
 ]
 
 SYNTHETIC_LABEL = "SYNTHETIC DATA - not real market prices"
@@ -316,19 +316,49 @@ def figure_html(fig: Figure, alt: str = "chart") -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{data}"/>'
 
 
-def image(fig: Figure):
-    """The figure as an ``IPython.display.Image`` (an ``image/png`` output in notebooks)."""
+def image(fig: Figure | bytes):
+    """The figure (or PNG bytes) as an ``IPython.display.Image`` (an ``image/png`` output in notebooks)."""
     from IPython.display import Image
 
-    return Image(data=to_png(fig), format="png")
+    return Image(data=fig if isinstance(fig, (bytes, bytearray)) else to_png(fig), format="png")
 
 
-def answer_figures(answer) -> list[Figure]:
-    """Figures for the tool calls behind an answer (an ``Answer``, or its steps as dicts)."""
+# -- figures behind an answer ------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def tool_output_images(output: Mapping | None) -> list[dict]:
+    """The stored PNG figures a tool output points to (code_interpreter's ``images``:
+    ``{"type": "image", "file_id", "filename", "bytes"}``), as those dicts."""
+    if not isinstance(output, Mapping):
+        return []
+    images = output.get("images")
+    return [i for i in images if isinstance(i, Mapping) and i.get("file_id")] if isinstance(images, list) else []
+
+
+def stored_png(file_id: str) -> bytes | None:
+    """The bytes of a PNG in the file store, or ``None`` when the file is gone, unreadable, over the
+    store's size limit or not a PNG (a missing figure never breaks the answer around it)."""
+    from .errors import QlworkError
+    from .tools.files import file_store
+
+    try:
+        fs = file_store()
+        path = fs.path(str(file_id))
+        if path.stat().st_size > fs.max_bytes:
+            return None
+        data = path.read_bytes()
+    except (QlworkError, OSError, ValueError):
+        return None
+    return data if data.startswith(_PNG_SIGNATURE) else None
+
+
+def _answer_calls(answer):
+    """(tool name, parsed output) of each tool call behind an answer (an ``Answer`` or its steps)."""
     import json
 
     steps = getattr(answer, "steps", answer) or []
-    figures = []
     for step in steps:
         step = step.model_dump() if hasattr(step, "model_dump") else step
         for call in (step.get("step_details") or {}).get("tool_calls") or []:
@@ -338,7 +368,33 @@ def answer_figures(answer) -> list[Figure]:
                 output = json.loads(output) if isinstance(output, str) else output
             except ValueError:
                 continue
-            fig = figure_from_tool_output(fn.get("name") or "", output)
-            if fig is not None:
-                figures.append(fig)
+            yield fn.get("name") or "", output
+
+
+def answer_figures(answer) -> list[Figure]:
+    """Figures for the tool calls behind an answer (an ``Answer``, or its steps as dicts).
+
+    Only figures qlwork draws from tool data; :func:`answer_images` also has the PNG figures the
+    model drew with code_interpreter."""
+    figures = []
+    for name, output in _answer_calls(answer):
+        fig = figure_from_tool_output(name, output)
+        if fig is not None:
+            figures.append(fig)
     return figures
+
+
+def answer_images(answer) -> list:
+    """Everything to show under an answer as ``IPython.display.Image`` objects, in call order: the
+    figures of :func:`answer_figures` and the PNG figures code_interpreter stored (missing files
+    are skipped). In a notebook: ``for img in answer_images(answer): display(img)``."""
+    images = []
+    for name, output in _answer_calls(answer):
+        fig = figure_from_tool_output(name, output)
+        if fig is not None:
+            images.append(image(fig))
+        for ref in tool_output_images(output):
+            data = stored_png(ref["file_id"])
+            if data is not None:
+                images.append(image(data))
+    return images

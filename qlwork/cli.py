@@ -18,16 +18,22 @@ def cmd_demo(args) -> int:
     return 0
 
 
+DEFAULT_PORTFOLIO = "sample:diversified"
+
+
 def cmd_chat(args) -> int:
     from . import open_session
     from .assistant.render import answer_text, steps_text
 
     from .byoai_cli import backend_options
 
+    # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
-                           thread_id=args.thread, new_thread=args.new, backend_options=backend_options(args))
-    print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}. "
-          "Type a question; 'exit' or Ctrl-D quits.")
+                           default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
+                           backend_options=backend_options(args))
+    portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
+    print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
+          f"portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
     while True:
         try:
             text = input("you> ").strip()
@@ -43,7 +49,10 @@ def cmd_chat(args) -> int:
         except QlworkError as exc:
             print(f"error: {exc}")
             continue
-        print(answer_text(answer.response.model_dump()))
+        if answer.response is not None:
+            print(answer_text(answer.response.model_dump()))
+        else:  # e.g. incomplete (max_turns reached): no structured answer, say why
+            print(answer.text)
         if args.steps:
             print(steps_text([s.model_dump() for s in answer.steps]))
 
@@ -72,6 +81,20 @@ def cmd_threads_show(args) -> int:
     return 0
 
 
+def cmd_threads_recover(args) -> int:
+    store = _store()
+    if args.thread:
+        store.get_thread(args.thread)  # not_found error for a mistyped id
+    runs = store.recover(reason="Recovered by `qlwork threads recover`" + (" --all" if args.all else "") + ".",
+                         all=args.all, thread_id=args.thread)
+    for run in runs:
+        detail = run.last_error.message if run.last_error else ""
+        print(f"{run.id} (thread {run.thread_id}) -> {run.status}: {detail}")
+    print(f"recovered {len(runs)} run{'s' if len(runs) != 1 else ''}" if runs else
+          "nothing to recover: no run is left active by a dead process or past its expiry")
+    return 0
+
+
 def cmd_threads_export(args) -> int:
     from .assistant.render import audit_markdown
 
@@ -89,27 +112,33 @@ def cmd_threads_export(args) -> int:
 def cmd_kite_login(args) -> int:
     from .market.kite_auth import complete_login, login_url
 
+    from .market.kite_auth import check_user
+
+    user = check_user(args.user)
     token = args.request_token
     if not token:
-        print("Open this URL in a browser, log in, then paste the request_token (or the whole redirect URL):")
+        print(f"Open this URL in a browser, log in as {user}'s Kite account, then paste the request_token "
+              "(or the whole redirect URL):")
         print(login_url())
         token = input("request_token or redirect URL: ")
-    status = complete_login(token)
-    print(f"Logged in to Kite as {status['user_id']}; token valid until {status['expiry']} "
-          f"(stored in {status['path']}, mode 0600).")
+    status = complete_login(token, user=user)
+    print(f"Logged in to Kite account {status['user_id']} for qlwork user {user}; token valid until "
+          f"{status['expiry']} (stored in {status['path']}, mode 0600).")
     return 0
 
 
 def cmd_kite_status(args) -> int:
-    from .market.kite_auth import token_status
+    from .market.kite_auth import check_user, token_status
 
-    status = token_status()
+    user = check_user(args.user)
+    status = token_status(user=user)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
     elif status["valid"]:
-        print(f"Kite token for {status['user_id']} valid until {status['expiry']} ({status['path']}).")
+        print(f"Kite token of qlwork user {user} (Kite account {status['user_id']}) valid until "
+              f"{status['expiry']} ({status['path']}).")
     else:
-        print(f"No valid Kite token ({status['reason']}): run `qlwork kite login`.")
+        print(f"No valid Kite token for {user} ({status['reason']}): run `qlwork kite login --user {user}`.")
     return 0 if status["valid"] else 1
 
 
@@ -197,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="talk to the assistant in the terminal")
     p.add_argument("--user", default="analyst", help="user id (default: analyst)")
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
-    p.add_argument("--portfolio", default="sample:diversified", help="portfolio source for a new thread")
+    p.add_argument("--portfolio", default=None,
+                   help=f"portfolio source: sets a new thread's (default: {DEFAULT_PORTFOLIO}); on a reopened "
+                   "thread changes it only when given")
     p.add_argument("--thread", default=None, help="continue this thread id (default: the user's latest)")
     p.add_argument("--new", action="store_true", help="start a new thread")
     p.add_argument("--steps", action="store_true", help="print the tool calls behind each answer")
@@ -205,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
     register_eval(sub)
 
-    threads = sub.add_parser("threads", help="list, show or export stored threads (the audit trail)")
+    threads = sub.add_parser("threads", help="list, show, export or recover stored threads (the audit trail)")
     tsub = threads.add_subparsers(dest="threads_command", required=True)
     p = tsub.add_parser("list", help="list threads, newest first")
     p.add_argument("--user", default=None, help="only this user's threads")
@@ -219,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "md"], default="json", help="json or md (default: json)")
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_threads_export)
+    p = tsub.add_parser("recover", help="fail runs left active by a dead process and expire runs waiting too "
+                        "long for tool outputs, so their threads take questions again (prints what changed)")
+    p.add_argument("--thread", default=None, help="only this thread (default: every thread)")
+    p.add_argument("--all", action="store_true",
+                   help="also fail active runs of live processes (only when no qlwork process is running)")
+    p.set_defaults(func=cmd_threads_recover)
 
     kite = sub.add_parser("kite", help="Zerodha Kite Connect login (read-only market data and holdings)")
     ksub = kite.add_subparsers(dest="kite_command", required=True)
@@ -226,8 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(needs KITE_API_KEY and KITE_API_SECRET in the environment)")
     p.add_argument("request_token", nargs="?", default=None,
                    help="request_token or the full redirect URL (prompted for if omitted)")
+    p.add_argument("--user", default=None, help="qlwork user id the token is stored for (default: the OS user "
+                   "name); the batch reads kite_tokens/<user>.json")
     p.set_defaults(func=cmd_kite_login)
     p = ksub.add_parser("status", help="whether a valid Kite token is stored (never prints the token)")
+    p.add_argument("--user", default=None, help="qlwork user id (default: the OS user name)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_kite_status)
 
@@ -238,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", default=None, help="comma-separated user ids (default: all in the config)")
     p.add_argument("--workers", type=int, default=None, help="parallel kernels (default: number of CPU cores)")
     p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
-    p.add_argument("--executor", choices=["local", "dask"], default="local", help="local threads or a Dask cluster")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local threads or a Dask cluster (workers on other machines need the same QLWORK_HOME "
+                        "and portfolio paths on a shared filesystem)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://... (default: a LocalCluster)")
     p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
     p.add_argument("--output-dir", default="reports", help="output root (default: reports)")

@@ -6,9 +6,20 @@
 Users and their preferences come from a TOML config (default: the sample users in
 ``qlwork/data/users.toml``). Jobs run in a local thread pool (``executor="local"``) or on a Dask
 cluster (``executor="dask"``); each job is :func:`qlwork.reports_job.run_user_job`. One user's failure
-never stops the others. Re-running the same ``as_of`` skips users whose inputs hash is unchanged and
-whose last report succeeded (unless ``force``). Every file is written atomically (temp file, then
-rename), and the manifest and index are rewritten after each finished user.
+never stops the others: a job that crashes (an exception escaping the job, a Dask ``KilledWorker``, a
+lost connection) becomes a failed outcome for that user with a placeholder notebook and HTML naming
+the error, the batch goes on, and the result is not ``ok``. Re-running the same ``as_of`` skips users
+whose inputs hash is unchanged and whose last report succeeded (unless ``force``); the hash covers the
+parameters, the notebook, the portfolio file and, for model-backed users, the merged BYOAI preferences
+the review will use (env var *names* only). Every file is written atomically (temp file, then rename),
+and the manifest and index are rewritten after each finished user.
+
+Dask across machines: each job carries the client's absolute ``QLWORK_HOME`` (the assistant store
+with last week's threads, and saved AI preferences) and the users' portfolio paths. Workers on other
+machines need the same ``QLWORK_HOME`` and portfolio files at the same paths on a shared filesystem
+(e.g. an NFS mount); a job whose ``QLWORK_HOME`` is missing on its worker fails that user with an error
+saying so instead of starting an empty store there. The notebook text goes with the job and the
+outputs come back to the client, so the output directory need not be shared.
 
 Declared run-specific values (everything else is a function of the inputs): in the manifest the keys
 in :data:`VOLATILE_FIELDS`; in HTML, ``<span class="qlwork-volatile">`` elements; in notebooks, the
@@ -22,7 +33,7 @@ import hashlib
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,7 +49,9 @@ NOTEBOOK_NAME = "portfolio_review.ipynb"
 VOLATILE_FIELDS = ("generated_at", "started_at", "finished_at", "duration_s", "timings", "thread_id", "run_id",
                    "previous_thread_id", "ran_at")
 USER_KEYS = ("user_id", "portfolio", "risk_profile", "horizon", "benchmark", "provider", "preferred_ai_provider",
-             "model", "base_url", "api_key_env")
+             "model", "base_url", "api_key_env", "timeout", "max_retries")
+#: preference fields that do not change a report (which thread/assistant a chat session continues)
+_PREFS_NOT_HASHED = {"thread_id", "assistant_id"}
 
 
 def default_notebook() -> Path:
@@ -61,13 +74,33 @@ class UserConfig:
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    timeout: float | None = None  # BYOAI per-user settings (issue 6); None: the saved preference
+    max_retries: int | None = None
 
     def parameters(self, as_of: str) -> dict:
-        """The notebook's papermill parameters (plain text in the output: never a secret)."""
-        return {"user_id": self.user_id, "as_of": as_of, "portfolio": self.portfolio,
-                "risk_profile": self.risk_profile, "horizon": self.horizon, "benchmark": self.benchmark,
-                "provider": self.provider, "backend": self.preferred_ai_provider, "model": self.model,
-                "base_url": self.base_url, "api_key_env": self.api_key_env}
+        """The notebook's papermill parameters (plain text in the output: never a secret).
+        ``timeout`` / ``max_retries`` appear only when the user sets them."""
+        params = {"user_id": self.user_id, "as_of": as_of, "portfolio": self.portfolio,
+                  "risk_profile": self.risk_profile, "horizon": self.horizon, "benchmark": self.benchmark,
+                  "provider": self.provider, "backend": self.preferred_ai_provider, "model": self.model,
+                  "base_url": self.base_url, "api_key_env": self.api_key_env}
+        params.update({k: v for k, v in (("timeout", self.timeout), ("max_retries", self.max_retries))
+                       if v is not None})
+        return params
+
+    def preferences(self) -> dict | None:
+        """The BYOAI preferences the review will use (saved preferences merged with this config, as
+        :func:`qlwork.review.effective_preferences` does; no secrets), or None for the offline engine."""
+        if self.preferred_ai_provider == "offline":
+            return None
+        from .review import effective_preferences
+
+        try:
+            prefs = effective_preferences(self.user_id, self.preferred_ai_provider, self.model, self.base_url,
+                                          self.api_key_env, timeout=self.timeout, max_retries=self.max_retries)
+        except Exception as exc:  # noqa: BLE001 - invalid preferences fail in the notebook, clearly
+            return {"invalid": type(exc).__name__}
+        return prefs.model_dump(mode="json", exclude=_PREFS_NOT_HASHED)
 
 
 def load_users(config: str | os.PathLike | None = None, users: list[str] | None = None) -> list[UserConfig]:
@@ -103,11 +136,15 @@ def load_users(config: str | os.PathLike | None = None, users: list[str] | None 
     return out
 
 
-def inputs_hash(params: dict, notebook_text: str) -> str:
-    """sha256 of everything that determines a report: parameters, notebook, qlwork version and the
-    portfolio file's content when the portfolio is a file."""
+def inputs_hash(params: dict, notebook_text: str, preferences: dict | None = None) -> str:
+    """sha256 of everything that determines a report: parameters, notebook, qlwork version, the
+    portfolio file's content when the portfolio is a file, and the merged AI ``preferences`` of a
+    model-backed user (see :meth:`UserConfig.preferences`; env var names, never keys)."""
     h = hashlib.sha256()
-    h.update(json.dumps({"parameters": params, "qlwork": __version__}, sort_keys=True).encode())
+    basis = {"parameters": params, "qlwork": __version__}
+    if preferences is not None:
+        basis["preferences"] = preferences
+    h.update(json.dumps(basis, sort_keys=True).encode())
     h.update(hashlib.sha256(notebook_text.encode()).digest())
     pf = Path(str(params.get("portfolio")))
     if pf.is_file():
@@ -152,7 +189,10 @@ def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, k
          timeout: float, qlwork_home: str) -> dict:
     return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
             "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
-            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
+            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home, **{
+                # per-user BYOAI settings the notebook does not pass yet (read by qlwork.review; "" = unset)
+                "QLWORK_REVIEW_TIMEOUT": "" if user.timeout is None else str(user.timeout),
+                "QLWORK_REVIEW_MAX_RETRIES": "" if user.max_retries is None else str(user.max_retries)}},
             "title": f"Portfolio review {user.user_id} {as_of}"}
 
 
@@ -194,11 +234,28 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _crashed(job: dict, exc: BaseException, executor: str) -> dict:
+    """A failed outcome for a job that raised instead of returning (crashed or lost worker)."""
+    from .assistant.runner import redact
+    from .reports_job import failed_outcome
+
+    text = redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
+    return failed_outcome(job, f"The report job crashed on the {executor} executor ({text}); the other users "
+                               "were not affected.")
+
+
+def _outcome(fut, job: dict, executor: str) -> dict:
+    try:
+        return fut.result()
+    except (Exception, CancelledError) as exc:  # noqa: BLE001 - one user's crash is that user's failure
+        return _crashed(job, exc, executor)
+
+
 def _local(jobs: list[dict], workers: int):
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qlwork-report") as pool:
-        futures = [pool.submit(run_user_job, job) for job in jobs]
+        futures = {pool.submit(run_user_job, job): job for job in jobs}
         for fut in as_completed(futures):
-            yield fut.result()
+            yield _outcome(fut, futures[fut], "local")
 
 
 def _dask(jobs: list[dict], workers: int, scheduler: str | None):
@@ -209,10 +266,17 @@ def _dask(jobs: list[dict], workers: int, scheduler: str | None):
                                                   dashboard_address=None)
     client = Client(scheduler) if scheduler else Client(cluster)
     try:
-        futures = [client.submit(run_user_job, job, key=f"qlwork-report-{job['user_id']}-{os.urandom(4).hex()}",
-                                 pure=False) for job in jobs]
-        for fut in dask_completed(futures):
-            yield fut.result()
+        futures = {client.submit(run_user_job, job, key=f"qlwork-report-{job['user_id']}-{os.urandom(4).hex()}",
+                                 pure=False): job for job in jobs}
+        done: set[str] = set()
+        try:
+            for fut in dask_completed(list(futures)):
+                done.add(fut.key)
+                yield _outcome(fut, futures[fut], "dask")
+        except Exception as exc:  # noqa: BLE001 - lost the scheduler: the unfinished users fail, with the reason
+            for fut, job in futures.items():
+                if fut.key not in done:
+                    yield _crashed(job, exc, "dask")
     finally:
         client.close()
         if cluster is not None:
@@ -248,7 +312,7 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     qlwork_home = str(home().resolve())
     jobs, digests, skipped = [], {}, []
     for user in people:
-        digest = digests[user.user_id] = inputs_hash(user.parameters(day), nb_text)
+        digest = digests[user.user_id] = inputs_hash(user.parameters(day), nb_text, user.preferences())
         old = previous.get(user.user_id) or {}
         done = (old.get("status") == "ok" and old.get("inputs_hash") == digest
                 and (directory / old.get("notebook", "-")).exists() and (directory / old.get("html", "-")).exists())

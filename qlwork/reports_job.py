@@ -9,6 +9,11 @@ Kernels started in parallel must not race for TCP ports (papermill issue 511), a
 default (``kernel-ipc-N`` in the working directory) collide too. Each job therefore starts its kernel
 with ``transport="ipc"`` and an ``ip`` path unique to the job inside a private temporary directory,
 removed afterwards.
+
+The job's ``QLWORK_HOME`` (the client's absolute path: the assistant store and saved preferences)
+must already exist where the job runs. On a Dask worker on another machine that means the same
+path on a shared filesystem; if it is missing the user fails with an error saying so, rather than
+the review silently starting an empty store there.
 """
 
 from __future__ import annotations
@@ -93,11 +98,55 @@ def _failed_notebook(source, error: str):
     return nb
 
 
+def _placeholder_html(nb, title: str, error: str) -> str:
+    from html import escape
+
+    try:
+        html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+        return html
+    except Exception:  # noqa: BLE001 - the placeholder must not fail
+        return (f"<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title></head><body>"
+                f"<h1>Report failed</h1><pre>{escape(error)}</pre></body></html>")
+
+
+def failed_outcome(job: dict, error: str, started: str | None = None, duration_s: float = 0.0) -> dict:
+    """A failed job outcome (same keys as :func:`run_user_job`'s) for a user whose job could not run
+    or crashed (e.g. a lost Dask worker): the input notebook with an error cell, and its HTML."""
+    import nbformat
+
+    try:
+        source = nbformat.reads(job["notebook"], as_version=4)
+    except Exception:  # noqa: BLE001 - an unreadable notebook still gets a placeholder
+        source = nbformat.v4.new_notebook()
+    nb = _failed_notebook(source, error)
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["parameters"] = job.get("parameters") or {}
+    meta["input_path"], meta["output_path"] = job.get("input_path"), job.get("output_path")
+    title = job.get("title", "report")
+    return {"user_id": job["user_id"], "status": "failed", "error": error, "result": None, "volatile": {},
+            "notebook": nbformat.writes(nb), "html": _placeholder_html(nb, title, error),
+            "started_at": started or _now(), "finished_at": _now(), "duration_s": round(duration_s, 3),
+            "timings": {"execute_s": 0.0, "render_s": 0.0}}
+
+
+def missing_home_error(job: dict) -> str | None:
+    """Why ``job`` cannot run here: its QLWORK_HOME does not exist on this machine (None if it does)."""
+    path = (job.get("env") or {}).get("QLWORK_HOME")
+    if not path or os.path.isdir(path):
+        return None
+    import socket
+
+    return (f"QLWORK_HOME {path} does not exist on worker {socket.gethostname()}. Dask workers on other machines "
+            "need the client's QLWORK_HOME and portfolio files at the same paths on a shared filesystem (e.g. an "
+            "NFS mount): mount it there, or run with --executor local.")
+
+
 def run_user_job(job: dict) -> dict:
-    """Execute one user's review notebook; never raises. ``job`` keys: ``user_id``, ``notebook``
-    (notebook JSON text), ``parameters``, ``kernel_name``, ``start_timeout``, ``execution_timeout``,
-    ``input_path`` / ``output_path`` (recorded in the notebook metadata), ``env`` (extra env vars for
-    the kernel, e.g. QLWORK_HOME; never secrets) and ``title``.
+    """Execute one user's review notebook; a failed run is returned as data (status "failed"), and the
+    batch turns anything that still escapes (a crashed worker) into a failed outcome too. ``job`` keys:
+    ``user_id``, ``notebook`` (notebook JSON text), ``parameters``, ``kernel_name``, ``start_timeout``,
+    ``execution_timeout``, ``input_path`` / ``output_path`` (recorded in the notebook metadata), ``env``
+    (extra env vars for the kernel, e.g. QLWORK_HOME; never secrets) and ``title``.
 
     Returns ``{user_id, status ("ok"|"failed"), error, result, volatile, notebook (JSON text), html,
     started_at, finished_at, duration_s, timings{execute_s, render_s}}``.
@@ -106,6 +155,9 @@ def run_user_job(job: dict) -> dict:
     import papermill
 
     started, t0 = _now(), time.perf_counter()
+    missing = missing_home_error(job)
+    if missing:  # never let the review create an empty store on a worker that lacks the shared home
+        return failed_outcome(job, missing, started, time.perf_counter() - t0)
     source = nbformat.reads(job["notebook"], as_version=4)
     tmp = tempfile.mkdtemp(prefix="qlwork-kernel-")
     out_path = os.path.join(tmp, "executed.ipynb")
@@ -120,8 +172,11 @@ def run_user_job(job: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - one user's failure is data, not a crash
         status, error = "failed", _error_text(exc)
     finally:
-        if os.path.exists(out_path):
-            nb = nbformat.read(out_path, as_version=4)
+        try:
+            if os.path.exists(out_path):
+                nb = nbformat.read(out_path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - a truncated output notebook is a failure, not a crash
+            status, error = "failed", error or f"reading the executed notebook: {_error_text(exc)}"
         shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files and the temp output
     t1 = time.perf_counter()
     if nb is None:

@@ -1,8 +1,9 @@
 """The weekly portfolio review behind ``notebooks/portfolio_review.ipynb``.
 
-:func:`run_review` runs one user's review through the assistant on a fresh thread for that ISO week,
-linked to the user's previous week's review thread (thread metadata ``kind="weekly_review"``,
-``week``, ``previous_thread_id``), and gathers what the report shows: the ``analyze_portfolio``
+:func:`run_review` runs one user's review through the assistant on the user's thread for that ISO
+week (created by the week's first run; a re-run appends a new run to it), linked to the user's
+previous week's review thread (thread metadata ``kind="weekly_review"``, ``week``,
+``previous_thread_id``), and gathers what the report shows: the ``analyze_portfolio``
 output, the structured answer, the tool calls, chart series and the change since last week. A short
 summary of each review is stored in its thread's metadata (``review``) so next week can compare.
 
@@ -33,8 +34,12 @@ REVIEW_MIME = "application/vnd.qlwork.review+json"
 REVIEW_KIND = "weekly_review"
 QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} investor with a {horizon} "
             "horizon: health, allocation and recommendations.")
-PREVIOUS_NOTE = (" Compare with last week's review (as of {prev_as_of}, thread {prev_thread}: score "
-                 "{prev_score}/10, level {prev_risk}).")
+# Last week's figures for the assistant. Worded so the offline engine reads a portfolio review, not a
+# "compare with the earlier analysis in this thread" request: this week's thread is reused by re-runs,
+# so that earlier analysis would be this week's previous run and re-runs would differ. The report's
+# week-on-week change is computed from last week's stored snapshot (Review.change).
+PREVIOUS_NOTE = (" For context, the previous weekly review (as of {prev_as_of}, thread {prev_thread}) scored "
+                 "{prev_score}/10 at level {prev_risk}.")
 
 
 def iso_week(as_of) -> str:
@@ -64,33 +69,63 @@ def find_previous_review(store: Store, user_id: str, week: str, limit: int = 200
     return best
 
 
-def _market(provider: str):
+def find_week_thread(store: Store, user_id: str, week: str, limit: int = 200) -> str | None:
+    """Id of ``user_id``'s weekly-review thread for ``week`` (the newest, should there be several)."""
+    for thread in store.list_threads(user_id=user_id, limit=limit):
+        meta = thread.metadata or {}
+        if meta.get("kind") == REVIEW_KIND and str(meta.get("week")) == week:
+            return thread.id
+    return None
+
+
+def _market(provider: str, user_id: str | None = None):
+    """The market provider for ``user_id`` (Kite reads that user's own token, never another's)."""
     from .market import get_provider
 
-    return get_provider(provider)
+    return get_provider(provider, user_id=user_id)
 
 
-def _portfolio(source: Any, market: Any) -> Any:
-    """``"kite"`` means the user's Kite holdings (read-only); anything else goes to the tools as is."""
+def _portfolio(source: Any, market: Any, user_id: str | None = None) -> Any:
+    """``"kite"`` means the user's Kite holdings (read-only) via ``market.portfolio()``, which counts T1
+    shares, skips zero positions and handles a zero average price; anything else goes to the tools as is."""
     if isinstance(source, str) and source.strip().lower() == "kite":
-        from .portfolio import load_portfolio
-
-        if not hasattr(market, "holdings"):
+        if not callable(getattr(market, "portfolio", None)):
+            login = f"qlwork kite login --user {user_id}" if user_id else "qlwork kite login"
             raise InputError('portfolio "kite" needs provider "kite" with a Kite login.',
-                             fix='Use provider="kite" after `qlwork kite login`, or a portfolio file.')
-        return load_portfolio(market.holdings(), name="kite")
+                             fix=f'Use provider="kite" after `{login}`, or a portfolio file.')
+        return market.portfolio(name="kite")
     return source
 
 
-def _backend(user_id: str, backend: str, model: str | None, base_url: str | None, api_key_env: str | None):
-    if backend == "offline":
-        return "offline"
-    from .assistant.preferences import backend_from_preferences, load_preferences
+def effective_preferences(user_id: str, backend: str, model: str | None = None, base_url: str | None = None,
+                          api_key_env: str | None = None, timeout: float | None = None,
+                          max_retries: int | None = None):
+    """The user's saved AI preferences with the report's settings applied (what the review's backend
+    is built from; env var names, never keys). Raises InputError/ValueError on invalid settings."""
+    from .assistant.preferences import load_preferences
 
     prefs = load_preferences(user_id).model_copy(update={"preferred_ai_provider": backend})
     changes = {k: v for k, v in {"model": model, "base_url": base_url, "api_key_env": api_key_env}.items() if v}
-    prefs = type(prefs).model_validate({**prefs.model_dump(), **changes})
-    return backend_from_preferences(prefs)
+    changes.update({k: v for k, v in {"timeout": timeout, "max_retries": max_retries}.items() if v is not None})
+    return type(prefs).model_validate({**prefs.model_dump(), **changes})
+
+
+def _backend(user_id: str, backend: str, model: str | None, base_url: str | None, api_key_env: str | None,
+             timeout: float | None = None, max_retries: int | None = None):
+    if backend == "offline":
+        return "offline"
+    from .assistant.preferences import backend_from_preferences
+
+    return backend_from_preferences(effective_preferences(user_id, backend, model, base_url, api_key_env,
+                                                          timeout=timeout, max_retries=max_retries))
+
+
+def _env_setting(name: str, kind: type):
+    """A per-user setting the report batch passes to the kernel in the environment ("" = unset)."""
+    import os
+
+    value = os.environ.get(name, "").strip()
+    return kind(value) if value else None
 
 
 @dataclass
@@ -240,13 +275,17 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                horizon: str = "medium", benchmark: str = BENCHMARK, provider: str = "demo",
                backend: str = "offline", model: str | None = None, base_url: str | None = None,
                api_key_env: str | None = None, store: Store | None = None, lookback_days: int = 252,
-               top_n: int = 3, now: dt.datetime | None = None) -> Review:
+               top_n: int = 3, now: dt.datetime | None = None, timeout: float | None = None,
+               max_retries: int | None = None) -> Review:
     """Run ``user_id``'s weekly review as of ``as_of`` and return the :class:`Review`.
 
-    Starts a new thread for this ISO week linked to the previous week's review thread, asks the
-    assistant (``backend``: offline | openai | openai-chat; keys from the env var ``api_key_env``
-    names, never passed here), and records a summary in the thread metadata. Raises QlworkError
-    subclasses on bad input or a failed run (the run stays in the store for the audit trail).
+    Uses the user's thread for this ISO week (a new one, linked to the previous week's review thread,
+    on the week's first run; re-runs append a run to it), asks the assistant (``backend``: offline |
+    openai | openai-chat; keys from the env var ``api_key_env`` names, never passed here; ``timeout``
+    and ``max_retries`` default to what the report batch sets in ``QLWORK_REVIEW_TIMEOUT`` /
+    ``QLWORK_REVIEW_MAX_RETRIES``, else the saved preferences), and records a summary in the thread
+    metadata. Raises QlworkError subclasses on bad input or a failed run (the run stays in the store
+    for the audit trail).
     """
     from . import open_session
     from .tools.registry import ToolContext
@@ -255,16 +294,21 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     day = _date(as_of)
     week = iso_week(day)
     store = store or Store()
-    market = _market(provider)
-    source = _portfolio(portfolio, market)
+    market = _market(provider, user_id)
+    source = _portfolio(portfolio, market, user_id)
     previous = find_previous_review(store, user_id, week)
+    current = find_week_thread(store, user_id, week)
+    timeout = timeout if timeout is not None else _env_setting("QLWORK_REVIEW_TIMEOUT", float)
+    max_retries = max_retries if max_retries is not None else _env_setting("QLWORK_REVIEW_MAX_RETRIES", int)
     params = {"user_id": user_id, "as_of": day.isoformat(), "portfolio": portfolio if isinstance(portfolio, str)
               else getattr(portfolio, "name", "in-memory"), "risk_profile": risk_profile, "horizon": horizon,
               "benchmark": benchmark, "provider": provider, "backend": backend, "model": model}
-    session = open_session(user_id, backend=_backend(user_id, backend, model, base_url, api_key_env),
+    session = open_session(user_id, backend=_backend(user_id, backend, model, base_url, api_key_env, timeout,
+                                                     max_retries),
                            portfolio=source, risk_profile=risk_profile, horizon=horizon, as_of=day,
-                           market=market, store=store, new_thread=True)
+                           market=market, store=store, thread_id=current, new_thread=current is None)
     store.update_thread_metadata(session.thread_id, {
+        **(session._metadata() if current else {}),  # a re-run: this run's portfolio, risk profile, horizon
         "kind": REVIEW_KIND, "week": week, "as_of": day.isoformat(),
         "previous_thread_id": previous["thread_id"] if previous else None})
     question = QUESTION.format(as_of=day.isoformat(), risk_profile=risk_profile, horizon=horizon)

@@ -220,11 +220,7 @@ class AssistantChat(widgets.VBox):
         """The session's data source before any answer names it (None if the provider fails to load:
         the first answer reports why)."""
         try:
-            market = self.session.market
-            if market is None or isinstance(market, str):
-                from .assistant.session import _load_market
-
-                market = self.session.market = _load_market(market)
+            market = self.session.market_provider()
             return source_label(market.metadata()) if market is not None else None
         except Exception:  # noqa: BLE001 - e.g. no Kite login yet; shown by the first answer instead
             return None

@@ -42,10 +42,16 @@ def steps_accordion(calls: list[dict], run: Any) -> widgets.Accordion:
     return css(acc, "qlwork-steps")
 
 
+def _image(data: bytes, *classes: str) -> widgets.Image:
+    return css(widgets.Image(value=data, format="png", layout=widgets.Layout(width="100%", max_width="640px")),
+               *classes)
+
+
 def chart_images(calls: list[dict]) -> list[widgets.Image]:
-    """PNG images for tool outputs that carry series (prices, equity curve, drawdown, holdings)."""
+    """PNG images for tool outputs that carry series (prices, equity curve, drawdown, holdings) and
+    the figures code_interpreter stored in the file store (missing files are skipped)."""
     try:
-        from .charts import figure_from_tool_output, to_png
+        from .charts import figure_from_tool_output, stored_png, to_png, tool_output_images
     except ImportError:  # charts not available: answers without figures
         return []
     images: list[widgets.Image] = []
@@ -56,9 +62,11 @@ def chart_images(calls: list[dict]) -> list[widgets.Image]:
             output = json.loads(call["output"]) if isinstance(call["output"], str) else call["output"]
             fig = figure_from_tool_output(call.get("name") or "", output) if isinstance(output, dict) else None
             if fig is not None:
-                image = widgets.Image(value=to_png(fig), format="png",
-                                      layout=widgets.Layout(width="100%", max_width="640px"))
-                images.append(css(image, "qlwork-chart"))
+                images.append(_image(to_png(fig), "qlwork-chart"))
+            for ref in tool_output_images(output):
+                data = stored_png(ref["file_id"]) if len(images) < MAX_CHARTS else None
+                if data is not None:
+                    images.append(_image(data, "qlwork-chart", "qlwork-code-figure"))
         except Exception:  # noqa: BLE001 - a chart problem never hides the answer
             log.info("chart for %s failed", call.get("name"), exc_info=True)
     return images

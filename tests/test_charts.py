@@ -121,3 +121,30 @@ def test_review_series_matches_the_tools_and_analytics(market):
 def test_series_of_different_lengths_are_aligned_at_the_end():
     fig = charts.equity_drawdown_figure(DATES[1:], np.linspace(1, 2, len(DATES)))
     assert len(fig.axes[0].lines[0].get_xdata()) == len(DATES) - 1
+
+
+def test_code_interpreter_figures_in_answer_images(tmp_path, monkeypatch):
+    from IPython.display import Image
+
+    from qlwork.tools.files import file_store
+
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    fs = file_store()
+    png = charts.to_png(charts.rebased_figure(DATES[:5], {"TCS": [1, 2, 3, 2, 4]}))
+    kept, gone = fs.create(png, "figure_1.png", purpose="assistants_output"), fs.create(png, "figure_2.png")
+    fs.delete(gone.id)
+    output = {"status": "ok", "stdout": "", "images": [
+        {"type": "image", "file_id": kept.id, "filename": "figure_1.png", "bytes": kept.bytes},
+        {"type": "image", "file_id": gone.id, "filename": "figure_2.png", "bytes": kept.bytes}, {"type": "image"}]}
+    steps = [{"step_details": {"tool_calls": [
+        {"function": {"name": "analyze_portfolio", "output": json.dumps({"holdings": [{"symbol": "TCS", "weight": 1.0}]})}},
+        {"function": {"name": "code_interpreter", "output": json.dumps(output)}}]}}]
+    assert [i["file_id"] for i in charts.tool_output_images(output)] == [kept.id, gone.id]
+    assert charts.tool_output_images({"images": "x"}) == [] and charts.tool_output_images(None) == []
+    assert charts.stored_png(kept.id) == png and charts.stored_png(gone.id) is None
+    assert charts.stored_png(fs.create(b"a,b\n1,2\n", "t.csv").id) is None  # not a PNG
+    assert len(charts.answer_figures(steps)) == 1  # Figures only, as before
+    images = charts.answer_images(steps)
+    assert all(isinstance(i, Image) for i in images) and len(images) == 2  # missing file skipped
+    assert images[1].data == png and images[0].data[:8] == png[:8]
+    assert charts.image(png).data == png

@@ -108,3 +108,18 @@ def test_eval_command_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["score"] == 1.0 and len(data["scenarios"]) == len(SCENARIOS)
     assert "13/13 scenarios" in capsys.readouterr().out
+
+
+def test_eval_command_writes_json_by_default(tmp_path, monkeypatch, capsys):
+    import datetime as dt
+
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    register_eval(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", "--backend", "offline"])
+    assert args.func(args) == 0
+    (written,) = (tmp_path / "eval").glob("offline-offline-rules-*.json")
+    assert written.name[len("offline-offline-rules-"):-5] in {dt.date.today().isoformat(),
+                                                               (dt.date.today() - dt.timedelta(days=1)).isoformat()}
+    assert json.loads(written.read_text())["backend"] == "offline"
+    assert f"wrote {Path('eval') / written.name}" in capsys.readouterr().out

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
 
+import fake_model
 import nbformat
 import pytest
 
+import qlwork.reports as reports_mod
+from qlwork.assistant.preferences import AIPreferences, save_preferences
 from qlwork.cli import main as cli_main
 from qlwork.portfolio import sample_portfolios
 from qlwork.fileio import atomic_write
-from qlwork.reports import DEFAULT_USERS, VOLATILE_FIELDS, inputs_hash, load_users, run_batch
-from qlwork.reports_job import REVIEW_MIME, kernel_manager, mask_volatile_html, mask_volatile_notebook, review_result
+from qlwork.reports import DEFAULT_USERS, VOLATILE_FIELDS, UserConfig, inputs_hash, load_users, run_batch
+from qlwork.reports_job import (REVIEW_MIME, kernel_manager, mask_volatile_html, mask_volatile_notebook, review_result,
+                                run_user_job)
 from qlwork.errors import InputError
 
+# Secrets the batch really reads: "broken" builds its client from QLWORK_TEST_MODEL_KEY (server
+# unreachable) and "farah" sends OPENAI_API_KEY to the fake model server with every request. (No
+# Kite user runs in this batch, so no Kite token is planted: a planted value nothing reads proves nothing.)
 PLANTED = {
     "QLWORK_TEST_MODEL_KEY": "sk-planted-f4k3-model-key-0123456789abcdef",
     "OPENAI_API_KEY": "sk-planted-f4k3-openai-key-9876543210",
-    "KITE_API_KEY": "kiteplantedapikey4242",
-    "KITE_API_SECRET": "kiteplantedsecret4343",
-    "KITE_ACCESS_TOKEN": "kiteplantedaccesstoken4444",
 }
 CONFIG = """
 [defaults]
@@ -41,6 +47,16 @@ preferred_ai_provider = "openai-chat"
 model = "some-model"
 base_url = "http://127.0.0.1:9/v1"
 api_key_env = "QLWORK_TEST_MODEL_KEY"
+
+[[users]]
+user_id = "farah"
+portfolio = "sample:it_heavy"
+preferred_ai_provider = "openai-chat"
+model = "rules-over-the-wire"
+base_url = "{model_url}"
+api_key_env = "OPENAI_API_KEY"
+timeout = 42
+max_retries = 1
 """
 
 
@@ -50,15 +66,27 @@ def env(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in [*PLANTED, "QLWORK_HOME"]}
     os.environ.update(PLANTED)
     os.environ["QLWORK_HOME"] = str(root / "home")
+    server = fake_model.FakeModel(policy=fake_model.rule_model)  # farah's model: plays the offline rules
     config = root / "users.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(CONFIG.replace("{model_url}", server.base_url), encoding="utf-8")
     out = root / "reports"
+    (root / "logs").mkdir()
+    log = logging.FileHandler(root / "logs" / "batch.log", encoding="utf-8")  # in-process logs, scanned too
+    logging.getLogger().addHandler(log)
+    old_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.INFO)
     # last week's report for esha, so this week's links to it
     week46 = run_batch("2026-11-13", users=["esha"], workers=1, config=str(config), output_dir=out, progress=False)
-    # this week through the CLI: esha succeeds, broken fails (model server unreachable) -> exit code 1
-    code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--config", str(config), "--workers", "2",
-                     "--output-dir", str(out), "--no-progress"])
-    yield {"root": root, "config": config, "out": out, "code": code, "week46": week46}
+    # this week through the CLI: esha and farah succeed, broken fails (model server unreachable) -> exit code 1
+    with open(root / "logs" / "cli.log", "w", encoding="utf-8") as fh, \
+            contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--config", str(config), "--workers", "2",
+                         "--output-dir", str(out)])
+    yield {"root": root, "config": config, "out": out, "code": code, "week46": week46, "server": server}
+    logging.getLogger().removeHandler(log)
+    logging.getLogger().setLevel(old_level)
+    log.close()
+    server.close()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
@@ -90,10 +118,10 @@ def test_bad_config_is_rejected(tmp_path):
 def test_batch_writes_dated_per_user_reports_index_and_manifest(env):
     day = env["out"] / "2026-11-20"
     assert env["week46"].ok and env["code"] == 1  # one failure -> non-zero exit
-    for user in ("esha", "broken"):
+    for user in ("esha", "broken", "farah"):
         assert (day / user / "portfolio_review.ipynb").is_file() and (day / user / "portfolio_review.html").is_file()
     m = _manifest(day)
-    assert list(m["users"]) == ["esha", "broken"] and m["summary"] == {"total": 2, "ok": 1, "failed": 1}
+    assert list(m["users"]) == ["esha", "broken", "farah"] and m["summary"] == {"total": 3, "ok": 2, "failed": 1}
     esha, broken = m["users"]["esha"], m["users"]["broken"]
     assert esha["status"] == "ok" and esha["error"] is None and len(esha["inputs_hash"]) == 64
     assert esha["overall_score"] is not None and esha["risk_level"] and esha["duration_s"] > 0
@@ -103,7 +131,21 @@ def test_batch_writes_dated_per_user_reports_index_and_manifest(env):
     assert broken["status"] == "failed" and "model server" in broken["error"]
     index = (day / "index.html").read_text()
     assert 'href="esha/portfolio_review.html"' in index and 'href="broken/portfolio_review.html"' in index
-    assert "1 ok, 1 failed" in index and "SYNTHETIC DATA" in index
+    assert "2 ok, 1 failed" in index and "SYNTHETIC DATA" in index
+    assert "FAILED broken" in (env["root"] / "logs" / "cli.log").read_text()  # the summary
+
+
+def test_model_backed_user_gets_its_key_and_per_user_settings(env):
+    """farah's review ran on the fake model server through the real openai client: the planted key
+    was sent (so the secret scan below is meaningful) and the per-user timeout reached the backend."""
+    farah = _manifest(env["out"] / "2026-11-20")["users"]["farah"]
+    assert farah["status"] == "ok" and farah["parameters"]["backend"] == "openai-chat", farah["error"]
+    assert farah["parameters"]["timeout"] == 42 and farah["parameters"]["max_retries"] == 1
+    sent = [r.headers for r in env["server"].requests if r.path.endswith("/chat/completions")]
+    assert sent and all(h["authorization"] == f"Bearer {PLANTED['OPENAI_API_KEY']}" for h in sent)
+    assert {h.get("x-stainless-read-timeout") for h in sent} == {"42.0"}
+    html = (env["out"] / "2026-11-20" / "farah" / "portfolio_review.html").read_text()
+    assert "rules-over-the-wire" in html and "Audit trail: tool calls" in html
 
 
 def test_report_html_hides_code_and_shows_the_sections(env):
@@ -128,20 +170,11 @@ def test_failed_user_notebook_is_written_with_the_error(env):
     assert "BackendError" in (day / "portfolio_review.html").read_text()
 
 
-def test_no_secret_in_any_generated_file(env):
-    files = [p for p in env["root"].rglob("*") if p.is_file()]
-    assert any(p.suffix == ".db" for p in files) and any(p.suffix == ".html" for p in files)
-    for path in files:
-        data = path.read_bytes()
-        for name, secret in PLANTED.items():
-            assert secret.encode() not in data, f"{name} leaked into {path}"
-
-
 def test_rerun_skips_unchanged_users_and_reruns_failed_ones(env):
     day = env["out"] / "2026-11-20"
     before = (day / "esha" / "portfolio_review.html").stat().st_mtime_ns
     result = run_batch("2026-11-20", config=str(env["config"]), workers=2, output_dir=env["out"], progress=False)
-    assert result.skipped == ["esha"] and result.ran == ["broken"] and result.failed == ["broken"]
+    assert result.skipped == ["esha", "farah"] and result.ran == ["broken"] and result.failed == ["broken"]
     assert (day / "esha" / "portfolio_review.html").stat().st_mtime_ns == before
     assert "FAILED broken" in result.summary()
     assert not list(day.rglob("*.tmp"))  # atomic writes leave no temp files
@@ -156,7 +189,9 @@ def test_two_runs_identical_apart_from_declared_volatile_values(env):
     a, b = env["out"] / "2026-11-20", out2 / "2026-11-20"
     nb_a = json.loads((a / "esha" / "portfolio_review.ipynb").read_text())
     nb_b = json.loads((b / "esha" / "portfolio_review.ipynb").read_text())
-    assert _manifest(a)["users"]["esha"]["thread_id"] != _manifest(b)["users"]["esha"]["thread_id"]
+    # one thread per user per week: the forced re-run appended a run to esha's thread for 2026-W47
+    assert _manifest(a)["users"]["esha"]["thread_id"] == _manifest(b)["users"]["esha"]["thread_id"]
+    assert _manifest(a)["users"]["esha"]["run_id"] != _manifest(b)["users"]["esha"]["run_id"]
     assert mask_volatile_notebook(nb_a) == mask_volatile_notebook(nb_b)
     html_a = (a / "esha" / "portfolio_review.html").read_text()
     html_b = (b / "esha" / "portfolio_review.html").read_text()
@@ -201,3 +236,112 @@ def test_kernels_use_ipc_with_unique_socket_paths(tmp_path):
     assert a.transport == b.transport == "ipc" and a.ip != b.ip
     assert a.ip.startswith(str(tmp_path / "a"))
     assert REVIEW_MIME == "application/vnd.qlwork.review+json"
+
+
+def test_changed_ai_preference_reruns_the_user(env):
+    """A saved preference the review merges in (here the context window) changes the inputs hash."""
+    day = env["out"] / "2026-11-20"
+    before = _manifest(day)["users"]["farah"]["inputs_hash"]
+    save_preferences("farah", AIPreferences(context_window=16_000))
+    result = run_batch("2026-11-20", users=["esha", "farah"], config=str(env["config"]), workers=2,
+                       output_dir=env["out"], progress=False)
+    assert result.skipped == ["esha"] and result.ran == ["farah"] and result.ok, result.summary()
+    assert _manifest(day)["users"]["farah"]["inputs_hash"] != before
+
+
+def test_preferences_in_the_hash_are_names_not_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GITA_KEY", "sk-gita-secret-value-123456")
+    user = UserConfig("gita", "sample:diversified", preferred_ai_provider="openai-chat", model="m",
+                      base_url="http://127.0.0.1:9/v1", timeout=5)
+    prefs = user.preferences()
+    assert prefs["timeout"] == 5 and prefs["model"] == "m" and "thread_id" not in prefs
+    h = inputs_hash(user.parameters("2026-11-20"), "nb", prefs)
+    save_preferences("gita", AIPreferences(api_key_env="GITA_KEY"))  # only the NAME changes the hash
+    assert user.preferences()["api_key_env"] == "GITA_KEY" and "sk-gita" not in json.dumps(user.preferences())
+    assert inputs_hash(user.parameters("2026-11-20"), "nb", user.preferences()) != h
+    assert UserConfig("hari", "sample:diversified").preferences() is None  # the offline engine ignores them
+    cfg = tmp_path / "u.toml"
+    cfg.write_text('[[users]]\nuser_id = "a"\nportfolio = "sample:diversified"\ntimeout = 30\nmax_retries = 0\n')
+    (a,) = load_users(cfg)
+    assert (a.timeout, a.max_retries) == (30, 0) and a.parameters("2026-11-20")["max_retries"] == 0
+
+
+TINY_NOTEBOOK = nbformat.v4.new_notebook(
+    metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    cells=[nbformat.v4.new_code_cell('user_id = "x"\nas_of = "2026-11-20"', metadata={"tags": ["parameters"]}),
+           nbformat.v4.new_code_cell(
+               "from IPython.display import display\n"
+               f"display({{{REVIEW_MIME!r}: {{'status': 'ok', 'user_id': user_id, 'overall_score': 5.0, "
+               "'risk_level': 'low'}, 'text/plain': 'ok'}, raw=True)")])
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_crashed_job_fails_only_its_user(executor, tmp_path, monkeypatch):
+    """A job that raises instead of returning (a crash outside run_user_job's guard, a lost worker)
+    becomes that user's failure; the other user's report, the manifest and the summary are written."""
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    real = reports_mod.run_user_job
+
+    def crashing(job):
+        if job["user_id"] == "crash":
+            raise RuntimeError("worker process died")
+        return real(job)
+
+    monkeypatch.setattr(reports_mod, "run_user_job", crashing)
+    nb = tmp_path / "tiny.ipynb"
+    nbformat.write(TINY_NOTEBOOK, nb)
+    cfg = tmp_path / "u.toml"
+    cfg.write_text('[[users]]\nuser_id = "crash"\nportfolio = "sample:diversified"\n\n'
+                   '[[users]]\nuser_id = "fine"\nportfolio = "sample:near_cash"\n')
+    result = run_batch("2026-11-20", config=str(cfg), workers=2, executor=executor, notebook=nb,
+                       output_dir=tmp_path / "out", progress=False)
+    assert sorted(result.ran) == ["crash", "fine"] and result.failed == ["crash"] and not result.ok
+    crash, fine = result.entries["crash"], result.entries["fine"]
+    assert fine["status"] == "ok" and fine["overall_score"] == 5.0
+    assert crash["status"] == "failed" and "RuntimeError: worker process died" in crash["error"]
+    assert executor in crash["error"] and "FAILED crash" in result.summary()
+    day = tmp_path / "out" / "2026-11-20"
+    assert _manifest(day)["summary"] == {"total": 2, "ok": 1, "failed": 1}
+    placeholder = nbformat.read(day / "crash" / "portfolio_review.ipynb", as_version=4)
+    assert "worker process died" in placeholder.cells[0].source
+    assert placeholder.metadata.papermill.parameters["user_id"] == "crash"
+    assert "worker process died" in (day / "crash" / "portfolio_review.html").read_text()
+
+
+def test_an_unreadable_notebook_fails_every_user_without_crashing_the_batch(tmp_path, monkeypatch):
+    """nbformat.reads runs before run_user_job's guard: the batch still ends with a manifest."""
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    nb = tmp_path / "broken.ipynb"
+    nb.write_text("{not json")
+    result = run_batch("2026-11-20", users=["asha", "bharat"], workers=2, notebook=nb, output_dir=tmp_path / "out",
+                       progress=False)
+    assert sorted(result.failed) == ["asha", "bharat"]
+    assert all("crashed" in e["error"] for e in result.entries.values())
+    day = tmp_path / "out" / "2026-11-20"
+    assert _manifest(day)["summary"]["failed"] == 2 and (day / "asha" / "portfolio_review.html").is_file()
+    nbformat.read(day / "asha" / "portfolio_review.ipynb", as_version=4)  # a valid placeholder notebook
+
+
+def test_a_worker_without_the_shared_home_fails_the_user_clearly(tmp_path):
+    missing = tmp_path / "not-mounted" / "home"
+    job = {"user_id": "u", "notebook": nbformat.writes(TINY_NOTEBOOK), "parameters": {"user_id": "u"},
+           "env": {"QLWORK_HOME": str(missing)}, "title": "t"}
+    out = run_user_job(job)
+    assert out["status"] == "failed" and str(missing) in out["error"] and "shared filesystem" in out["error"]
+    assert not missing.exists()  # no empty store created on the worker
+    assert "shared filesystem" in out["html"] and nbformat.reads(out["notebook"], as_version=4).cells
+
+
+def test_no_secret_in_any_generated_file(env):
+    """Last in the module: every file the batches above wrote (notebooks, HTML, manifests, indexes,
+    the SQLite store, logs), with keys that were really read and sent (see farah)."""
+    files = [p for p in env["root"].rglob("*") if p.is_file()]
+    for kind in (".db", ".html", ".ipynb", ".log"):
+        assert any(p.suffix == kind for p in files), kind
+    assert any(p.name == "manifest.json" for p in files) and any(p.name == "index.html" for p in files)
+    assert (env["root"] / "home" / "users" / "farah" / "ai_preferences.json").is_file()
+    for path in files:
+        data = path.read_bytes()
+        for name, secret in PLANTED.items():
+            assert secret.encode() not in data, f"{name} leaked into {path}"

@@ -10,7 +10,9 @@ import pytest
 from qlwork import review_render as rr
 from qlwork.assistant.store import Store
 from qlwork.errors import QlworkError
-from qlwork.review import REVIEW_KIND, REVIEW_MIME, compare, find_previous_review, iso_week, run_review
+from qlwork.assistant.preferences import AIPreferences, save_preferences
+from qlwork.review import (REVIEW_KIND, REVIEW_MIME, _backend, compare, effective_preferences, find_previous_review,
+                           find_week_thread, iso_week, run_review)
 from qlwork.reports_job import mask_volatile_html
 
 SECTIONS = ("header_html", "holdings_html", "assessment_html", "recommendations_html", "insights_html",
@@ -44,13 +46,18 @@ def test_thread_per_user_per_week_linked_to_previous_week(weeks):
     assert (meta1["week"], meta2["week"]) == ("2026-W46", "2026-W47")
     assert "previous_thread_id" not in meta1 and meta2["previous_thread_id"] == first.thread_id
     assert meta2["user_id"] == "chitra" and meta2["review"]["overall_score"] == second.response["overall_score"]
-    # a re-run of the same week links to last week, not to the earlier run of this week
+    # a re-run of the same week appends a run to this week's thread, still linked to last week's
+    assert again.thread_id == second.thread_id and again.run_id != second.run_id
     assert store.get_thread(again.thread_id).metadata["previous_thread_id"] == first.thread_id
+    assert find_week_thread(store, "chitra", "2026-W47") == second.thread_id
+    assert len(store.list_threads(user_id="chitra")) == 2  # one thread per user per week
+    assert [r.id for r in store.list_runs(second.thread_id, order="asc")] == [second.run_id, again.run_id]
     assert find_previous_review(store, "chitra", "2026-W47")["thread_id"] == first.thread_id
     assert find_previous_review(store, "someone-else", "2026-W47") is None
-    # the assistant was told about last week's review on the new thread
-    question = store.list_messages(second.thread_id)[0].text
-    assert first.thread_id in question and "last week" in question
+    # the assistant was told about last week's review (thread and figures) on this week's thread
+    questions = [m.text for m in store.list_messages(second.thread_id, order="asc") if m.role == "user"]
+    assert len(questions) == 2 and questions[0] == questions[1]
+    assert first.thread_id in questions[0] and "previous weekly review (as of 2026-11-13" in questions[0]
 
 
 def test_review_content(weeks):
@@ -71,7 +78,7 @@ def test_review_content(weeks):
 def test_summary_is_deterministic_and_ids_are_volatile(weeks):
     _, _, second, again = weeks
     assert second.summary() == again.summary()
-    assert second.thread_id != again.thread_id
+    assert second.run_id != again.run_id
     vol = second.volatile_metadata()
     assert vol["thread_id"] == second.thread_id and vol["generated_at"] == "2026-11-21T06:30:00+00:00"
     text = json.dumps(second.summary())
@@ -132,3 +139,13 @@ def test_bad_inputs_fail_clearly(tmp_path):
     with pytest.raises(QlworkError):
         run_review("x", "2026-11-20", portfolio="sample:diversified", provider="nope", store=store)
     store.close()
+
+
+def test_backend_merges_saved_preferences_with_per_user_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    save_preferences("dina", AIPreferences(model="saved-model", timeout=90, max_retries=4, api_key_env="DINA_KEY"))
+    prefs = effective_preferences("dina", "openai-chat", base_url="http://127.0.0.1:9/v1", timeout=12.5)
+    assert (prefs.model, prefs.api_key_env, prefs.timeout, prefs.max_retries) == ("saved-model", "DINA_KEY", 12.5, 4)
+    backend = _backend("dina", "openai-chat", None, "http://127.0.0.1:9/v1", None, timeout=7, max_retries=1)
+    assert (backend.conn.timeout, backend.conn.max_retries, backend.model) == (7, 1, "saved-model")
+    assert _backend("dina", "offline", None, None, None, timeout=7) == "offline"

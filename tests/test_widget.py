@@ -97,6 +97,34 @@ def test_chart_shown_for_series_output():
     assert images and images[0].format == "png" and images[0].value[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_code_interpreter_figure_shown_under_answer():
+    """A figure the model draws with code_interpreter is shown as the stored PNG; a deleted one is skipped."""
+    pytest.importorskip("qlwork.charts")
+    from qlwork.tools import code_interpreter as ci
+    from qlwork.tools.files import file_store
+
+    code = "plt.plot([1, 3, 2]); plt.title('TCS vs INFY'); plt.show()\n6 * 7"
+    chat = scripted_chat([ToolCalls([call("code_interpreter", {"code": code})]), FinalMessage(answer_json())],
+                         user_id="plotter")
+    try:
+        answer = chat.send("Plot TCS against INFY")
+    finally:
+        ci.default_pool().shutdown()
+    [ref] = json.loads(answer.tool_calls[0].function.output)["images"]
+    png = file_store().content(ref["file_id"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    children = turns(chat)[-1].children
+    images = [w for w in children if isinstance(w, widgets.Image)]
+    assert [(i.value, i.format) for i in images] == [(png, "png")] and "qlwork-code-figure" in images[0]._dom_classes
+    assert children.index(images[0]) == 1  # under the answer card, above the steps
+    again = AssistantChat(user_id="plotter", backend=ScriptedBackend([]))  # reopened: shown from the store
+    assert [w.value for w in turns(again)[-1].children if isinstance(w, widgets.Image)] == [png]
+    file_store().delete(ref["file_id"])
+    again = AssistantChat(user_id="plotter", backend=ScriptedBackend([]))  # deleted file: skipped, no crash
+    assert not [w for w in turns(again)[-1].children if isinstance(w, widgets.Image)]
+    assert "Score 7.5/10" in again.transcript_html()
+
+
 def test_send_button_and_enter_use_the_same_path():
     chat = AssistantChat(user_id="analyst", portfolio=PORTFOLIO)
     chat.input.value = "Analyze my portfolio"

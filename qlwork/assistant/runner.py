@@ -3,8 +3,8 @@
 queued -> in_progress -> [backend step -> tool calls (concurrent) -> run step]* -> final answer ->
 validate (one repair turn) -> assistant message -> completed. Tool problems (unknown tool, invalid
 JSON, schema violations, exceptions) go back to the model as tool outputs. Function tools declared
-on the run but not in the registry are client-side: the run waits in ``requires_action`` until
-:meth:`Runner.submit_tool_outputs`. Each status change is persisted before the next action.
+on the run but not in the registry, or marked ``_qlwork_client`` (declared by an API client), are
+client-side: the run waits in ``requires_action`` until :meth:`Runner.submit_tool_outputs`. Each status change is persisted before the next action.
 """
 
 from __future__ import annotations
@@ -228,11 +228,13 @@ class Runner:
     def _load_state(self, run: Run) -> _RunState:
         store = self.store
         thread = store.get_thread(run.thread_id)
+        # a function entry marked "_qlwork_client" (declared by an API client, see qlwork.server.common)
+        # is client-side even when a registry tool has its name; unmarked entries use the registry
         names = [(t.get("function") or {}).get("name") if t.get("type") == "function" else t.get("type")
-                 for t in run.tools]
+                 for t in run.tools if not t.get("_qlwork_client")]
         tools = {n: self.registry.get(n) for n in names if n and n in self.registry}
         client = {t["function"]["name"]: t["function"] for t in run.tools
-                  if t.get("type") == "function" and t["function"]["name"] not in tools}
+                  if t.get("type") == "function" and (t.get("_qlwork_client") or t["function"]["name"] not in tools)}
         context = self.context_factory(thread) if self.context_factory else ToolContext()
         context.thread_id = context.thread_id or thread.id
         context.user_id = context.user_id or thread.user_id

@@ -2,7 +2,9 @@
 
 A session belongs to one user and one current thread. Opening a session without ``thread_id``
 continues the user's most recent thread (threads persist in the store across processes);
-``new_thread=True`` starts a fresh one.
+``new_thread=True`` starts a fresh one. Opening a thread (and asking on it) first recovers runs left
+active by a dead process and expires stale ``requires_action`` runs (:meth:`Store.recover`), so a
+crash never blocks a thread for good.
 """
 
 from __future__ import annotations
@@ -56,22 +58,29 @@ class Answer:
 
 
 class Session:
-    """Chat with the assistant as ``user_id`` on a persistent thread."""
+    """Chat with the assistant as ``user_id`` on a persistent thread.
+
+    ``portfolio``, ``risk_profile`` and ``horizon`` set a new thread's metadata (defaults:
+    ``default_portfolio``, ``moderate``, ``medium``). On an existing thread (``thread_id`` or the
+    user's latest) only the values passed explicitly (not None) change its metadata; the others keep
+    what the thread recorded.
+    """
 
     def __init__(self, user_id: str, backend: str | Backend = "offline", store: Store | None = None,
                  thread_id: str | None = None, market: Any = None, portfolio: Any = None,
-                 risk_profile: str = "moderate", horizon: str = "medium", as_of: Any = None,
+                 risk_profile: str | None = None, horizon: str | None = None, as_of: Any = None,
                  assistant_id: str | None = None, backend_options: dict | None = None,
                  new_thread: bool = False, registry: Registry = REGISTRY, max_turns: int = 10,
-                 on_delta: Any = None) -> None:
+                 on_delta: Any = None, default_portfolio: Any = None) -> None:
         if not user_id or not isinstance(user_id, str):
             raise InputError("user_id must be a non-empty string.", code="invalid_argument")
         self.user_id = user_id
         self.store = store or Store()
         self.market = market
         self.portfolio = portfolio
-        self.risk_profile = risk_profile
-        self.horizon = horizon
+        self.default_portfolio = default_portfolio  # recorded on new threads when portfolio is None
+        self.risk_profile = risk_profile if risk_profile is not None else "moderate"
+        self.horizon = horizon if horizon is not None else "medium"
         self.as_of = as_of
         self.assistant_id = assistant_id or ensure_default_assistant(self.store).id
         self._backend = backend if not isinstance(backend, str) else None
@@ -80,31 +89,50 @@ class Session:
         self._max_turns = max_turns
         self._on_delta = on_delta  # called with streamed text fragments (streaming backends only)
         self._runner: Runner | None = None
+        explicit = {key: value for key, value in (("portfolio_id", self._portfolio_id(portfolio)),
+                                                   ("risk_profile", risk_profile),
+                                                   ("investment_horizon", horizon)) if value is not None}
         if thread_id is not None:
             self.thread = self.switch(thread_id)
         else:
             latest = [] if new_thread else self.store.list_threads(user_id=user_id, limit=1)
-            self.thread = latest[0] if latest else self.new_thread()
-            if latest and portfolio is not None:
-                self.thread = self.store.update_thread_metadata(self.thread.id, self._metadata())
+            if latest:
+                self.thread = latest[0]
+                self.recover()
+            else:
+                self.new_thread()
+                explicit = {}
+        if explicit:  # only what the caller passed changes an existing thread's metadata
+            self.thread = self.store.update_thread_metadata(self.thread.id, explicit)
 
     # -- threads -------------------------------------------------------------------------------
     @property
     def thread_id(self) -> str:
         return self.thread.id
 
-    def _metadata(self) -> dict:
-        portfolio = self.portfolio
-        portfolio_id = portfolio if isinstance(portfolio, str) or portfolio is None else (
+    @staticmethod
+    def _portfolio_id(portfolio: Any) -> str | None:
+        return portfolio if isinstance(portfolio, str) or portfolio is None else (
             getattr(portfolio, "name", None) or getattr(portfolio, "id", None) or "in-memory")
-        return {"user_id": self.user_id, "portfolio_id": portfolio_id, "risk_profile": self.risk_profile,
-                "investment_horizon": self.horizon}
+
+    def _metadata(self) -> dict:
+        return {"user_id": self.user_id, "portfolio_id": self._portfolio_id(self.portfolio),
+                "risk_profile": self.risk_profile, "investment_horizon": self.horizon}
 
     def new_thread(self) -> Thread:
-        """Start a fresh thread and make it current."""
-        self.thread = self.store.create_thread(self._metadata(), user_id=self.user_id,
-                                               assistant_id=self.assistant_id)
+        """Start a fresh thread and make it current (it records ``default_portfolio`` when the
+        session has no portfolio)."""
+        metadata = self._metadata()
+        if metadata["portfolio_id"] is None and self.default_portfolio is not None:
+            metadata["portfolio_id"] = self._portfolio_id(self.default_portfolio)
+        self.thread = self.store.create_thread(metadata, user_id=self.user_id, assistant_id=self.assistant_id)
         return self.thread
+
+    def recover(self) -> list[Run]:
+        """Unblock the current thread: fail its runs left active by a dead process and expire its
+        ``requires_action`` runs past their expiry (see :meth:`Store.recover`). Returns those runs."""
+        return self.store.recover(reason="The process running it stopped before it finished.",
+                                  thread_id=self.thread.id)
 
     def switch(self, thread_id: str) -> Thread:
         """Make one of this user's threads current; its own metadata (portfolio, risk profile)
@@ -115,6 +143,7 @@ class Session:
         if getattr(self, "thread", None) is not None and thread.id != self.thread.id:
             self.portfolio = None
         self.thread = thread
+        self.recover()
         return thread
 
     @property
@@ -160,11 +189,16 @@ class Session:
                                   max_turns=self._max_turns, on_delta=self._on_delta)
         return self._runner
 
+    def market_provider(self) -> Any:
+        """The session's market-data provider, loaded on first use (a name such as ``"kite"`` becomes
+        the provider, with this session's user's Kite login)."""
+        if self.market is None or isinstance(self.market, str):
+            self.market = _load_market(self.market, self.user_id)
+        return self.market
+
     def _context(self, thread: Thread) -> ToolContext:
         meta = thread.metadata
-        market = self.market
-        if market is None or isinstance(market, str):
-            market = self.market = _load_market(market)
+        market = self.market_provider()
         as_of = self.as_of or getattr(market, "default_as_of", None) or _demo_as_of(market)
         return ToolContext(market=market, portfolio=self.portfolio or meta.get("portfolio_id"), as_of=as_of,
                            risk_profile=meta.get("risk_profile", self.risk_profile), thread_id=thread.id,
@@ -180,6 +214,7 @@ class Session:
             raise InputError("The question is empty.", fix="Ask something, e.g. 'Review my portfolio'.",
                              code="invalid_argument")
         runner = self.runner
+        self.recover()  # a run left by a dead process (or waiting too long) must not block the thread
         with self.store.transaction():  # the question and its run appear together or not at all
             self.store.add_message(self.thread.id, "user", text, attachments=attachments)
             run = runner.create_run(self.thread.id, self.assistant_id)
@@ -202,21 +237,21 @@ class Session:
         return await asyncio.to_thread(self.ask, text, attachments)
 
     def cancel(self) -> Run | None:
-        """Cancel the current thread's active run, if any."""
+        """Cancel the current thread's active run, if any (a run whose process died is failed by
+        :meth:`recover` instead of being left ``cancelling`` with nobody to finish it)."""
+        self.recover()
         run = self.store.active_run(self.thread.id)
         return self.runner.cancel(run.id) if run else None
 
 
-def _load_market(name: str | None) -> Any:
-    try:
-        from ..market import get_provider  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _load_market(name: str | None, user_id: str | None = None) -> Any:
+    from ..market import get_provider
+
     if name is None:
         from ..config import load_settings
 
         name = load_settings().provider
-    return get_provider(name)
+    return get_provider(name, user_id=user_id)
 
 
 def _demo_as_of(market: Any) -> Any:

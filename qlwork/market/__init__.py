@@ -35,11 +35,16 @@ PROVIDERS: dict[str, Callable[..., MarketData]] = {
 }
 
 
-def get_provider(name: str = "demo", **kw) -> MarketData:
-    """A market-data provider by name (``"demo"``; ``"kite"`` needs ``qlwork kite login``)."""
+def get_provider(name: str = "demo", user_id: str | None = None, **kw) -> MarketData:
+    """A market-data provider by name (``"demo"``; ``"kite"`` needs ``qlwork kite login --user ID``).
+
+    ``user_id`` selects whose Kite login to use (ignored by providers without per-user data, e.g. demo).
+    """
     key = str(name).strip().lower() if name is not None else "demo"
     factory = PROVIDERS.get(key)
     if factory is None:
         raise InputError(f"Unknown market data provider {name!r}.",
                          fix=f"Use one of: {', '.join(sorted(PROVIDERS))}.", provider=name)
+    if user_id is not None and key == "kite":
+        kw["user_id"] = user_id
     return factory(**kw)

@@ -4,8 +4,10 @@ Conventions: prices in INR; candle ``date`` tz-aware Asia/Kolkata (day bars at 0
 day, as Kite sends them); quotes keyed ``"NSE:SYMBOL"``; symbols are NSE trading symbols and
 ``"NIFTY 50"`` is the index instrument (exchange NSE, segment INDICES).
 
-- Login: ``qlwork kite login`` (see :mod:`qlwork.market.kite_auth`); the provider reads the stored token
-  and raises ``ProviderError`` ("run qlwork kite login") when it is missing, expired or rejected.
+- Login: ``qlwork kite login --user ID`` (see :mod:`qlwork.market.kite_auth`); ``KiteMarketData(user_id=ID)``
+  reads that user's token (``$QLWORK_HOME/kite_tokens/ID.json``) and raises ``ProviderError`` ("run qlwork
+  kite login --user ID") when it is missing, expired, rejected or written for another user. Before
+  returning holdings it checks once that Kite's profile is the account the token file was written for.
 - Read-only: the Kite client is wrapped (:class:`~qlwork.market.kite_client.ReadOnlyKite`); no order,
   GTT or funds call exists here and its HTTP session refuses any other endpoint.
 - Instruments: Kite's NSE dump, cached once per IST day as
@@ -29,6 +31,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -40,6 +43,9 @@ from .base import CANDLE_COLUMNS, OHLCV_FIELDS, QUOTE_KEY_PREFIX, check_interval
 from .cache import CandleCache
 from .kite_client import ReadOnlyKite
 from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:  # imported lazily at run time (portfolio sits above market in the import order)
+    from ..portfolio import Portfolio
 
 log = logging.getLogger("qlwork.market.kite")
 
@@ -99,8 +105,9 @@ def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
 class KiteMarketData:
     """Live NSE market data from Kite Connect; implements :class:`qlwork.market.base.MarketData`.
 
-    ``api_key`` defaults to ``$KITE_API_KEY`` and ``access_token`` to the token stored by ``qlwork kite
-    login``; ``root`` points the real client elsewhere (tests). ``cache`` is True (default store), False
+    ``api_key`` defaults to ``$KITE_API_KEY`` and ``access_token`` to the token ``qlwork kite login --user
+    ID`` stored for ``user_id`` (default: the OS user name, see :func:`kite_auth.default_user`); ``root``
+    points the real client elsewhere (tests). ``cache`` is True (default store), False
     or a :class:`CandleCache`. ``clock`` returns the current tz-aware time (for tests). Retry settings
     (``max_attempts``, ``backoff``, ``backoff_cap`` in seconds) apply to HTTP 429.
     """
@@ -112,12 +119,21 @@ class KiteMarketData:
     def __init__(self, *, api_key: str | None = None, access_token: str | None = None, root: str | None = None,
                  timeout: float = 7.0, cache: bool | CandleCache = True, limiter: RateLimiter | None = None,
                  max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 8.0, workers: int = 4,
-                 clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE") -> None:
+                 clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE",
+                 user_id: str | None = None) -> None:
         self._clock = clock or kite_auth.now_ist
+        self.user_id = kite_auth.check_user(user_id)
         key = api_key or kite_auth.api_key()
-        token = access_token or kite_auth.load_token(now=self._clock())
+        self._kite_user: str | None = None  # the Kite account the stored token was issued for
+        if access_token:
+            token = access_token
+        else:
+            stored = kite_auth.load_session(user=self.user_id, now=self._clock())
+            token, self._kite_user = stored["access_token"], stored["user_id"] or None
+        self._account_checked = False
         self._client = ReadOnlyKite(key, token, root=root, timeout=timeout, limiter=limiter,
-                                    max_attempts=max_attempts, backoff=backoff, backoff_cap=backoff_cap)
+                                    max_attempts=max_attempts, backoff=backoff, backoff_cap=backoff_cap,
+                                    fix=kite_auth.login_fix(self.user_id))
         self.cache = CandleCache() if cache is True else (cache or None)
         self.workers = max(1, int(workers))
         self.exchange = exchange
@@ -324,11 +340,25 @@ class KiteMarketData:
         """The logged-in user's Kite profile (user_id, user_name, ...)."""
         return self._client.profile()
 
+    def _check_account(self) -> None:
+        """Once per provider: the token's Kite account (``GET /user/profile``) must be the one recorded in
+        the user's token file, so one user's report can never show another account's holdings."""
+        if self._account_checked or not self._kite_user:
+            return
+        actual = str(self.profile().get("user_id") or "")
+        if actual != self._kite_user:
+            raise ProviderError(f"The Kite token stored for {self.user_id!r} belongs to Kite account {actual!r}, "
+                                f"but the token file records {self._kite_user!r}; refusing to read holdings.",
+                                fix=kite_auth.login_fix(self.user_id), provider=PROVIDER, reason="mismatch",
+                                user=self.user_id)
+        self._account_checked = True
+
     def holdings(self) -> list[dict]:
-        """Kite holdings as returned by ``GET /portfolio/holdings`` (INR)."""
+        """Kite holdings as returned by ``GET /portfolio/holdings`` (INR), after checking the account."""
+        self._check_account()
         return list(self._client.holdings())
 
-    def portfolio(self, name: str = "kite") -> "Portfolio":  # noqa: F821 - imported lazily
+    def portfolio(self, name: str = "kite") -> "Portfolio":
         """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`.
 
         ``quantity`` counts settled plus T1 shares; positions with zero total are skipped; a zero
@@ -389,7 +419,8 @@ class KiteMarketData:
             "quote_keys": "NSE:SYMBOL",
             "sectors": "demo sector table where known, 'Index' for indices, else 'Unclassified'",
             "cache": str(self.cache.path) if self.cache is not None else None,
+            "user": self.user_id,
         }
 
     def __repr__(self) -> str:
-        return f"KiteMarketData(root={self._client.root!r}, synthetic=False)"
+        return f"KiteMarketData(user_id={self.user_id!r}, root={self._client.root!r}, synthetic=False)"

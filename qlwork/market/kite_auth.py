@@ -3,8 +3,12 @@
 Secrets policy:
 
 - The API key and secret come only from the environment (``KITE_API_KEY``, ``KITE_API_SECRET``);
-  they are never written to disk. The access token is written only to ``$QLWORK_HOME/kite_token.json``
-  (mode 0600, created with ``os.open`` and replaced atomically).
+  they are never written to disk. Access tokens are stored per qlwork user in
+  ``$QLWORK_HOME/kite_tokens/<user>.json`` (mode 0600, created with ``os.open`` and replaced atomically;
+  the directory is 0700), so in the weekly batch every user gets their own Kite account, never the
+  last analyst's login. The file records the qlwork user it was written for (``qlwork_user``) and the
+  Kite ``user_id`` from ``generate_session``; loading it for another user is refused. The old
+  single-file ``$QLWORK_HOME/kite_token.json`` is still read, for the default user only.
 - No function here returns, logs or raises text containing the key, secret, request token or access
   token; :func:`scrub` removes them from any text (exception messages re-raised by the provider).
   The one deliberate exception is :func:`login_url`, whose URL must carry the API key for Kite's login
@@ -35,9 +39,21 @@ ENV_ROOT = "KITE_ROOT"
 """Optional API root override (e.g. a local test server); Kite's own root when unset."""
 
 TOKEN_FILE = "kite_token.json"
+"""The legacy single token file (read as a fallback for the default user only)."""
+TOKEN_DIR = "kite_tokens"
+"""Per-user token files: ``$QLWORK_HOME/kite_tokens/<user>.json``."""
 IST = ZoneInfo(TIMEZONE)
 EXPIRY_HOUR = 6
 LOGIN_FIX = "Run `qlwork kite login` to get a fresh access token (Kite tokens expire about 06:00 IST daily)."
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+
+
+def login_fix(user: str | None = None) -> str:
+    """The fix text for a missing/expired/rejected token of ``user`` (names ``--user`` when given)."""
+    if user is None:
+        return LOGIN_FIX
+    return (f"Run `qlwork kite login --user {user}` to get a fresh access token for {user} "
+            "(Kite tokens expire about 06:00 IST daily).")
 
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
@@ -128,8 +144,33 @@ def next_expiry(login_time) -> dt.datetime:
 # ---------------------------------------------------------------------------------------------
 # login
 
-def token_path() -> Path:
-    """``$QLWORK_HOME/kite_token.json``."""
+def default_user() -> str:
+    """The default qlwork user for a Kite login: the OS user name, else ``"default"``."""
+    try:
+        import getpass
+
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry / no env: fall back
+        name = ""
+    return name if name and _USER_RE.fullmatch(name) else "default"
+
+
+def check_user(user: str | None) -> str:
+    """``user`` (or :func:`default_user`) validated as a safe file name; InputError otherwise."""
+    name = default_user() if user is None or not str(user).strip() else str(user).strip()
+    if not _USER_RE.fullmatch(name):
+        raise InputError(f"{name!r} is not a valid user id for a Kite login.",
+                         fix="Use letters, digits, '_', '-', '.' or '@' (at most 64 characters).")
+    return name
+
+
+def token_path(user: str | None = None) -> Path:
+    """``$QLWORK_HOME/kite_tokens/<user>.json`` (``user`` defaults to :func:`default_user`)."""
+    return home() / TOKEN_DIR / f"{check_user(user)}.json"
+
+
+def legacy_token_path() -> Path:
+    """``$QLWORK_HOME/kite_token.json``: the pre-per-user file, read for the default user only."""
     return home() / TOKEN_FILE
 
 
@@ -174,19 +215,22 @@ def parse_request_token(text: str) -> str:
 
 
 def _write_private(path: Path, payload: dict) -> None:
-    """Write JSON to ``path`` with mode 0600 (atomic)."""
+    """Write JSON to ``path`` with mode 0600 (atomic) in a 0700 directory."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     atomic_write(path, json.dumps(payload, indent=2), mode=0o600)
 
 
-def complete_login(request_token_or_url: str, *, root: str | None = None, timeout: float | None = None,
-                   now: dt.datetime | None = None) -> dict:
-    """Exchange a request token (or the redirect URL) for an access token and store it.
+def complete_login(request_token_or_url: str, *, user: str | None = None, root: str | None = None,
+                   timeout: float | None = None, now: dt.datetime | None = None) -> dict:
+    """Exchange a request token (or the redirect URL) for an access token and store it for ``user``.
 
-    Calls ``generate_session`` with ``$KITE_API_SECRET``; writes ``kite_token.json`` (0600) with
-    ``access_token, user_id, user_name, login_time, expiry``. Returns :func:`token_status` (no token).
+    Calls ``generate_session`` with ``$KITE_API_SECRET``; writes ``kite_tokens/<user>.json`` (0600) with
+    ``access_token, qlwork_user, user_id (Kite's), user_name, login_time, expiry``. ``user`` defaults to
+    :func:`default_user`. Returns :func:`token_status` (no token).
     """
     from .kite_client import call_kite
 
+    user = check_user(user)
     request_token = parse_request_token(request_token_or_url)
     key, secret = api_key(), api_secret()
     kite = _client(key, root, timeout)
@@ -194,53 +238,86 @@ def complete_login(request_token_or_url: str, *, root: str | None = None, timeou
                         login=True)
     access_token = str(session.get("access_token") or "")
     if not access_token:
-        raise ProviderError("Kite's session response had no access token.", fix=LOGIN_FIX, provider="kite")
+        raise ProviderError("Kite's session response had no access token.", fix=login_fix(user), provider="kite")
     register_secret(access_token)
     login_time = session.get("login_time") or now or now_ist()
     login_time = to_ist(login_time)
     payload = {
         "access_token": access_token,
+        "qlwork_user": user,
         "user_id": str(session.get("user_id") or ""),
         "user_name": str(session.get("user_name") or ""),
         "login_time": login_time.isoformat(),
         "expiry": next_expiry(login_time).isoformat(),
     }
-    _write_private(token_path(), payload)
-    return token_status(now=now)
+    _write_private(token_path(user), payload)
+    return token_status(user=user, now=now)
 
 
-def _read() -> dict:
-    path = token_path()
+def _source(user: str) -> tuple[Path, bool]:
+    """The token file to read for ``user`` and whether it is the legacy single file (default user only,
+    when that user has no per-user file)."""
+    path = token_path(user)
+    if not path.exists() and user == default_user() and legacy_token_path().exists():
+        return legacy_token_path(), True
+    return path, False
+
+
+def _read(user: str | None = None) -> dict:
+    """The parsed token file of ``user`` (``expiry`` as datetime, ``path``). ProviderError with
+    ``reason`` missing | corrupt | mismatch."""
+    user = check_user(user)
+    fix = login_fix(user)
+    path, legacy = _source(user)
     if not path.exists():
-        raise ProviderError("No Kite access token found.", fix=LOGIN_FIX, provider="kite", reason="missing")
+        raise ProviderError(f"No Kite access token found for user {user!r}.", fix=fix, provider="kite",
+                            reason="missing", user=user)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not data.get("access_token"):
             raise ValueError("no access_token")
         data["expiry"] = to_ist(data["expiry"])
-    except (ValueError, KeyError, InputError):
-        raise ProviderError(f"The Kite token file {path} is unreadable.", fix=LOGIN_FIX, provider="kite",
-                            reason="corrupt") from None
+    except (ValueError, KeyError, TypeError, InputError):
+        raise ProviderError(f"The Kite token file {path} is unreadable.", fix=fix, provider="kite",
+                            reason="corrupt", user=user) from None
     register_secret(data["access_token"])
+    owner = data.get("qlwork_user")
+    if not legacy and owner != user:
+        raise ProviderError(f"The Kite token file {path} was written for user {owner!r} (Kite account "
+                            f"{data.get('user_id') or 'unknown'}), not for {user!r}; refusing to use another "
+                            "user's Kite login.", fix=fix, provider="kite", reason="mismatch", user=user)
+    data["path"] = str(path)
+    data["legacy"] = legacy
     return data
 
 
-def load_token(*, now: dt.datetime | None = None) -> str:
-    """The stored access token if it has not expired; ProviderError("run qlwork kite login") otherwise."""
-    data = _read()
+def load_session(*, user: str | None = None, now: dt.datetime | None = None) -> dict:
+    """``{"access_token", "user_id" (Kite's), "qlwork_user", "path"}`` of ``user``'s stored token if it
+    has not expired; ProviderError("run qlwork kite login --user ...") otherwise."""
+    user = check_user(user)
+    data = _read(user)
     current = to_ist(now) if now is not None else now_ist()
     if current >= data["expiry"]:
-        raise ProviderError(f"The Kite access token expired at {data['expiry']:%Y-%m-%d %H:%M} IST.",
-                            fix=LOGIN_FIX, provider="kite", reason="expired")
-    return str(data["access_token"])
+        raise ProviderError(f"The Kite access token of {user!r} expired at {data['expiry']:%Y-%m-%d %H:%M} IST.",
+                            fix=login_fix(user), provider="kite", reason="expired", user=user)
+    return {"access_token": str(data["access_token"]), "user_id": str(data.get("user_id") or ""),
+            "qlwork_user": user, "path": data["path"]}
 
 
-def token_status(*, now: dt.datetime | None = None) -> dict:
-    """Whether a usable token is stored: ``valid, reason, user_id, login_time, expiry, path`` (never the
-    token). ``reason`` is ``ok``, ``missing``, ``expired`` or ``corrupt``."""
-    out: dict = {"valid": False, "path": str(token_path())}
+def load_token(*, user: str | None = None, now: dt.datetime | None = None) -> str:
+    """``user``'s stored access token if it has not expired; ProviderError("run qlwork kite login")
+    otherwise."""
+    return load_session(user=user, now=now)["access_token"]
+
+
+def token_status(*, user: str | None = None, now: dt.datetime | None = None) -> dict:
+    """Whether a usable token is stored for ``user``: ``valid, reason, qlwork_user, user_id (Kite's),
+    login_time, expiry, path`` (never the token). ``reason`` is ``ok``, ``missing``, ``expired``,
+    ``corrupt`` or ``mismatch``."""
+    user = check_user(user)
+    out: dict = {"valid": False, "qlwork_user": user, "path": str(_source(user)[0])}
     try:
-        data = _read()
+        data = _read(user)
     except ProviderError as exc:
         out.update(reason=exc.details.get("reason"), message=str(exc))
         return out
@@ -248,16 +325,17 @@ def token_status(*, now: dt.datetime | None = None) -> dict:
     valid = current < data["expiry"]
     out.update(valid=valid, reason="ok" if valid else "expired", user_id=data.get("user_id"),
                user_name=data.get("user_name"), login_time=data.get("login_time"),
-               expiry=data["expiry"].isoformat())
+               expiry=data["expiry"].isoformat(), legacy=data["legacy"])
     if not valid:
-        out["message"] = f"The Kite access token expired at {data['expiry']:%Y-%m-%d %H:%M} IST. Fix: {LOGIN_FIX}"
+        out["message"] = (f"The Kite access token expired at {data['expiry']:%Y-%m-%d %H:%M} IST. "
+                          f"Fix: {login_fix(user)}")
     return out
 
 
-def logout() -> bool:
-    """Delete the stored token file (local only; Kite is not called). True if a file was removed."""
+def logout(user: str | None = None) -> bool:
+    """Delete ``user``'s token file (local only; Kite is not called). True if a file was removed."""
     try:
-        token_path().unlink()
+        token_path(user).unlink()
         return True
     except FileNotFoundError:
         return False

@@ -62,8 +62,9 @@ def _short(text: object) -> str:
     return clean if len(clean) <= MAX_MESSAGE else clean[:MAX_MESSAGE] + "..."
 
 
-def map_error(exc: BaseException, *, what: str, login: bool = False) -> QlworkError:
-    """The qlwork error (with a fix) for a kiteconnect or requests exception raised while ``what``."""
+def map_error(exc: BaseException, *, what: str, login: bool = False, fix: str | None = None) -> QlworkError:
+    """The qlwork error (with a fix) for a kiteconnect or requests exception raised while ``what``;
+    ``fix`` replaces the generic login fix for a rejected token (e.g. naming ``--user ID``)."""
     from kiteconnect import exceptions as kex
 
     name = type(exc).__name__
@@ -79,7 +80,7 @@ def map_error(exc: BaseException, *, what: str, login: bool = False) -> QlworkEr
                                      "KITE_API_KEY / KITE_API_SECRET and run `qlwork kite login` again.",
                                  kite_error=name, status=code)
         return ProviderError(f"Kite rejected the access token (expired or invalid) while {what}.",
-                             fix=LOGIN_FIX, reason="token", **common)
+                             fix=fix or LOGIN_FIX, reason="token", **common)
     if isinstance(exc, kex.PermissionException):
         return ProviderError(f"Kite denied permission while {what}: {detail}", **common,
                              fix="Check that your Kite Connect app is subscribed to this API (historical "
@@ -117,7 +118,7 @@ def map_error(exc: BaseException, *, what: str, login: bool = False) -> QlworkEr
 
 def call_kite(fn: Callable[[], object], *, what: str, category: str = "other",
               limiter: RateLimiter | None = None, max_attempts: int = 5, backoff: float = 0.5,
-              backoff_cap: float = 8.0, login: bool = False):
+              backoff_cap: float = 8.0, login: bool = False, fix: str | None = None):
     """Run one Kite call inside a rate-limit slot; retry HTTP 429 up to ``max_attempts`` times with
     exponential backoff (``backoff * 2**n`` seconds plus jitter, at most ``backoff_cap``).
 
@@ -137,9 +138,9 @@ def call_kite(fn: Callable[[], object], *, what: str, category: str = "other",
                 log.info("kite: HTTP 429 while %s; retry %d/%d in %.2fs", what, attempt, max_attempts - 1, delay)
                 time.sleep(delay)
                 continue
-            error = map_error(exc, what=what, login=login)
+            error = map_error(exc, what=what, login=login, fix=fix)
         except Exception as exc:  # noqa: BLE001 - mapped below
-            error = map_error(exc, what=what, login=login)
+            error = map_error(exc, what=what, login=login, fix=fix)
         break
     assert error is not None
     raise error  # outside the except blocks: no __context__ carrying the original text
@@ -148,7 +149,8 @@ def call_kite(fn: Callable[[], object], *, what: str, category: str = "other",
 class ReadOnlyKite:
     """The read calls of a ``KiteConnect`` client, rate-limited and error-mapped.
 
-    ``retry`` holds keyword arguments for :func:`call_kite` (max_attempts, backoff, backoff_cap).
+    ``retry`` holds keyword arguments for :func:`call_kite` (max_attempts, backoff, backoff_cap, and
+    ``fix``: the login instruction given when Kite rejects the token).
     """
 
     def __init__(self, api_key: str, access_token: str, *, root: str | None = None, timeout: float = 7.0,

@@ -56,6 +56,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
                   lifespan=lifespan, default_response_class=JSON)
     app.state.qlwork = st
     install(app)
+    app.add_middleware(files_routes.UploadSizeLimit)  # 413 before an oversized upload is read
 
     from .routes_assistants import router as assistants
     from .routes_runs import router as runs

@@ -34,8 +34,20 @@ async def list_params(limit: int = Query(20, ge=1, le=100, description="Page siz
     return ListParams(limit, order, after, before)
 
 
+CLIENT_TOOL = "_qlwork_client"
+"""Marks a stored function tool declared by an API client: it runs client-side (requires_action) even
+when a qlwork registry tool has its name (read by Runner._load_state; never sent on the wire)."""
+
+
 def tools_in(tools: list | None) -> list[dict] | None:
-    """Validated tool models -> stored dicts (None stays None: 'not given')."""
+    """Validated tool models -> stored dicts (None stays None: 'not given'); function tools are marked
+    client-side (:data:`CLIENT_TOOL`)."""
     if tools is None:
         return None
-    return [t.model_dump(exclude_none=True) for t in tools]
+    out = []
+    for t in tools:
+        entry = t.model_dump(exclude_none=True)
+        if entry.get("type") == "function":
+            entry[CLIENT_TOOL] = True
+        out.append(entry)
+    return out

@@ -68,8 +68,9 @@ class RunEngine:
             return prefs.preferred_ai_provider
         return self.default_backend
 
-    def runner_for(self, assistant: Assistant, user_id: str) -> Runner:
-        """The runner for this assistant and user (built once per backend configuration)."""
+    def runner_for(self, assistant: Assistant, user_id: str, model: str | None = None) -> Runner:
+        """The runner for this assistant and user (built once per backend configuration); ``model``
+        (a run's ``model``) overrides the model of a non-offline backend."""
         name = assistant.backend or self.default_backend
         if assistant.id == self.default_assistant_id:
             name = self.user_backend(user_id)
@@ -80,6 +81,8 @@ class RunEngine:
                 options = {k: v for k, v in prefs.backend_options().items() if v is not None}
             if not options.get("model") and assistant.model and assistant.model != "offline-rules":
                 options["model"] = assistant.model
+            if model:
+                options["model"] = model
         key = (name, json.dumps(options, sort_keys=True, default=str))
         with self._lock:
             runner = self._runners.get(key)
@@ -141,9 +144,10 @@ class RunEngine:
                 del self._pending[user_id]
 
     def create_run(self, user_id: str, thread: Thread, assistant: Assistant, *,
-                   before: Callable[[], None] | None = None, **options: Any) -> Run:
-        """Store a queued run (after ``before()``, in the same transaction) and start it."""
-        runner = self.runner_for(assistant, user_id)
+                   before: Callable[[], None] | None = None, model: str | None = None, **options: Any) -> Run:
+        """Store a queued run (after ``before()``, in the same transaction) and start it; ``model``
+        overrides the assistant's model for this run."""
+        runner = self.runner_for(assistant, user_id, model)
         self._reserve(user_id)
         try:
             with self.store.transaction():
@@ -160,7 +164,7 @@ class RunEngine:
         """Resume a run waiting for client outputs; invalid outputs answer at once (400)."""
         if run.status != "requires_action":
             raise InputError(f"Run {run.id} is {run.status}, not waiting for tool outputs.", code="run_not_waiting")
-        runner = self.runner_for(self.store.get_assistant(run.assistant_id), user_id)
+        runner = self.runner_for(self.store.get_assistant(run.assistant_id), user_id, run.model)  # same model
         self._reserve(user_id)
         future = self._start(user_id, run.id, lambda: runner.submit_tool_outputs(run.id, outputs))
         # wait until the outputs were accepted (status left requires_action) or refused
@@ -236,8 +240,10 @@ def _resource_ids(meta: dict, tool: str, field: str) -> list[str]:
     """Ids under ``tool_resources[tool][field]`` of a thread's or assistant's metadata."""
     from .wire import TOOL_RESOURCES
 
-    resources = (meta or {}).get(TOOL_RESOURCES) or {}
-    return [str(i) for i in ((resources.get(tool) or {}).get(field) or [])]
+    resources = (meta or {}).get(TOOL_RESOURCES)
+    entry = resources.get(tool) if isinstance(resources, dict) else None
+    ids = entry.get(field) if isinstance(entry, dict) else None
+    return [str(i) for i in ids] if isinstance(ids, list) else []  # tolerate rows stored before validation
 
 
 def _demo_as_of(market: Any) -> Any:

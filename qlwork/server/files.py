@@ -8,7 +8,7 @@ holdings); it never names a server path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
@@ -20,7 +20,8 @@ from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params
 from .errors import APIError, not_found
 from .keys import KeyStore
-from .schemas import ERRORS, DeletedOut, Id, ListOut, _In, _Out, documented
+from .schemas import ERRORS, DeletedOut, Id, ListOut, ToolResources, _In, _Out, documented
+from .wire import page
 
 
 class FileAccess:
@@ -65,8 +66,12 @@ class FileAccess:
         except InputError:
             raise not_found("vector store", vs_id) from None
 
-    def owned_page(self, user: str, kind: str, params: ListParams) -> tuple[list[str], bool]:
-        """Ids of the user's objects of ``kind``, paginated by creation like every list."""
+    def owned_page(self, user: str, kind: str, params: ListParams,
+                   keep: Callable[[list[str]], set[str]] | None = None) -> tuple[list[str], bool]:
+        """Ids of the user's objects of ``kind``, paginated by creation like every list.
+
+        ``keep(ids)`` (optional) returns the ids of a batch that belong in the list: batches are read
+        until the page is full, so a filtered page is as full as an unfiltered one."""
         conn = self.store.connection()
         clauses, args = ["kind = ?", "user_id = ?"], [kind, user]
         for cursor, later in ((params.after, True), (params.before, False)):
@@ -75,15 +80,28 @@ class FileAccess:
             key = conn.execute("SELECT created_at, rowid FROM server_owners WHERE kind = ? AND object_id = ? "
                                "AND user_id = ?", (kind, cursor, user)).fetchone()
             if key is None:
-                raise APIError(400, f"The cursor {cursor!r} is not an object of this list.", code="invalid_cursor")
+                raise APIError(400, f"The cursor {cursor!r} is not an object of this list.", code="invalid_cursor",
+                               param="after" if cursor == params.after else "before")
             clauses.append(f"(created_at, rowid) {'>' if later == (params.order == 'asc') else '<'} (?, ?)")
             args += [key[0], key[1]]
         reverse = params.before is not None and params.after is None
         direction = "ASC" if (params.order == "asc") != reverse else "DESC"
-        rows = conn.execute(f"SELECT object_id FROM server_owners WHERE {' AND '.join(clauses)} "
-                            f"ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
-                            [*args, params.limit + 1]).fetchall()
-        ids = [r[0] for r in rows][::-1] if reverse else [r[0] for r in rows]
+        op = ">" if direction == "ASC" else "<"
+        ids: list[str] = []
+        last = None
+        while len(ids) <= params.limit:
+            where = " AND ".join(clauses + ([f"(created_at, rowid) {op} (?, ?)"] if last else []))
+            rows = conn.execute(f"SELECT object_id, created_at, rowid FROM server_owners WHERE {where} "
+                                f"ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
+                                [*args, *(last or ()), params.limit + 1]).fetchall()
+            batch = [r[0] for r in rows]
+            kept = keep(batch) if keep is not None and batch else set(batch)
+            ids += [i for i in batch if i in kept]
+            if keep is None or len(rows) <= params.limit:
+                break
+            last = (rows[-1][1], rows[-1][2])
+        ids = ids[:params.limit + 1]
+        ids = ids[::-1] if reverse else ids
         if len(ids) <= params.limit:
             return ids, False
         return (ids[1:] if reverse else ids[:params.limit]), True
@@ -107,13 +125,44 @@ def portfolio_resolver(store: Store):
     return resolve
 
 
-def check_tool_resources(st: ServerState, user: str, resources: dict | None) -> None:
+def check_tool_resources(st: ServerState, user: str, resources: ToolResources | None) -> None:
     """Vector stores and files named in tool_resources must be the user's (else 404)."""
+    if resources is None:
+        return
     files: FileAccess = st.extras["files"]
-    for vs_id in ((resources or {}).get("file_search") or {}).get("vector_store_ids") or []:
-        files.vector_store(user, str(vs_id))
-    for file_id in ((resources or {}).get("code_interpreter") or {}).get("file_ids") or []:
-        files.get(user, str(file_id))
+    search, interpreter = resources.file_search, resources.code_interpreter
+    for vs_id in (search.vector_store_ids if search else None) or []:
+        files.vector_store(user, vs_id)
+    for spec in (search.vector_stores if search else None) or []:
+        for file_id in spec.file_ids or []:
+            files.get(user, file_id)
+    for file_id in (interpreter.file_ids if interpreter else None) or []:
+        files.get(user, file_id)
+
+
+def stored_tool_resources(st: ServerState, user: str, resources: ToolResources | None) -> dict:
+    """tool_resources as stored (after :func:`check_tool_resources`): each inline
+    ``file_search.vector_stores`` entry becomes a new vector store of the user, listed in
+    ``vector_store_ids`` (as OpenAI does)."""
+    if resources is None:
+        return {}
+    out = resources.model_dump(exclude_none=True)
+    search = out.get("file_search")
+    if search is not None and search.pop("vector_stores", None) is not None:
+        ids = search.setdefault("vector_store_ids", [])
+        for spec in resources.file_search.vector_stores or []:
+            ids.append(new_vector_store(st.extras["files"], user, None, spec.file_ids or []))
+    return out
+
+
+def merge_tool_resources(first: dict, second: dict) -> dict:
+    """Stored tool_resources combined: the id lists of each tool joined (first's ids first, no repeats)."""
+    out = {tool: {field: list(ids) for field, ids in fields.items()} for tool, fields in first.items()}
+    for tool, fields in second.items():
+        target = out.setdefault(tool, {})
+        for field, ids in fields.items():
+            target[field] = list(dict.fromkeys([*target.get(field, []), *ids]))
+    return out
 
 
 # -- wire shapes ---------------------------------------------------------------------------------
@@ -172,6 +221,70 @@ FileId = Path(description="A file id (file_...).")
 VsId = Path(description="A vector store id (vs_...).")
 
 
+UPLOAD_MARGIN = 64 * 1024  # multipart overhead allowed above the file limit (boundaries, headers, purpose)
+
+
+def upload_limit() -> int:
+    """The largest ``POST /v1/files`` body accepted: the file-store limit plus :data:`UPLOAD_MARGIN`."""
+    from ..tools.files import DEFAULT_MAX_BYTES, max_file_bytes
+
+    try:
+        return max_file_bytes() + UPLOAD_MARGIN
+    except InputError:  # a bad QLWORK_MAX_FILE_BYTES: the file store refuses to start anyway
+        return DEFAULT_MAX_BYTES + UPLOAD_MARGIN
+
+
+class UploadSizeLimit:
+    """ASGI middleware: ``POST /v1/files`` bodies over :func:`upload_limit` answer 413 before they are
+    read (by Content-Length), or as soon as a chunked body passes the limit."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != "/v1/files":
+            return await self.app(scope, receive, send)
+        limit = upload_limit()
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        try:
+            too_big = length is not None and int(length) > limit
+        except ValueError:
+            too_big = False
+        if too_big:
+            return await self._refuse(scope, receive, send, limit)
+        seen, refused = 0, False
+
+        async def counting_receive() -> dict:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # a chunked body past the limit: answer now, end the app's reading
+                    refused = True
+                    await self._refuse(scope, receive, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+    @staticmethod
+    async def _refuse(scope: dict, receive: Any, send: Any, limit: int) -> None:
+        error = APIError(413, f"The upload is larger than the limit of {limit - UPLOAD_MARGIN:,} bytes per file.",
+                         code="file_too_large", param="file")
+        await JSON(error.body(), status_code=413, headers={"connection": "close"})(scope, receive, send)
+
+
 @files_router.post("", response_class=JSON, responses=documented(FileOut), summary="Upload a file")
 def upload(file: UploadFile = File(...), purpose: str = Form("assistants"), user: str = Depends(current_user),
            st: ServerState = Depends(state)):
@@ -186,10 +299,15 @@ def upload(file: UploadFile = File(...), purpose: str = Form("assistants"), user
 def list_files(params: ListParams = Depends(list_params), purpose: str | None = Query(None, max_length=64),
                user: str = Depends(current_user), st: ServerState = Depends(state)):
     fa: FileAccess = st.extras["files"]
-    ids, more = fa.owned_page(user, "file", params)
-    objs = [fa.files.get(i) for i in ids]
-    return JSON({"object": "list", "data": [file_out(o) for o in objs if purpose in (None, o.purpose)],
-                 "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None, "has_more": more})
+
+    def with_purpose(ids: list[str]) -> set[str]:
+        marks = ",".join("?" * len(ids))
+        rows = fa.files.conn().execute(f"SELECT id FROM files WHERE purpose = ? AND id IN ({marks})",
+                                       [purpose, *ids]).fetchall()
+        return {r[0] for r in rows}
+
+    ids, more = fa.owned_page(user, "file", params, with_purpose if purpose is not None else None)
+    return JSON(page((file_out(fa.files.get(i)) for i in ids), more))
 
 
 @files_router.get("/{file_id}", response_class=JSON, responses=documented(FileOut), summary="Retrieve a file")
@@ -214,18 +332,24 @@ def delete_file(file_id: Id = FileId, user: str = Depends(current_user), st: Ser
     return JSON({"id": file_id, "object": "file", "deleted": True})
 
 
-@vs_router.post("", response_class=JSON, responses=documented(VectorStoreOut), summary="Create a vector store")
-def create_vector_store(body: VectorStoreCreate, user: str = Depends(current_user), st: ServerState = Depends(state)):
+def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list[str]) -> str:
+    """Create a vector store of the user holding ``file_ids`` (checked to be the user's first)."""
     from ..tools.file_search import create_vector_store as create
 
-    fa: FileAccess = st.extras["files"]
-    for file_id in body.file_ids or []:
+    for file_id in file_ids:
         fa.get(user, file_id)
-    vs = create(fa.files, body.name)
+    vs = create(fa.files, name)
     fa.keys.claim("vector_store", vs["id"], user)
-    for file_id in body.file_ids or []:
+    for file_id in file_ids:
         _add(fa, vs["id"], file_id)
-    return JSON(vector_store_out(fa.vector_store(user, vs["id"])))
+    return vs["id"]
+
+
+@vs_router.post("", response_class=JSON, responses=documented(VectorStoreOut), summary="Create a vector store")
+def create_vector_store(body: VectorStoreCreate, user: str = Depends(current_user), st: ServerState = Depends(state)):
+    fa: FileAccess = st.extras["files"]
+    vs_id = new_vector_store(fa, user, body.name, body.file_ids or [])
+    return JSON(vector_store_out(fa.vector_store(user, vs_id)))
 
 
 def _add(fa: FileAccess, vs_id: str, file_id: str) -> None:
@@ -280,12 +404,37 @@ def add_vector_store_file(body: VectorStoreFileCreate, vector_store_id: Id = VsI
 
 @vs_router.get("/{vector_store_id}/files", response_class=JSON, responses=documented(ListOut),
                summary="List a vector store's files")
-def list_vector_store_files(vector_store_id: Id = VsId, user: str = Depends(current_user),
-                            st: ServerState = Depends(state)):
-    vs = st.extras["files"].vector_store(user, vector_store_id)
-    data = [vs_file_out(vector_store_id, f, vs["created_at"]) for f in vs["files"]]
-    return JSON({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-                 "last_id": data[-1]["id"] if data else None, "has_more": False})
+def list_vector_store_files(vector_store_id: Id = VsId, params: ListParams = Depends(list_params),
+                            filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = Query(
+                                None, description="Only files with this status."),
+                            user: str = Depends(current_user), st: ServerState = Depends(state)):
+    fa: FileAccess = st.extras["files"]
+    fa.vector_store(user, vector_store_id)
+    conn = fa.files.conn()
+    clauses, args = ["vector_store_id = ?"], [vector_store_id]
+    if filter is not None:
+        clauses.append("status = ?")
+        args.append(filter)
+    for name, cursor, later in (("after", params.after, True), ("before", params.before, False)):
+        if cursor is None:
+            continue
+        key = conn.execute("SELECT created_at, rowid FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
+                           (vector_store_id, cursor)).fetchone()
+        if key is None:
+            raise APIError(400, f"The {name} cursor {cursor!r} is not a file of this vector store.",
+                           code="invalid_cursor", param=name)
+        clauses.append(f"(created_at, rowid) {'>' if later == (params.order == 'asc') else '<'} (?, ?)")
+        args += [key[0], key[1]]
+    reverse = params.before is not None and params.after is None
+    direction = "ASC" if (params.order == "asc") != reverse else "DESC"
+    rows = conn.execute(f"SELECT file_id, status, last_error, created_at FROM vector_store_files WHERE "
+                        f"{' AND '.join(clauses)} ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
+                        [*args, params.limit + 1]).fetchall()
+    items = [dict(r) for r in rows][::-1] if reverse else [dict(r) for r in rows]
+    more = len(items) > params.limit
+    if more:
+        items = items[1:] if reverse else items[:params.limit]
+    return JSON(page((vs_file_out(vector_store_id, f, int(f["created_at"])) for f in items), more))
 
 
 def routers() -> list[APIRouter]:

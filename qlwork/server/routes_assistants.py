@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path
 
 from ..assistant.defaults import default_tools
 from .auth import ServerState, current_user, state
-from .files import check_tool_resources
+from .files import check_tool_resources, stored_tool_resources
 from .common import JSON, ListParams, list_params, tools_in
 from .schemas import AssistantCreate, AssistantOut, AssistantUpdate, DeletedOut, Id, ListOut, documented
 from .wire import TOOL_RESOURCES, assistant_out, deleted, page
@@ -35,7 +35,8 @@ def _fields(body: AssistantCreate, st: ServerState, user: str, creating: bool) -
     return {k: v for k, v in fields.items() if v is not None or k in ("name", "description", "instructions")}
 
 
-def _metadata(body: AssistantCreate, current: dict | None = None) -> dict | None:
+def _metadata(body: AssistantCreate, st: ServerState, user: str, current: dict | None = None) -> dict | None:
+    """The metadata to store (None: unchanged); call after check_tool_resources."""
     given = body.model_dump(exclude_unset=True)
     if "metadata" not in given and "tool_resources" not in given:
         return None
@@ -43,7 +44,7 @@ def _metadata(body: AssistantCreate, current: dict | None = None) -> dict | None
     if "metadata" in given:
         meta = {k: v for k, v in meta.items() if str(k).startswith("_qlwork")} | dict(body.metadata or {})
     if "tool_resources" in given:
-        meta[TOOL_RESOURCES] = body.tool_resources or {}
+        meta[TOOL_RESOURCES] = stored_tool_resources(st, user, body.tool_resources)
     return meta
 
 
@@ -52,7 +53,7 @@ async def create_assistant(body: AssistantCreate, user: str = Depends(current_us
     check_tool_resources(st, user, body.tool_resources)
     fields = _fields(body, st, user, creating=True)
     with st.store.transaction():
-        assistant = st.store.create_assistant(**fields, metadata=_metadata(body) or {})
+        assistant = st.store.create_assistant(**fields, metadata=_metadata(body, st, user) or {})
         st.keys.claim("assistant", assistant.id, user)
     return JSON(assistant_out(assistant))
 
@@ -77,7 +78,7 @@ async def update_assistant(body: AssistantUpdate, assistant_id: Id = AssistantId
         current = st.access.assistant(user, assistant_id, write=True)
         check_tool_resources(st, user, body.tool_resources)
         fields = _fields(body, st, user, creating=False)
-        meta = _metadata(body, current.metadata)
+        meta = _metadata(body, st, user, current.metadata)
         if meta is not None:
             fields["metadata"] = meta
         assistant = st.store.update_assistant(assistant_id, **fields) if fields else current

@@ -49,14 +49,14 @@ def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
 
     return st.engine.create_run(user, thread, assistant, before=before, instructions=instructions,
                                 tools=tools_in(body.tools), max_turns=body.max_turns,
-                                metadata=dict(body.metadata or {}))
+                                metadata=dict(body.metadata or {}), model=body.model)
 
 
 @router.post("/runs", response_class=JSON, responses=STREAMED, summary="Create a thread and run it")
 async def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
                           st: ServerState = Depends(state)):
     st.access.assistant(user, body.assistant_id)  # check before creating anything
-    thread = create_thread(st, user, body.thread)
+    thread = create_thread(st, user, body.thread, body.tool_resources)
     try:
         run = start_run(st, user, thread, body)
     except BaseException:

@@ -8,9 +8,9 @@ from ..assistant.objects import Thread
 from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params
 from .errors import APIError
-from .files import check_tool_resources
+from .files import check_tool_resources, merge_tool_resources, stored_tool_resources
 from .schemas import (DeletedOut, Id, ListOut, MessageCreate, MessageOut, MessageUpdate, ThreadCreate, ThreadOut,
-                      ThreadUpdate, documented)
+                      ThreadUpdate, ToolResources, documented)
 from .wire import TOOL_RESOURCES, content_in, deleted, message_out, page, thread_out
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
@@ -18,18 +18,22 @@ ThreadId = Path(description="A thread id (thread_...).")
 MessageId = Path(description="A message id (msg_...).")
 
 
-def create_thread(st: ServerState, user: str, body: ThreadCreate | None) -> Thread:
+def create_thread(st: ServerState, user: str, body: ThreadCreate | None,
+                  tool_resources: ToolResources | None = None) -> Thread:
     """Store a thread owned by ``user`` with the client's metadata exactly as given, plus its messages.
+    ``tool_resources`` (createAndRun's top-level field) joins the thread's own.
 
     Call inside a transaction to make it atomic with what follows (e.g. a run)."""
     body = body or ThreadCreate()
     metadata = dict(body.metadata or {})
-    if body.tool_resources is not None:
-        metadata[TOOL_RESOURCES] = body.tool_resources
     check_tool_resources(st, user, body.tool_resources)
+    check_tool_resources(st, user, tool_resources)
     messages = body.messages or []
     for m in messages:
         check_attachments(st, user, m)
+    if body.tool_resources is not None or tool_resources is not None:
+        metadata[TOOL_RESOURCES] = merge_tool_resources(stored_tool_resources(st, user, body.tool_resources),
+                                                        stored_tool_resources(st, user, tool_resources))
     with st.store.transaction():
         thread = st.store.create_thread(metadata, user_id=user)
         if (body.metadata or {}).get("user_id") != user:  # the store stamps the owner; keep the client's value
@@ -77,7 +81,7 @@ async def update(body: ThreadUpdate, thread_id: Id = ThreadId, user: str = Depen
             changes.update(body.metadata)
         if body.tool_resources is not None:
             check_tool_resources(st, user, body.tool_resources)
-            changes[TOOL_RESOURCES] = body.tool_resources
+            changes[TOOL_RESOURCES] = stored_tool_resources(st, user, body.tool_resources)
         if changes:
             thread = st.store.update_thread_metadata(thread_id, changes)
     return JSON(thread_out(thread))

@@ -22,9 +22,15 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+INTERNAL_PREFIX = "_qlwork"  # metadata keys qlwork keeps for itself (e.g. the stored tool_resources)
+
+
 def _check_metadata(value: dict | None) -> dict | None:
     if value is not None and len(value) > 16:
         raise ValueError("metadata has at most 16 keys")
+    reserved = sorted(k for k in value or {} if str(k).startswith(INTERNAL_PREFIX))
+    if reserved:
+        raise ValueError(f"metadata keys starting with {INTERNAL_PREFIX!r} are reserved for qlwork: {reserved}")
     return value
 
 
@@ -89,6 +95,28 @@ class AttachmentIn(_In):
     tools: list[AttachmentToolIn] | None = None
 
 
+class CodeInterpreterResources(_In):
+    file_ids: Annotated[list[Id], Field(max_length=100)] | None = None
+
+
+class VectorStoreSpec(_In):
+    """A vector store to create on the fly (``tool_resources.file_search.vector_stores``)."""
+    file_ids: Annotated[list[Id], Field(max_length=100)] | None = None
+    chunking_strategy: dict[str, Any] | None = None
+    metadata: dict[Key, Value] | None = None
+
+
+class FileSearchResources(_In):
+    vector_store_ids: Annotated[list[Id], Field(max_length=16)] | None = None
+    vector_stores: Annotated[list[VectorStoreSpec], Field(max_length=16)] | None = None
+
+
+class ToolResources(_In):
+    """``tool_resources`` of an assistant or thread (Assistants v2 shape)."""
+    code_interpreter: CodeInterpreterResources | None = None
+    file_search: FileSearchResources | None = None
+
+
 class _WithMetadata(_In):
     metadata: dict[Key, Value] | None = None
 
@@ -114,7 +142,7 @@ class AssistantCreate(_WithMetadata):
     description: Annotated[str, StringConstraints(max_length=512)] | None = None
     instructions: LongText | None = None
     tools: Annotated[list[ToolIn], Field(max_length=128)] | None = None
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
     response_format: Union[Literal["auto"], dict[str, Any]] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -129,11 +157,11 @@ class AssistantUpdate(AssistantCreate):
 
 class ThreadCreate(_WithMetadata):
     messages: Annotated[list[MessageCreate], Field(max_length=32)] | None = None
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
 
 
 class ThreadUpdate(_WithMetadata):
-    tool_resources: dict[str, Any] | None = None
+    tool_resources: ToolResources | None = None
 
 
 class RunCreate(_WithMetadata):
@@ -150,6 +178,7 @@ class RunCreate(_WithMetadata):
 
 class ThreadAndRunCreate(RunCreate):
     thread: ThreadCreate | None = None
+    tool_resources: ToolResources | None = None
 
 
 class RunUpdate(_WithMetadata):

@@ -54,7 +54,8 @@ def public_metadata(meta: dict) -> dict:
 
 
 def tool_resources(meta: dict) -> dict:
-    return (meta or {}).get(TOOL_RESOURCES) or {}
+    value = (meta or {}).get(TOOL_RESOURCES)
+    return value if isinstance(value, dict) else {}
 
 
 def thread_out(t: Thread) -> dict:

@@ -50,9 +50,12 @@ class Kernel:
     def __init__(self, key: str, limits: sandbox.SandboxLimits, env: dict | None = None) -> None:
         self.key, self.limits, self.extra_env = key, limits, dict(env or {})
         self.base = Path(tempfile.mkdtemp(prefix="qlwork-ci-"))
-        self.run_dir, self.work_dir = self.base / "run", self.base / "work"
-        for d in (self.run_dir, self.work_dir, self.work_dir / ".tmp"):
-            d.mkdir(parents=True, exist_ok=True)
+        # host_dir (launcher.json, connection file, kernel.log) is not writable by the kernel; run_dir
+        # (ipc sockets, matplotlib / IPython caches) and work_dir are.
+        self.host_dir, self.run_dir, self.work_dir = self.base / "host", self.base / "run", self.base / "work"
+        self.log_path = self.host_dir / "kernel.log"
+        for d in (self.host_dir, self.run_dir, self.work_dir, self.work_dir / ".tmp"):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.loaded_files: set[str] = set()
@@ -66,9 +69,10 @@ class Kernel:
     def start(self) -> None:
         self.cgroup = sandbox.make_cgroup(f"qlwork-{self.base.name}", self.limits.max_processes)
         km = _SandboxedKernelManager(transport="ipc", ip=str(self.run_dir / "k"),
-                                     connection_file=str(self.run_dir / "kernel.json"))
-        km.launcher_config = str(sandbox.launcher_config(self.run_dir, self.work_dir, self.limits, self.cgroup))
-        log = open(self.run_dir / "kernel.log", "ab")
+                                     connection_file=str(self.host_dir / "kernel.json"))
+        km.launcher_config = str(sandbox.launcher_config(self.host_dir, self.run_dir, self.work_dir, self.limits,
+                                                         self.cgroup, read_files=(km.connection_file,)))
+        log = sandbox.open_append_nofollow(self.log_path)
         try:
             km.start_kernel(env=sandbox.scrubbed_env(self.run_dir, self.work_dir, self.extra_env),
                             cwd=str(self.work_dir), stdout=log, stderr=log)
@@ -88,10 +92,7 @@ class Kernel:
             raise InputError(f"The code sandbox failed to initialise: {boot['exception']}", code="sandbox_unavailable")
 
     def log_tail(self, chars: int = 1500) -> str:
-        try:
-            return (self.run_dir / "kernel.log").read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return sandbox.read_tail_nofollow(self.log_path, chars)
 
     def stop(self) -> None:
         """Shut the kernel down at once and kill anything left in its cgroup / process group."""
@@ -312,7 +313,8 @@ def _load_files(ctx: ToolContext, kernel: Kernel, file_ids: list[str], attached:
     for fid in file_ids:
         obj = fs.get(fid) if fid in attached else readable_file(ctx, fid)
         if fid not in kernel.loaded_files:
-            shutil.copyfile(fs.path(fid), kernel.work_dir / obj.filename)
+            # the kernel can plant a symlink (or directory) under this name: never follow it
+            sandbox.write_file_nofollow(kernel.work_dir, obj.filename, source=fs.path(fid))
             kernel.loaded_files.add(fid)
         loaded.append({"file_id": fid, "filename": obj.filename, "kind": obj.kind})
     return loaded

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, ProviderError
 from ..market import get_provider
 from ..market.base import parse_date, resolve_symbols
 from ..portfolio import Portfolio, load_portfolio
@@ -47,7 +47,11 @@ def source_of(market) -> dict:
 
 
 def load_holdings(ctx: ToolContext, source) -> Portfolio:
-    """The portfolio named by ``source`` or, when omitted, the thread's portfolio."""
+    """The portfolio named by ``source`` or, when omitted, the thread's portfolio.
+
+    ``"kite"`` means the broker holdings of the context's Kite provider (``market.portfolio()``: T1 shares
+    counted, zero positions skipped); other providers raise InputError.
+    """
     market = market_of(ctx)
     chosen = source if source is not None else ctx.portfolio
     if chosen is None:
@@ -55,6 +59,15 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                          fix='Pass portfolio="sample:diversified" or a CSV/JSON path.')
     if isinstance(chosen, Portfolio):
         return chosen
+    if isinstance(chosen, str) and chosen.strip().lower() == "kite":
+        loader = getattr(market, "portfolio", None)
+        if not callable(loader):
+            who = f" --user {ctx.user_id}" if getattr(ctx, "user_id", None) else ""
+            raise InputError(f'portfolio "kite" needs provider="kite"; this session uses provider '
+                             f'{getattr(market, "name", "demo")!r}.',
+                             fix=f'Start the session with provider="kite" after `qlwork kite login{who}`, '
+                                 'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
+        return loader(name="kite")
     known = set(market.instruments()["tradingsymbol"])
     return load_portfolio(chosen, known_symbols=known)
 
@@ -88,23 +101,50 @@ def resolve_as_of(ctx: ToolContext, value) -> dt.date:
     return day
 
 
+def _failures(close: pd.DataFrame, symbols: list[str]) -> list[dict]:
+    """Symbols the provider returned no usable prices for, with the reason (provider failures from
+    ``close.attrs["failures"]``, missing columns, or columns without a single price)."""
+    recorded = dict(close.attrs.get("failures") or {})
+    out = []
+    for sym in dict.fromkeys(symbols):
+        if sym in close.columns and close[sym].notna().any() and sym not in recorded:
+            continue
+        err = recorded.get(sym)
+        if isinstance(err, dict):
+            reason = str(err.get("message") or err.get("type") or "provider error")
+        elif err is not None:
+            reason = str(err)
+        else:
+            reason = "no prices in the window"
+        out.append({"symbol": sym, "reason": reason})
+    return out
+
+
 def history_window(market, symbols: list[str], day: dt.date, lookback_days: int | None,
-                   start=None) -> tuple[pd.DataFrame, dict]:
+                   start=None, required: tuple[str, ...] | list[str] = ()) -> tuple[pd.DataFrame, dict]:
     """Close prices for ``symbols`` ending at ``day``: the last ``lookback_days`` returns' worth of
-    rows (lookback + 1 prices), or everything from ``start``. Returns (frame, window description)."""
+    rows (lookback + 1 prices), or everything from ``start``. Returns (frame, window description).
+
+    Symbols whose prices could not be fetched (a partial provider failure, e.g. one Kite request
+    failing) are dropped from the frame and listed in ``window["symbols_without_data"]`` as
+    ``{"symbol", "reason"}``; the key is present only when something was dropped. ProviderError if no
+    symbol besides the ``required`` ones is left, or a ``required`` symbol (e.g. the benchmark) is dropped.
+    """
     if start is not None:
         first = parse_date(start, field="start")
         if first >= day:
             raise InputError(f"start {first.isoformat()} is not before end {day.isoformat()}.",
                              fix="Choose a start date earlier than the end date.")
         close = market.close_prices(symbols, start=first, end=day)
+        close, dropped = _drop_failed(close, symbols, required)
     else:
         lookback = 252 if lookback_days is None else lookback_days
         if not MIN_LOOKBACK <= lookback <= MAX_LOOKBACK:
             raise InputError(f"lookback_days {lookback} is out of range.",
                              fix=f"Use between {MIN_LOOKBACK} and {MAX_LOOKBACK} trading days.")
         first = day - dt.timedelta(days=int(lookback * 1.5) + 15)
-        close = market.close_prices(symbols, start=first, end=day).iloc[-(lookback + 1):]
+        close, dropped = _drop_failed(market.close_prices(symbols, start=first, end=day), symbols, required)
+        close = close.iloc[-(lookback + 1):]
         if len(close) < lookback + 1:
             raise InputError(f"Only {len(close)} days of prices before {day.isoformat()}; {lookback + 1} needed.",
                              fix="Use a shorter lookback_days or a later as_of date.")
@@ -112,4 +152,27 @@ def history_window(market, symbols: list[str], day: dt.date, lookback_days: int 
         raise InputError(f"Not enough prices between {first} and {day}.", fix="Widen the date range.")
     window = {"start": close.index[0].date().isoformat(), "end": close.index[-1].date().isoformat(),
               "days": int(len(close) - 1)}
+    if dropped:
+        window["symbols_without_data"] = dropped
     return close, window
+
+
+def _drop_failed(close: pd.DataFrame, symbols: list[str], required) -> tuple[pd.DataFrame, list[dict]]:
+    """``close`` restricted to the symbols with prices, and the dropped ones (see history_window)."""
+    dropped = _failures(close, symbols)
+    if not dropped:
+        return close, []
+    gone = {d["symbol"] for d in dropped}
+    names = ", ".join(f"{d['symbol']} ({d['reason']})" for d in dropped)
+    fix = "Retry shortly (the provider may be rate limiting or in maintenance), or remove those symbols."
+    if gone >= (set(symbols) - set(required) or set(symbols)):
+        raise ProviderError(f"No prices for any of the requested symbols: {names}.", fix=fix,
+                            symbols_without_data=dropped)
+    missing_required = [s for s in required if s in gone]
+    if missing_required:
+        raise ProviderError(f"No prices for {', '.join(missing_required)}, which this analysis needs: {names}.",
+                            fix=fix, symbols_without_data=dropped)
+    keep = [s for s in dict.fromkeys(symbols) if s not in gone]
+    out = close[keep]
+    out.attrs = {k: v for k, v in close.attrs.items() if k != "failures"}
+    return out, dropped

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import site
+import stat
 import sys
 import sysconfig
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..errors import InputError
 
 LAUNCHER = Path(__file__).resolve().parent / "_sandbox_launch.py"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -90,19 +94,99 @@ def read_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-def launcher_config(run_dir: Path, work_dir: Path, limits: SandboxLimits, cgroup: Path | None) -> Path:
-    """Write the launcher's JSON config into ``run_dir`` and return its path."""
+def launcher_config(host_dir: Path, run_dir: Path, work_dir: Path, limits: SandboxLimits, cgroup: Path | None,
+                    read_files: tuple = ()) -> Path:
+    """Write the launcher's JSON config into ``host_dir`` and return its path.
+
+    ``host_dir`` (this config, the connection file, kernel.log) is not among the kernel's writable
+    paths, so the kernel cannot swap these files for symlinks; ``read_files`` (the connection file)
+    are readable only."""
     cfg = {
         "cgroup": str(cgroup) if cgroup else None, "isolate_network": limits.isolate_network,
         "landlock": limits.landlock,
         "rlimits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds + 30,
                     "max_processes": _nproc_limit(limits.max_processes), "file_size_bytes": limits.file_size_bytes,
                     "open_files": limits.open_files},
-        "read_paths": read_paths(), "write_paths": [str(run_dir), str(work_dir)], "file_paths": ["/dev/null"],
+        "read_paths": read_paths() + [str(p) for p in read_files], "write_paths": [str(run_dir), str(work_dir)],
+        "file_paths": ["/dev/null"],
     }
-    path = run_dir / "launcher.json"
-    path.write_text(json.dumps(cfg))
+    return write_file_nofollow(host_dir, "launcher.json", json.dumps(cfg).encode(), mode=0o600)
+
+
+# -- host-side file access next to kernel-writable paths ----------------------------------------
+# The kernel can create symlinks (and directories, FIFOs, ...) anywhere it can write. The host never
+# follows a symlink there: it replaces the directory entry and opens with O_NOFOLLOW, relative to a
+# directory fd, so a planted link cannot redirect a host write or read to a file outside the sandbox.
+
+def check_entry_name(name: str) -> str:
+    """``name`` if it is a single directory entry (no separator, not '.' or '..'), else InputError."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise InputError(f"Refusing the unsafe file name {name!r} in the sandbox directory.",
+                         code="unsafe_file_name")
+    return name
+
+
+def write_file_nofollow(directory: Path, name: str, data: bytes | None = None, source: Path | None = None,
+                        mode: int = 0o644) -> Path:
+    """Create ``directory/name`` afresh with ``data`` (or the bytes of ``source``), never following a symlink.
+
+    An existing entry of that name (a symlink, FIFO, file, ...) is unlinked first; a directory is refused.
+    The new file is created with O_CREAT | O_EXCL | O_NOFOLLOW, so an entry re-created in between fails
+    instead of being followed."""
+    check_entry_name(name)
+    path = Path(directory) / name
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            if stat.S_ISDIR(os.lstat(name, dir_fd=dfd).st_mode):
+                raise IsADirectoryError(name)
+            os.unlink(name, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            raise InputError(f"Cannot copy {name} into the sandbox: a directory of that name is in the way.",
+                             fix=f"Remove or rename the directory {name!r} in the working directory (e.g. with "
+                                 "shutil.rmtree), then try again.", code="sandbox_path_in_use") from None
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                         dir_fd=dfd)
+        except FileExistsError:
+            raise InputError(f"Cannot copy {name} into the sandbox: the name was re-created while copying.",
+                             fix="Do not create files of that name while it is being loaded; try again.",
+                             code="sandbox_path_in_use") from None
+    finally:
+        os.close(dfd)
+    with os.fdopen(fd, "wb") as out:
+        if source is not None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+        else:
+            out.write(data or b"")
     return path
+
+
+def open_append_nofollow(path: Path, mode: int = 0o600):
+    """``path`` opened for appending (created if missing); a symlink or non-regular file is refused."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
+
+
+def read_tail_nofollow(path: Path, chars: int) -> str:
+    """The last ``chars`` characters of a regular file, never following a symlink ('' if unreadable)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd)
+        if not stat.S_ISREG(size.st_mode):
+            return ""
+        f.seek(max(0, size.st_size - 4 * chars))
+        return f.read(4 * chars).decode("utf-8", errors="replace")[-chars:]
 
 
 def _nproc_limit(n: int) -> int | None:

@@ -44,9 +44,28 @@ METRIC_DEFINITIONS = {
 
 
 def _portfolio_returns(close, quantities: np.ndarray) -> np.ndarray:
-    """Daily simple returns of holding today's quantities through the window (buy and hold)."""
-    values = close.ffill().bfill().to_numpy() @ quantities
-    return values[1:] / values[:-1] - 1.0
+    """Daily simple returns of holding today's quantities through the window (buy and hold).
+
+    No look-ahead: prices are only carried forward (a gap repeats the last close), never backward. A
+    symbol is not held on days before its first price (listed late, or history starting later); each
+    day's return is the value-weighted return of the symbols priced on the previous day, i.e.
+    ``sum(q * (p_t - p_t-1)) / sum(q * p_t-1)`` over those symbols, so weights are renormalised over
+    what was actually held. A day on which nothing was priced yet has a return of 0.
+    """
+    prices = close.ffill().to_numpy(dtype=float)
+    q = np.asarray(quantities, dtype=float)
+    prev, cur = prices[:-1], prices[1:]
+    held = np.isfinite(prev) & np.isfinite(cur)
+    base = np.where(held, prev * q, 0.0).sum(axis=1)
+    gain = np.where(held, (cur - prev) * q, 0.0).sum(axis=1)
+    return np.divide(gain, base, out=np.zeros_like(gain), where=base > 0)
+
+
+def _with_data(pf, close):
+    """``pf`` restricted to the holdings with a price column in ``close`` (history_window drops symbols
+    the provider failed for and names them in ``window["symbols_without_data"]``)."""
+    keep = [h for h in pf.holdings if h.tradingsymbol in close.columns]
+    return pf if len(keep) == len(pf.holdings) else pf.model_copy(update={"holdings": keep})
 
 
 @tool
@@ -70,7 +89,9 @@ def analyze_portfolio(
     pf = load_holdings(ctx, portfolio)
     profile = risk_profile or ctx.risk_profile or "moderate"
     day = resolve_as_of(ctx, as_of)
-    close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days)
+    close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+    without = window.pop("symbols_without_data", [])
+    pf = _with_data(pf, close)
     last = close.iloc[-1]
     sectors = market.sectors(pf.symbols)
     val = pf.valuation(prices=last[pf.symbols], sectors=sectors)
@@ -130,6 +151,7 @@ def analyze_portfolio(
         "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2)},
         "score_components": report.components,
         "window": window,
+        **({"symbols_without_data": without} if without else {}),
         "data_source": source_of(market),
         "disclaimer": DISCLAIMER,
     }
@@ -261,15 +283,18 @@ def calculate_risk_metrics(
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
     if symbols:
         names = resolve_universe(market, symbols)
-        close, window = history_window(market, names + [BENCHMARK], day, lookback_days)
+        close, window = history_window(market, names + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+        names = [s for s in names if s in close.columns]
         rets = risk.simple_returns(close[names].ffill().to_numpy())
         label = "symbols"
     else:
         pf = load_holdings(ctx, portfolio)
         names = [pf.name]
-        close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days)
+        close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+        pf = _with_data(pf, close)
         rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
         label = "portfolio"
+    without = window.pop("symbols_without_data", [])
     bench = risk.simple_returns(close[BENCHMARK].to_numpy())
     summary = risk.risk_summary(rets, bench, risk_free=rf)
     level = f"{round(confidence * 100, 1):g}"
@@ -295,12 +320,15 @@ def calculate_risk_metrics(
         out["average_correlation"] = rnd(float(np.nanmean(corr[iu])))
     if label == "portfolio":
         out["portfolio"] = names[0]
+    if without:
+        out["symbols_without_data"] = without
     return out
 
 
 def _signals(market, symbols: list[str], day) -> list[dict]:
     panel = market.ohlcv(symbols, start=None, end=day)
-    tail = {k: v.iloc[-300:] for k, v in panel.items()}  # enough for SMA-200 and MACD warm-up
+    symbols = [s for s in symbols if s in panel["close"].columns]  # a symbol the provider failed for drops
+    tail = {k: v[symbols].iloc[-300:] for k, v in panel.items()}  # enough for SMA-200 and MACD warm-up
     return generate_signals(tail["close"].to_numpy(), tail["high"].to_numpy(), tail["low"].to_numpy(),
                             symbols=symbols)
 

@@ -242,3 +242,83 @@ def test_key_never_leaks(store, tools, thread, fake_model, fm, planted_key, capl
     for text in (audit, caplog.text, run.last_error.message, repr(backend.__dict__.get("conn"))):
         assert planted_key not in text
     assert planted_key.encode() not in db_bytes
+
+
+# -- vision input -------------------------------------------------------------------------------
+
+def _image_bytes(fmt: str = "PNG", size: tuple[int, int] = (8, 6)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _data_bytes(url: str, mime: str = "image/png") -> bytes:
+    import base64
+
+    head, _, data = url.partition(",")
+    assert head == f"data:{mime};base64"
+    return base64.b64decode(data)
+
+
+def test_png_attachment_and_image_part_reach_the_model(store, tools, thread, fake_model, fm, planted_key):
+    from qlwork.assistant.objects import text_part
+    from qlwork.tools.files import file_store
+
+    fs = file_store()
+    png, jpeg = _image_bytes(), _image_bytes("JPEG")
+    png_file, jpeg_file = fs.create(png, "chart.png"), fs.create(jpeg, "photo.jpg")
+    csv_file = fs.create(b"symbol,qty\nTCS,1\n", "h.csv")
+    store.add_message(thread.id, "user", [text_part("What does this chart show?"),
+                                          {"type": "image_file", "image_file": {"file_id": jpeg_file.id, "detail": "low"}}],
+                      attachments=[{"file_id": png_file.id, "tools": []}, {"file_id": csv_file.id, "tools": []}])
+    fake_model.add(fm.text(answer_json()))
+    run, _ = run_chat(store, tools, thread, fake_model, stream=False)
+    assert run.status == "completed"
+    last = fake_model.bodies()[-1]["messages"][-1]
+    assert last["role"] == "user" and isinstance(last["content"], list)
+    texts = [p["text"] for p in last["content"] if p["type"] == "text"]
+    images = [p["image_url"] for p in last["content"] if p["type"] == "image_url"]
+    assert "Review my portfolio" in texts[0] and "What does this chart show?" in texts[1]
+    assert f"[attachments: {csv_file.id}]" in texts[1] and png_file.id not in texts[1]  # text note only for non-images
+    assert [i["detail"] for i in images] == ["auto", "low"]
+    assert _data_bytes(images[0]["url"]) == png and _data_bytes(images[1]["url"], "image/jpeg") == jpeg
+
+
+def test_unreadable_or_oversized_image_becomes_a_note(store, tools, thread, fake_model, fm, planted_key, monkeypatch):
+    from qlwork.tools.files import file_store
+
+    fs = file_store()
+    gone, big = fs.create(_image_bytes(), "gone.png"), fs.create(_image_bytes(size=(64, 64)), "big.png")
+    fs.delete(gone.id)
+    monkeypatch.setattr(fs, "max_bytes", big.bytes - 1)
+    store.add_message(thread.id, "user", "Look", attachments=[{"file_id": gone.id, "tools": []},
+                                                              {"file_id": big.id, "tools": []}])
+    fake_model.add(fm.text(answer_json()))
+    run, _ = run_chat(store, tools, thread, fake_model)
+    assert run.status == "completed"
+    content = fake_model.bodies()[-1]["messages"][-1]["content"]
+    assert isinstance(content, str) and "image_url" not in content
+    assert f"[file {gone.id} not shown: it could not be read" in content
+    assert f"[image {big.id} not shown: big.png is {big.bytes:,} bytes, over the" in content
+
+
+def test_server_without_vision_gets_a_text_note(store, tools, thread, fm, planted_key):
+    from qlwork.tools.files import file_store
+
+    def policy(body, path):
+        if "image_url" in json.dumps(body):
+            return fm.error(400, "this model does not support image input")
+        return fm.text(answer_json())
+
+    png = file_store().create(_image_bytes(), "chart.png")
+    store.add_message(thread.id, "user", "What does this chart show?", attachments=[{"file_id": png.id, "tools": []}])
+    with fm.FakeModel(policy=policy) as server:
+        run, backend = run_chat(store, tools, thread, server)
+        assert run.status == "completed" and backend.vision is False and any("image" in f for f in backend.fallbacks)
+        first, second = server.bodies()
+    assert "image_url" in json.dumps(first) and "image_url" not in json.dumps(second)
+    assert f"[attachments: {png.id}]" in second["messages"][-1]["content"]

@@ -100,3 +100,38 @@ def test_stalled_stream_times_out(store, tools, thread, fake_model, fm, planted_
     fake_model.add(fm.stall(5))
     run, _ = run_responses(store, tools, thread, fake_model, timeout=0.3, max_retries=0)
     assert run.status == "failed" and "timeout" in run.last_error.message
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), (30, 30, 200)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_png_attachment_sent_as_input_image(store, tools, thread, fake_model, fm, planted_key, stream):
+    import base64
+
+    from qlwork.tools.files import file_store
+
+    png = _png()
+    fs = file_store()
+    image, notes = fs.create(png, "chart.png"), fs.create(b"# notes\nsupport at 25,400\n", "notes.txt")
+    store.add_message(thread.id, "user", "What does this chart show?",
+                      attachments=[{"file_id": image.id, "tools": []}, {"file_id": notes.id, "tools": []}])
+    fake_model.add(fm.calls(("add", {"a": 1}, "call_v1")), fm.text(answer_json()))
+    run, _ = run_responses(store, tools, thread, fake_model, stream=stream)
+    assert run.status == "completed"
+    for body in fake_model.bodies("/responses"):  # every turn of the run carries the image
+        first, latest = [i for i in body["input"] if i.get("role") == "user"]
+        assert first == {"role": "user", "content": "Review my portfolio"}  # text-only turns stay plain
+        text, part = latest["content"]
+        assert text["type"] == "input_text" and text["text"].startswith("What does this chart show?")
+        assert f"[attachments: {notes.id}]" in text["text"] and image.id not in text["text"]
+        assert part["type"] == "input_image" and part["detail"] == "auto"
+        head, _, data = part["image_url"].partition(",")
+        assert head == "data:image/png;base64" and base64.b64decode(data) == png

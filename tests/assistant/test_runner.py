@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -291,16 +290,13 @@ def test_trim_history_keeps_newest_and_latest_user():
     assert trim_history([msgs[0], json_msg, msgs[2]], max_chars=120) == [msgs[2]]
 
 
-def test_runner_overhead_is_small(store, tools, thread, final_text):
+def test_one_runner_completes_runs_on_many_threads(store, tools, thread, final_text):
+    # correctness only: speed is measured by bench/runner.py, not asserted in tests
     steps = []
     for _ in range(20):
         steps += [ToolCalls([call("add", {"a": 1})]), FinalMessage(final_text())]
     runner, _ = make_runner(store, tools, steps)
-    times = []
     for _ in range(20):
         t = store.create_thread(user_id="bench", assistant_id=thread.assistant_id)
         store.add_message(t.id, "user", "q")
-        start = time.perf_counter()
         assert runner.create_and_run(t.id).status == "completed"
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[10] < 0.1  # generous bound for CI; bench/runner.py reports the real figure

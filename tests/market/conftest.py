@@ -11,6 +11,7 @@ import pytest
 IST = ZoneInfo("Asia/Kolkata")
 NOW = dt.datetime(2026, 11, 20, 14, 0, tzinfo=IST)  # the fake server's "today", during market hours
 PLANTED = {"api_key": "PLANTEDKEY7Q2W", "api_secret": "PLANTEDSECRET9X4Z", "access_token": "PLANTEDTOKEN5K8M"}
+DEFAULT_USER = "analyst"
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def kite_env(tmp_path, monkeypatch):
     monkeypatch.setenv("KITE_API_KEY", PLANTED["api_key"])
     monkeypatch.setenv("KITE_API_SECRET", PLANTED["api_secret"])
     monkeypatch.delenv("KITE_ROOT", raising=False)
-    return {"home": home, "now": NOW, **PLANTED}
+    monkeypatch.setenv("LOGNAME", DEFAULT_USER)  # getpass.getuser(): the default Kite login user
+    return {"home": home, "now": NOW, "tokens": home / "kite_tokens", "user": DEFAULT_USER, **PLANTED}
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def fake_kite(kite_env):
 
 @pytest.fixture
 def logged_in(fake_kite):
-    """Run the real login flow against the fake server (writes kite_token.json)."""
+    """Run the real login flow against the fake server (writes kite_tokens/analyst.json)."""
     from qlwork.market.kite_auth import complete_login
 
     return complete_login("req_token_ok", root=fake_kite.url, now=NOW)

@@ -5,7 +5,6 @@ import hashlib
 import itertools
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,13 +62,6 @@ def test_hash_matches_a_fresh_process(market):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == close_hash(market)
-
-
-def test_generation_is_fast():
-    _generate.cache_clear()
-    t0 = time.perf_counter()
-    _generate()
-    assert time.perf_counter() - t0 < 1.0
 
 
 # -- universe ---------------------------------------------------------------------------------

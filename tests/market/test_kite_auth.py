@@ -22,25 +22,27 @@ IST = ZoneInfo("Asia/Kolkata")
 def test_login_from_redirect_url_writes_private_token_file(fake_kite, kite_env):
     url = "https://example.com/cb?action=login&type=login&status=success&request_token=req_token_ok"
     status = complete_login(url, root=fake_kite.url, now=kite_env["now"])
-    path = kite_env["home"] / "kite_token.json"
+    path = kite_env["tokens"] / "analyst.json"  # the default user is the OS user name
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     data = json.loads(path.read_text())
     assert data["access_token"] == kite_env["access_token"]
-    assert data["user_id"] == "AB1234"
+    assert data["user_id"] == "AB1234" and data["qlwork_user"] == "analyst"
     assert data["expiry"] == "2026-11-21T06:00:00+05:30"
     assert data["login_time"] == "2026-11-20T09:12:33+05:30"
     assert status["valid"] and status["reason"] == "ok" and status["user_id"] == "AB1234"
     assert kite_env["access_token"] not in json.dumps(status)
-    assert [p.name for p in kite_env["home"].iterdir()] == ["kite_token.json"]  # no temp file left
+    assert [p.name for p in kite_env["home"].iterdir()] == ["kite_tokens"]
+    assert [p.name for p in kite_env["tokens"].iterdir()] == ["analyst.json"]  # no temp file left
     assert fake_kite.log("/session/token")[0].method == "POST"
 
 
 def test_second_login_replaces_file_atomically_and_keeps_mode(fake_kite, kite_env, logged_in):
     fake_kite.request_tokens.add("req_token_two")
     complete_login("req_token_two", root=fake_kite.url, now=kite_env["now"])
-    path = kite_env["home"] / "kite_token.json"
+    path = kite_env["tokens"] / "analyst.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in kite_env["home"].iterdir()) == ["kite_token.json"]
+    assert sorted(p.name for p in kite_env["tokens"].iterdir()) == ["analyst.json"]
 
 
 @pytest.mark.parametrize("login, expiry", [
@@ -85,8 +87,8 @@ def test_missing_or_corrupt_token_file(kite_env):
     assert token_status()["reason"] == "missing"
     with pytest.raises(ProviderError, match="qlwork kite login"):
         load_token()
-    (kite_env["home"]).mkdir(parents=True, exist_ok=True)
-    (kite_env["home"] / "kite_token.json").write_text("{not json")
+    kite_env["tokens"].mkdir(parents=True, exist_ok=True)
+    (kite_env["tokens"] / "analyst.json").write_text("{not json")
     assert token_status()["reason"] == "corrupt"
     with pytest.raises(ProviderError, match="unreadable"):
         load_token()
@@ -103,7 +105,7 @@ def test_token_rejected_by_server_gives_login_error(make_kite, fake_kite):
 def test_bad_request_token_and_missing_env(fake_kite, kite_env, monkeypatch):
     with pytest.raises(ProviderError, match="rejected the login"):
         complete_login("req_token_wrong", root=fake_kite.url)
-    assert not (kite_env["home"] / "kite_token.json").exists()
+    assert not (kite_env["tokens"] / "analyst.json").exists()
     monkeypatch.delenv("KITE_API_SECRET")
     with pytest.raises(ProviderError, match="KITE_API_SECRET is not set"):
         complete_login("req_token_ok", root=fake_kite.url)
@@ -151,7 +153,7 @@ def test_planted_secrets_never_leak(fake_kite, kite_env, make_kite, caplog):
     for path in kite_env["home"].rglob("*"):
         if path.is_file():
             data = path.read_bytes().decode("latin-1")
-            if path.name == "kite_token.json":
+            if path.parent.name == "kite_tokens":
                 assert kite_env["api_key"] not in data and kite_env["api_secret"] not in data
             else:
                 texts.append(data)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -122,3 +124,69 @@ def test_code_interpreter_keeps_a_model_to_its_users_files(alice, byoai_user, fm
     assert image.image.file_id in [f.id for f in client.files.list()]
     with pytest.raises(openai.NotFoundError):
         alice.files.content(image.image.file_id)
+
+
+def _raw_list(call) -> dict:
+    return call().http_response.json()
+
+
+def test_files_purpose_filter_fills_pages(live):
+    client = live.client(f"dana{time.monotonic_ns() % 10**9}")
+    made = []
+    for i, purpose in enumerate(["vision", "assistants", "vision", "assistants", "assistants", "vision", "vision"]):
+        made.append((client.files.create(file=(f"f{i}.csv", io.BytesIO(b"a,b\n%d,2\n" % i)), purpose=purpose).id,
+                     purpose))
+    vision = [fid for fid, p in made if p == "vision"]
+    first = _raw_list(lambda: client.files.with_raw_response.list(purpose="vision", limit=2, order="asc"))
+    assert [f["id"] for f in first["data"]] == vision[:2] and first["has_more"] is True
+    assert (first["first_id"], first["last_id"]) == (vision[0], vision[1])
+    second = _raw_list(lambda: client.files.with_raw_response.list(purpose="vision", limit=2, order="asc",
+                                                                   after=first["last_id"]))
+    assert [f["id"] for f in second["data"]] == vision[2:] and second["has_more"] is False
+    back = _raw_list(lambda: client.files.with_raw_response.list(purpose="vision", limit=1, order="asc",
+                                                                 extra_query={"before": vision[2]}))
+    assert [f["id"] for f in back["data"]] == [vision[1]] and back["has_more"] is True
+    assert [f.id for f in client.files.list(purpose="assistants")] == [fid for fid, p in made[::-1] if p == "assistants"]
+
+
+def test_vector_store_files_paginate(alice):
+    notes = [alice.files.create(file=(f"n{i}.md", io.BytesIO(NOTE + b"\n%d" % i)), purpose="assistants")
+             for i in range(3)]
+    vs = alice.vector_stores.create(name="paged", file_ids=[n.id for n in notes])
+    ids = [n.id for n in notes]
+    page1 = alice.vector_stores.files.list(vs.id, limit=2, order="asc")
+    assert [f.id for f in page1.data] == ids[:2] and page1.has_more
+    page2 = alice.vector_stores.files.list(vs.id, limit=2, order="asc", after=ids[1])
+    assert [f.id for f in page2.data] == ids[2:] and not page2.has_more
+    assert [f.id for f in alice.vector_stores.files.list(vs.id, limit=1, order="asc", before=ids[2]).data] == [ids[1]]
+    assert [f.id for f in alice.vector_stores.files.list(vs.id).data] == ids[::-1]  # desc by default
+    assert alice.vector_stores.files.list(vs.id, filter="failed").data == []
+    assert [f.id for f in alice.vector_stores.files.list(vs.id, filter="completed", limit=100).data] == ids[::-1]
+    with pytest.raises(openai.BadRequestError):
+        alice.vector_stores.files.list(vs.id, after="file_not_in_this_store")
+
+
+def test_oversized_upload_is_413_before_it_is_read(live, alice, monkeypatch):
+    from qlwork.server.files import UPLOAD_MARGIN
+    from qlwork.tools.files import file_store
+
+    file_store()  # the server's cached store keeps its limit; the request cap reads the variable per request
+    monkeypatch.setenv("QLWORK_MAX_FILE_BYTES", "1000")
+    body = b"symbol,quantity\n" + b"TCS,1\n" * ((1000 + UPLOAD_MARGIN) // 6 + 1)
+    with pytest.raises(openai.APIStatusError) as exc:
+        alice.files.create(file=("big.csv", io.BytesIO(body)), purpose="assistants")
+    assert exc.value.status_code == 413 and exc.value.code == "file_too_large" and exc.value.param == "file"
+    assert "1,000" in exc.value.message
+    assert alice.files.create(file=("small.csv", io.BytesIO(b"a,b\n1,2\n")), purpose="assistants").bytes == 8
+
+    # a chunked body (no Content-Length) is cut off once it passes the limit
+    def chunks():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n\r\n"
+        for _ in range(40):
+            yield b"TCS,1\n" * 1000
+
+    response = httpx.post(f"{live.base_url}/files", content=chunks(), timeout=20,
+                          headers={"authorization": f"Bearer {alice.api_key}",
+                                   "content-type": "multipart/form-data; boundary=b"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "file_too_large"
+    assert "limit of 1,000 bytes" in response.json()["error"]["message"]

@@ -83,3 +83,64 @@ def test_cancel_waiting_run(waiting):
     steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
     assert all(s.status != "in_progress" for s in steps)  # nothing left open
     assert json.loads(steps[0].step_details.tool_calls[0].function.output)["error"]
+
+
+ANALYZE = {"type": "function", "function": {
+    "name": "analyze_portfolio", "description": "The platform's own portfolio analysis (client-side).",
+    "parameters": {"type": "object", "properties": {"portfolio_id": {"type": "string"}}}}}
+
+
+def test_client_declared_registry_name_runs_client_side(byoai_user, fm):
+    """A function the client declares runs client-side even when a qlwork tool has its name; the
+    run's ``model`` is the model of that run, also when it resumes."""
+    client, model = byoai_user
+    assistant = client.beta.assistants.create(model="fake-model", name="platform", tools=[ANALYZE])
+    assert [t.function.name for t in assistant.tools] == ["analyze_portfolio"]
+    assert "_qlwork_client" not in assistant.tools[0].model_dump_json()  # the marker stays internal
+    thread = client.beta.threads.create(metadata={"portfolio_id": "sample:diversified"},
+                                        messages=[{"role": "user", "content": "Review my portfolio"}])
+    model.add(fm.calls(("analyze_portfolio", {"portfolio_id": "p-1"}, "call_ap_1")))
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                                   model="fake-model-xl")
+    assert run.status == "requires_action", run.last_error
+    assert run.model == "fake-model-xl"
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert call.id == "call_ap_1" and call.function.name == "analyze_portfolio"
+    assert json.loads(call.function.arguments) == {"portfolio_id": "p-1"}
+    step = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data[0]
+    assert step.step_details.tool_calls[0].function.output is None  # the server did not run it
+
+    model.add(fm.text(ANSWER))
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "{\"score\": 8}"}])
+    assert done.status == "completed", done.last_error
+    bodies = model.bodies("/chat/completions")[-2:]
+    assert [b["model"] for b in bodies] == ["fake-model-xl", "fake-model-xl"]
+    assert [json.loads(m["content"]) for m in bodies[-1]["messages"] if m["role"] == "tool"] == [{"score": 8}]
+
+    # a run's own tools are the client's too
+    thread2 = client.beta.threads.create(messages=[{"role": "user", "content": "Again"}])
+    default = next(a for a in client.beta.assistants.list(limit=100).data if a.name == "Quantum Leap Trading Assistant")
+    model.add(fm.calls(("analyze_portfolio", {}, "call_ap_2")))
+    run2 = client.beta.threads.runs.create_and_poll(thread_id=thread2.id, assistant_id=default.id, tools=[ANALYZE])
+    assert run2.status == "requires_action", run2.last_error
+    client.beta.threads.runs.cancel(run2.id, thread_id=thread2.id)
+
+
+@pytest.mark.parametrize("which", ["default", "created_without_tools"])
+def test_qlwork_tools_run_server_side(byoai_user, fm, which):
+    """The default assistant and assistants whose tools were not given keep qlwork's trading tools."""
+    client, model = byoai_user
+    if which == "default":
+        assistant = next(a for a in client.beta.assistants.list(limit=100).data
+                         if a.name == "Quantum Leap Trading Assistant")
+    else:
+        assistant = client.beta.assistants.create(model="fake-model", name="mine")
+    thread = client.beta.threads.create(metadata={"portfolio_id": "sample:diversified"},
+                                        messages=[{"role": "user", "content": "Review my portfolio"}])
+    model.add(fm.calls(("analyze_portfolio", {}, "call_srv_1")), fm.text(ANSWER))
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    step = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data[0]
+    output = json.loads(step.step_details.tool_calls[0].function.output)
+    assert "error" not in output and output  # qlwork's analysis ran on the server

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 schemathesis = pytest.importorskip("schemathesis")
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 30
 SKIP_PATHS = ("/v1/files/{file_id}/content",)  # bytes, not JSON (covered in test_files)
 
 

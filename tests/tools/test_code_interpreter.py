@@ -99,6 +99,81 @@ def test_working_directory_is_per_thread_and_store_is_out_of_reach(pool, status,
     assert run(pool, "open('notes.txt', 'w').write('ok')")["status"] == "ok"
 
 
+def test_symlink_planted_in_work_dir_does_not_redirect_host_copies(pool, tmp_path):
+    """A model alone: plot a figure (a file object figure_1.png), plant symlinks named like it and like an
+    attachment pointing at a host file, then ask for the files. The host replaces the links with regular
+    files and the host file is untouched; a directory in the way is refused with a clear error."""
+    victim = tmp_path / "qlwork.db"
+    victim.write_bytes(b"precious store")
+    fs = FileStore(tmp_path / "files")
+    ctx = ToolContext(thread_id="symlink", extra={"file_store": fs, "kernel_pool": pool})
+    figure = ci.code_interpreter.tool.invoke({"code": "plt.plot([1, 2]); plt.show()"}, ctx)["images"][0]
+    assert figure["filename"] == "figure_1.png"
+    attached = fs.create(b"symbol,close\nINFY,2\n", "attached.csv")
+    blocked = fs.create(b"symbol,close\nTCS,1\n", "blocked.csv")
+    plant = (f"import os\nfor name in ('figure_1.png', 'attached.csv'):\n    os.symlink({str(victim)!r}, name)\n"
+             "os.mkdir('blocked.csv')\nprint(sorted(n for n in os.listdir('.') if os.path.islink(n)))")
+    assert ci.code_interpreter.tool.invoke({"code": plant}, ctx)["stdout"] == "['attached.csv', 'figure_1.png']\n"
+    ctx.extra["attachments"] = [{"file_id": attached.id, "tools": ["code_interpreter"]}]
+    check = "import os\nprint([os.path.islink(n) for n in ('figure_1.png', 'attached.csv')])"
+    out = ci.code_interpreter.tool.invoke({"code": check, "file_ids": [figure["file_id"]]}, ctx)
+    assert victim.read_bytes() == b"precious store"
+    assert out["stdout"] == "[False, False]\n"
+    work = pool.kernel("symlink").work_dir
+    for obj_id, name in ((figure["file_id"], "figure_1.png"), (attached.id, "attached.csv")):
+        assert not (work / name).is_symlink() and (work / name).read_bytes() == fs.content(obj_id)
+    with pytest.raises(InputError) as err:
+        ci.code_interpreter.tool.invoke({"code": "1", "file_ids": [blocked.id]}, ctx)
+    assert err.value.details["code"] == "sandbox_path_in_use" and "directory" in str(err.value)
+    assert (work / "blocked.csv").is_dir() and victim.read_bytes() == b"precious store"
+    pool.shutdown("symlink")
+
+
+def test_kernel_cannot_redirect_host_files_next_to_it(pool, status, tmp_path):
+    """launcher.json (rewritten at each start), the connection file and kernel.log (appended to, and read for
+    error messages) are outside the kernel's writable paths: it cannot swap them for symlinks."""
+    if not status["landlock"].startswith("enforced"):
+        pytest.skip(f"Landlock not available: {status['landlock']}")
+    victim = tmp_path / "qlwork.db"
+    victim.write_bytes(b"precious store")
+    kernel = pool.kernel("rundir")
+    paths = [kernel.km.launcher_config, kernel.km.connection_file,
+             str(Path(kernel.km.launcher_config).with_name("kernel.log"))]
+    code = (f"import os\nres = []\nfor p in {paths!r}:\n    try:\n        os.remove(p)\n"
+            f"        os.symlink({str(victim)!r}, p)\n        res.append('planted')\n"
+            "    except OSError as exc:\n        res.append(type(exc).__name__)\nprint(res)")
+    out = run(pool, code, key="rundir")
+    with kernel.lock:
+        kernel.restart()
+    assert "precious" not in kernel.log_tail()
+    assert victim.read_bytes() == b"precious store"
+    assert out["stdout"] == "['PermissionError', 'PermissionError', 'PermissionError']\n"
+    assert not any(os.path.islink(p) for p in paths)
+    assert run(pool, "1 + 1", key="rundir")["result"] == "2"
+    pool.shutdown("rundir")
+
+
+def test_host_file_helpers_never_follow_symlinks(tmp_path):
+    """Without Landlock the kernel can write next to the host's files, so the helpers check themselves."""
+    from qlwork.tools import sandbox
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "a.csv").symlink_to(victim)
+    (box / "log").symlink_to(victim)
+    sandbox.write_file_nofollow(box, "a.csv", b"new")
+    assert not (box / "a.csv").is_symlink() and (box / "a.csv").read_bytes() == b"new"
+    assert sandbox.read_tail_nofollow(box / "log", 100) == "" and victim.read_bytes() == b"precious"
+    with pytest.raises(OSError):
+        sandbox.open_append_nofollow(box / "log")
+    for bad in ("../victim", "x/y", ".", "..", ""):
+        with pytest.raises(InputError):
+            sandbox.write_file_nofollow(box, bad, b"x")
+    assert victim.read_bytes() == b"precious"
+
+
 def test_environment_is_scrubbed(pool):
     env = json.loads(run(pool, "import json, os; print(json.dumps(dict(os.environ)))")["stdout"])
     for name, value in SECRETS.items():
@@ -127,6 +202,7 @@ def test_network_is_blocked(pool, status):
 
 
 def test_memory_cap(pool):
+    run(pool, "x = 41")  # each test sets up the state it checks, so it can run alone (-k)
     out = run(pool, "big = bytearray(3 * 1024 ** 3)")
     assert out["exception"]["ename"] == "MemoryError"
     assert run(pool, "x")["result"] == "41"
@@ -135,6 +211,7 @@ def test_memory_cap(pool):
 def test_fork_bomb_is_contained(pool, status):
     if status["cgroup_pids"] != "enforced" and "max_processes" not in status["rlimits"]:
         pytest.skip("neither a pids cgroup nor RLIMIT_NPROC is available")
+    run(pool, "x = 41")
     code = ("import os, time\npids, err = [], None\nfor _ in range(2000):\n    try:\n        pid = os.fork()\n"
             "    except OSError as exc:\n        err = type(exc).__name__\n        break\n    if pid == 0:\n"
             "        time.sleep(1)\n        os._exit(0)\n    pids.append(pid)\nfor p in pids:\n    os.waitpid(p, 0)\n"
@@ -157,6 +234,7 @@ def test_output_is_capped(pool):
 
 
 def test_timeout_interrupts_and_keeps_state(pool):
+    run(pool, "x = 41")
     start = time.monotonic()
     out = run(pool, "while True: pass", timeout=1.5)
     assert out["status"] == "timeout" and time.monotonic() - start < 6

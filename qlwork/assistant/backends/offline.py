@@ -44,7 +44,8 @@ class OfflineBackend:
         if market is None:
             from ...market import get_provider
 
-            market = self._market = get_provider((inp.thread.metadata or {}).get("provider", "demo"))
+            market = self._market = get_provider((inp.thread.metadata or {}).get("provider", "demo"),
+                                                 user_id=inp.thread.user_id)
         key = (id(market), dt.date.today())  # instrument lists change at most daily
         if self._known is None or self._known[0] != key:
             inst = market.instruments()

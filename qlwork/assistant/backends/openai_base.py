@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlparse
 
-import httpx2
 import openai
+
+try:  # the HTTP library under the openai SDK: httpx2 in openai 3.x, httpx before; its transport
+    import httpx2 as http_lib  # errors can escape the SDK mid-stream
+except ImportError:  # pragma: no cover - older openai releases
+    import httpx as http_lib
 
 from ...errors import BackendError
 from ..runner import redact
@@ -131,12 +135,12 @@ def server_message(exc: BaseException) -> str:
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
-    return isinstance(exc, (openai.APIConnectionError, httpx2.TimeoutException, httpx2.TransportError,
+    return isinstance(exc, (openai.APIConnectionError, http_lib.TimeoutException, http_lib.TransportError,
                             StreamInterrupted))
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException))
+    return isinstance(exc, (openai.APITimeoutError, http_lib.TimeoutException))
 
 
 def backend_error(exc: BaseException, conn: Connection, attempts: int = 1) -> BackendError:
@@ -178,7 +182,7 @@ def backend_error(exc: BaseException, conn: Connection, attempts: int = 1) -> Ba
         return BackendError(f"No answer from the model server at {where} within {conn.timeout:g} s{tries}.",
                             fix="Raise timeout in your AI preferences (local models can be slow) or check the server.",
                             code="timeout", setting="timeout")
-    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError, StreamInterrupted)):
+    if isinstance(exc, (openai.APIConnectionError, http_lib.TransportError, StreamInterrupted)):
         cause = exc.__cause__ or exc
         return BackendError(f"Cannot reach the model server at {where}{tries}: {redact(str(cause)) or type(cause).__name__}.",
                             fix="Check base_url and that the server is running (e.g. `ollama serve`, vLLM, LM Studio).",

@@ -2,11 +2,12 @@
 
 Works with OpenAI, Azure OpenAI (v1 endpoint), Ollama, vLLM, LM Studio and llama.cpp server via
 ``base_url``. Tools go as ``tools=[{"type": "function", ...}]``; results come back as ``role: tool``
-messages with ``tool_call_id``. The answer format is requested as ``response_format`` json_schema;
-servers that refuse it fall back to json_object, then plain text, with the schema always in the
-system prompt (the runner validates and asks for one repair). Streamed tool-call pieces are joined
-by ``index``; ``<think>`` blocks of reasoning models are dropped; a model without native tool calls
-that writes ``{"name": ..., "arguments": {...}}`` as its answer gets that treated as a call.
+messages with ``tool_call_id``; PNG/JPEG files of user messages go as ``image_url`` parts. The
+answer format is requested as ``response_format`` json_schema; servers that refuse it fall back to
+json_object, then plain text, with the schema always in the system prompt (the runner validates and
+asks for one repair). Streamed tool-call pieces are joined by ``index``; ``<think>`` blocks of
+reasoning models are dropped; a model without native tool calls that writes ``{"name": ...,
+"arguments": {...}}`` as its answer gets that treated as a call.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ class OpenAIChatBackend(SDKBackend):
         t = self.transcript(inp)
         out: list[dict] = [{"role": "system", "content": t.system}] if t.system else []
         for turn in t.turns:
+            content = _content(turn)
             if out and out[-1]["role"] == turn.role and turn.role != "system":
-                out[-1]["content"] += "\n\n" + turn.text
+                out[-1]["content"] = _joined(out[-1]["content"], content)
             else:
-                out.append({"role": turn.role, "content": turn.text})
+                out.append({"role": turn.role, "content": content})
         for call in t.calls:
             if self.tools_supported:
                 out.append({"role": "assistant", "content": "", "tool_calls": [
@@ -109,6 +111,23 @@ class OpenAIChatBackend(SDKBackend):
             raise StreamInterrupted("The chat stream ended before the model finished.")
         calls = [ToolCallRequest(p["id"], p["name"], "".join(p["arguments"])) for _, p in sorted(pieces.items())]
         return _step("".join(content), calls, usage, names)
+
+
+def _content(turn) -> str | list[dict]:
+    """A turn's content: its text, or text + ``image_url`` parts when it carries images."""
+    if not turn.images:
+        return turn.text
+    parts: list[dict] = [{"type": "text", "text": turn.text}] if turn.text else []
+    return parts + [{"type": "image_url", "image_url": {"url": image["url"], "detail": image.get("detail") or "auto"}}
+                    for image in turn.images]
+
+
+def _joined(first: str | list[dict], second: str | list[dict]) -> str | list[dict]:
+    """Two same-role contents merged (text joined by a blank line; parts concatenated)."""
+    if isinstance(first, str) and isinstance(second, str):
+        return first + "\n\n" + second
+    as_parts = (lambda c: [{"type": "text", "text": c}] if isinstance(c, str) and c else c if isinstance(c, list) else [])
+    return as_parts(first) + as_parts(second)
 
 
 def _text(arguments: Any) -> str:

@@ -1,10 +1,11 @@
 """``openai`` backend: the OpenAI Responses API through the official SDK.
 
 Each turn sends the whole (budgeted) context statelessly (``store=False``): instructions, the
-thread's messages as input items, this run's ``function_call`` / ``function_call_output`` items
-paired by ``call_id``, the registry's function tools in strict form (parallel calls allowed) and
-``text.format`` = strict JSON schema of TradingResponse. Streamed text deltas go to ``on_delta``;
-token usage is returned with every step and summed on the run by the runner.
+thread's messages as input items (PNG/JPEG files of user messages as ``input_image`` data URLs),
+this run's ``function_call`` / ``function_call_output`` items paired by ``call_id``, the registry's
+function tools in strict form (parallel calls allowed) and ``text.format`` = strict JSON schema of
+TradingResponse. Streamed text deltas go to ``on_delta``; token usage is returned with every step
+and summed on the run by the runner.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from .sdk_backend import SDKBackend, usage_dict
 from ...errors import BackendError, ModelBehaviorError
 
 
+def _input_message(turn) -> dict:
+    """A transcript turn as an input message; a user turn with images gets input_text + input_image parts."""
+    if not turn.images:
+        return {"role": turn.role, "content": turn.text}
+    parts: list[dict] = [{"type": "input_text", "text": turn.text}] if turn.text else []
+    parts += [{"type": "input_image", "image_url": image["url"], "detail": image.get("detail") or "auto"}
+              for image in turn.images]
+    return {"role": turn.role, "content": parts}
+
+
 class OpenAIResponsesBackend(SDKBackend):
     """Responses API backend (``get_backend("openai", model=..., ...)``; options in SDKBackend)."""
 
@@ -28,7 +39,7 @@ class OpenAIResponsesBackend(SDKBackend):
     def payload(self, inp: ModelInput) -> dict:
         """The ``responses.create`` arguments for this turn."""
         t = self.transcript(inp)
-        items: list[dict] = [{"role": turn.role, "content": turn.text} for turn in t.turns]
+        items: list[dict] = [_input_message(turn) for turn in t.turns]
         for call in t.calls:
             items.append({"type": "function_call", "call_id": call.id, "name": call.name,
                           "arguments": call.arguments})

@@ -25,8 +25,9 @@ class SDKBackend:
     Options: ``model``, ``base_url``, ``api_key_env`` (default OPENAI_API_KEY), ``timeout`` (s),
     ``max_retries``, ``backoff``/``max_backoff`` (s), ``stream``, ``context_window`` (tokens),
     ``max_output_tokens``, ``tools_enabled``, ``history`` (send earlier messages), ``response_format``
-    (json_schema | json_object | text), ``allow_no_key``, ``temperature``, ``on_delta``, ``client``.
-    A server that refuses a feature with HTTP 400/422 (stream_options, tools, response_format) gets
+    (json_schema | json_object | text), ``allow_no_key``, ``temperature``, ``on_delta``, ``client``,
+    ``vision`` (send PNG/JPEG files of user messages as image input; default True).
+    A server that refuses a feature with HTTP 400/422 (stream_options, tools, images, response_format) gets
     the request again without it; the fallback sticks for this backend and is logged once.
     """
 
@@ -41,7 +42,8 @@ class SDKBackend:
                  stream: bool = True, context_window: int = 32_000, max_output_tokens: int | None = None,
                  tools_enabled: bool = True, history: bool = True, response_format: str = "json_schema",
                  allow_no_key: bool = False, temperature: float | None = None,
-                 on_delta: Callable[[str], None] | None = None, client: Any = None, **unused: Any) -> None:
+                 on_delta: Callable[[str], None] | None = None, client: Any = None, vision: bool = True,
+                 **unused: Any) -> None:
         self.model = model or self.default_model
         if not self.model:
             raise BackendError(f"No model set for the {self.name} backend.",
@@ -68,6 +70,8 @@ class SDKBackend:
         self.on_delta = on_delta
         self.fallbacks: list[str] = []
         self._tools_sent = False
+        self.vision = bool(vision)
+        self._images_sent = False
 
     @property
     def base_url(self) -> str | None:
@@ -96,6 +100,9 @@ class SDKBackend:
         if self.stream and self.stream_usage and "stream_options" in reason:
             self.stream_usage = False
             return self._fell_back("stream_options (usage while streaming)")
+        if self._images_sent and any(w in reason for w in ("image", "vision", "multimodal", "multi-modal")):
+            self.vision = False
+            return self._fell_back("image input (images are now named in a text note)")
         if self._tools_sent and "tool" in reason and "format" not in reason:
             self.tools_supported = False
             return self._fell_back("tools (the model will answer without calling tools)")
@@ -120,7 +127,9 @@ class SDKBackend:
         tools = sum(len(str(t.parameters_schema())) + len(t.description) + 40 for t in inp.tools)
         budget = max(6_000, self.context_window * CHARS_PER_TOKEN - reserve - tools)
         note = schema_note() if (self.schema_in_prompt or self.format_mode != "json_schema") else None
-        return build_transcript(inp, budget, extra_system=note, history=self.history)
+        t = build_transcript(inp, budget, extra_system=note, history=self.history, images=self.vision)
+        self._images_sent = any(turn.images for turn in t.turns)
+        return t
 
     def tool_specs(self, inp: ModelInput) -> list[dict]:
         """Function specs: registry tools in strict form, client-side tools as declared."""

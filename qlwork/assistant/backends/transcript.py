@@ -6,6 +6,10 @@ user message and every tool call of the current run with its output (outputs are
 dropped, so no call is ever sent without its output). Then, newest first while they fit: tool
 outputs of earlier runs (compact JSON in the system message, so follow-ups can build on them) and
 earlier messages of the thread.
+
+PNG/JPEG files of user messages (attachments and ``image_file`` parts) become :attr:`Turn.images`
+(data URLs) when ``images=True``; each costs :data:`IMAGE_CHARS` of the budget, not its base64 length.
+An image that is too large or cannot be read becomes a short text note instead.
 """
 
 from __future__ import annotations
@@ -23,12 +27,19 @@ REPAIR_PREFIX = "Your previous answer was rejected:"
 BULKY_KEYS = frozenset({"series", "candles", "equity"})
 """Keys whose long arrays are left out of compact tool outputs (time series, not figures quoted)."""
 CHARS_PER_TOKEN = 4
+IMAGE_CHARS = 3_000
+"""Budget charged per image (about 765 tokens: a 512 px high-detail tile set plus base cost)."""
+IMAGE_KINDS = ("png", "jpeg")
 
 
 @dataclass
 class Turn:
     role: str  # "user" | "assistant"
     text: str
+    images: list[dict] = field(default_factory=list)  # {"url": data URL, "detail": "auto" | "low" | "high"}
+
+    def chars(self) -> int:
+        return len(self.text) + IMAGE_CHARS * len(self.images)
 
 
 @dataclass
@@ -52,7 +63,7 @@ class Transcript:
     dropped_prior: int = 0
 
     def chars(self) -> int:
-        return (len(self.system) + sum(len(t.text) for t in self.turns)
+        return (len(self.system) + sum(t.chars() for t in self.turns)
                 + sum(len(c.arguments) + len(c.output) for c in self.calls)
                 + len(self.rejected or "") + len(self.repair or ""))
 
@@ -104,9 +115,61 @@ def message_text(message) -> str:
         data = {k: v for k, v in data.items() if k != "conversation_context"}
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     text = message.text
-    if message.attachments:
-        text += "\n[attachments: " + ", ".join(a.file_id for a in message.attachments) + "]"
+    ids = [a.file_id for a in message.attachments] + [i for i, _ in _image_parts(message)]
+    if ids:
+        text += "\n[attachments: " + ", ".join(dict.fromkeys(ids)) + "]"
     return text
+
+
+def _image_parts(message) -> list[tuple[str, str]]:
+    """(file_id, detail) of the message's ``image_file`` content parts."""
+    return [(p.image_file.file_id, p.image_file.detail or "auto") for p in message.content
+            if getattr(p, "type", None) == "image_file"]
+
+
+def _note(file_id: str, problem: str, what: str = "image") -> str:
+    return f"[{what} {file_id} not shown: {problem}]"
+
+
+def message_turn(message, images: bool = True) -> Turn:
+    """The :class:`Turn` for a stored message: for a user message with ``images``, its PNG/JPEG
+    attachments and ``image_file`` parts as image inputs (other attachments stay a text note)."""
+    if not images or message.role != "user":
+        return Turn(message.role, message_text(message))
+    from ...errors import QlworkError
+    from ...tools.files import file_store
+
+    wanted = [(a.file_id, "auto", True) for a in message.attachments]
+    wanted += [(fid, detail, False) for fid, detail in _image_parts(message)]
+    others, notes, out, seen = [], [], [], set()
+    for file_id, detail, attached in wanted:
+        if file_id in seen:
+            continue
+        seen.add(file_id)
+        try:
+            fs = file_store()
+            obj = fs.get(file_id)
+            if obj.kind not in IMAGE_KINDS:
+                if attached:
+                    others.append(file_id)
+                else:
+                    notes.append(_note(file_id, f"{obj.filename} is {obj.kind.upper()}, not PNG or JPEG"))
+                continue
+            size = fs.path(file_id).stat().st_size
+            if size > fs.max_bytes:
+                notes.append(_note(file_id, f"{obj.filename} is {size:,} bytes, over the {fs.max_bytes:,}-byte limit"))
+                continue
+            part = fs.image_input(file_id, detail=detail)
+            out.append({"url": part["image_url"], "detail": part["detail"]})
+        except (QlworkError, OSError) as exc:
+            reason = getattr(exc, "message", None) or type(exc).__name__
+            notes.append(_note(file_id, f"it could not be read ({str(reason)[:120]})", "file"))
+    text = message.text
+    if others:
+        text += "\n[attachments: " + ", ".join(others) + "]"
+    if notes:
+        text += "\n" + "\n".join(notes)
+    return Turn("user", text, out)
 
 
 def schema_note() -> str:
@@ -115,14 +178,14 @@ def schema_note() -> str:
 
 
 def build_transcript(inp: ModelInput, budget_chars: int, output_chars: int = 12_000, prior_chars: int = 4_000,
-                     extra_system: str | None = None, history: bool = True) -> Transcript:
+                     extra_system: str | None = None, history: bool = True, images: bool = True) -> Transcript:
     """The :class:`Transcript` for ``inp`` within ``budget_chars`` (see the module docstring)."""
     system = (inp.instructions or inp.assistant.instructions or "").strip()
     if extra_system:
         system = f"{system}\n\n{extra_system}" if system else extra_system
     users = [i for i, m in enumerate(inp.messages) if m.role == "user"]
     last = users[-1] if users else len(inp.messages)
-    latest = [Turn("user", message_text(inp.messages[last]))] if users else []
+    latest = [message_turn(inp.messages[last], images)] if users else []
     calls = _calls(inp.run_items, output_chars)
     rejected = (inp.rejected or "")[:output_chars] or None if inp.repair else None
     repair = (f"{REPAIR_PREFIX} {inp.repair}\nReply again with one corrected JSON object in the required "
@@ -155,11 +218,11 @@ def build_transcript(inp: ModelInput, budget_chars: int, output_chars: int = 12_
     kept: list[Turn] = []
     earlier = inp.messages[:last] if history else []
     for message in reversed(earlier):
-        turn = Turn(message.role, message_text(message))
-        if len(turn.text) > left:
+        turn = message_turn(message, images)
+        if turn.chars() > left:
             break
         kept.append(turn)
-        left -= len(turn.text)
+        left -= turn.chars()
     out.dropped_messages = len(earlier) - len(kept)
     out.turns = kept[::-1] + latest
     return out
