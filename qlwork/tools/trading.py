@@ -7,6 +7,7 @@ rounded to 4 decimals (fractions, not percentages: 0.05 means 5%). Prices in INR
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import numpy as np
@@ -105,7 +106,7 @@ def analyze_portfolio(
     report = health.assess_health(
         weights, list(val["sector"]), _benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile
     )
-    sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)}
+    sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
     recs = _recommendations(val, report, sig, profile)
     metrics = {
         "max_drawdown": rnd(mdd),
@@ -232,9 +233,10 @@ def generate_trading_signals(
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
     names = _symbols_for(ctx, market, symbols, sector)
-    signals = _signals(market, names, day)
+    signals, signal_span = _signals(market, names, day)
     summary = {a: sum(s["action"] == a for s in signals) for a in ("buy", "sell", "hold")}
     result: dict = {"strategy": strategy, "as_of": day.isoformat(), "symbols": names, "sector": sector,
+                    "signal_window": signal_span,
                     "signals": signals, "summary": summary, "data_source": source_of(market)}
     if strategy != "rules":
         if not 1 <= backtest_years <= 10:
@@ -325,12 +327,28 @@ def calculate_risk_metrics(
     return out
 
 
-def _signals(market, symbols: list[str], day) -> list[dict]:
-    panel = market.ohlcv(symbols, start=None, end=day)
+SIGNAL_BARS = 300  # daily bars behind each signal: enough for SMA-200 and the MACD warm-up
+
+
+def _signal_window(market, symbols: list[str], day) -> tuple[dict, dict]:
+    """OHLC panel of the last :data:`SIGNAL_BARS` daily bars up to ``day`` (only that span is
+    requested from the provider) and its window description."""
+    start = day - dt.timedelta(days=int(SIGNAL_BARS * 1.5) + 15)
+    panel = market.ohlcv(symbols, start=start, end=day)
     symbols = [s for s in symbols if s in panel["close"].columns]  # a symbol the provider failed for drops
-    tail = {k: v[symbols].iloc[-300:] for k, v in panel.items()}  # enough for SMA-200 and MACD warm-up
-    return generate_signals(tail["close"].to_numpy(), tail["high"].to_numpy(), tail["low"].to_numpy(),
-                            symbols=symbols)
+    tail = {k: v[symbols].iloc[-SIGNAL_BARS:] for k, v in panel.items()}
+    index = tail["close"].index
+    window = {"start": index[0].date().isoformat(), "end": index[-1].date().isoformat(), "bars": int(len(index))} \
+        if len(index) else {"start": None, "end": None, "bars": 0}
+    return tail, window
+
+
+def _signals(market, symbols: list[str], day) -> tuple[list[dict], dict]:
+    """Indicator signals per symbol at ``day`` and the window of bars they were computed on."""
+    tail, window = _signal_window(market, symbols, day)
+    close = tail["close"]
+    return generate_signals(close.to_numpy(), tail["high"].to_numpy(), tail["low"].to_numpy(),
+                            symbols=list(close.columns)), window
 
 
 def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:

@@ -84,6 +84,8 @@ def test_signals_for_a_sector_and_a_backtest(ctx):
     it = set(MARKET.instruments().query("sector == 'IT'")["tradingsymbol"])
     assert set(out["symbols"]) == it
     assert sum(out["summary"].values()) == len(it)
+    span = out["signal_window"]  # traceable: the bars behind the signals
+    assert span["bars"] == 300 and span["end"] == out["as_of"] and span["start"] < span["end"]
     assert out["summary"]["buy"] == sum(s["action"] == "buy" for s in out["signals"])
     bt = run(generate_trading_signals, ctx, sector="IT", strategy="momentum", top_n=2).output["backtest"]
     assert set(bt["metrics"]["final_holdings"]) <= it and len(bt["metrics"]["final_holdings"]) == 2
