@@ -76,7 +76,9 @@ def resolve_universe(market, symbols: list[str]) -> list[str]:
     """Validated, de-duplicated NSE symbols (clear error with suggestions for unknown ones)."""
     if not symbols:
         raise InputError("symbols is empty.", fix='Pass at least one NSE symbol, e.g. ["TCS"].')
-    names = resolve_symbols(symbols, list(market.instruments()["tradingsymbol"]))
+    inst = market.instruments()
+    companies = dict(zip(inst["tradingsymbol"], inst["name"].fillna(""))) if "name" in inst else None
+    names = resolve_symbols(symbols, list(inst["tradingsymbol"]), names=companies)
     return list(dict.fromkeys(names))
 
 

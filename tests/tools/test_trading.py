@@ -108,6 +108,7 @@ def test_risk_metrics_for_symbols(ctx):
     "fn, args, needle",
     [
         (get_market_data, {"symbols": ["RELIANC"]}, "RELIANCE"),
+        (generate_trading_signals, {"symbols": ["INFOSIS"]}, "did you mean INFY"),  # by company name
         (get_market_data, {"symbols": ["TCS"], "end": "2026-13-01"}, "YYYY-MM-DD"),
         (get_market_data, {"symbols": ["TCS"], "end": "2031-01-01"}, "after the last available date"),
         (get_market_data, {"symbols": ["TCS"], "limit": 0}, "between 1 and 500"),
