@@ -96,6 +96,7 @@ class Tool:
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
+        self._schemas: dict[bool, dict] = {}
         self.args_model: type[BaseModel] = create_model(  # type: ignore[call-overload]
             f"{self.name}_args", __config__=ConfigDict(extra="forbid"), **fields
         )
@@ -103,7 +104,14 @@ class Tool:
     # -- schemas -----------------------------------------------------------------------------
     def parameters_schema(self, strict: bool = False) -> dict:
         """JSON schema of the arguments. ``strict`` gives OpenAI strict-mode form:
-        every property required, optional ones nullable, ``additionalProperties: false``."""
+        every property required, optional ones nullable, ``additionalProperties: false``.
+        Built once per form (pydantic's generation costs milliseconds); callers get a copy."""
+        cached = self._schemas.get(strict)
+        if cached is None:
+            cached = self._schemas[strict] = self._build_schema(strict)
+        return copy.deepcopy(cached)
+
+    def _build_schema(self, strict: bool) -> dict:
         schema = self.args_model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
