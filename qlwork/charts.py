@@ -22,6 +22,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 __all__ = [
@@ -105,27 +106,63 @@ def _empty(ax, text: str = "no data") -> None:
 
 # -- figures -----------------------------------------------------------------------------------------
 
-def allocation_figure(holdings: Sequence[Mapping], synthetic: bool = False, title: str = "Allocation by holding") -> Figure:
+def allocation_figure(holdings: Sequence[Mapping], synthetic: bool = False, title: str | None = None, *,
+                      benchmark_weights: Mapping[str, float] | None = None,
+                      benchmark: str = "NIFTY 50") -> Figure:
     """Horizontal bars of portfolio weight per holding (largest on top), coloured by P&L sign when
-    ``pnl`` is present. ``holdings``: dicts with ``symbol`` and ``weight`` (fraction)."""
+    ``pnl`` is present (red = position at a loss). ``holdings``: dicts with ``symbol`` and ``weight``
+    (fraction).
+
+    ``benchmark_weights`` (``{symbol: fraction}`` of the ``benchmark`` index's constituents) adds a
+    grey bar per holding with that symbol's weight in the index (0 when it is not a constituent),
+    grouped with the portfolio bar as in :func:`sector_figure`. ``None`` (the default) draws the
+    holdings only; an empty mapping means the provider has no constituent weights: holdings only,
+    and the legend says so."""
     rows = sorted(((str(h.get("symbol", "?")), float(h.get("weight") or 0.0), h.get("pnl")) for h in holdings),
                   key=lambda r: (r[1], r[0]))
-    fig, (ax,) = _new((8, max(3.0, 0.35 * len(rows) + 1.5)), title, synthetic,
+    bench = None if benchmark_weights is None else {str(k): float(v) for k, v in benchmark_weights.items()}
+    grouped = bool(bench)
+    if title is None:
+        title = f"Allocation by holding vs {benchmark}" if grouped else "Allocation by holding"
+    fig, (ax,) = _new((8, max(3.0, (0.5 if grouped else 0.35) * len(rows) + 1.5)), title, synthetic,
                       left_in=_label_room(r[0] for r in rows))
     if not rows:
         _empty(ax)
         return fig
     names = [r[0] for r in rows]
+    y = np.arange(len(rows))
     weights = np.array([r[1] for r in rows])
-    colors = [(_NEG if (p is not None and p < 0) else _PORTFOLIO) for _, _, p in rows]
-    ax.barh(names, weights, color=colors)
-    for y, w in enumerate(weights):
-        ax.text(w, y, f" {w:.1%}", va="center", fontsize=8)
-    ax.xaxis.set_major_formatter(_PCT)
     losses = any(p is not None for _, _, p in rows)
-    ax.set_xlabel("Weight of portfolio value" + (" (red = position at a loss)" if losses else ""))
+    at_loss = [p is not None and p < 0 for _, _, p in rows]
+    colors = [_NEG if loss else _PORTFOLIO for loss in at_loss]
+    if grouped:
+        bw = np.array([bench.get(n, 0.0) for n in names])
+        ax.barh(y + 0.2, weights, height=0.4, color=colors, label="Portfolio")
+        ax.barh(y - 0.2, bw, height=0.4, color=_BENCH, label=f"{benchmark} weight")
+        for i, (w, b) in enumerate(zip(weights, bw)):
+            ax.text(w, i + 0.2, f" {w:.1%}", va="center", fontsize=8)
+            ax.text(b, i - 0.2, f" {b:.1%}", va="center", fontsize=7, color="#555555")
+        ax.set_yticks(y, names)
+        top = max(weights.max(), bw.max())
+    else:
+        ax.barh(names, weights, color=colors, label="Portfolio")
+        for i, w in enumerate(weights):
+            ax.text(w, i, f" {w:.1%}", va="center", fontsize=8)
+        top = weights.max()
+    ax.xaxis.set_major_formatter(_PCT)
+    xlabel = f"Weight of portfolio value / of the {benchmark} index" if grouped else "Weight of portfolio value"
+    ax.set_xlabel(xlabel + (" (red = position at a loss)" if losses else ""))
     ax.set_ylabel("Holding")
-    ax.set_xlim(0, max(weights.max() * 1.18, 0.05))
+    ax.set_xlim(0, max(top * 1.18, 0.05))
+    if bench is not None:  # a benchmark comparison was asked for: legend (and why it is missing)
+        handles = [Patch(color=_PORTFOLIO, label="Portfolio")]
+        if any(at_loss):
+            handles.append(Patch(color=_NEG, label="Portfolio, position at a loss"))
+        if grouped:
+            handles.append(Patch(color=_BENCH, label=f"{benchmark} weight (0% = not a constituent)"))
+        ax.legend(handles=handles, loc="lower right", fontsize=8,
+                  title=None if grouped else "benchmark weights not available from this provider",
+                  title_fontsize=8)
     return fig
 
 

@@ -146,6 +146,9 @@ class Review:
     generated_at: str
     direct_analysis: bool = False
     volatile: dict = field(default_factory=dict)
+    benchmark_weights: dict = field(default_factory=dict)
+    """``{symbol: fraction}`` of every benchmark constituent (sum ~1; a holding missing here has
+    weight 0), or ``{}`` when the provider has no constituent weights (the allocation chart then says so)."""
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -332,11 +335,15 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
     series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
     bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
+    # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
+    bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
+                     else {})
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     review = Review(params=params, week=week, analysis=analysis, response=response, calls=calls, series=series,
                     benchmark_sectors={k: round(float(v), 4) for k, v in bench_sectors.items()},
                     previous=previous, thread_id=session.thread_id, run_id=answer.run.id,
                     model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
-                    direct_analysis=direct)
+                    direct_analysis=direct,
+                    benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())})
     store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
     return review

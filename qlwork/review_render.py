@@ -209,7 +209,9 @@ def disclaimer_html(review) -> str:
 def figure(review, name: str):
     a, s = review.analysis, review.series
     if name == "allocation":
-        return allocation_figure(a.get("holdings", []), synthetic=review.synthetic)
+        return allocation_figure(a.get("holdings", []), synthetic=review.synthetic,
+                                 benchmark_weights=getattr(review, "benchmark_weights", None) or {},
+                                 benchmark=review.params["benchmark"])
     if name == "sectors":
         return sector_figure(a.get("sector_weights") or {}, review.benchmark_sectors, synthetic=review.synthetic,
                              benchmark=review.params["benchmark"])

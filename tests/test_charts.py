@@ -47,6 +47,46 @@ def test_allocation_and_sector_figures_are_labelled_and_marked_synthetic():
     assert fig.axes[0].xaxis.get_major_formatter()(0.25, 0) == "25%"
 
 
+def _bars(ax) -> list[tuple[str, list[float], list[str]]]:
+    """(label, bar widths, bar colours as hex) of each bar container, bottom to top."""
+    from matplotlib.colors import to_hex
+
+    return [(c.get_label(), [round(p.get_width(), 6) for p in c.patches],
+             [to_hex(p.get_facecolor()) for p in c.patches]) for c in ax.containers]
+
+
+def test_allocation_figure_compares_holdings_with_benchmark_weights():
+    holdings = [{"symbol": "TCS", "weight": 0.5, "pnl": -10.0}, {"symbol": "INFY", "weight": 0.3, "pnl": 5.0},
+                {"symbol": "SMALLCO", "weight": 0.2, "pnl": 1.0}]
+    bench = {"TCS": 0.04, "INFY": 0.06, "RELIANCE": 0.1}
+    fig = charts.allocation_figure(holdings, synthetic=True, benchmark_weights=bench)
+    ax, = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["SMALLCO", "INFY", "TCS"]  # largest on top
+    (p_label, p_w, p_c), (b_label, b_w, b_c) = _bars(ax)
+    assert (p_label, p_w) == ("Portfolio", [0.2, 0.3, 0.5])
+    assert (b_label, b_w) == ("NIFTY 50 weight", [0.0, 0.06, 0.04])  # not a constituent -> 0
+    assert p_c == [charts._PORTFOLIO, charts._PORTFOLIO, charts._NEG]  # red = at a loss
+    assert set(b_c) == {charts._BENCH}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["Portfolio", "Portfolio, position at a loss"] and legend[2].startswith("NIFTY 50 weight")
+    assert "NIFTY 50" in _title(fig) and charts.SYNTHETIC_LABEL in _title(fig)
+    assert "SYNTHETIC DATA" in [t.get_text() for t in fig.texts]
+    assert "red = position at a loss" in ax.get_xlabel() and ax.get_ylabel() == "Holding"
+
+
+def test_allocation_figure_without_benchmark_weights_falls_back_to_holdings():
+    holdings = [{"symbol": "TCS", "weight": 0.6, "pnl": -1.0}, {"symbol": "INFY", "weight": 0.4}]
+    fig = charts.allocation_figure(holdings, benchmark_weights={})  # provider has none (Kite)
+    ax, = fig.axes
+    (label, widths, _), = _bars(ax)
+    assert (label, widths) == ("Portfolio", [0.4, 0.6])
+    assert ax.get_legend().get_title().get_text() == "benchmark weights not available from this provider"
+    assert "NIFTY 50" not in _title(fig)
+    # not asked for (chat charts): holdings only, no legend
+    ax, = charts.allocation_figure(holdings).axes
+    assert len(ax.containers) == 1 and ax.get_legend() is None
+
+
 def test_equity_and_indicator_figures_have_expected_panels():
     eq = np.cumprod(1 + np.random.default_rng(1).normal(0, 0.01, len(DATES)))
     fig = charts.equity_drawdown_figure(DATES, eq * 1e5, eq * 2e4, synthetic=True)

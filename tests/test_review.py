@@ -75,6 +75,22 @@ def test_review_content(weeks):
     assert len(second.series.indicators) == 3
 
 
+def test_review_carries_benchmark_constituent_weights(weeks):
+    _, first, second, again = weeks
+    bench = second.benchmark_weights
+    assert len(bench) > 10 and sum(bench.values()) == pytest.approx(1.0, abs=1e-4)
+    assert all(0 < w < 1 for w in bench.values())
+    held = [h["symbol"] for h in second.analysis["holdings"]]
+    assert held and all(s in bench for s in held)  # the IT-heavy sample holds NIFTY 50 constituents only
+    assert bench == again.benchmark_weights == first.benchmark_weights  # deterministic
+    ax, = rr.figure(second, "allocation").axes
+    labels = [c.get_label() for c in ax.containers]
+    assert labels == ["Portfolio", "NIFTY 50 weight"]
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert [round(p.get_width(), 6) for p in ax.containers[1].patches] == [bench.get(n, 0.0) for n in names]
+    assert sorted(names) == sorted(held)
+
+
 def test_summary_is_deterministic_and_ids_are_volatile(weeks):
     _, _, second, again = weeks
     assert second.summary() == again.summary()

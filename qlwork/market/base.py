@@ -59,6 +59,11 @@ class MarketData(Protocol):
 
     ``start``/``end`` accept ``datetime.date``, ``datetime.datetime`` or ISO ``YYYY-MM-DD`` strings and
     are inclusive; ``start=None`` means the first available day, ``end=None`` the last.
+
+    Optional extras (not part of the protocol; callers check with ``hasattr`` and fall back):
+    ``benchmark_sector_weights() -> {sector: fraction}`` and ``benchmark_weights() -> {symbol: fraction}``,
+    the ``NIFTY 50`` weights per sector and per constituent (each sums to 1; a symbol that is not a
+    constituent is absent, i.e. weight 0). The demo provider has both; Kite only the sector weights.
     """
 
     name: str

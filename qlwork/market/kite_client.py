@@ -5,7 +5,8 @@ historical candles, quote / ltp / ohlc). The underlying client is private, and i
 replaced by one that refuses any request outside :data:`ALLOWED` (method, path) pairs, so no order,
 GTT, margin-order or fund call can leave the process even by mistake.
 
-Every call goes through :func:`call_kite`: a slot of the shared :class:`RateLimiter`, bounded retries
+Every call goes through :func:`call_kite`: a slot of the API key's shared limiter (held across
+threads and processes: :class:`~qlwork.market.ratelimit.ProcessRateLimiter`), bounded retries
 with capped exponential backoff on HTTP 429, and mapping of kiteconnect / requests exceptions to
 :class:`ProviderError` / :class:`InputError` with a fix. Messages are scrubbed of the API key, secret and
 tokens, and the original exception is not chained (its text could hold them).
@@ -162,7 +163,7 @@ class ReadOnlyKite:
         kite = KiteConnect(api_key, access_token=access_token, root=api_root(root), timeout=timeout)
         kite.reqsession = _ReadOnlySession()
         self.__kite = kite  # name-mangled: not part of any public surface
-        self.limiter = limiter or shared_limiter()
+        self.limiter = limiter or shared_limiter(api_key)  # per API key, across processes
         self.retry = retry
         self.root = kite.root
 
