@@ -88,12 +88,15 @@ def sector_study(sector: str = "IT", as_of="2026-11-20", years: int = 3, top_n: 
         raise InputError(f"Sector {sector!r} has fewer than two stocks.", fix=f"Use one of: {', '.join(known)}.")
     day = as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))
     close = market.close_prices(symbols + [BENCHMARK], end=day).iloc[-(years * TRADING_DAYS_PER_YEAR + 1):]
-    close = close.ffill().bfill()
+    close = close.ffill()  # carried forward only; the backtests skip a symbol until its history is long enough
     prices = close[symbols].to_numpy(dtype=float)
     n = max(1, min(top_n, len(symbols)))
     mom = momentum_backtest(prices, lookback=lookback, top_n=n, cost_bps=cost_bps, symbols=symbols)
     mr = mean_reversion_backtest(prices, window=window, entry_z=entry_z, cost_bps=cost_bps, symbols=symbols)
-    ew_ret = np.concatenate([[0.0], (prices[1:] / prices[:-1] - 1.0).mean(axis=1)])
+    moves = prices[1:] / prices[:-1] - 1.0  # NaN where a stock was not priced on both days
+    priced = np.isfinite(moves)
+    daily = np.where(priced, moves, 0.0).sum(axis=1) / np.maximum(priced.sum(axis=1), 1)  # equal weight over those priced
+    ew_ret = np.concatenate([[0.0], daily])
     bench = close[BENCHMARK].to_numpy(dtype=float)
     equity = {"momentum": mom.equity, "mean_reversion": mr.equity, "equal_weight": np.cumprod(1.0 + ew_ret),
               BENCHMARK: bench / bench[0]}

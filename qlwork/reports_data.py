@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .analytics import drawdown, macd, rsi
+from .analytics.risk import holding_returns
 from .config import BENCHMARK
 from .errors import InputError
 from .market.base import parse_date
@@ -108,7 +109,7 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
     day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
     symbols = list(qty)
     close = market.close_prices(symbols + [benchmark], end=day)
-    close = close.iloc[-(lookback_days + 1 + WARMUP_DAYS):].ffill().bfill()
+    close = close.iloc[-(lookback_days + 1 + WARMUP_DAYS):].ffill()  # carried forward only: no look-ahead
     if len(close) < lookback_days + 1:
         raise InputError(f"Only {len(close)} trading days of data up to {day}.",
                          fix="Use a later as_of or a shorter lookback.")
@@ -118,6 +119,10 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
     values = prices[window] @ q
     bench = close[benchmark].to_numpy(dtype=float)[window]
     port_ret = values[1:] / values[:-1] - 1.0
+    if not np.isfinite(values).all():  # a holding priced only from part-way through the window
+        port_ret = holding_returns(prices[window], q)
+        growth = np.concatenate([[1.0], np.cumprod(1.0 + port_ret)])
+        values = growth * (np.nansum(prices[-1] * q) / growth[-1])  # today's value, traced back
     bench_ret = bench[1:] / bench[:-1] - 1.0
     dd = np.concatenate([[0.0], drawdown(port_ret)])
     bdd = np.concatenate([[0.0], drawdown(bench_ret)])

@@ -165,3 +165,32 @@ def test_backend_merges_saved_preferences_with_per_user_settings(tmp_path, monke
     backend = _backend("dina", "openai-chat", None, "http://127.0.0.1:9/v1", None, timeout=7, max_retries=1)
     assert (backend.conn.timeout, backend.conn.max_retries, backend.model) == (7, 1, "saved-model")
     assert _backend("dina", "offline", None, None, None, timeout=7) == "offline"
+
+
+def test_review_series_has_no_look_ahead_for_a_late_listed_holding():
+    """A holding first priced part-way through the window is not held before then: the equity curve
+    follows the other holdings' returns, ends at today's value and never uses a later price."""
+    import numpy as np
+
+    from qlwork.market import get_provider
+    from qlwork.reports_data import review_series
+
+    market = get_provider("demo")
+
+    class LateListing:  # the demo market with INFY's first 40 prices of the window missing
+        def __getattr__(self, name):
+            return getattr(market, name)
+
+        def close_prices(self, symbols, **kw):
+            close = market.close_prices(symbols, **kw).copy()
+            close.iloc[:-30, close.columns.get_loc("INFY")] = np.nan
+            return close
+
+    holdings = {"TCS": 10, "INFY": 20}
+    full = review_series(market, holdings, "2026-11-20", lookback_days=60)
+    late = review_series(LateListing(), holdings, "2026-11-20", lookback_days=60)
+    assert np.isfinite(late.equity).all() and np.isfinite(late.drawdown).all()
+    assert late.equity[-1] == pytest.approx(full.equity[-1], rel=1e-12)  # today's value of the holdings
+    tcs = market.close_prices(["TCS"], end="2026-11-20")["TCS"].to_numpy()[-61:]
+    early = late.equity[:30]  # only TCS was held: the curve moves with TCS alone
+    assert early[1:] / early[:-1] == pytest.approx(tcs[1:30] / tcs[:29], rel=1e-9)

@@ -29,10 +29,10 @@ import numpy as np
 from qlwork.config import DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from qlwork.errors import InputError
 
-from ._common import accumulate, as_2d
+from ._common import accumulate, as_2d, forward_fill
 
 __all__ = [
-    "simple_returns", "total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio",
+    "holding_returns", "simple_returns", "total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio",
     "drawdown", "max_drawdown", "beta", "alpha", "value_at_risk", "conditional_value_at_risk",
     "correlation", "risk_summary",
 ]
@@ -96,6 +96,28 @@ def simple_returns(prices):
         raise InputError("prices contain zero or negative values.", fix="Pass positive prices, not returns.")
     r = p[1:] / p[:-1] - 1.0
     return r[:, 0] if was_1d else r
+
+
+def holding_returns(prices, quantities) -> np.ndarray:
+    """Daily simple returns of holding fixed ``quantities`` through a days x symbols price array.
+
+    No look-ahead: prices are only carried forward (a gap repeats the last close), never backward.
+    A symbol is not held on days before its first price (listed late, history starting later); each
+    day's return is ``sum(q * (p_t - p_t-1)) / sum(q * p_t-1)`` over the symbols priced on both days,
+    so weights are renormalised over what was actually held. A day with nothing priced yet returns 0.
+    Shape ``(days - 1,)``.
+    """
+    p, _ = as_2d(prices, "prices", min_rows=2)
+    filled, _, _ = forward_fill(p)
+    if np.isnan(p).any():  # forward_fill gives leading NaNs the first value: keep them unheld instead
+        started = np.maximum.accumulate(np.isfinite(p), axis=0)
+        filled = np.where(started, filled, np.nan)
+    q = np.asarray(quantities, dtype=float)
+    prev, cur = filled[:-1], filled[1:]
+    held = np.isfinite(prev) & np.isfinite(cur)
+    base = np.where(held, prev * q, 0.0).sum(axis=1)
+    gain = np.where(held, (cur - prev) * q, 0.0).sum(axis=1)
+    return np.divide(gain, base, out=np.zeros_like(gain), where=base > 0)
 
 
 def total_return(returns):

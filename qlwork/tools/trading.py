@@ -45,21 +45,9 @@ METRIC_DEFINITIONS = {
 
 
 def _portfolio_returns(close, quantities: np.ndarray) -> np.ndarray:
-    """Daily simple returns of holding today's quantities through the window (buy and hold).
-
-    No look-ahead: prices are only carried forward (a gap repeats the last close), never backward. A
-    symbol is not held on days before its first price (listed late, or history starting later); each
-    day's return is the value-weighted return of the symbols priced on the previous day, i.e.
-    ``sum(q * (p_t - p_t-1)) / sum(q * p_t-1)`` over those symbols, so weights are renormalised over
-    what was actually held. A day on which nothing was priced yet has a return of 0.
-    """
-    prices = close.ffill().to_numpy(dtype=float)
-    q = np.asarray(quantities, dtype=float)
-    prev, cur = prices[:-1], prices[1:]
-    held = np.isfinite(prev) & np.isfinite(cur)
-    base = np.where(held, prev * q, 0.0).sum(axis=1)
-    gain = np.where(held, (cur - prev) * q, 0.0).sum(axis=1)
-    return np.divide(gain, base, out=np.zeros_like(gain), where=base > 0)
+    """Buy-and-hold returns of ``quantities`` over the ``close`` frame, without look-ahead
+    (see :func:`qlwork.analytics.risk.holding_returns`)."""
+    return risk.holding_returns(close.to_numpy(dtype=float), quantities)
 
 
 def _with_data(pf, close):
