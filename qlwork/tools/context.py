@@ -87,19 +87,22 @@ def default_as_of(market) -> dt.date:
     return getattr(market, "default_as_of", None) or market.last_date()
 
 
-def resolve_as_of(ctx: ToolContext, value) -> dt.date:
-    """Analysis date from an argument, the context, or the provider default; never past the data."""
+def resolve_as_of(ctx: ToolContext, value, field: str = "as_of") -> dt.date:
+    """Analysis date from the argument ``field`` (its value ``value``), the context, or the provider
+    default; never past the data."""
     market = market_of(ctx)
     if value is not None:
-        day = parse_date(value, field="as_of")
+        day = parse_date(value, field=field)
     elif ctx.as_of is not None:
         day = parse_date(ctx.as_of, field="as_of")
     else:
         day = default_as_of(market)
     last = market.last_date()
     if day > last:
-        raise InputError(f"as_of {day.isoformat()} is after the last available date {last.isoformat()}.",
-                         fix=f"Use a date on or before {last.isoformat()}.")
+        name = field if value is not None else "as_of"
+        raise InputError(f"{name} {day.isoformat()} is after the last available date {last.isoformat()}.",
+                         fix=f"Use a date on or before {last.isoformat()}.", field=name,
+                         allowed=f"<= {last.isoformat()}")
     return day
 
 
@@ -143,7 +146,8 @@ def history_window(market, symbols: list[str], day: dt.date, lookback_days: int 
         lookback = 252 if lookback_days is None else lookback_days
         if not MIN_LOOKBACK <= lookback <= MAX_LOOKBACK:
             raise InputError(f"lookback_days {lookback} is out of range.",
-                             fix=f"Use between {MIN_LOOKBACK} and {MAX_LOOKBACK} trading days.")
+                             fix=f"Use between {MIN_LOOKBACK} and {MAX_LOOKBACK} trading days.",
+                             field="lookback_days", allowed=f"{MIN_LOOKBACK}..{MAX_LOOKBACK}")
         first = day - dt.timedelta(days=int(lookback * 1.5) + 15)
         close, dropped = _drop_failed(market.close_prices(symbols, start=first, end=day), symbols, required)
         close = close.iloc[-(lookback + 1):]

@@ -224,7 +224,8 @@ def file_search(ctx: ToolContext, query: str, max_results: int = 5) -> dict:
         max_results: Number of passages to return (1 to 20).
     """
     if not 1 <= max_results <= 20:
-        raise InputError(f"max_results {max_results} is out of range.", fix="Use 1 to 20.", code="invalid_argument")
+        raise InputError(f"max_results {max_results} is out of range.", fix="Use 1 to 20.", code="invalid_argument",
+                         field="max_results", allowed="1..20")
     fs = store_of(ctx)
     ids = _thread_stores(fs, ctx)
     stores = [get_vector_store(fs, i) for i in ids]

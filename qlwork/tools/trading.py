@@ -165,10 +165,11 @@ def get_market_data(
         limit: Number of most recent candles returned per symbol (1 to 500); the summary uses the whole range.
     """
     if not 1 <= limit <= 500:
-        raise InputError(f"limit {limit} is out of range.", fix="Use a limit between 1 and 500.")
+        raise InputError(f"limit {limit} is out of range.", fix="Use a limit between 1 and 500.",
+                         field="limit", allowed="1..500")
     market = market_of(ctx)
     names = resolve_universe(market, symbols)
-    day = resolve_as_of(ctx, end)
+    day = resolve_as_of(ctx, end, field="end")
     close, window = history_window(market, names, day, None, start=start)
     candles = market.candles(names, interval, window["start"], window["end"])
     out = {}
@@ -228,7 +229,8 @@ def generate_trading_signals(
                     "signals": signals, "summary": summary, "data_source": source_of(market)}
     if strategy != "rules":
         if not 1 <= backtest_years <= 10:
-            raise InputError(f"backtest_years {backtest_years} is out of range.", fix="Use 1 to 10 years.")
+            raise InputError(f"backtest_years {backtest_years} is out of range.", fix="Use 1 to 10 years.",
+                             field="backtest_years", allowed="1..10")
         close, window = history_window(market, names, day, backtest_years * TRADING_DAYS_PER_YEAR)
         prices = close.ffill().to_numpy()
         if strategy == "momentum":
@@ -267,7 +269,8 @@ def calculate_risk_metrics(
         confidence: VaR confidence level between 0.8 and 0.995.
     """
     if not 0.8 <= confidence <= 0.995:
-        raise InputError(f"confidence {confidence} is out of range.", fix="Use a level between 0.8 and 0.995, e.g. 0.95.")
+        raise InputError(f"confidence {confidence} is out of range.", fix="Use a level between 0.8 and 0.995, e.g. 0.95.",
+                         field="confidence", allowed="0.8..0.995")
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
@@ -349,7 +352,8 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:
         names = stocks.loc[stocks["sector"].str.lower() == wanted, "tradingsymbol"].tolist()
         if not names:
             known = sorted(set(stocks["sector"]))
-            raise InputError(f"Unknown sector {sector!r}.", fix=f"Use one of: {', '.join(known)}.")
+            raise InputError(f"Unknown sector {sector!r}.", fix=f"Use one of: {', '.join(known)}.", field="sector",
+                             allowed=known)
         return names
     return load_holdings(ctx, None).symbols
 

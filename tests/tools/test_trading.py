@@ -126,6 +126,21 @@ def test_bad_arguments_give_readable_errors(ctx, fn, args, needle):
     assert result.error.get("fix") or result.error.get("errors")
 
 
+@pytest.mark.parametrize("fn, args, field", [
+    (get_market_data, {"symbols": ["TCS"], "limit": 0}, "limit"),
+    (generate_trading_signals, {"sector": "crypto"}, "sector"),
+    (generate_trading_signals, {"sector": "IT", "strategy": "momentum", "backtest_years": 40}, "backtest_years"),
+    (calculate_risk_metrics, {"confidence": 1.5}, "confidence"),
+    (analyze_portfolio, {"lookback_days": 5}, "lookback_days"),
+    (get_market_data, {"symbols": ["TCS"], "end": "2031-01-01"}, "end"),
+    (analyze_portfolio, {"as_of": "2031-01-01"}, "as_of"),
+])
+def test_range_errors_name_the_field_and_allowed_values(ctx, fn, args, field):
+    """A model told which argument was wrong, and what is allowed, can correct itself."""
+    error = run(fn, ctx, **args).error
+    assert error["field"] == field and error["allowed"], error
+
+
 def test_no_portfolio_in_context_is_explained():
     result = run(analyze_portfolio, ToolContext(market=MARKET))
     assert "sample:diversified" in result.error["fix"]
