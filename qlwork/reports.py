@@ -189,10 +189,7 @@ def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, k
          timeout: float, qlwork_home: str) -> dict:
     return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
             "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
-            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home, **{
-                # per-user BYOAI settings the notebook does not pass yet (read by qlwork.review; "" = unset)
-                "QLWORK_REVIEW_TIMEOUT": "" if user.timeout is None else str(user.timeout),
-                "QLWORK_REVIEW_MAX_RETRIES": "" if user.max_retries is None else str(user.max_retries)}},
+            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
             "title": f"Portfolio review {user.user_id} {as_of}"}
 
 

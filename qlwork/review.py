@@ -120,14 +120,6 @@ def _backend(user_id: str, backend: str, model: str | None, base_url: str | None
                                                           timeout=timeout, max_retries=max_retries))
 
 
-def _env_setting(name: str, kind: type):
-    """A per-user setting the report batch passes to the kernel in the environment ("" = unset)."""
-    import os
-
-    value = os.environ.get(name, "").strip()
-    return kind(value) if value else None
-
-
 @dataclass
 class Review:
     """One user's weekly review; see the module docstring."""
@@ -285,8 +277,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     Uses the user's thread for this ISO week (a new one, linked to the previous week's review thread,
     on the week's first run; re-runs append a run to it), asks the assistant (``backend``: offline |
     openai | openai-chat; keys from the env var ``api_key_env`` names, never passed here; ``timeout``
-    and ``max_retries`` default to what the report batch sets in ``QLWORK_REVIEW_TIMEOUT`` /
-    ``QLWORK_REVIEW_MAX_RETRIES``, else the saved preferences), and records a summary in the thread
+    and ``max_retries``, notebook parameters in the batch, default to the saved preferences), and records a summary in the thread
     metadata. Raises QlworkError subclasses on bad input or a failed run (the run stays in the store
     for the audit trail).
     """
@@ -301,8 +292,6 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     source = _portfolio(portfolio, market, user_id)
     previous = find_previous_review(store, user_id, week)
     current = find_week_thread(store, user_id, week)
-    timeout = timeout if timeout is not None else _env_setting("QLWORK_REVIEW_TIMEOUT", float)
-    max_retries = max_retries if max_retries is not None else _env_setting("QLWORK_REVIEW_MAX_RETRIES", int)
     params = {"user_id": user_id, "as_of": day.isoformat(), "portfolio": portfolio if isinstance(portfolio, str)
               else getattr(portfolio, "name", "in-memory"), "risk_profile": risk_profile, "horizon": horizon,
               "benchmark": benchmark, "provider": provider, "backend": backend, "model": model}

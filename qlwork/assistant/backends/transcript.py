@@ -14,6 +14,7 @@ An image that is too large or cannot be read becomes a short text note instead.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,16 @@ def _note(file_id: str, problem: str, what: str = "image") -> str:
     return f"[{what} {file_id} not shown: {problem}]"
 
 
+@functools.lru_cache(maxsize=8)
+def _data_url(root: str, file_id: str, sha256: str) -> str:
+    """A stored image as a data URL, read and encoded once: the transcript is rebuilt for every model
+    step of a run and keeps earlier user messages (a file's bytes never change under its id; the
+    sha256 in the key makes sure)."""
+    from ...tools.files import file_store
+
+    return file_store(root).image_input(file_id)["image_url"]
+
+
 def message_turn(message, images: bool = True) -> Turn:
     """The :class:`Turn` for a stored message: for a user message with ``images``, its PNG/JPEG
     attachments and ``image_file`` parts as image inputs (other attachments stay a text note)."""
@@ -159,8 +170,7 @@ def message_turn(message, images: bool = True) -> Turn:
             if size > fs.max_bytes:
                 notes.append(_note(file_id, f"{obj.filename} is {size:,} bytes, over the {fs.max_bytes:,}-byte limit"))
                 continue
-            part = fs.image_input(file_id, detail=detail)
-            out.append({"url": part["image_url"], "detail": part["detail"]})
+            out.append({"url": _data_url(str(fs.root), file_id, obj.sha256), "detail": detail})
         except (QlworkError, OSError) as exc:
             reason = getattr(exc, "message", None) or type(exc).__name__
             notes.append(_note(file_id, f"it could not be read ({str(reason)[:120]})", "file"))
