@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..config import home
+
 log = logging.getLogger("qlwork.market.ratelimit")
 
 KITE_LIMITS: dict[str, float] = {"historical": 3, "quote": 1, "other": 10}
@@ -124,8 +126,8 @@ def key_id(api_key: str) -> str:
 
 
 def state_dir() -> Path:
-    """``$QLWORK_HOME/ratelimit`` as an absolute path (not created here)."""
-    return Path(os.environ.get("QLWORK_HOME", ".qlwork")).expanduser().absolute() / "ratelimit"
+    """``$QLWORK_HOME/ratelimit`` as an absolute path (the folder itself is made by the limiter)."""
+    return home().absolute() / "ratelimit"
 
 
 class ProcessRateLimiter(RateLimiter):
