@@ -51,7 +51,7 @@ def overhead_line(elapsed: float, ideal: float, goal: float = OVERHEAD_GOAL) -> 
 
 def run() -> list[str]:
     from qlwork.market.kite import KiteMarketData
-    from qlwork.market.kite_auth import complete_login
+    from qlwork.market.kite_login import complete_login
     from qlwork.market.ratelimit import RateLimiter
 
     saved = {k: os.environ.get(k) for k in ("QLWORK_HOME", "KITE_API_KEY", "KITE_API_SECRET")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from qlwork import open_session
 from qlwork.assistant.store import Store
-from qlwork.demo import DEMO_QUESTIONS
+from qlwork.cli.demo import DEMO_QUESTIONS
 from qlwork.market import get_provider
 from qlwork.portfolio import load_portfolio
 from qlwork.tools.registry import ToolContext

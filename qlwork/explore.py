@@ -37,7 +37,7 @@ class SectorStudy:
         """The strategies' metrics side by side (IPython HTML)."""
         from IPython.display import HTML
 
-        from .review_render import STYLE, table
+        from .review.render import STYLE, table
 
         names = list(self.metrics)
         rows = []

@@ -1,4 +1,4 @@
-"""qlwork.charts figures and qlwork.reports_data.review_series."""
+"""qlwork.charts figures and qlwork.review.series.review_series."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from qlwork import charts
 from qlwork.analytics import macd, rsi
 from qlwork.market import DEMO_AS_OF, get_provider
-from qlwork.reports_data import review_series
+from qlwork.review.series import review_series
 from qlwork.tools.registry import ToolContext
 from qlwork.tools.trading import analyze_portfolio, generate_trading_signals, get_market_data
 
@@ -65,8 +65,8 @@ def test_allocation_figure_compares_holdings_with_benchmark_weights():
     (p_label, p_w, p_c), (b_label, b_w, b_c) = _bars(ax)
     assert (p_label, p_w) == ("Portfolio", [0.2, 0.3, 0.5])
     assert (b_label, b_w) == ("NIFTY 50 weight", [0.0, 0.06, 0.04])  # not a constituent -> 0
-    assert p_c == [charts._PORTFOLIO, charts._PORTFOLIO, charts._NEG]  # red = at a loss
-    assert set(b_c) == {charts._BENCH}
+    assert p_c == [charts.style.PORTFOLIO_COLOR, charts.style.PORTFOLIO_COLOR, charts.style.NEG_COLOR]  # red = at a loss
+    assert set(b_c) == {charts.style.BENCH_COLOR}
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[:2] == ["Portfolio", "Portfolio, position at a loss"] and legend[2].startswith("NIFTY 50 weight")
     assert "NIFTY 50" in _title(fig) and charts.SYNTHETIC_LABEL in _title(fig)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qlwork.byoai_cli import register_eval
-from qlwork.evaluation import SCENARIOS, inconsistent_recommendations, run_eval, untraceable_figures
+from qlwork.cli.byoai import register_eval
+from qlwork.assistant.evaluation import SCENARIOS, inconsistent_recommendations, run_eval, untraceable_figures
 
 
 def _fake_model():

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qlwork import review_render as rr
+from qlwork.review import render as rr
 from qlwork.assistant.store import Store
 from qlwork.errors import ProviderError
 from qlwork.market import kite_auth, ratelimit

@@ -13,13 +13,13 @@ import fake_model
 import nbformat
 import pytest
 
-import qlwork.reports as reports_mod
+import qlwork.reports.batch as reports_mod
 from qlwork.assistant.preferences import AIPreferences, save_preferences
 from qlwork.cli import main as cli_main
 from qlwork.portfolio import sample_portfolios
 from qlwork.fileio import atomic_write
-from qlwork.reports import DEFAULT_USERS, VOLATILE_FIELDS, UserConfig, inputs_hash, load_users, run_batch
-from qlwork.reports_job import (REVIEW_MIME, kernel_manager, mask_volatile_html, mask_volatile_notebook, review_result,
+from qlwork.reports.batch import DEFAULT_USERS, VOLATILE_FIELDS, UserConfig, inputs_hash, load_users, run_batch
+from qlwork.reports.job import (REVIEW_MIME, kernel_manager, mask_volatile_html, mask_volatile_notebook, review_result,
                                 run_user_job)
 from qlwork.errors import InputError
 

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from qlwork import review_render as rr
+from qlwork.review import render as rr
 from qlwork.assistant.store import Store
 from qlwork.errors import QlworkError
 from qlwork.assistant.preferences import AIPreferences, save_preferences
-from qlwork.review import (REVIEW_KIND, REVIEW_MIME, _backend, compare, effective_preferences, find_previous_review,
+from qlwork.review.weekly import (REVIEW_KIND, REVIEW_MIME, _backend, compare, effective_preferences, find_previous_review,
                            find_week_thread, iso_week, run_review)
-from qlwork.reports_job import mask_volatile_html
+from qlwork.reports.job import mask_volatile_html
 
 SECTIONS = ("header_html", "holdings_html", "assessment_html", "recommendations_html", "insights_html",
             "change_html", "audit_html", "disclaimer_html")
@@ -173,7 +173,7 @@ def test_review_series_has_no_look_ahead_for_a_late_listed_holding():
     import numpy as np
 
     from qlwork.market import get_provider
-    from qlwork.reports_data import review_series
+    from qlwork.review.series import review_series
 
     market = get_provider("demo")
 

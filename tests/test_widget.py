@@ -1,4 +1,4 @@
-"""AssistantChat (qlwork.widget) and its HTML rendering (qlwork.widget_render), driven through send()."""
+"""AssistantChat (qlwork.widget) and its HTML rendering (qlwork.widget.render), driven through send()."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from qlwork.assistant.backends.base import FinalMessage, ToolCalls
 from qlwork.assistant.backends.scripted import ScriptedBackend, call
 from qlwork.errors import BackendError, InputError
 from qlwork.widget import AssistantChat
-from qlwork import widget_render as R
+from qlwork.widget import render as R
 
 PORTFOLIO = "sample:diversified"
 

@@ -1,10 +1,11 @@
 """The assistant: Assistants-style objects, SQLite store, run loop, backends and Session."""
 
+from .defaults import ensure_default_assistant
 from .objects import Assistant, Message, Run, RunStep, Thread, ToolCall
 from .response import Recommendation, TradingResponse, parse_response
 from .runner import Runner, trim_history
 from .session import Answer, Session
-from .store import Store, ensure_default_assistant
+from .store import Store
 
 __all__ = ["Answer", "Assistant", "Message", "Recommendation", "Run", "RunStep", "Runner", "Session", "Store",
            "Thread", "ToolCall", "TradingResponse", "ensure_default_assistant", "parse_response", "trim_history"]

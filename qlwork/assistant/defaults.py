@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..tools.registry import REGISTRY, Registry
 from .objects import Assistant
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 DEFAULT_ASSISTANT_NAME = "Quantum Leap Trading Assistant"
 TRADING_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics")
@@ -38,7 +42,7 @@ def default_tools(registry: Registry = REGISTRY) -> list[dict]:
     return tools
 
 
-def ensure_default_assistant(store: Store, registry: Registry = REGISTRY) -> Assistant:
+def ensure_default_assistant(store: "Store", registry: Registry = REGISTRY) -> Assistant:
     """Return the default assistant, creating it once (idempotent and safe across processes).
 
     Trading tools that became available since it was created are added to its tool list.

@@ -19,7 +19,8 @@ from .backends.base import Backend, get_backend
 from .objects import Message, Run, RunStep, Thread
 from .response import TradingResponse
 from .runner import Runner
-from .store import Store, ensure_default_assistant
+from .defaults import ensure_default_assistant
+from .store import Store
 
 _ERRORS_BY_CODE: dict[str, type[QlworkError]] = {
     "backend_error": BackendError, "invalid_response": ModelBehaviorError, "model_behavior": ModelBehaviorError,

@@ -422,10 +422,3 @@ class Store:
                                 (thread_id,)).fetchall()
             out[key] = [from_row(MODELS[table], r).model_dump(mode="json") for r in rows]
         return out
-
-
-def ensure_default_assistant(store: Store) -> Assistant:
-    """The default assistant, created once (see :mod:`qlwork.assistant.defaults`)."""
-    from .defaults import ensure_default_assistant as ensure
-
-    return ensure(store)

@@ -47,6 +47,8 @@ from .base import (
     resolve_symbols,
     round_to_tick,
 )
+from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
+from .demo_universe import SECTOR_PARAMS, UNIVERSE
 
 PROVIDER = "demo"
 DEMO_SEED = 20140101
@@ -58,84 +60,6 @@ DEMO_AS_OF = dt.date(2026, 11, 20)
 NIFTY_LEVEL_AS_OF = 25_850.0
 TICK = 0.05
 
-# -- universe --------------------------------------------------------------------------------
-# symbol, company name, sector, approximate price at DEMO_AS_OF (INR), NIFTY weight (%) or 0, cap
-_UNIVERSE: tuple[tuple[str, str, str, float, float, str], ...] = (
-    ("TCS", "TATA CONSULTANCY SERVICES", "IT", 3150.0, 3.0, "large"),
-    ("INFY", "INFOSYS", "IT", 1560.0, 5.0, "large"),
-    ("WIPRO", "WIPRO", "IT", 255.0, 0.7, "large"),
-    ("HCLTECH", "HCL TECHNOLOGIES", "IT", 1620.0, 1.6, "large"),
-    ("TECHM", "TECH MAHINDRA", "IT", 1480.0, 0.9, "large"),
-    ("LTIM", "LTIMINDTREE", "IT", 5650.0, 0.5, "large"),
-    ("HDFCBANK", "HDFC BANK", "Banks", 985.0, 13.0, "large"),
-    ("ICICIBANK", "ICICI BANK", "Banks", 1390.0, 8.5, "large"),
-    ("SBIN", "STATE BANK OF INDIA", "Banks", 915.0, 3.0, "large"),
-    ("KOTAKBANK", "KOTAK MAHINDRA BANK", "Banks", 2140.0, 2.7, "large"),
-    ("AXISBANK", "AXIS BANK", "Banks", 1215.0, 3.0, "large"),
-    ("INDUSINDBK", "INDUSIND BANK", "Banks", 790.0, 0.5, "large"),
-    ("RELIANCE", "RELIANCE INDUSTRIES", "Energy", 1510.0, 8.5, "large"),
-    ("ONGC", "OIL AND NATURAL GAS CORPORATION", "Energy", 245.0, 0.8, "large"),
-    ("NTPC", "NTPC", "Energy", 335.0, 1.4, "large"),
-    ("POWERGRID", "POWER GRID CORPORATION OF INDIA", "Energy", 285.0, 1.1, "large"),
-    ("BPCL", "BHARAT PETROLEUM CORPORATION", "Energy", 350.0, 0.6, "large"),
-    ("COALINDIA", "COAL INDIA", "Energy", 385.0, 0.8, "large"),
-    ("ITC", "ITC", "FMCG", 405.0, 3.5, "large"),
-    ("HINDUNILVR", "HINDUSTAN UNILEVER", "FMCG", 2420.0, 2.0, "large"),
-    ("NESTLEIND", "NESTLE INDIA", "FMCG", 1245.0, 0.8, "large"),
-    ("BRITANNIA", "BRITANNIA INDUSTRIES", "FMCG", 5850.0, 0.5, "large"),
-    ("TATACONSUM", "TATA CONSUMER PRODUCTS", "FMCG", 1160.0, 0.6, "large"),
-    ("MARUTI", "MARUTI SUZUKI INDIA", "Auto", 15900.0, 1.6, "large"),
-    ("TATAMOTORS", "TATA MOTORS", "Auto", 690.0, 1.3, "large"),
-    ("M&M", "MAHINDRA & MAHINDRA", "Auto", 3580.0, 2.5, "large"),
-    ("BAJAJ-AUTO", "BAJAJ AUTO", "Auto", 8900.0, 0.9, "large"),
-    ("EICHERMOT", "EICHER MOTORS", "Auto", 6950.0, 0.8, "large"),
-    ("HEROMOTOCO", "HERO MOTOCORP", "Auto", 5450.0, 0.5, "large"),
-    ("SUNPHARMA", "SUN PHARMACEUTICAL INDUSTRIES", "Pharma", 1710.0, 1.7, "large"),
-    ("DRREDDY", "DR. REDDY'S LABORATORIES", "Pharma", 1260.0, 0.6, "large"),
-    ("CIPLA", "CIPLA", "Pharma", 1540.0, 0.7, "large"),
-    ("DIVISLAB", "DIVI'S LABORATORIES", "Pharma", 6350.0, 0.5, "large"),
-    ("APOLLOHOSP", "APOLLO HOSPITALS ENTERPRISE", "Pharma", 7450.0, 0.7, "large"),
-    ("TATASTEEL", "TATA STEEL", "Metals", 172.0, 1.1, "large"),
-    ("JSWSTEEL", "JSW STEEL", "Metals", 1140.0, 0.8, "large"),
-    ("HINDALCO", "HINDALCO INDUSTRIES", "Metals", 815.0, 0.9, "large"),
-    ("BAJFINANCE", "BAJAJ FINANCE", "Financial Services", 1020.0, 2.2, "large"),
-    ("BAJAJFINSV", "BAJAJ FINSERV", "Financial Services", 2030.0, 0.9, "large"),
-    ("HDFCLIFE", "HDFC LIFE INSURANCE", "Financial Services", 765.0, 0.7, "large"),
-    ("SBILIFE", "SBI LIFE INSURANCE", "Financial Services", 1920.0, 0.7, "large"),
-    ("LT", "LARSEN & TOUBRO", "Infrastructure", 3920.0, 4.0, "large"),
-    ("ULTRACEMCO", "ULTRATECH CEMENT", "Infrastructure", 11900.0, 1.2, "large"),
-    ("GRASIM", "GRASIM INDUSTRIES", "Infrastructure", 2780.0, 0.9, "large"),
-    ("ADANIPORTS", "ADANI PORTS AND SEZ", "Infrastructure", 1460.0, 0.9, "large"),
-    ("BHARTIARTL", "BHARTI AIRTEL", "Telecom", 2060.0, 4.5, "large"),
-    ("TITAN", "TITAN COMPANY", "Consumer", 3720.0, 1.3, "large"),
-    ("ASIANPAINT", "ASIAN PAINTS", "Consumer", 2480.0, 1.0, "large"),
-    ("TRENT", "TRENT", "Consumer", 4650.0, 0.9, "large"),
-    ("SUZLON", "SUZLON ENERGY", "Small Cap", 56.0, 0.0, "small"),
-    ("IRFC", "INDIAN RAILWAY FINANCE CORPORATION", "Small Cap", 128.0, 0.0, "small"),
-    ("YESBANK", "YES BANK", "Small Cap", 21.5, 0.0, "small"),
-    ("RVNL", "RAIL VIKAS NIGAM", "Small Cap", 335.0, 0.0, "small"),
-    ("HFCL", "HFCL", "Small Cap", 78.0, 0.0, "small"),
-    ("NBCC", "NBCC (INDIA)", "Small Cap", 112.0, 0.0, "small"),
-    ("LIQUIDBEES", "NIPPON INDIA ETF NIFTY 1D RATE LIQUID BEES", "Liquid ETF", 1000.0, 0.0, "etf"),
-)
-
-# sector -> (beta to market, sector-factor daily vol, idiosyncratic daily vol, annual alpha)
-_SECTOR_PARAMS: dict[str, tuple[float, float, float, float]] = {
-    "IT": (0.80, 0.0075, 0.0110, 0.010),
-    "Banks": (1.15, 0.0070, 0.0105, 0.000),
-    "Energy": (0.90, 0.0065, 0.0115, -0.005),
-    "FMCG": (0.60, 0.0055, 0.0095, 0.005),
-    "Auto": (1.05, 0.0070, 0.0120, 0.005),
-    "Pharma": (0.60, 0.0075, 0.0120, 0.000),
-    "Metals": (1.30, 0.0100, 0.0140, -0.010),
-    "Financial Services": (1.20, 0.0075, 0.0125, 0.010),
-    "Infrastructure": (1.05, 0.0065, 0.0115, 0.005),
-    "Telecom": (0.80, 0.0060, 0.0120, 0.010),
-    "Consumer": (0.90, 0.0060, 0.0120, 0.010),
-    "Small Cap": (1.35, 0.0120, 0.0240, 0.000),
-    "Liquid ETF": (0.00, 0.0, 0.0, 0.0),
-}
-
 # market factor by regime (0 calm, 1 stressed): daily log drift and daily vol
 _MARKET_DRIFT = np.array([0.00062, -0.0016])
 _MARKET_VOL = np.array([0.0080, 0.0190])
@@ -143,54 +67,6 @@ _SECTOR_STRESS = np.array([1.0, 1.6])  # sector/idiosyncratic vol multipliers by
 _IDIO_STRESS = np.array([1.0, 1.3])
 _REGIME_MEAN_DAYS = (220.0, 35.0)
 _FORCED_STRESS = (dt.date(2020, 2, 24), dt.date(2020, 4, 30))
-
-
-# -- calendar --------------------------------------------------------------------------------
-# deterministic approximations of the moving holidays (Holi, Diwali Laxmi Puja, Dussehra)
-_HOLI = {2014: (3, 17), 2015: (3, 6), 2016: (3, 24), 2017: (3, 13), 2018: (3, 2), 2019: (3, 21),
-         2020: (3, 10), 2021: (3, 29), 2022: (3, 18), 2023: (3, 7), 2024: (3, 25), 2025: (3, 14),
-         2026: (3, 4)}
-_DIWALI = {2014: (10, 23), 2015: (11, 11), 2016: (10, 31), 2017: (10, 19), 2018: (11, 7), 2019: (10, 28),
-           2020: (11, 16), 2021: (11, 4), 2022: (10, 24), 2023: (11, 14), 2024: (11, 1), 2025: (10, 21),
-           2026: (11, 9)}
-_DUSSEHRA = {2014: (10, 3), 2015: (10, 22), 2016: (10, 11), 2017: (9, 30), 2018: (10, 18), 2019: (10, 8),
-             2020: (10, 26), 2021: (10, 15), 2022: (10, 5), 2023: (10, 24), 2024: (10, 12), 2025: (10, 2),
-             2026: (10, 20)}
-_FIXED_HOLIDAYS = ((1, 26), (5, 1), (8, 15), (10, 2), (12, 25))
-
-
-def _good_friday(year: int) -> dt.date:
-    """Good Friday by the anonymous Gregorian computus."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month = (h + l_ - 7 * m + 114) // 31
-    day = (h + l_ - 7 * m + 114) % 31 + 1
-    return dt.date(year, month, day) - dt.timedelta(days=2)
-
-
-def nse_holidays(year: int) -> set[dt.date]:
-    """NSE-like holidays of ``year`` (weekday or not): Republic Day, Maharashtra Day, Independence Day,
-    Gandhi Jayanti, Christmas, Good Friday and approximate Holi, Dussehra and Diwali dates."""
-    days = {dt.date(year, m, d) for m, d in _FIXED_HOLIDAYS}
-    days.add(_good_friday(year))
-    for table in (_HOLI, _DIWALI, _DUSSEHRA):
-        if year in table:
-            days.add(dt.date(year, *table[year]))
-    return days
-
-
-def trading_days(start: dt.date = DEMO_START, end: dt.date = DEMO_END) -> np.ndarray:
-    """Demo trading days in ``[start, end]`` as ``datetime64[D]`` (weekdays minus :func:`nse_holidays`)."""
-    holidays = np.array(sorted(h for y in range(start.year, end.year + 1) for h in nse_holidays(y)),
-                        dtype="datetime64[D]")
-    days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1, dtype="datetime64[D]")
-    return days[np.is_busday(days, holidays=holidays)]
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -233,13 +109,13 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
     rng = np.random.default_rng(seed)
     days = trading_days(DEMO_START, DEMO_END)
     n_days = len(days)
-    syms = [u[0] for u in _UNIVERSE]
-    sector_of = [u[2] for u in _UNIVERSE]
-    caps = np.array([u[5] for u in _UNIVERSE])
+    syms = [u[0] for u in UNIVERSE]
+    sector_of = [u[2] for u in UNIVERSE]
+    caps = np.array([u[5] for u in UNIVERSE])
     sector_names = list(dict.fromkeys(sector_of))
     sec_idx = np.array([sector_names.index(s) for s in sector_of])
     n = len(syms)
-    params = np.array([_SECTOR_PARAMS[s] for s in sector_of])  # (N, 4)
+    params = np.array([SECTOR_PARAMS[s] for s in sector_of])  # (N, 4)
     etf = caps == "etf"
     small = caps == "small"
 
@@ -252,7 +128,7 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
     # factors
     regime = _regimes(rng, days)
     m = _MARKET_DRIFT[regime] + _MARKET_VOL[regime] * rng.standard_normal(n_days)
-    sec_vol = np.array([_SECTOR_PARAMS[s][1] for s in sector_names])
+    sec_vol = np.array([SECTOR_PARAMS[s][1] for s in sector_names])
     s = rng.standard_normal((n_days, len(sector_names))) * sec_vol * _SECTOR_STRESS[regime][:, None]
     z = rng.standard_normal((n_days, n))
     e = z * idio * _IDIO_STRESS[regime][:, None]
@@ -282,7 +158,7 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
 
     # log closes, calibrated so the close at DEMO_AS_OF equals the table price
     logc = np.cumsum(r, axis=0)
-    target = np.log(np.array([u[3] for u in _UNIVERSE]))
+    target = np.log(np.array([u[3] for u in UNIVERSE]))
     logc += target - logc[at]
     # the liquid ETF hovers around its NAV instead of wandering
     logc[:, etf] = target[etf] + 0.00015 * rng.standard_normal((n_days, int(etf.sum())))
@@ -312,7 +188,7 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
 
     # NIFTY 50: buy-and-hold cap-weighted basket of the large caps, calibrated at DEMO_AS_OF
     large = caps == "large"
-    w = np.array([u[4] for u in _UNIVERSE], dtype=float)
+    w = np.array([u[4] for u in UNIVERSE], dtype=float)
     w = np.where(large, w, 0.0)
     w /= w.sum()
     units = NIFTY_LEVEL_AS_OF * w / close_raw[at]  # index points per rupee of each stock
@@ -344,7 +220,7 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
 
 def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -> pd.DataFrame:
     rows = []
-    for i, u in enumerate(_UNIVERSE):
+    for i, u in enumerate(UNIVERSE):
         exchange_token = 1500 + 7 * i
         rows.append({
             "instrument_token": exchange_token * 256 + 1, "exchange_token": exchange_token,

@@ -46,7 +46,7 @@ class ReadOnlyViolation(ProviderError):
     """A request outside :data:`ALLOWED` was attempted (a qlwork bug; nothing was sent)."""
 
 
-class _ReadOnlySession(requests.Session):
+class ReadOnlySession(requests.Session):
     """A requests session that refuses anything but the allowed read endpoints."""
 
     def request(self, method, url, *args, **kwargs):  # noqa: D401 - requests API
@@ -161,7 +161,7 @@ class ReadOnlyKite:
         register_secret(api_key)
         register_secret(access_token)
         kite = KiteConnect(api_key, access_token=access_token, root=api_root(root), timeout=timeout)
-        kite.reqsession = _ReadOnlySession()
+        kite.reqsession = ReadOnlySession()
         self.__kite = kite  # name-mangled: not part of any public surface
         self.limiter = limiter or shared_limiter(api_key)  # per API key, across processes
         self.retry = retry

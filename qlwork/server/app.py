@@ -9,7 +9,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
-from ..assistant.store import Store, ensure_default_assistant
+from ..assistant.defaults import ensure_default_assistant
+from ..assistant.store import Store
 from .access import Access
 from .auth import ServerState
 from .common import JSON

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import qlwork
-from qlwork import cli
+from qlwork.cli import commands as cli
 from qlwork.assistant.backends.base import ToolCalls
 from qlwork.assistant.backends.scripted import ScriptedBackend, call
 from qlwork.assistant.session import Session

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import qlwork
-from qlwork.evaluation import untraceable_figures
+from qlwork.assistant.evaluation import untraceable_figures
 from qlwork.assistant.backends.intent import read_intent
 from qlwork.assistant.render import tool_calls
 from qlwork.assistant.store import Store

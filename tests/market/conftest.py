@@ -40,7 +40,7 @@ def fake_kite(kite_env):
 @pytest.fixture
 def logged_in(fake_kite):
     """Run the real login flow against the fake server (writes kite_tokens/analyst.json)."""
-    from qlwork.market.kite_auth import complete_login
+    from qlwork.market.kite_login import complete_login
 
     return complete_login("req_token_ok", root=fake_kite.url, now=NOW)
 

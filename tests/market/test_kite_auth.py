@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qlwork.errors import InputError, ProviderError, QlworkError
-from qlwork.market import kite_auth
-from qlwork.market.kite_auth import complete_login, load_token, next_expiry, parse_request_token, token_status
+from qlwork.market import kite_auth, kite_login
+from qlwork.market.kite_auth import load_token, next_expiry, token_status
+from qlwork.market.kite_login import complete_login, parse_request_token
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -112,7 +113,7 @@ def test_bad_request_token_and_missing_env(fake_kite, kite_env, monkeypatch):
 
 
 def test_login_url_uses_env_key(kite_env):
-    url = kite_auth.login_url()
+    url = kite_login.login_url()
     assert url.startswith("https://kite.zerodha.com/connect/login?api_key=")
 
 

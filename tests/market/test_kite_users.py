@@ -16,7 +16,8 @@ from qlwork.errors import InputError, ProviderError, QlworkError
 from qlwork.market import get_provider, kite_auth
 from qlwork.market.demo import DemoMarketData
 from qlwork.market.kite import KiteMarketData
-from qlwork.market.kite_auth import complete_login, token_path, token_status
+from qlwork.market.kite_auth import token_path, token_status
+from qlwork.market.kite_login import complete_login
 from qlwork.market.ratelimit import RateLimiter
 
 RAVI_TOKEN = "PLANTEDRAVITOKEN3J7P"

@@ -41,7 +41,7 @@ def default_eval_path(backend: str, model: str | None, day: dt.date | None = Non
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import run_eval
+    from ..assistant.evaluation import run_eval
 
     report = run_eval(args.backend, options=backend_options(args))
     print(report.table())

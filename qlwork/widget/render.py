@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any
 
-from .assistant.render import parse_json
+from ..assistant.render import parse_json
 
 __all__ = [
     "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "header_html",

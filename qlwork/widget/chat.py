@@ -1,7 +1,7 @@
 """AssistantChat: a JupyterLab chat view of an assistant :class:`~qlwork.assistant.session.Session`.
 
 Plain ipywidgets (no front-end build). The widget is a thin view: questions go to ``Session.ask``,
-threads come from the session's store, and answers are drawn by :mod:`qlwork.widget_render`.
+threads come from the session's store, and answers are drawn by :mod:`qlwork.widget.render`.
 ``chat.send(text)`` is the code path of the Send button and of Enter in the input box; the buttons
 run it in a worker thread (``wait=False``) so the kernel stays free for Cancel, while tests and
 scripts call it with the default ``wait=True`` and get the :class:`Answer` back.
@@ -21,12 +21,12 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from . import widget_parts as P
-from . import widget_render as R
-from .attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
+from . import parts as P
+from . import render as R
+from ..assistant.attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
                           use_as_portfolio)
-from .errors import InputError, QlworkError
-from .market.base import source_label
+from ..errors import InputError, QlworkError
+from ..market.base import source_label
 
 __all__ = ["AssistantChat"]
 
@@ -51,7 +51,7 @@ class AssistantChat(widgets.VBox):
             if not user_id:
                 raise InputError("AssistantChat needs a user_id (or an existing session).",
                                  fix='AssistantChat(user_id="analyst")', code="invalid_argument")
-            from . import open_session
+            from .. import open_session
 
             session = open_session(user_id, backend=backend, thread_id=thread_id, portfolio=portfolio,
                                    new_thread=new_thread, store=store, on_delta=self._on_delta, **session_options)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from html import escape
 
-from . import __version__
-from .review_render import STYLE, volatile
-from .tools.context import DISCLAIMER
+from .. import __version__
+from ..review.render import STYLE, volatile
+from ..tools.context import DISCLAIMER
 
 
 def _cell(value) -> str:

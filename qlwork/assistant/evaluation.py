@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import QlworkError
+from ..errors import QlworkError
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class EvalReport:
 
 
 def _score_turn(session, question: str, expected: tuple[str, ...], mention: tuple[str, ...]) -> TurnResult:
-    from .assistant.response import TradingResponse
+    from .response import TradingResponse
 
     start = time.perf_counter()
     try:
@@ -338,10 +338,10 @@ def run_eval(backend: Any = "offline", *, model: str | None = None, base_url: st
              scenarios: tuple[Scenario, ...] | list[Scenario] = SCENARIOS, workdir: str | Path | None = None,
              max_turns: int = 8) -> EvalReport:
     """Run ``scenarios`` on ``backend`` (a name or a Backend) and score every answer."""
-    from .assistant.backends.base import get_backend
-    from .assistant.session import Session
-    from .assistant.store import Store
-    from .market import get_provider
+    from .backends.base import get_backend
+    from .session import Session
+    from .store import Store
+    from ..market import get_provider
 
     if isinstance(backend, str):
         opts = dict(options or {})

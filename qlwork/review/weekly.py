@@ -11,7 +11,7 @@ The notebook cells are one-liners over the returned :class:`Review` (``review.he
 ``review.holdings()``, ...); :meth:`Review.emit` writes the result as the custom MIME output
 :data:`REVIEW_MIME` that the batch reads back. :meth:`Review.summary` is deterministic (no ids, no
 clock), so the same inputs give the same output; ids and clock values are "volatile" and appear only
-in output metadata and in HTML spans with class :data:`~qlwork.review_render.VOLATILE_CLASS`.
+in output metadata and in HTML spans with class :data:`~qlwork.review.render.VOLATILE_CLASS`.
 
 No secret is ever a parameter: ``api_key_env`` names the environment variable holding the key.
 """
@@ -22,13 +22,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .assistant.render import tool_calls as flatten_calls
-from .assistant.store import Store
-from .config import BENCHMARK
-from .errors import InputError
-from .market.base import parse_date
-from .reports_data import ReviewSeries, review_series
+from .. import __version__
+from ..assistant.render import tool_calls as flatten_calls
+from ..assistant.store import Store
+from ..config import BENCHMARK
+from ..errors import InputError
+from ..market.base import parse_date
+from .series import ReviewSeries, review_series
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 REVIEW_KIND = "weekly_review"
@@ -80,7 +80,7 @@ def find_week_thread(store: Store, user_id: str, week: str, limit: int = 200) ->
 
 def _market(provider: str, user_id: str | None = None):
     """The market provider for ``user_id`` (Kite reads that user's own token, never another's)."""
-    from .market import get_provider
+    from ..market import get_provider
 
     return get_provider(provider, user_id=user_id)
 
@@ -102,7 +102,7 @@ def effective_preferences(user_id: str, backend: str, model: str | None = None, 
                           max_retries: int | None = None):
     """The user's saved AI preferences with the report's settings applied (what the review's backend
     is built from; env var names, never keys). Raises InputError/ValueError on invalid settings."""
-    from .assistant.preferences import load_preferences
+    from ..assistant.preferences import load_preferences
 
     prefs = load_preferences(user_id).model_copy(update={"preferred_ai_provider": backend})
     changes = {k: v for k, v in {"model": model, "base_url": base_url, "api_key_env": api_key_env}.items() if v}
@@ -114,7 +114,7 @@ def _backend(user_id: str, backend: str, model: str | None, base_url: str | None
              timeout: float | None = None, max_retries: int | None = None):
     if backend == "offline":
         return "offline"
-    from .assistant.preferences import backend_from_preferences
+    from ..assistant.preferences import backend_from_preferences
 
     return backend_from_preferences(effective_preferences(user_id, backend, model, base_url, api_key_env,
                                                           timeout=timeout, max_retries=max_retries))
@@ -182,7 +182,7 @@ class Review:
     def _html(self, name: str):
         from IPython.display import HTML
 
-        from . import review_render
+        from . import render as review_render
 
         return HTML(getattr(review_render, name)(self))
 
@@ -212,8 +212,8 @@ class Review:
 
     def chart(self, name: str):
         """``"allocation"``, ``"sectors"`` or ``"equity"`` as an image output."""
-        from . import review_render
-        from .charts import image
+        from . import render as review_render
+        from ..charts import image
 
         return image(review_render.figure(self, name))
 
@@ -221,8 +221,8 @@ class Review:
         """Display price + RSI + MACD panels for the largest holdings (one image each)."""
         from IPython.display import display
 
-        from . import review_render
-        from .charts import image
+        from . import render as review_render
+        from ..charts import image
 
         for panel in self.series.indicators:
             display(image(review_render.indicator(self, panel)))
@@ -281,9 +281,9 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     metadata. Raises QlworkError subclasses on bad input or a failed run (the run stays in the store
     for the audit trail).
     """
-    from . import open_session
-    from .tools.registry import ToolContext
-    from .tools.trading import analyze_portfolio
+    from .. import open_session
+    from ..tools.registry import ToolContext
+    from ..tools.trading import analyze_portfolio
 
     day = _date(as_of)
     week = iso_week(day)

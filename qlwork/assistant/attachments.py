@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .tools.files import file_store
+from ..errors import InputError
+from ..tools.files import file_store
 
 PORTFOLIO_SUFFIXES = (".csv",)
 TOOLS_BY_KIND = {"pdf": ("file_search",), "text": ("file_search",), "csv": ("code_interpreter",),
@@ -68,7 +68,7 @@ def use_as_portfolio(session: Any, saved: dict) -> Any:
     Raises :class:`~qlwork.errors.InputError` (with a fix) when the file is not a valid portfolio.
     Returns the loaded :class:`~qlwork.portfolio.Portfolio`.
     """
-    from .portfolio import load_portfolio
+    from ..portfolio import load_portfolio
 
     portfolio = load_portfolio(saved["path"], known_symbols=_known_symbols(session))
     session.portfolio = saved["path"]

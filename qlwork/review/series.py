@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .analytics import drawdown, macd, rsi
-from .analytics.risk import holding_returns
-from .config import BENCHMARK
-from .errors import InputError
-from .market.base import parse_date
+from ..analytics import drawdown, macd, rsi
+from ..analytics.risk import holding_returns
+from ..config import BENCHMARK
+from ..errors import InputError
+from ..market.base import parse_date
 
 WARMUP_DAYS = 60
 """Extra trading days fetched before the window so MACD (first value at row 33) is warm."""
@@ -78,7 +78,7 @@ def quantities_of(portfolio) -> dict[str, float]:
     if isinstance(portfolio, Mapping):
         return {str(k): float(v) for k, v in portfolio.items()}
     if isinstance(portfolio, str):
-        from .portfolio import load_portfolio
+        from ..portfolio import load_portfolio
 
         portfolio = load_portfolio(portfolio)
     if hasattr(portfolio, "symbols") and hasattr(portfolio, "quantities"):

@@ -5,7 +5,7 @@
 
 Users and their preferences come from a TOML config (default: the sample users in
 ``qlwork/data/users.toml``). Jobs run in a local thread pool (``executor="local"``) or on a Dask
-cluster (``executor="dask"``); each job is :func:`qlwork.reports_job.run_user_job`. One user's failure
+cluster (``executor="dask"``); each job is :func:`qlwork.reports.job.run_user_job`. One user's failure
 never stops the others: a job that crashes (an exception escaping the job, a Dask ``KilledWorker``, a
 lost connection) becomes a failed outcome for that user with a placeholder notebook and HTML naming
 the error, the batch goes on, and the result is not ``ok``. Re-running the same ``as_of`` skips users
@@ -23,7 +23,7 @@ outputs come back to the client, so the output directory need not be shared.
 
 Declared run-specific values (everything else is a function of the inputs): in the manifest the keys
 in :data:`VOLATILE_FIELDS`; in HTML, ``<span class="qlwork-volatile">`` elements; in notebooks, the
-parts masked by :func:`qlwork.reports_job.mask_volatile_notebook`.
+parts masked by :func:`qlwork.reports.job.mask_volatile_notebook`.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
-from .config import BENCHMARK, home, read_toml
-from .errors import InputError
-from .fileio import atomic_write
-from .reports_job import run_user_job
+from .. import __version__
+from ..config import BENCHMARK, home, read_toml
+from ..errors import InputError
+from ..fileio import atomic_write
+from .job import run_user_job
 
-DEFAULT_USERS = Path(__file__).with_name("data") / "users.toml"
+DEFAULT_USERS = Path(__file__).resolve().parents[1] / "data" / "users.toml"
 NOTEBOOK_NAME = "portfolio_review.ipynb"
 VOLATILE_FIELDS = ("generated_at", "started_at", "finished_at", "duration_s", "timings", "thread_id", "run_id",
                    "previous_thread_id", "ran_at")
@@ -56,7 +56,7 @@ _PREFS_NOT_HASHED = {"thread_id", "assistant_id"}
 
 def default_notebook() -> Path:
     """The review notebook: ``notebooks/portfolio_review.ipynb`` next to the package, else in the cwd."""
-    beside = Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME
+    beside = Path(__file__).resolve().parents[2] / "notebooks" / NOTEBOOK_NAME
     return beside if beside.exists() else Path("notebooks") / NOTEBOOK_NAME
 
 
@@ -93,7 +93,7 @@ class UserConfig:
         :func:`qlwork.review.effective_preferences` does; no secrets), or None for the offline engine."""
         if self.preferred_ai_provider == "offline":
             return None
-        from .review import effective_preferences
+        from ..review.weekly import effective_preferences
 
         try:
             prefs = effective_preferences(self.user_id, self.preferred_ai_provider, self.model, self.base_url,
@@ -215,7 +215,7 @@ def _load_manifest(path: Path) -> dict:
 
 
 def _write_outputs(directory: Path, as_of: str, entries: dict[str, dict], order: list[str]) -> None:
-    from .reports_index import index_html
+    from .index import index_html
 
     ordered = {u: entries[u] for u in order if u in entries}
     ordered.update({u: e for u, e in entries.items() if u not in ordered})
@@ -233,8 +233,8 @@ def _now() -> str:
 
 def _crashed(job: dict, exc: BaseException, executor: str) -> dict:
     """A failed outcome for a job that raised instead of returning (crashed or lost worker)."""
-    from .assistant.runner import redact
-    from .reports_job import failed_outcome
+    from ..assistant.runner import redact
+    from .job import failed_outcome
 
     text = redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
     return failed_outcome(job, f"The report job crashed on the {executor} executor ({text}); the other users "
@@ -292,7 +292,7 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     """
     from tqdm.auto import tqdm
 
-    from .market.base import parse_date
+    from ..market.base import parse_date
 
     day = (as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))).isoformat()
     if executor not in ("local", "dask"):

@@ -1,6 +1,6 @@
 """Building blocks of the assistant widget: answer turns (HTML, charts, steps accordion) and small
 helpers shared by :mod:`qlwork.widget`. Widgets are built here; their HTML comes from
-:mod:`qlwork.widget_render`.
+:mod:`qlwork.widget.render`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from . import widget_render as R
-from .assistant.render import tool_calls as flatten_calls
+from . import render as R
+from ..assistant.render import tool_calls as flatten_calls
 
 log = logging.getLogger("qlwork.widget")
 MAX_CHARTS = 4
@@ -51,7 +51,7 @@ def chart_images(calls: list[dict]) -> list[widgets.Image]:
     """PNG images for tool outputs that carry series (prices, equity curve, drawdown, holdings) and
     the figures code_interpreter stored in the file store (missing files are skipped)."""
     try:
-        from .charts import figure_from_tool_output, stored_png, to_png, tool_output_images
+        from ..charts import figure_from_tool_output, stored_png, to_png, tool_output_images
     except ImportError:  # charts not available: answers without figures
         return []
     images: list[widgets.Image] = []

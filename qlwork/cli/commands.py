@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from . import __version__
-from .byoai_cli import add_model_arguments, register_eval
-from .errors import QlworkError
+from .. import __version__
+from .byoai import add_model_arguments, register_eval
+from ..errors import QlworkError
 
 
 def cmd_demo(args) -> int:
@@ -22,10 +22,10 @@ DEFAULT_PORTFOLIO = "sample:diversified"
 
 
 def cmd_chat(args) -> int:
-    from . import open_session
-    from .assistant.render import answer_text, steps_text
+    from .. import open_session
+    from ..assistant.render import answer_text, steps_text
 
-    from .byoai_cli import backend_options
+    from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
@@ -58,13 +58,13 @@ def cmd_chat(args) -> int:
 
 
 def _store():
-    from .assistant.store import Store
+    from ..assistant.store import Store
 
     return Store()
 
 
 def cmd_threads_list(args) -> int:
-    from .assistant.render import table
+    from ..assistant.render import table
 
     threads = _store().list_threads(user_id=args.user, limit=args.limit)
     rows = [{"id": t.id, "user": (t.metadata or {}).get("user_id"), "created_at": t.created_at,
@@ -75,7 +75,7 @@ def cmd_threads_list(args) -> int:
 
 
 def cmd_threads_show(args) -> int:
-    from .assistant.render import audit_markdown
+    from ..assistant.render import audit_markdown
 
     print(audit_markdown(_store().audit(args.thread_id)))
     return 0
@@ -96,7 +96,7 @@ def cmd_threads_recover(args) -> int:
 
 
 def cmd_threads_export(args) -> int:
-    from .assistant.render import audit_markdown
+    from ..assistant.render import audit_markdown
 
     audit = _store().audit(args.thread_id)
     text = json.dumps(audit, indent=2, default=str) if args.format == "json" else audit_markdown(audit)
@@ -110,9 +110,9 @@ def cmd_threads_export(args) -> int:
 
 
 def cmd_kite_login(args) -> int:
-    from .market.kite_auth import complete_login, login_url
+    from ..market.kite_login import complete_login, login_url
 
-    from .market.kite_auth import check_user
+    from ..market.kite_auth import check_user
 
     user = check_user(args.user)
     token = args.request_token
@@ -128,7 +128,7 @@ def cmd_kite_login(args) -> int:
 
 
 def cmd_kite_status(args) -> int:
-    from .market.kite_auth import check_user, token_status
+    from ..market.kite_auth import check_user, token_status
 
     user = check_user(args.user)
     status = token_status(user=user)
@@ -143,7 +143,7 @@ def cmd_kite_status(args) -> int:
 
 
 def cmd_reports_run(args) -> int:
-    from .reports import run_batch
+    from ..reports import run_batch
 
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     result = run_batch(args.as_of, users=users, workers=args.workers, config=args.config, executor=args.executor,
@@ -154,7 +154,7 @@ def cmd_reports_run(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .server.serve import serve
+    from ..server.serve import serve
 
     serve(host=args.host, port=args.port, backend=args.backend, workers=args.workers, tls=args.behind_tls,
           access_log=args.access_log)
@@ -162,7 +162,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_serve_keys_create(args) -> int:
-    from .server.keys import create_key
+    from ..server.keys import create_key
 
     info, secret = create_key(args.user, name=args.name)
     print(f"API key {info.id} for user {info.user_id} (shown once; store it now):")
@@ -171,8 +171,8 @@ def cmd_serve_keys_create(args) -> int:
 
 
 def cmd_serve_keys_list(args) -> int:
-    from .assistant.render import table
-    from .server.keys import list_keys
+    from ..assistant.render import table
+    from ..server.keys import list_keys
 
     rows = [k.to_dict() | {"status": "active" if k.active else "revoked"} for k in list_keys(args.user)]
     print(table(rows, [("id", "Key id"), ("user_id", "User"), ("hint", "Key"), ("status", "Status"),
@@ -181,7 +181,7 @@ def cmd_serve_keys_list(args) -> int:
 
 
 def cmd_serve_keys_revoke(args) -> int:
-    from .server.keys import revoke_key
+    from ..server.keys import revoke_key
 
     info = revoke_key(args.key_id)
     print(f"revoked {info.id} (user {info.user_id})")
@@ -301,6 +301,3 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

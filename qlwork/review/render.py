@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from html import escape
 
-from . import __version__
-from .charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
-from .tools.context import DISCLAIMER
-from .tools.trading import METRIC_DEFINITIONS
+from .. import __version__
+from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
+from ..tools.context import DISCLAIMER
+from ..tools.trading import METRIC_DEFINITIONS
 
 VOLATILE_CLASS = "qlwork-volatile"
 EXTRA_DEFINITIONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .assistant.render import answer_text, holdings_table, steps_text, tool_calls
+from ..assistant.render import answer_text, holdings_table, steps_text, tool_calls
 
 DEMO_QUESTIONS = (
     "Analyze my portfolio",
@@ -34,7 +34,7 @@ def run_conversation(session, questions=DEMO_QUESTIONS, echo: Callable[[str], No
 
 def main(portfolio: str = "sample:diversified", user_id: str = "demo", echo: Callable[[str], None] = print) -> list:
     """Run the demo conversation on a fresh thread for ``user_id``."""
-    from . import open_session
+    from .. import open_session
 
     session = open_session(user_id, backend="offline", portfolio=portfolio, new_thread=True)
     echo(SYNTHETIC_NOTICE)
