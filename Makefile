@@ -27,9 +27,12 @@ test: $(STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
 
 # Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing (as root, or
-# through passwordless sudo); otherwise the browser test is skipped and says why.
+# through passwordless sudo, saying so first); QLWORK_NO_SYSTEM_INSTALL=1 never installs anything and
+# the browser test then skips loudly.
 chromium:
 	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ -n "$$QLWORK_NO_SYSTEM_INSTALL" ] && [ "$$QLWORK_NO_SYSTEM_INSTALL" != 0 ]; then \
+	  echo "WARNING: QLWORK_NO_SYSTEM_INSTALL is set and chromium is missing: tests/test_widget_browser.py will be SKIPPED."; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
 	  echo "WARNING: chromium is missing and apt-get is not available: tests/test_widget_browser.py will be SKIPPED."; \
 	else \
@@ -38,22 +41,26 @@ chromium:
 	    echo "WARNING: chromium is missing and installing it needs root (apt-get install chromium):"; \
 	    echo "         tests/test_widget_browser.py will be SKIPPED."; \
 	  else \
-	    echo "Installing Debian chromium for the browser test (apt-get)..."; \
+	    echo "Installing Debian chromium for the browser test: $${SUDO:+$$SUDO }apt-get install chromium"; \
+	    echo "(set QLWORK_NO_SYSTEM_INSTALL=1 to skip this and the browser test)"; \
 	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null) \
 	      || echo "WARNING: apt-get could not install chromium: tests/test_widget_browser.py will be SKIPPED."; \
 	  fi; \
 	fi
 
-# JupyterLab on 127.0.0.1 with the venv; open the printed URL (Ctrl-C stops it).
+# JupyterLab on 127.0.0.1 with the venv; open the printed URL (Ctrl-C stops it). No news pop-up and no
+# update checks (announcements plugin disabled in the venv only).
 LAB_PORT ?= 8888
 lab: $(STAMP)
 	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
 	echo ""; \
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix "@jupyterlab/apputils-extension:announcements" >/dev/null 2>&1 || true; \
 	echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/notebooks/assistant_workbench.ipynb?token=$$token"; \
 	echo ""; \
 	QLWORK_HOME="$${QLWORK_HOME:-$(CURDIR)/.qlwork}" exec $(PY) -m jupyterlab --no-browser \
 	  --ServerApp.open_browser=False --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 	  --ServerApp.port_retries=0 --IdentityProvider.token=$$token --ServerApp.allow_root=True \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  --ServerApp.root_dir="$(CURDIR)"
 
 bench: $(STAMP)
