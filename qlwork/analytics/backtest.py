@@ -25,7 +25,7 @@ from . import indicators as ind
 from . import risk
 from ._common import as_2d, check_period, forward_fill
 
-__all__ = ["BacktestResult", "momentum_backtest", "mean_reversion_backtest"]
+__all__ = ["BacktestResult", "momentum_backtest", "mean_reversion_backtest", "window_summary"]
 
 
 @dataclass
@@ -174,3 +174,29 @@ def mean_reversion_backtest(close, window: int = 20, entry_z: float = -1.5, exit
     n_reb = int(np.any(held[1:] != held[:-1], axis=1).sum())
     params = {"window": window, "entry_z": entry_z, "exit_z": exit_z, "cost_bps": cost_bps}
     return _result("mean_reversion", weights, gross, turnover, cost, n_reb, symbols, risk_free, params)
+
+
+def window_summary(result: BacktestResult, start: int = 0, risk_free: float = DEFAULT_RISK_FREE_RATE) -> dict:
+    """Metrics and trading activity of ``result`` over days ``start..end`` (a display window that begins
+    after the strategy's warm-up), as if the equity were rebased to 1.0 at the close of day ``start``.
+
+    Returns ``total_return, cagr, volatility, sharpe_ratio, sortino_ratio, max_drawdown`` (fractions,
+    annualised with 252 days) over the returns of days ``start+1..``, and ``trades`` (positions opened
+    plus closed: a symbol's weight going from 0 to > 0 or back), ``rebalance_days`` (days with turnover),
+    ``turnover`` (sum of two-sided turnover, 1.0 = the book traded once), ``cost`` (sum of the daily cost
+    deductions, a fraction of capital). Floats rounded to 6 dp; undefined values None.
+    """
+    days = result.returns.size
+    if not 0 <= start < days - 1:
+        raise InputError(f"start={start} leaves no days in a {days}-day backtest.",
+                         fix=f"Use a start from 0 to {days - 2}.")
+    keys = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown")
+    s = risk.risk_summary(result.returns[start + 1:], risk_free=risk_free)
+    held = result.weights[start:] > 0
+    changes = held[1:] != held[:-1]
+    turnover = result.turnover[start + 1:]
+    cost = float(result.params.get("cost_bps", 0.0)) / 1e4
+    out = {k: _clean(s[k]) for k in keys}
+    out.update(trades=int(changes.sum()), rebalance_days=int((turnover > 0).sum()),
+               turnover=_clean(turnover.sum()), cost=_clean((turnover * cost).sum()))
+    return out
