@@ -1,0 +1,108 @@
+"""One formatter for numbers and labels shown to people (CLI, widget, reports, explorer).
+
+Conventions: amounts are INR with Indian digit grouping (lakh, crore: ``19,99,010.00``) unless
+``QLWORK_NUMBER_GROUPING=international`` (``1,999,010.00``); the currency is written ``INR 19,99,010.00``
+or, with ``QLWORK_CURRENCY_STYLE=rupee``, ``₹19,99,010.00``. In tables the currency belongs in the column
+header (``Value (INR)``) and cells use :func:`amount` without it, so cells do not wrap. Fractions are
+shown as percentages (0.052 -> ``5.20%``), weight changes in percentage points, ratios to 2 decimals.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .errors import InputError
+
+CURRENCY_STYLES = ("inr", "rupee")
+GROUPINGS = ("indian", "international")
+
+LABELS = {
+    "total_value": "Value", "invested": "Invested", "pnl": "Unrealised P&L", "pnl_pct": "Unrealised P&L %",
+    "total_return": "Total return", "cagr": "CAGR", "volatility": "Volatility (annualised)",
+    "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio", "max_drawdown": "Max drawdown",
+    "beta": "Beta vs NIFTY 50", "alpha": "Alpha (annualised)", "correlation_to_benchmark": "Correlation with NIFTY 50",
+    "value_at_risk": "1-day 95% VaR", "conditional_value_at_risk": "1-day 95% CVaR",
+    "value_at_risk_parametric": "1-day 95% VaR (parametric)", "overall_score": "Health score",
+    "risk_level": "Risk level", "weight": "Weight",
+}
+"""Human labels for the metric and field keys qlwork shows."""
+
+
+def _setting(name: str, allowed: tuple[str, ...], default: str, given: str | None) -> str:
+    value = (given or os.environ.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise InputError(f"{name}={value!r} is not a known setting.", fix=f"Use one of: {', '.join(allowed)}.",
+                         field=name, allowed=list(allowed))
+    return value
+
+
+def group_digits(whole: int, grouping: str | None = None) -> str:
+    """``1999010`` -> ``19,99,010`` (Indian: the last three digits, then pairs) or ``1,999,010``."""
+    digits = str(abs(int(whole)))
+    if _setting("QLWORK_NUMBER_GROUPING", GROUPINGS, "indian", grouping) == "international" or len(digits) <= 3:
+        body = f"{int(digits):,}"
+    else:
+        head, tail = digits[:-3], digits[-3:]
+        pairs = [head[max(0, i - 2):i] for i in range(len(head), 0, -2)][::-1]
+        body = ",".join(pairs) + "," + tail
+    return ("-" if int(whole) < 0 else "") + body
+
+
+def amount(value: float | None, decimals: int = 2, signed: bool = False, grouping: str | None = None) -> str:
+    """A number with digit grouping and ``decimals`` places, no currency (for cells under "... (INR)")."""
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    text = f"{abs(float(value)):.{decimals}f}"
+    whole, _, frac = text.partition(".")
+    zero = not any(ch not in "0." for ch in text)
+    sign = "" if zero else "-" if float(value) < 0 else "+" if signed else ""
+    return sign + group_digits(int(whole), grouping) + ("." + frac if frac else "")
+
+
+def inr(value: float | None, decimals: int = 2, signed: bool = False, style: str | None = None,
+        grouping: str | None = None) -> str:
+    """An INR amount: ``INR 19,99,010.00`` or ``₹19,99,010.00`` (``QLWORK_CURRENCY_STYLE``)."""
+    text = amount(value, decimals, signed, grouping)
+    if text == "n/a":
+        return text
+    if _setting("QLWORK_CURRENCY_STYLE", CURRENCY_STYLES, "inr", style) == "rupee":
+        sign = text[0] if text[0] in "+-" else ""
+        return f"{sign}\u20b9{text[len(sign):]}"
+    return f"INR {text}"
+
+
+def currency_header(label: str, style: str | None = None) -> str:
+    """A column header naming the currency once: ``Value (INR)`` or ``Value (₹)``."""
+    unit = "\u20b9" if _setting("QLWORK_CURRENCY_STYLE", CURRENCY_STYLES, "inr", style) == "rupee" else "INR"
+    return f"{label} ({unit})"
+
+
+def pct(fraction: float | None, decimals: int = 2, signed: bool = False) -> str:
+    """A fraction as a percentage: ``0.0523`` -> ``5.23%``."""
+    if fraction is None or not math.isfinite(float(fraction)):
+        return "n/a"
+    return f"{float(fraction) * 100:{'+' if signed else ''}.{decimals}f}%"
+
+
+def pp(change: float | None, decimals: int = 1) -> str:
+    """A change of a weight (fractions) in percentage points: ``0.031`` -> ``+3.1 pp``."""
+    if change is None or not math.isfinite(float(change)):
+        return "n/a"
+    return f"{float(change) * 100:+.{decimals}f} pp"
+
+
+def ratio(value: float | None, decimals: int = 2) -> str:
+    """A ratio (Sharpe, beta) to ``decimals`` places."""
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.{decimals}f}"
+
+
+def label(key: str) -> str:
+    """The human label of a metric/field key (``sharpe_ratio`` -> ``Sharpe ratio``); an enum value such as
+    ``very_high`` -> ``Very high``."""
+    if key in LABELS:
+        return LABELS[key]
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
