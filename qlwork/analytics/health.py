@@ -13,8 +13,16 @@ Scoring (each component 0-10, combined with the weights in ``COMPONENT_WEIGHTS``
   them, ``10 * (1 - (max_sector_weight - 0.25) / 0.5)``, clipped to [0, 10].
 * ``volatility``: 10 up to the profile's target, falling linearly to 0 at twice the target.
 * ``drawdown``: 10 up to half the profile's limit, falling linearly to 0 at twice the limit.
+* ``concentration``: the largest position against the profile's single-name cap: 10 up to the cap,
+  falling linearly to 0 at three times the cap.
 * ``beta``: 10 up to the profile's beta ceiling, falling linearly to 0 at ceiling + 0.8. Skipped
   (weight re-spread) when beta is unknown.
+* ``trend``: the portfolio's simple return over the analysis window, ``5 + 25 * return`` clipped to
+  [0, 10] (-20% -> 0, flat -> 5, +20% -> 10). Skipped (weight re-spread) when not given.
+
+Cap: a portfolio that is both concentrated (effective holdings < 5, or a position above twice the
+single-name cap) and losing (window return < 0) scores at most ``LOSING_CONCENTRATED_CAP`` (5.0, the
+middle of the scale); ``caps`` in the report says so and why, so the breakdown always explains the score.
 
 Profiles (``PROFILES``): target volatility / drawdown limit / beta ceiling / single-name cap.
 ``risk_level`` is absolute (profile-independent): volatility, |drawdown| and beta each map to a
@@ -38,7 +46,9 @@ PROFILES = {
     "moderate": {"volatility": 0.18, "drawdown": 0.20, "beta": 1.0, "single_name_cap": 0.15},
     "aggressive": {"volatility": 0.25, "drawdown": 0.30, "beta": 1.2, "single_name_cap": 0.25},
 }
-COMPONENT_WEIGHTS = {"diversification": 0.3, "sector_balance": 0.2, "volatility": 0.2, "drawdown": 0.2, "beta": 0.1}
+COMPONENT_WEIGHTS = {"diversification": 0.2, "concentration": 0.15, "sector_balance": 0.15, "volatility": 0.15,
+                     "drawdown": 0.15, "beta": 0.05, "trend": 0.15}
+LOSING_CONCENTRATED_CAP = 5.0
 RISK_LEVELS = ("low", "moderate", "high", "very_high")
 RISK_BANDS = {"volatility": (0.12, 0.20, 0.30), "drawdown": (0.10, 0.20, 0.35), "beta": (0.8, 1.1, 1.4)}
 FULL_DIVERSIFICATION = 15.0
@@ -124,11 +134,13 @@ class HealthReport:
     overweight_positions: tuple = ()
     components: dict = field(default_factory=dict)
     notes: tuple = ()
+    caps: tuple = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["overweight_positions"] = [dict(p) for p in self.overweight_positions]
         d["notes"] = list(self.notes)
+        d["caps"] = [dict(c) for c in self.caps]
         return d
 
 
@@ -141,8 +153,13 @@ def assess_health(
     beta: float | None,
     risk_profile: str = "moderate",
     symbols=None,
+    period_return: float | None = None,
 ) -> HealthReport:
     """Score a portfolio 0-10 (1 dp) and classify its risk; see the module docstring for rules.
+
+    ``period_return`` is the portfolio's simple return over the analysis window (fraction; None skips
+    the trend component). ``components`` holds each part's score, weight, value and rule; ``caps`` any
+    cap applied to the weighted sum, with the reason.
 
     ``symbols`` (optional, else the index of a pandas Series, else position numbers) label
     ``overweight_positions``: dicts ``{"symbol", "weight", "target", "excess"}``, largest excess first.
@@ -159,6 +176,7 @@ def assess_health(
             raise InputError(f"{name}={v!r} is not a valid number.", fix=f"Compute {name} with qlwork.analytics.risk.")
     dd = abs(float(max_drawdown))
     beta_known = beta is not None and np.isfinite(beta)
+    trend_known = period_return is not None and np.isfinite(period_return)
 
     h = float(np.dot(w, w))
     eff = 1.0 / h
@@ -189,15 +207,31 @@ def assess_health(
         "drawdown": (_linear(dd, prof["drawdown"] / 2, 2 * prof["drawdown"]), dd,
                      f"10 up to {prof['drawdown'] / 2:.0%} max drawdown, 0 at {2 * prof['drawdown']:.0%}"),
     }
+    cap = prof["single_name_cap"]
+    largest = float(w.max())
+    comps["concentration"] = (_linear(largest, cap, 3 * cap), largest,
+                              f"10 up to a {cap:.0%} largest position, 0 at {3 * cap:.0%}")
     if beta_known:
         comps["beta"] = (_linear(float(beta), prof["beta"], prof["beta"] + 0.8), float(beta),
                          f"10 up to beta {prof['beta']}, 0 at {prof['beta'] + 0.8:.1f}")
+    if trend_known:
+        comps["trend"] = (min(10.0, max(0.0, 5.0 + 25.0 * float(period_return))), float(period_return),
+                          "5 + 25*window return, clipped to 0-10 (-20% -> 0, flat -> 5, +20% -> 10)")
+    comps = {k: comps[k] for k in COMPONENT_WEIGHTS if k in comps}
     total_w = sum(COMPONENT_WEIGHTS[k] for k in comps)
     components = {
-        k: {"score": round(s, 2), "weight": round(COMPONENT_WEIGHTS[k] / total_w, 4), "value": round(v, 4), "rule": rule}
+        k: {"score": round(s, 2), "weight": round(COMPONENT_WEIGHTS[k] / total_w, 4), "value": round(v, 4),
+            "rule": rule}
         for k, (s, v, rule) in comps.items()
     }
-    overall = round(sum(COMPONENT_WEIGHTS[k] * s for k, (s, _, _) in comps.items()) / total_w, 1)
+    weighted = round(sum(COMPONENT_WEIGHTS[k] * s for k, (s, _, _) in comps.items()) / total_w, 1)
+    caps = []
+    concentrated = eff < 5 or largest > 2 * cap
+    if concentrated and trend_known and period_return < 0 and weighted > LOSING_CONCENTRATED_CAP:
+        caps.append({"cap": LOSING_CONCENTRATED_CAP, "weighted_score": weighted,
+                     "reason": (f"concentrated ({eff:.1f} effective holdings, largest position {largest:.1%}) "
+                                f"and losing ({float(period_return):.1%} over the window)")})
+    overall = min(weighted, LOSING_CONCENTRATED_CAP) if caps else weighted
 
     levels = [_band(volatility, RISK_BANDS["volatility"]), _band(dd, RISK_BANDS["drawdown"])]
     if beta_known:
@@ -225,5 +259,5 @@ def assess_health(
         hhi=round(h, 6), effective_holdings=round(eff, 4),
         sector_weights={k: round(v, 6) for k, v in secs.items()},
         active_sector_weights={k: round(v, 6) for k, v in active.items()},
-        overweight_positions=overweight, components=components, notes=tuple(notes),
+        overweight_positions=overweight, components=components, notes=tuple(notes), caps=tuple(caps),
     )

@@ -91,8 +91,10 @@ def analyze_portfolio(
     vol = float(risk.volatility(port_ret))
     mdd = float(risk.max_drawdown(port_ret))
     beta = float(risk.beta(port_ret, bench_ret))
+    period_return = float(np.prod(1.0 + port_ret) - 1.0)
     report = health.assess_health(
-        weights, list(val["sector"]), _benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile
+        weights, list(val["sector"]), _benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile,
+        period_return=period_return,
     )
     sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
     recs = _recommendations(val, report, sig, profile)
@@ -139,6 +141,8 @@ def analyze_portfolio(
         "active_sector_weights": {k: rnd(v) for k, v in report.active_sector_weights.items()},
         "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2)},
         "score_components": report.components,
+        **({"score_caps": list(report.to_dict()["caps"])} if report.caps else {}),
+        "period_return": rnd(period_return),
         "window": window,
         **({"symbols_without_data": without} if without else {}),
         "data_source": source_of(market),

@@ -87,3 +87,29 @@ def test_bad_inputs(args):
         assess_health(*args)
     with pytest.raises(InputError):
         assess_health([1, 1], ["A", "B"], {}, 0.1, -0.1, 1.0, risk_profile="yolo")
+
+
+def test_a_concentrated_losing_portfolio_cannot_score_above_the_middle():
+    w = [0.38, 0.2, 0.14, 0.14, 0.14]  # one stock at 38%: above twice the moderate 15% cap
+    sectors = ["IT", "Banks", "Energy", "FMCG", "Auto"]
+    losing = assess_health(w, sectors, BENCH, 0.10, -0.06, 0.8, period_return=-0.159)
+    assert losing.overall_score <= 5.0
+    (cap,) = losing.caps
+    assert cap["cap"] == 5.0 and cap["weighted_score"] > 5.0  # the cap is what holds it down, and it says so
+    assert "concentrated" in cap["reason"] and "-15.9%" in cap["reason"]
+    gaining = assess_health(w, sectors, BENCH, 0.10, -0.06, 0.8, period_return=0.12)
+    assert gaining.caps == () and gaining.overall_score > 5.0
+    assert losing.to_dict()["caps"][0]["reason"] == cap["reason"]
+
+
+def test_trend_and_concentration_components_explain_the_score():
+    w, sec = np.ones(10), [f"S{i}" for i in range(10)]
+    scores = [assess_health(w, sec, {}, 0.15, -0.1, 1.0, period_return=r).components["trend"]["score"]
+              for r in (-0.3, -0.1, 0.0, 0.1, 0.3)]
+    assert scores == [0.0, 2.5, 5.0, 7.5, 10.0]
+    skipped = assess_health(w, sec, {}, 0.15, -0.1, 1.0)
+    assert "trend" not in skipped.components
+    assert sum(c["weight"] for c in skipped.components.values()) == pytest.approx(1.0, abs=1e-3)
+    heavy = assess_health([0.45, 0.55 / 3, 0.55 / 3, 0.55 / 3], ["A", "B", "C", "D"], {}, 0.15, -0.1, 1.0)
+    assert heavy.components["concentration"]["score"] == 0.0  # 45% = three times the 15% cap
+    assert heavy.components["concentration"]["value"] == pytest.approx(0.45)
