@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import ipywidgets as widgets
@@ -311,6 +312,47 @@ def test_streamed_text_appears_in_pending_answer():
     chat.send("Review my portfolio")
     assert "Looking at your holdings..." in seen["pending"] and "qlwork-pending" in seen["pending"]
     assert "Score 7.5/10" in turns(chat)[-1].children[0].value
+
+
+def test_streamed_json_shows_completed_text_fields_never_raw_json():
+    chat = None
+    seen = []
+    answer = answer_json(insights=["Diversified across sectors", "Top sector IT at 24%"])
+
+    def stream(inp):
+        for cut in range(0, len(answer), 7):  # fragments that split keys, strings and numbers
+            inp.on_delta(answer[cut:cut + 7])
+            seen.append(turns(chat)[-1].children[0].value)
+        return FinalMessage(answer)
+
+    chat = scripted_chat([stream])
+    chat.send("Review my portfolio")
+    assert seen and all('"analysis_type"' not in html and "{" not in html for html in seen)
+    assert any("Drafting the answer" in html for html in seen)
+    assert "- Diversified across sectors" in seen[-1] and "- Top sector IT at 24%" in seen[-1]
+    assert "- REBALANCE RELIANCE: Overweight &lt;15%&gt;" in seen[-1]
+    assert "Score 7.5/10" in turns(chat)[-1].children[0].value
+
+
+def test_tool_progress_lines_and_a_real_spinner_while_working():
+    import time
+
+    chat = None
+    seen = {}
+
+    def final(inp):
+        deadline = time.monotonic() + 10  # the watcher polls the stored steps every 0.25 s
+        while time.monotonic() < deadline and "analyze_portfolio done in" not in turns(chat)[-1].children[0].value:
+            time.sleep(0.05)
+        seen["pending"], seen["status"] = turns(chat)[-1].children[0].value, chat.status.value
+        return FinalMessage(answer_json())
+
+    chat = scripted_chat([ToolCalls([call("analyze_portfolio")]), final])
+    chat.send("Review my portfolio")
+    assert re.search(r"analyze_portfolio done in [0-9.]+ m?s<", seen["pending"])
+    assert "fa-spinner" in seen["pending"] and "fa-spinner" in seen["status"] and "\u23f3" not in seen["status"]
+    assert "Working on your question" in seen["status"]
+    assert chat.status.value == ""  # cleared when the answer is in
 
 
 def test_cancel_while_running():

@@ -23,14 +23,16 @@ DEFAULT_PORTFOLIO = "sample:diversified"
 
 def cmd_chat(args) -> int:
     from .. import open_session
+    from ..assistant.progress import ConsoleProgress, RunWatcher
     from ..assistant.render import answer_text, steps_text
 
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
+    progress = ConsoleProgress()
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
-                           backend_options=backend_options(args))
+                           backend_options=backend_options(args), on_delta=progress.delta)
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
     print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
           f"portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
@@ -44,11 +46,15 @@ def cmd_chat(args) -> int:
             return 0
         if not text:
             continue
+        progress.reset()
+        watcher = RunWatcher(session.store, session.thread_id, progress.tools).start()
         try:
             answer = session.ask(text)
         except QlworkError as exc:
             print(f"error: {exc}")
             continue
+        finally:
+            watcher.stop()
         if answer.response is not None:
             print(answer_text(answer.response.model_dump()))
         else:  # e.g. incomplete (max_turns reached): no structured answer, say why

@@ -21,12 +21,13 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from . import parts as P
-from . import render as R
 from ..assistant.attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
-                          use_as_portfolio)
+                                     use_as_portfolio)
+from ..assistant.progress import RunWatcher, draft_lines
 from ..errors import InputError, QlworkError
 from ..market.base import source_label
+from . import parts as P
+from . import render as R
 
 __all__ = ["AssistantChat"]
 
@@ -67,6 +68,9 @@ class AssistantChat(widgets.VBox):
         self._pending_files: list[dict] = []
         self._pending: widgets.VBox | None = None
         self._stream = ""
+        self._tool_lines: list[str] = []
+        self._watcher: RunWatcher | None = None
+        self._pending_html = widgets.HTML()
         self._worker: threading.Thread | None = None
         self._syncing = False
         self._build()
@@ -132,9 +136,11 @@ class AssistantChat(widgets.VBox):
             return None
         self.input.value = ""
         self._append(P.html(R.user_html(text, [f["name"] for f in files]), "qlwork-turn", "qlwork-user"))
-        self._stream = ""
-        self._pending = P.css(widgets.VBox([widgets.HTML(R.pending_html())]), "qlwork-turn", "qlwork-assistant")
+        self._stream, self._tool_lines = "", []
+        self._pending_html = widgets.HTML(R.pending_html())
+        self._pending = P.css(widgets.VBox([self._pending_html]), "qlwork-turn", "qlwork-assistant")
         self._append(self._pending)
+        self._watcher = RunWatcher(self.session.store, self.session.thread_id, self._on_progress).start()
         attachments = [message_attachment(f, as_portfolio=f["portfolio"]) for f in files] or None
         if wait:
             return self._exchange(text, attachments, self._pending)
@@ -166,6 +172,8 @@ class AssistantChat(widgets.VBox):
                 P.log.info("assistant widget: unexpected error", exc_info=True)
             box.children = self._error_parts(exc)
         finally:
+            if self._watcher is not None:
+                self._watcher.stop()
             self._pending = None
             self.busy = False
             self.refresh()
@@ -184,13 +192,20 @@ class AssistantChat(widgets.VBox):
         return parts
 
     def _on_delta(self, fragment: str) -> None:
-        """Streaming backends call this with text fragments: shown in the pending answer."""
-        box = self._pending
-        if box is None or not fragment:
+        """Streaming backends call this with text fragments: the completed text fields show."""
+        if self._pending is None or not fragment:
             return
         self._stream += str(fragment)
-        if box.children and isinstance(box.children[0], widgets.HTML):
-            box.children[0].value = R.pending_html(self._stream, "Receiving…")
+        self._show_pending("Receiving the answer…")
+
+    def _on_progress(self, lines: list[str]) -> None:
+        """The run watcher's tool lines (which tool runs, for how long)."""
+        self._tool_lines = list(lines)
+        self._show_pending("Receiving the answer…" if self._stream else "Working…")
+
+    def _show_pending(self, status: str) -> None:
+        # only the pending card's own widget: once the answer replaces it, late updates land nowhere visible
+        self._pending_html.value = R.pending_html(self._tool_lines, draft_lines(self._stream), status)
 
     def cancel(self) -> Any:
         """Cancel the run in progress (the Cancel button); returns the run or None."""
@@ -210,11 +225,12 @@ class AssistantChat(widgets.VBox):
         busy = change["new"]
         self.send_button.disabled = self.new_button.disabled = self.thread_picker.disabled = busy
         self.cancel_button.disabled = not busy
-        self._set_status("⏳ Working on your question…" if busy else "", busy=busy)
+        self._set_status("Working on your question…" if busy else "", busy=busy)
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         cls = "qlwork-busy" if busy else "qlwork-status-text"
-        self.status.value = f'<span class="{cls}">{R.esc(text)}</span>' if text else ""
+        spinner = R.SPINNER + " " if busy else ""
+        self.status.value = f'<span class="{cls}">{spinner}{R.esc(text)}</span>' if text else ""
 
     def _market_source(self) -> str | None:
         """The session's data source before any answer names it (None if the provider fails to load:

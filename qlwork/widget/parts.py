@@ -12,8 +12,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from . import render as R
 from ..assistant.render import tool_calls as flatten_calls
+from . import render as R
 
 log = logging.getLogger("qlwork.widget")
 MAX_CHARTS = 4

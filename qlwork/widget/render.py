@@ -126,12 +126,20 @@ def user_html(text: str, attachments: list[str] | None = None) -> str:
             f'margin-left:15%;white-space:pre-wrap"><b>You:</b> {esc(text)}{files}</div>')
 
 
-def pending_html(text: str = "", status: str = "Working…") -> str:
-    """The answer being produced: a status line plus any streamed text so far."""
-    streamed = (f'<div class="qlwork-stream" style="white-space:pre-wrap;margin-top:4px">{esc(text)}</div>'
-                if text else "")
+SPINNER = '<i class="fa fa-spinner fa-spin qlwork-spinner" aria-hidden="true"></i>'
+"""JupyterLab's own spinner (Font Awesome, which ipywidgets loads for button icons): no missing glyphs."""
+
+
+def pending_html(tools: list[str] | tuple = (), draft: list[str] | tuple = (), status: str = "Working…") -> str:
+    """The answer being produced: a spinner and status, one line per tool call (running with its timer,
+    or done / failed), then the answer's text fields as they complete (never raw JSON)."""
+    steps = "".join(f'<div class="qlwork-progress-line">{esc(line)}</div>' for line in tools)
+    drafted = ("".join(f'<div class="qlwork-draft-line">{esc(line)}</div>' for line in draft))
+    drafted = (f'<div class="qlwork-stream" style="white-space:pre-wrap;margin-top:4px">'
+               f'<div style="{_MUTED}">Drafting the answer:</div>{drafted}</div>') if draft else ""
     return (f'<div class="qlwork-pending" style="{_CARD}border-style:dashed">'
-            f'<span style="{_MUTED}">{esc(status)}</span>{streamed}</div>')
+            f'<span style="{_MUTED}">{SPINNER} {esc(status)}</span>'
+            f'<div class="qlwork-progress" style="{_MUTED}margin-top:2px">{steps}</div>{drafted}</div>')
 
 
 def notice_html(text: str) -> str:

@@ -98,3 +98,10 @@ def test_a_follow_up_in_a_new_process_uses_the_thread(tmp_path):
         assert messages[3].data["analysis_type"] != "portfolio_health"
     finally:
         store.close()
+
+
+def test_chat_prints_tool_progress_before_the_answer(monkeypatch, capsys):
+    out = chat(monkeypatch, capsys, ["--user", "gil", "--new"], ["Analyze my portfolio", "exit"])
+    progress = re.search(r"\.\.\. analyze_portfolio done in [0-9.]+ m?s", out)
+    assert progress and out.index("... analyze_portfolio") < out.index("score ")
+    assert "{" not in out.split("you>")[1]  # no raw JSON anywhere in the conversation
