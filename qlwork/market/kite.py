@@ -109,7 +109,8 @@ class KiteMarketData:
     ID`` stored for ``user_id`` (default: the OS user name, see :func:`kite_auth.default_user`); ``root``
     points the real client elsewhere (tests). ``cache`` is True (default store), False
     or a :class:`CandleCache`. ``clock`` returns the current tz-aware time (for tests). Retry settings
-    (``max_attempts``, ``backoff``, ``backoff_cap`` in seconds) apply to HTTP 429.
+    (``max_attempts``, ``backoff``, ``backoff_cap`` and ``budget``: the most seconds one call may take) apply
+    to transient failures (see :func:`~qlwork.market.kite_client.call_kite`).
     """
 
     name = PROVIDER
@@ -118,8 +119,8 @@ class KiteMarketData:
 
     def __init__(self, *, api_key: str | None = None, access_token: str | None = None, root: str | None = None,
                  timeout: float = 7.0, cache: bool | CandleCache = True, limiter: RateLimiter | None = None,
-                 max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 8.0, workers: int = 4,
-                 clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE",
+                 max_attempts: int = 4, backoff: float = 0.5, backoff_cap: float = 8.0, budget: float = 20.0,
+                 workers: int = 4, clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE",
                  user_id: str | None = None) -> None:
         self._clock = clock or kite_auth.now_ist
         self.user_id = kite_auth.check_user(user_id)
@@ -133,6 +134,7 @@ class KiteMarketData:
         self._account_checked = False
         self._client = ReadOnlyKite(key, token, root=root, timeout=timeout, limiter=limiter,
                                     max_attempts=max_attempts, backoff=backoff, backoff_cap=backoff_cap,
+                                    budget=budget,
                                     fix=kite_auth.login_fix(self.user_id))
         self.cache = CandleCache() if cache is True else (cache or None)
         self.workers = max(1, int(workers))

@@ -158,9 +158,10 @@ def test_errors_are_mapped(kite, fake_kite, kind, error, pattern):
 
 
 def test_timeout_and_refused_connection(make_kite, fake_kite):
-    fake_kite.fail("slow", HIST, times=1, delay=0.8)
-    with pytest.raises(ProviderError, match="did not answer in time"):
+    fake_kite.fail("slow", HIST, times=4, delay=0.8)
+    with pytest.raises(ProviderError, match="did not answer in time") as info:
         make_kite(timeout=0.2).candles("TCS", start="2026-11-01", end="2026-11-19")
+    assert fake_kite.count(HIST) == 4 and info.value.details["attempts"] == 4  # timeouts are retried
     dead = make_kite(root="http://127.0.0.1:9", cache=False)  # instruments come from the day's CSV cache
     with pytest.raises(ProviderError, match="Could not reach Kite"):
         dead.candles("TCS", start="2026-11-01", end="2026-11-19")

@@ -3,7 +3,8 @@
 Serves Kite-shaped data generated from the demo universe: ``POST /session/token``, ``GET /user/profile``,
 ``/portfolio/holdings``, ``/instruments``, ``/instruments/NSE`` (CSV), ``/instruments/historical/{token}/
 {interval}``, ``/quote``, ``/quote/ltp``, ``/quote/ohlc``; anything else is 404 (and recorded). Responses
-use Kite's envelope; errors carry ``error_type`` like Kite. Requests need ``Authorization: token
+use Kite's envelope; errors carry ``error_type`` like Kite (each request's Authorization header and body
+are recorded in ``Request.extra``). Requests need ``Authorization: token
 api_key:access_token`` (403 TokenException otherwise). Historical requests longer than Kite's per-interval
 cap and quote calls over the instrument limit get 400 InputException, as from Kite.
 
@@ -43,10 +44,12 @@ MAX_REQUESTS = 50_000
 
 @dataclass
 class Fault:
-    kind: str  # token | permission | input | 429 | 500 | html | slow | drop
+    kind: str  # token | permission | input | 429 | 500 | 503 | tryagain | html | slow | drop | redirect
     prefix: str = "/"
     times: int = 1
     delay: float = 0.0
+    location: str = ""  # redirect: the Location header (a path on this server or a full URL)
+    status: int = 302  # redirect: 301 / 302 / 303 / 307 / 308
 
 
 @dataclass
@@ -126,10 +129,12 @@ class FakeKite:
         self.stop()
 
     # -- test controls ----------------------------------------------------------------------
-    def fail(self, kind: str, prefix: str = "/", times: int = 1, delay: float = 0.0) -> None:
-        """Inject a fault for the next ``times`` requests whose path starts with ``prefix``."""
+    def fail(self, kind: str, prefix: str = "/", times: int = 1, delay: float = 0.0, *, location: str = "",
+             status: int = 302) -> None:
+        """Inject a fault for the next ``times`` requests whose path starts with ``prefix``
+        (``kind="redirect"`` answers ``status`` with ``Location: location``)."""
         with self._lock:
-            self.faults.append(Fault(kind, prefix, times, delay))
+            self.faults.append(Fault(kind, prefix, times, delay, location, status))
 
     def expire_tokens(self) -> None:
         """Make every issued access token invalid (as after 06:00 IST)."""
@@ -318,7 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        rec = Request(time.monotonic(), method, path, query)
+        rec = Request(time.monotonic(), method, path, query,
+                      extra={"authorization": self.headers.get("Authorization", ""), "body": body})
         with fake._lock:
             fake.requests.append(rec)
             total = len(fake.requests)
@@ -332,6 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
                 rec.status = -1
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault.kind == "redirect":
+                rec.status = fault.status
+                self.send_response(fault.status)
+                self.send_header("Location", fault.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay)
@@ -358,6 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
             "input": _error(400, "InputException", "invalid token"),
             "429": _error(429, "NetworkException", "Too many requests"),
             "500": _error(500, "GeneralException", "Something went wrong. Please try again."),
+            "503": _error(503, "NetworkException", "Gateway timed out. Please try again."),
+            # Kite's general "try again" error, as some endpoints send it with a 4xx status
+            "tryagain": _error(400, "GeneralException", "Something went wrong, please try again later."),
             # an upstream error page that (badly) echoes the request's Authorization header
             "html": (502, "text/html", f"<html><body><h1>502 Bad Gateway</h1><p>{auth}</p></body></html>".encode()),
         }
