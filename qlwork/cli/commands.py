@@ -28,12 +28,13 @@ def cmd_chat(args) -> int:
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
-    session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
+    session = open_session(args.user, backend=args.backend, portfolio=args.portfolio, provider=args.provider,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
                            backend_options=backend_options(args))
+    market = session.market_provider()  # a missing Kite login fails here, before the first question
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
     print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
-          f"portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
+          f"provider {market.name}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
     while True:
         try:
             text = input("you> ").strip()
@@ -229,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--portfolio", default=None,
                    help=f"portfolio source: sets a new thread's (default: {DEFAULT_PORTFOLIO}); on a reopened "
                    "thread changes it only when given")
+    p.add_argument("--provider", default=None,
+                   help="market data: demo | kite (your Kite login for --user, read-only; --portfolio kite reads "
+                        "its holdings); default: QLWORK_PROVIDER, else provider in qlwork.toml, else demo")
     p.add_argument("--thread", default=None, help="continue this thread id (default: the user's latest)")
     p.add_argument("--new", action="store_true", help="start a new thread")
     p.add_argument("--steps", action="store_true", help="print the tool calls behind each answer")

@@ -39,7 +39,7 @@ from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
 from ..fileio import atomic_write
 from . import kite_auth
-from .base import CANDLE_COLUMNS, OHLCV_FIELDS, QUOTE_KEY_PREFIX, check_interval, mark, parse_date, resolve_symbols
+from .base import CANDLE_COLUMNS, OHLCV_FIELDS, check_interval, mark, parse_date, resolve_symbols
 from .cache import CandleCache
 from .kite_client import ReadOnlyKite
 from .ratelimit import RateLimiter
@@ -94,6 +94,23 @@ def records_to_frame(records: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
 
 
+def _ist_times(quote: dict) -> dict:
+    """``quote`` with ``timestamp`` / ``last_trade_time`` as tz-aware Asia/Kolkata datetimes (Kite sends
+    exchange time without an offset; kiteconnect parses it naive)."""
+    out = dict(quote)
+    for field in ("timestamp", "last_trade_time"):
+        value = out.get(field)
+        if not value:
+            continue
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            continue
+        stamp = stamp.tz_localize(TIMEZONE) if stamp.tzinfo is None else stamp.tz_convert(TIMEZONE)
+        out[field] = stamp.to_pydatetime()
+    return out
+
+
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -142,6 +159,7 @@ class KiteMarketData:
         self._instruments: tuple[dt.date, pd.DataFrame] | None = None
         self._dump_lock = threading.Lock()
         self._last_date: tuple[dt.date, dt.date] | None = None
+        self._routes: dict[str, tuple[str, int]] = {}  # held symbol -> (exchange, token) when not NSE
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -193,17 +211,30 @@ class KiteMarketData:
         return mark(self._load_dump().copy(), PROVIDER, False)
 
     def resolve(self, symbols) -> list[str]:
-        """Canonical symbols; InputError with close-match suggestions for unknown ones."""
-        return resolve_symbols(symbols, self._load_dump()["tradingsymbol"])
+        """Canonical symbols (NSE, or held on another exchange); InputError with close-match
+        suggestions for unknown ones."""
+        known = self._load_dump()["tradingsymbol"]
+        return resolve_symbols(symbols, [*known, *(s for s in self._routes if s not in set(known))])
+
+    def exchange_of(self, symbol: str) -> str:
+        """The exchange ``symbol`` is priced on: its holding's exchange when it is held elsewhere, else NSE."""
+        return self._routes.get(symbol, (self.exchange, 0))[0]
 
     def instrument_tokens(self, symbols) -> dict[str, int]:
-        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token)."""
+        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token; a symbol held on another
+        exchange -> that exchange's token from the holdings)."""
         dump = self._load_dump().set_index("tradingsymbol")["instrument_token"]
-        return {s: int(dump[s]) for s in self.resolve(symbols)}
+        return {s: self._routes[s][1] if s in self._routes else int(dump[s]) for s in self.resolve(symbols)}
 
     def sectors(self, symbols) -> dict[str, str]:
         dump = self._load_dump().set_index("tradingsymbol")["sector"]
-        return {s: str(dump[s]) for s in self.resolve(symbols)}
+        return {s: str(dump[s]) if s in dump.index else self._sector_of(s) for s in self.resolve(symbols)}
+
+    @staticmethod
+    def _sector_of(symbol: str) -> str:
+        from .demo import DemoMarketData
+
+        return str(DemoMarketData().instruments().set_index("tradingsymbol")["sector"].get(symbol, UNCLASSIFIED))
 
     # -- candles ----------------------------------------------------------------------------
     def _bounds(self, interval: str, start, end) -> tuple[dt.date, dt.date]:
@@ -305,7 +336,7 @@ class KiteMarketData:
     # -- quotes -----------------------------------------------------------------------------
     def _batched(self, kind: str, symbols) -> Partial:
         names = self.resolve(symbols)
-        keys = [f"{self.exchange}:{s}" for s in names]
+        keys = [f"{self.exchange_of(s)}:{s}" for s in names]
         size = BATCH[kind]
         call = getattr(self._client, kind)
         out, failures = Partial(), {}
@@ -320,13 +351,14 @@ class KiteMarketData:
                 continue
             for key in batch:
                 if key in data:
-                    out[QUOTE_KEY_PREFIX + key.split(":", 1)[1]] = data[key]
+                    out[key] = _ist_times(data[key]) if kind == "quote" else data[key]
         out.failures = {s: e.to_dict() for s, e in failures.items()}
         self._check_failures(names, failures, kind)
         return out
 
     def quote(self, symbols) -> Partial:
-        """Kite full quotes keyed ``"NSE:SYMBOL"`` (batches of 500; fields as Kite returns them)."""
+        """Kite full quotes keyed ``"NSE:SYMBOL"`` (``"BSE:SYMBOL"`` for a symbol held on BSE; batches of
+        500; fields as Kite returns them, ``timestamp`` and ``last_trade_time`` tz-aware Asia/Kolkata)."""
         return self._batched("quote", symbols)
 
     def ltp(self, symbols) -> Partial:
@@ -361,30 +393,51 @@ class KiteMarketData:
         return list(self._client.holdings())
 
     def portfolio(self, name: str = "kite") -> "Portfolio":
-        """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`.
+        """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`, each holding priced on its own
+        exchange.
 
-        ``quantity`` counts settled plus T1 shares; positions with zero total are skipped; a zero
-        ``average_price`` (bonus or transferred-in shares) falls back to ``close_price``/``last_price``.
+        Quantities follow Kite's documented semantics (:func:`qlwork.portfolio.loaders.kite_position`:
+        T1 counted once, shares sold today removed, MTF shares added, pledged shares kept); zero positions
+        are skipped (``metadata["skipped"]``). A holding on NSE uses the NSE instrument; one on another
+        exchange (BSE) uses the ``instrument_token`` Kite sent with it, for candles and quotes of that
+        symbol from this provider. A holding that cannot be priced (no instrument at all) is left out and
+        named in ``metadata["symbols_without_data"]`` with the reason; only an account with nothing left
+        raises.
         """
         from ..portfolio import load_portfolio
+        from ..portfolio.loaders import kite_records
 
-        rows, skipped = [], []
-        for h in self.holdings():
-            row = dict(h)
-            row["quantity"] = int(row.get("quantity") or 0) + int(row.get("t1_quantity") or 0)
-            if row["quantity"] <= 0:
-                skipped.append(str(row.get("tradingsymbol")))
+        records, skipped, without, notes = kite_records(self.holdings())
+        dump = set(self._load_dump()["tradingsymbol"])
+        rows, exchanges = [], {}
+        for rec in records:
+            sym = str(rec.get("tradingsymbol") or "").strip().upper()
+            exch = str(rec.get("exchange") or self.exchange).strip().upper()
+            token = rec.get("instrument_token")
+            if exch == self.exchange and sym in dump:
+                self._routes.pop(sym, None)
+            elif str(token or "").strip().isdigit() and int(token) > 0:
+                self._routes[sym] = (exch, int(token))
+                exchanges[sym] = exch
+            else:
+                without.append({"symbol": sym, "reason": f"no {exch} instrument: Kite sent no instrument_token "
+                                                         f"and {sym} is not in the {self.exchange} list"})
                 continue
-            if not row.get("average_price"):
-                row["average_price"] = row.get("close_price") or row.get("last_price")
-            rows.append(row)
+            rows.append(rec)
         if not rows:
-            raise InputError("The Kite account has no holdings.", fix="Use a CSV/JSON portfolio or a sample.",
-                             provider=PROVIDER)
-        known = self._load_dump()["tradingsymbol"]
-        port = load_portfolio(rows, known_symbols=known, name=name)
+            names = ", ".join(f"{w['symbol']} ({w['reason']})" for w in without)
+            raise InputError("The Kite account has no holdings qlwork can value" + (f": {names}." if names else "."),
+                             fix="Use a CSV/JSON portfolio or a sample.", provider=PROVIDER,
+                             symbols_without_data=without or None)
+        port = load_portfolio(rows, known_symbols=dump | set(self._routes), name=name)
         meta = dict(port.metadata, format="kite", provider=PROVIDER, as_of=self.now().isoformat(),
                     skipped=skipped)
+        if without:
+            meta["symbols_without_data"] = without
+        if exchanges:
+            meta["exchanges"] = exchanges
+        if notes:
+            meta["quantities"] = notes
         return port.model_copy(update={"source": "kite:holdings", "metadata": meta})
 
     # -- misc -------------------------------------------------------------------------------
