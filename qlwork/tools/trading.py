@@ -57,6 +57,12 @@ def _with_data(pf, close):
     return pf if len(keep) == len(pf.holdings) else pf.model_copy(update={"holdings": keep})
 
 
+def _unvalued(pf) -> list[dict]:
+    """Holdings the loader already left out because they cannot be priced (e.g. a Kite holding with no
+    instrument), as ``{"symbol", "reason"}``."""
+    return [dict(d) for d in (pf.metadata or {}).get("symbols_without_data") or []]
+
+
 @tool
 def analyze_portfolio(
     ctx: ToolContext,
@@ -79,7 +85,7 @@ def analyze_portfolio(
     profile = risk_profile or ctx.risk_profile or "moderate"
     day = resolve_as_of(ctx, as_of)
     close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
-    without = window.pop("symbols_without_data", [])
+    without = _unvalued(pf) + window.pop("symbols_without_data", [])
     pf = _with_data(pf, close)
     last = close.iloc[-1]
     sectors = market.sectors(pf.symbols)
@@ -287,6 +293,7 @@ def calculate_risk_metrics(
         pf = _with_data(pf, close)
         rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
         label = "portfolio"
+        window["symbols_without_data"] = _unvalued(pf) + window.get("symbols_without_data", [])
     without = window.pop("symbols_without_data", [])
     bench = risk.simple_returns(close[BENCHMARK].to_numpy())
     summary = risk.risk_summary(rets, bench, risk_free=rf)

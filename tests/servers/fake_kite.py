@@ -39,6 +39,9 @@ CSV_COLUMNS = ["instrument_token", "exchange_token", "tradingsymbol", "name", "l
 # symbols in the dump but not in the demo universe: (symbol, name, demo symbol whose prices it reuses, scale)
 EXTRA = (("ZOMATO", "ZOMATO", "TRENT", 0.05), ("IDEA", "VODAFONE IDEA", "YESBANK", 0.4),
          ("RELINFRA", "RELIANCE INFRASTRUCTURE", "RELIANCE", 0.2))
+# BSE instruments (not in the NSE dump's rows): (symbol, name, demo symbol whose prices it reuses, scale).
+# SBIN is also on NSE (a BSE holding of it must be priced from BSE); KAMATHOTEL is BSE-only.
+BSE = (("SBIN", "STATE BANK OF INDIA", "SBIN", 1.002), ("KAMATHOTEL", "KAMAT HOTELS", "ITC", 0.5))
 MAX_REQUESTS = 50_000
 
 
@@ -92,6 +95,11 @@ class FakeKite:
                                "lot_size": 1, "instrument_type": "EQ", "segment": "NSE", "exchange": "NSE"})
             self._source[token] = (base, scale)
         self.tokens = {r["tradingsymbol"]: int(r["instrument_token"]) for r in self._rows}
+        self.bse_tokens: dict[str, int] = {}
+        for i, (sym, name, base, scale) in enumerate(BSE):
+            token = (500000 + i) * 256 + 4  # Kite's BSE tokens end in segment 4
+            self.bse_tokens[sym] = token
+            self._source[token] = (base, scale)
         self.holdings = [
             self._holding("RELIANCE", 10, 1400.0), self._holding("TCS", 5, 3300.0),
             self._holding("HDFCBANK", 20, 900.0), self._holding("INFY", 15, 1500.0),
@@ -163,10 +171,15 @@ class FakeKite:
         return best
 
     # -- data -------------------------------------------------------------------------------
-    def _holding(self, sym: str, qty: int, avg: float, t1: int = 0) -> dict:
-        bar = self._bars(self.tokens[sym], self.today - dt.timedelta(days=10), self.today)
+    def holding(self, sym: str, qty: int, avg: float, t1: int = 0, exchange: str = "NSE", **fields) -> dict:
+        """A Kite-shaped holding of ``sym`` on ``exchange`` (``fields`` override any attribute)."""
+        return {**self._holding(sym, qty, avg, t1, exchange), **fields}
+
+    def _holding(self, sym: str, qty: int, avg: float, t1: int = 0, exchange: str = "NSE") -> dict:
+        token = (self.bse_tokens if exchange == "BSE" else self.tokens)[sym]
+        bar = self._bars(token, self.today - dt.timedelta(days=10), self.today)
         last, prev = float(bar["close"][-1]), float(bar["close"][-2])
-        return {"tradingsymbol": sym, "exchange": "NSE", "instrument_token": self.tokens[sym],
+        return {"tradingsymbol": sym, "exchange": exchange, "instrument_token": token,
                 "isin": f"INE{zlib.crc32(sym.encode()) % 10**6:06d}01", "product": "CNC", "price": 0, "quantity": qty,
                 "used_quantity": 0, "t1_quantity": t1, "realised_quantity": qty, "authorised_quantity": 0,
                 "opening_quantity": qty, "collateral_quantity": 0, "collateral_type": "",
@@ -234,9 +247,9 @@ class FakeKite:
         return out
 
     def quote_for(self, key: str, kind: str) -> dict | None:
-        sym = key.split(":", 1)[-1]
-        token = self.tokens.get(sym)
-        if token is None or not key.startswith("NSE:"):
+        exchange, _, sym = key.partition(":")
+        token = {"NSE": self.tokens, "BSE": self.bse_tokens}.get(exchange, {}).get(sym)
+        if token is None:
             return None
         bars = self._bars(token, self.today - dt.timedelta(days=10), self.today)
         last, prev = float(bars["close"][-1]), float(bars["close"][-2])
