@@ -121,7 +121,10 @@ def cmd_kite_login(args) -> int:
         print(f"Open this URL in a browser, log in as {user}'s Kite account, then paste the request_token "
               "(or the whole redirect URL):")
         print(login_url())
-        token = input("request_token or redirect URL: ")
+        try:
+            token = input("request_token or redirect URL: ")
+        except EOFError:
+            token = ""  # complete_login says what to paste
     status = complete_login(token, user=user)
     print(f"Logged in to Kite account {status['user_id']} for qlwork user {user}; token valid until "
           f"{status['expiry']} (stored in {status['path']}, mode 0600).")

@@ -16,6 +16,14 @@ from qlwork.tools.trading import analyze_portfolio, calculate_risk_metrics
 HIST = "/instruments/historical/"
 
 
+@pytest.fixture
+def kite(make_kite):
+    """Kite on the fake server with a generous private limiter (the limits have their own tests)."""
+    from qlwork.market.ratelimit import RateLimiter
+
+    return make_kite(limiter=RateLimiter({"historical": 100, "quote": 100, "other": 100}))
+
+
 def _qty(port) -> dict:
     return dict(zip(port.symbols, port.quantities.tolist()))
 
