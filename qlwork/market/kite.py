@@ -12,8 +12,9 @@ day, as Kite sends them); quotes keyed ``"NSE:SYMBOL"``; symbols are NSE trading
   GTT or funds call exists here and its HTTP session refuses any other endpoint.
 - Instruments: Kite's NSE dump, cached once per IST day as
   ``$QLWORK_HOME/cache/kite/instruments-YYYY-MM-DD.csv``.
-- Sectors: Kite has none. A symbol also in the demo universe gets the demo sector table's label,
-  indices get ``"Index"``, everything else ``"Unclassified"``.
+- Sectors: Kite has none. A symbol gets NSE's industry from the NIFTY 500 list (:mod:`.sectors`; a
+  holding is matched by its ISIN first, so a BSE holding gets its company's industry), indices get
+  ``"Index"``, everything else ``"Unclassified"`` (left out of sector-balance scoring).
 - Candles: long ranges are split into chunks within Kite's per-request day caps (:data:`MAX_DAYS`),
   fetched concurrently under the shared rate limiter, merged and de-duplicated; with ``cache=True``
   they are stored in :class:`~qlwork.market.cache.CandleCache` so a rerun fetches only missing days
@@ -43,6 +44,7 @@ from .base import CANDLE_COLUMNS, OHLCV_FIELDS, check_interval, mark, parse_date
 from .cache import CandleCache
 from .kite_client import ReadOnlyKite
 from .ratelimit import RateLimiter
+from .sectors import INDEX, UNCLASSIFIED, industries, industry_of, source as sector_source
 
 if TYPE_CHECKING:  # imported lazily at run time (portfolio sits above market in the import order)
     from ..portfolio import Portfolio
@@ -55,7 +57,6 @@ MAX_DAYS: dict[str, int] = {"minute": 60, "3minute": 100, "5minute": 100, "10min
 """Kite's maximum calendar days per historical request, by interval."""
 BATCH = {"quote": 500, "ltp": 1000, "ohlc": 1000}
 """Kite's maximum instruments per quote call."""
-UNCLASSIFIED = "Unclassified"
 INSTRUMENT_DTYPES = {"tradingsymbol": str, "name": str, "expiry": str, "instrument_type": str, "segment": str,
                      "exchange": str}
 
@@ -160,6 +161,7 @@ class KiteMarketData:
         self._dump_lock = threading.Lock()
         self._last_date: tuple[dt.date, dt.date] | None = None
         self._routes: dict[str, tuple[str, int]] = {}  # held symbol -> (exchange, token) when not NSE
+        self._isins: dict[str, str] = {}  # held symbol -> ISIN (its NSE industry, whatever the exchange)
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -200,10 +202,8 @@ class KiteMarketData:
 
     @staticmethod
     def _sector_labels(frame: pd.DataFrame) -> list[str]:
-        from .demo import DemoMarketData
-
-        table = DemoMarketData().instruments().set_index("tradingsymbol")["sector"].to_dict()
-        return ["Index" if seg == "INDICES" else table.get(sym, UNCLASSIFIED)
+        table = industries()
+        return [INDEX if seg == "INDICES" else industry_of(sym, table=table)
                 for sym, seg in zip(frame["tradingsymbol"], frame["segment"])]
 
     def instruments(self) -> pd.DataFrame:
@@ -228,13 +228,8 @@ class KiteMarketData:
 
     def sectors(self, symbols) -> dict[str, str]:
         dump = self._load_dump().set_index("tradingsymbol")["sector"]
-        return {s: str(dump[s]) if s in dump.index else self._sector_of(s) for s in self.resolve(symbols)}
-
-    @staticmethod
-    def _sector_of(symbol: str) -> str:
-        from .demo import DemoMarketData
-
-        return str(DemoMarketData().instruments().set_index("tradingsymbol")["sector"].get(symbol, UNCLASSIFIED))
+        return {s: industry_of(s, self._isins.get(s)) if s in self._routes or s not in dump.index else str(dump[s])
+                for s in self.resolve(symbols)}
 
     # -- candles ----------------------------------------------------------------------------
     def _bounds(self, interval: str, start, end) -> tuple[dt.date, dt.date]:
@@ -414,6 +409,8 @@ class KiteMarketData:
             sym = str(rec.get("tradingsymbol") or "").strip().upper()
             exch = str(rec.get("exchange") or self.exchange).strip().upper()
             token = rec.get("instrument_token")
+            if rec.get("isin"):
+                self._isins[sym] = str(rec["isin"])
             if exch == self.exchange and sym in dump:
                 self._routes.pop(sym, None)
             elif str(token or "").strip().isdigit() and int(token) > 0:
@@ -443,7 +440,8 @@ class KiteMarketData:
     # -- misc -------------------------------------------------------------------------------
     def benchmark_sector_weights(self) -> dict[str, float]:
         """Approximate NIFTY 50 sector weights from qlwork's static demo table (Kite publishes no index
-        weights); labels match :meth:`sectors`. An approximation, not live index data."""
+        weights), labelled with NSE's industry names like :meth:`sectors`. An approximation, not live
+        index data."""
         from .demo import DemoMarketData
 
         return DemoMarketData().benchmark_sector_weights()
@@ -472,7 +470,8 @@ class KiteMarketData:
             "benchmark": BENCHMARK,
             "intervals": list(self.intervals),
             "quote_keys": "NSE:SYMBOL",
-            "sectors": "demo sector table where known, 'Index' for indices, else 'Unclassified'",
+            "sectors": f"NSE industry (NIFTY 500 list, {'bundled' if sector_source()['bundled'] else 'refreshed'}); "
+                       f"'{INDEX}' for indices, else '{UNCLASSIFIED}'",
             "cache": str(self.cache.path) if self.cache is not None else None,
             "user": self.user_id,
         }

@@ -48,7 +48,8 @@ def test_provider_basics(kite):
     inst = kite.instruments()
     assert inst.attrs["provider"] == "kite" and inst.attrs["synthetic"] is False
     assert kite.instrument_tokens(["nifty50", "NSE:TCS"]) == {"NIFTY 50": 256265, "TCS": 384001}
-    assert kite.sectors(["TCS", "ZOMATO", "NIFTY 50"]) == {"TCS": "IT", "ZOMATO": "Unclassified", "NIFTY 50": "Index"}
+    assert kite.sectors(["TCS", "ZOMATO", "RELINFRA", "NIFTY 50"]) == {
+        "TCS": "Information Technology", "ZOMATO": "Consumer Services", "RELINFRA": "Unclassified", "NIFTY 50": "Index"}
     assert kite.last_date() == D(2026, 11, 20)
 
 
@@ -197,7 +198,7 @@ def test_holdings_to_portfolio(kite, fake_kite, kite_env):
     assert dict(zip(port.symbols, port.quantities))["ITC"] == 50  # T1 shares count
     val = port.valuation(sectors=kite.sectors(port.symbols))
     assert val["weight"].sum() == pytest.approx(1.0)
-    assert val.set_index("symbol").loc["ZOMATO", "sector"] == "Unclassified"
+    assert val.set_index("symbol").loc["ZOMATO", "sector"] == "Consumer Services"  # NSE industry, not in the demo
     dump = kite_env["home"] / "cache" / "kite" / "instruments-2026-11-20.csv"
     assert dump.exists() and fake_kite.count("/instruments/NSE") == 1
     make = type(kite)  # a new provider the same day reads the dump from disk
