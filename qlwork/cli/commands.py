@@ -146,6 +146,24 @@ def cmd_kite_status(args) -> int:
     return 0 if status["valid"] else 1
 
 
+def cmd_sectors_update(args) -> int:
+    from ..market.sectors import update_sectors
+
+    result = update_sectors(args.url, timeout=args.timeout)
+    print(f"Stored NSE's industry list: {result['symbols']} symbols in {result['industries']} industries from "
+          f"{result['url']} ({result['path']}); it is used for sectors from now on.")
+    return 0
+
+
+def cmd_sectors_show(args) -> int:
+    from ..market.sectors import source
+
+    info = source()
+    where = "bundled copy (January 2023)" if info["bundled"] else f"refreshed {info.get('fetched_at', '')}".strip()
+    print(f"Sectors: NSE industry list, {where}, {info['symbols']} symbols ({info['path']}).")
+    return 0
+
+
 def cmd_reports_run(args) -> int:
     from ..reports import run_batch
 
@@ -277,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="qlwork user id (default: the OS user name)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_kite_status)
+
+    sectors = sub.add_parser("sectors", help="NSE industry classification used as sectors (bundled NIFTY 500 list)")
+    ssub = sectors.add_subparsers(dest="sectors_command", required=True)
+    p = ssub.add_parser("update", help="download NSE's current NIFTY 500 list into $QLWORK_HOME (needs internet; "
+                        "on failure the list in use is kept)")
+    p.add_argument("--url", default=None, help="address of the list (default: NSE's ind_nifty500list.csv)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for NSE (default: 20)")
+    p.set_defaults(func=cmd_sectors_update)
+    p = ssub.add_parser("show", help="which industry list is in use (bundled or refreshed)")
+    p.set_defaults(func=cmd_sectors_show)
 
     reports = sub.add_parser("reports", help="weekly per-user portfolio review reports (papermill batch)")
     rsub = reports.add_subparsers(dest="reports_command", required=True)

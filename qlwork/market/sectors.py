@@ -140,7 +140,7 @@ def source() -> dict:
     return out
 
 
-def update_sectors(url: str = NSE_URL, *, timeout: float = 20.0) -> dict:
+def update_sectors(url: str | None = None, *, timeout: float = 20.0) -> dict:
     """Download NSE's NIFTY 500 list from ``url``, check it, and store it as the list in use.
 
     ProviderError (offline, HTTP error, too large) or InputError (not the list) with a fix; on any error
@@ -148,6 +148,7 @@ def update_sectors(url: str = NSE_URL, *, timeout: float = 20.0) -> dict:
     """
     import requests
 
+    url = url or NSE_URL
     kept = "the sector list in use is kept (" + ("bundled copy" if source()["bundled"] else "earlier refresh") + ")"
     try:
         with requests.get(url, timeout=timeout, stream=True,
