@@ -24,6 +24,7 @@ DEFAULT_PORTFOLIO = "sample:diversified"
 def cmd_chat(args) -> int:
     from .. import open_session
     from ..assistant.render import answer_text, steps_text
+    from ..market import provider_name
 
     from .byoai import backend_options
 
@@ -34,7 +35,7 @@ def cmd_chat(args) -> int:
     market = session.market_provider()  # a missing Kite login fails here, before the first question
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
     print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
-          f"provider {market.name}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
+          f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
     while True:
         try:
             text = input("you> ").strip()
