@@ -7,8 +7,8 @@ import json
 import sys
 
 from .. import __version__
-from .byoai import add_model_arguments, register_eval
 from ..errors import QlworkError
+from .byoai import add_model_arguments, register_eval
 
 
 def cmd_demo(args) -> int:
@@ -25,7 +25,6 @@ def cmd_chat(args) -> int:
     from .. import open_session
     from ..assistant.render import answer_text, steps_text
     from ..market import provider_name
-
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
@@ -112,9 +111,8 @@ def cmd_threads_export(args) -> int:
 
 
 def cmd_kite_login(args) -> int:
-    from ..market.kite_login import complete_login, login_url
-
     from ..market.kite_auth import check_user
+    from ..market.kite_login import complete_login, login_url
 
     user = check_user(args.user)
     token = args.request_token

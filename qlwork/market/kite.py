@@ -32,7 +32,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -40,23 +39,26 @@ from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
 from ..fileio import atomic_write
 from . import kite_auth
-from .base import CANDLE_COLUMNS, OHLCV_FIELDS, check_interval, mark, parse_date, resolve_symbols
+from .base import (
+    CANDLE_COLUMNS,
+    OHLCV_FIELDS,
+    check_interval,
+    mark,
+    parse_date,
+    resolve_symbols,
+)
 from .cache import CandleCache
+from .kite_account import BATCH, PROVIDER, KiteAccount, Partial  # noqa: F401  (BATCH: tests tune it here)
 from .kite_client import ReadOnlyKite
 from .ratelimit import RateLimiter
-from .sectors import INDEX, UNCLASSIFIED, industries, industry_of, source as sector_source
-
-if TYPE_CHECKING:  # imported lazily at run time (portfolio sits above market in the import order)
-    from ..portfolio import Portfolio
+from .sectors import INDEX, UNCLASSIFIED, industries, industry_of
+from .sectors import source as sector_source
 
 log = logging.getLogger("qlwork.market.kite")
 
-PROVIDER = "kite"
 MAX_DAYS: dict[str, int] = {"minute": 60, "3minute": 100, "5minute": 100, "10minute": 100, "15minute": 200,
                             "30minute": 200, "60minute": 400, "day": 2000}
 """Kite's maximum calendar days per historical request, by interval."""
-BATCH = {"quote": 500, "ltp": 1000, "ohlc": 1000}
-"""Kite's maximum instruments per quote call."""
 INSTRUMENT_DTYPES = {"tradingsymbol": str, "name": str, "expiry": str, "instrument_type": str, "segment": str,
                      "exchange": str}
 
@@ -73,16 +75,6 @@ def chunk_ranges(start: dt.date, end: dt.date, interval: str) -> list[tuple[dt.d
     return out
 
 
-class Partial(dict):
-    """A result mapping plus ``failures``: ``{symbol: error dict}`` for the symbols that failed."""
-
-    failures: dict[str, dict]
-
-    def __init__(self, *args, failures: dict | None = None, **kw) -> None:
-        super().__init__(*args, **kw)
-        self.failures = dict(failures or {})
-
-
 def records_to_frame(records: list[dict]) -> pd.DataFrame:
     """Kite ``historical_data`` records -> candle frame (date tz-aware IST, sorted, unique dates)."""
     if not records:
@@ -95,23 +87,6 @@ def records_to_frame(records: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
 
 
-def _ist_times(quote: dict) -> dict:
-    """``quote`` with ``timestamp`` / ``last_trade_time`` as tz-aware Asia/Kolkata datetimes (Kite sends
-    exchange time without an offset; kiteconnect parses it naive)."""
-    out = dict(quote)
-    for field in ("timestamp", "last_trade_time"):
-        value = out.get(field)
-        if not value:
-            continue
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            continue
-        stamp = stamp.tz_localize(TIMEZONE) if stamp.tzinfo is None else stamp.tz_convert(TIMEZONE)
-        out[field] = stamp.to_pydatetime()
-    return out
-
-
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -120,7 +95,7 @@ def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
 
 
-class KiteMarketData:
+class KiteMarketData(KiteAccount):
     """Live NSE market data from Kite Connect; implements :class:`qlwork.market.base.MarketData`.
 
     ``api_key`` defaults to ``$KITE_API_KEY`` and ``access_token`` to the token ``qlwork kite login --user
@@ -297,20 +272,6 @@ class KiteMarketData:
         self._check_failures(tokens, failures, "candles")
         return out
 
-    @staticmethod
-    def _check_failures(names, failures: dict[str, QlworkError], what: str) -> None:
-        if not failures:
-            return
-        if len(failures) == len(names):
-            first = next(iter(failures.values()))
-            if len(names) == 1:
-                raise first
-            raise type(first)(f"Kite {what} failed for all {len(names)} symbols; first error: {first.message}",
-                              fix=first.fix, provider=PROVIDER,
-                              failures={s: e.to_dict() for s, e in failures.items()})
-        log.warning("kite: %s failed for %d of %d symbols: %s", what, len(failures), len(names),
-                    ", ".join(failures))
-
     def _wide(self, res: Partial, field: str) -> pd.DataFrame:
         cols = {s: f.set_index("date")[field] for s, f in res.items()}
         frame = pd.concat(cols, axis=1) if cols else pd.DataFrame(index=pd.DatetimeIndex([], tz=TIMEZONE))
@@ -327,115 +288,6 @@ class KiteMarketData:
     def ohlcv(self, symbols, start=None, end=None) -> dict[str, pd.DataFrame]:
         res = self.candles(symbols, "day", start, end)
         return {k: self._wide(res, k) for k in OHLCV_FIELDS}
-
-    # -- quotes -----------------------------------------------------------------------------
-    def _batched(self, kind: str, symbols) -> Partial:
-        names = self.resolve(symbols)
-        keys = [f"{self.exchange_of(s)}:{s}" for s in names]
-        size = BATCH[kind]
-        call = getattr(self._client, kind)
-        out, failures = Partial(), {}
-        for i in range(0, len(keys), size):
-            batch = keys[i:i + size]
-            try:
-                data = call(batch)
-            except QlworkError as exc:
-                if exc.details.get("reason") == "token":
-                    raise
-                failures.update({k.split(":", 1)[1]: exc for k in batch})
-                continue
-            for key in batch:
-                if key in data:
-                    out[key] = _ist_times(data[key]) if kind == "quote" else data[key]
-        out.failures = {s: e.to_dict() for s, e in failures.items()}
-        self._check_failures(names, failures, kind)
-        return out
-
-    def quote(self, symbols) -> Partial:
-        """Kite full quotes keyed ``"NSE:SYMBOL"`` (``"BSE:SYMBOL"`` for a symbol held on BSE; batches of
-        500; fields as Kite returns them, ``timestamp`` and ``last_trade_time`` tz-aware Asia/Kolkata)."""
-        return self._batched("quote", symbols)
-
-    def ltp(self, symbols) -> Partial:
-        """``{"NSE:SYMBOL": {"instrument_token", "last_price"}}`` (batches of 1000)."""
-        return self._batched("ltp", symbols)
-
-    def ohlc(self, symbols) -> Partial:
-        """``{"NSE:SYMBOL": {"instrument_token", "last_price", "ohlc"}}`` (batches of 1000)."""
-        return self._batched("ohlc", symbols)
-
-    # -- account (read-only) ----------------------------------------------------------------
-    def profile(self) -> dict:
-        """The logged-in user's Kite profile (user_id, user_name, ...)."""
-        return self._client.profile()
-
-    def _check_account(self) -> None:
-        """Once per provider: the token's Kite account (``GET /user/profile``) must be the one recorded in
-        the user's token file, so one user's report can never show another account's holdings."""
-        if self._account_checked or not self._kite_user:
-            return
-        actual = str(self.profile().get("user_id") or "")
-        if actual != self._kite_user:
-            raise ProviderError(f"The Kite token stored for {self.user_id!r} belongs to Kite account {actual!r}, "
-                                f"but the token file records {self._kite_user!r}; refusing to read holdings.",
-                                fix=kite_auth.login_fix(self.user_id), provider=PROVIDER, reason="mismatch",
-                                user=self.user_id)
-        self._account_checked = True
-
-    def holdings(self) -> list[dict]:
-        """Kite holdings as returned by ``GET /portfolio/holdings`` (INR), after checking the account."""
-        self._check_account()
-        return list(self._client.holdings())
-
-    def portfolio(self, name: str = "kite") -> "Portfolio":
-        """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`, each holding priced on its own
-        exchange.
-
-        Quantities follow Kite's documented semantics (:func:`qlwork.portfolio.loaders.kite_position`:
-        T1 counted once, shares sold today removed, MTF shares added, pledged shares kept); zero positions
-        are skipped (``metadata["skipped"]``). A holding on NSE uses the NSE instrument; one on another
-        exchange (BSE) uses the ``instrument_token`` Kite sent with it, for candles and quotes of that
-        symbol from this provider. A holding that cannot be priced (no instrument at all) is left out and
-        named in ``metadata["symbols_without_data"]`` with the reason; only an account with nothing left
-        raises.
-        """
-        from ..portfolio import load_portfolio
-        from ..portfolio.loaders import kite_records
-
-        records, skipped, without, notes = kite_records(self.holdings())
-        dump = set(self._load_dump()["tradingsymbol"])
-        rows, exchanges = [], {}
-        for rec in records:
-            sym = str(rec.get("tradingsymbol") or "").strip().upper()
-            exch = str(rec.get("exchange") or self.exchange).strip().upper()
-            token = rec.get("instrument_token")
-            if rec.get("isin"):
-                self._isins[sym] = str(rec["isin"])
-            if exch == self.exchange and sym in dump:
-                self._routes.pop(sym, None)
-            elif str(token or "").strip().isdigit() and int(token) > 0:
-                self._routes[sym] = (exch, int(token))
-                exchanges[sym] = exch
-            else:
-                without.append({"symbol": sym, "reason": f"no {exch} instrument: Kite sent no instrument_token "
-                                                         f"and {sym} is not in the {self.exchange} list"})
-                continue
-            rows.append(rec)
-        if not rows:
-            names = ", ".join(f"{w['symbol']} ({w['reason']})" for w in without)
-            raise InputError("The Kite account has no holdings qlwork can value" + (f": {names}." if names else "."),
-                             fix="Use a CSV/JSON portfolio or a sample.", provider=PROVIDER,
-                             symbols_without_data=without or None)
-        port = load_portfolio(rows, known_symbols=dump | set(self._routes), name=name)
-        meta = dict(port.metadata, format="kite", provider=PROVIDER, as_of=self.now().isoformat(),
-                    skipped=skipped)
-        if without:
-            meta["symbols_without_data"] = without
-        if exchanges:
-            meta["exchanges"] = exchanges
-        if notes:
-            meta["quantities"] = notes
-        return port.model_copy(update={"source": "kite:holdings", "metadata": meta})
 
     # -- misc -------------------------------------------------------------------------------
     def benchmark_sector_weights(self) -> dict[str, float]:

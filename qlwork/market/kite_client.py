@@ -69,7 +69,7 @@ class ReadOnlySession(requests.Session):
                                  "API root itself; check KITE_ROOT (and any proxy) if this persists.",
                                  provider="kite")
 
-    def request(self, method, url, *args, **kwargs):  # noqa: D401 - requests API
+    def request(self, method, url, *args, **kwargs):
         parts = urllib.parse.urlsplit(url)
         path = parts.path or "/"
         verb = str(method).upper()
@@ -236,7 +236,7 @@ def call_kite(fn: Callable[[], object], *, what: str, category: str = "other",
             try:
                 with limiter.slot(category):
                     return fn()
-            except Exception as exc:  # noqa: BLE001 - mapped below
+            except Exception as exc:
                 again = retryable(exc) and (not login or (isinstance(exc, kex.NetworkException)
                                                           and getattr(exc, "code", None) == 429))
                 if again and attempt < attempts:

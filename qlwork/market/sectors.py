@@ -173,7 +173,7 @@ def update_sectors(url: str | None = None, *, timeout: float = 20.0) -> dict:
     table = parse_list(text, url)
     path = refreshed_path()
     atomic_write(path, text)
-    fetched = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    fetched = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     atomic_write(path.with_suffix(".json"), json.dumps({"url": url, "fetched_at": fetched,
                                                         "symbols": len(table["symbol"])}))
     industries_in = sorted(set(table["symbol"].values()))

@@ -20,16 +20,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import InputError
 from .model import Portfolio
-from .validation import (ALIASES, EXPECTED_HEADER, REQUIRED_FIELDS, RowProblems, build_portfolio, canonical_record,
-                         normalise_header)
+from .validation import (
+    ALIASES,
+    EXPECTED_HEADER,
+    REQUIRED_FIELDS,
+    RowProblems,
+    build_portfolio,
+    canonical_record,
+    normalise_header,
+)
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "portfolios"
 
@@ -248,7 +255,7 @@ def _num(value) -> float:
         out = float(value or 0)
     except (TypeError, ValueError):
         return 0.0
-    return out if out == out and abs(out) != float("inf") else 0.0
+    return out if math.isfinite(out) else 0.0
 
 
 def kite_position(holding: Mapping) -> dict:
@@ -265,8 +272,8 @@ def kite_position(holding: Mapping) -> dict:
     avg = _num(holding.get("average_price")) or fallback
     mtf_avg = _num(mtf.get("average_price")) or avg or fallback
     average = (held * avg + mtf_qty * mtf_avg) / total if total else avg
-    return {"quantity": int(round(total)), "average_price": average or None,
-            "t1_quantity": int(_num(holding.get("t1_quantity"))), "mtf_quantity": int(round(mtf_qty)),
+    return {"quantity": round(total), "average_price": average or None,
+            "t1_quantity": int(_num(holding.get("t1_quantity"))), "mtf_quantity": round(mtf_qty),
             "pledged": int(_num(holding.get("collateral_quantity")))}
 
 

@@ -58,6 +58,12 @@ def _with_data(pf, close):
     return pf if len(keep) == len(pf.holdings) else pf.model_copy(update={"holdings": keep})
 
 
+def _unclassified_text(share: float, holdings: list[dict]) -> str:
+    names = ", ".join(h["symbol"] for h in holdings if h["sector"] == health.UNCLASSIFIED)
+    return (f"{share:.2%} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: {names}); it is left out "
+            "of the sector-balance score.")
+
+
 def _unvalued(pf) -> list[dict]:
     """Holdings the loader already left out because they cannot be priced (e.g. a Kite holding with no
     instrument), as ``{"symbol", "reason"}``."""
@@ -127,9 +133,7 @@ def analyze_portfolio(
         f"{len(holdings)} holdings worth INR {total_value:,.2f} with unrealised P&L of INR {total_pnl:,.2f}.",
         f"Largest position {top['symbol']} at {top['weight']:.2%} of value"
         + (f"; top sector {top_sector} at {sector_w[top_sector]:.2%}." if top_sector else "."),
-        *([f"{unclassified:.2%} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: "
-           + ", ".join(h["symbol"] for h in holdings if h["sector"] == health.UNCLASSIFIED)
-           + "); it is left out of the sector-balance score."] if unclassified else []),
+        *([_unclassified_text(unclassified, holdings)] if unclassified else []),
         f"Effective number of holdings {report.effective_holdings:.1f} (HHI {report.hhi:.4f}).",
         f"Over {window['days']} trading days: volatility {metrics['volatility']:.2%}, max drawdown "
         f"{metrics['max_drawdown']:.2%}, beta to {BENCHMARK} {metrics['beta']:.2f}.",

@@ -13,10 +13,15 @@ import pytest
 
 from qlwork.errors import InputError, ProviderError
 from qlwork.market import DEMO_AS_OF, DemoMarketData, MarketData, get_provider
-from qlwork.market.sectors import bundled_industries
-from qlwork.market.base import CANDLE_COLUMNS, Candles, INSTRUMENT_COLUMNS, parse_date, resolve_symbols
-from qlwork.market.sectors import bundled_industries
+from qlwork.market.base import (
+    CANDLE_COLUMNS,
+    INSTRUMENT_COLUMNS,
+    Candles,
+    parse_date,
+    resolve_symbols,
+)
 from qlwork.market.demo import _generate, nse_holidays
+from qlwork.market.sectors import bundled_industries
 
 ROOT = Path(__file__).resolve().parents[2]
 

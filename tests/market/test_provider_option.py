@@ -42,7 +42,7 @@ def test_session_takes_provider_and_keeps_market_alias(home):
         qlwork.open_session("u5", provider=object(), store=store)
     assert info.value.details["field"] == "provider"
     with pytest.raises(InputError, match="Unknown market data provider 'yahoo'"):
-        qlwork.open_session("u6", provider="yahoo", store=store).provider
+        _ = qlwork.open_session("u6", provider="yahoo", store=store).provider
 
 
 def test_default_provider_from_env_then_toml(home, monkeypatch):

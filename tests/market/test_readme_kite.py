@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -28,7 +27,7 @@ def _kite_section() -> str:
 
 
 def _blocks(section: str, lang: str) -> list[str]:
-    return [re.sub(r"(?m)^   ", "", b) for b in re.findall(rf"```{lang}\n(.*?)```", section, flags=re.S)]
+    return [re.sub(r"(?m)^   ", "", b) for b in re.findall(rf"```{lang}\n(.*?)```", section, flags=re.DOTALL)]
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def test_readme_kite_steps(readme_env, fake_kite, monkeypatch):
     assert "RELIANCE" in chat or "INR" in chat
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - the README's own snippet
+        exec(compile(snippet, "README.md", "exec"), {})
     assert "INR" in printed.getvalue()
     assert fake_kite.count("/portfolio/holdings") >= 2  # chat and the snippet both read the holdings
     forbidden = [r.path for r in fake_kite.log("/") if r.path.startswith(("/orders", "/gtt", "/user/margins"))]

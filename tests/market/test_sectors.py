@@ -33,7 +33,7 @@ def nse_site():
              "/down": (503, "text/plain", b"maintenance")}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server API
+        def do_GET(self):
             status, ctype, body = pages.get(self.path, (404, "text/plain", b"no"))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
