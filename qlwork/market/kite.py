@@ -321,7 +321,7 @@ class KiteMarketData(KiteAccount):
             "exchange": self.exchange,
             "benchmark": BENCHMARK,
             "intervals": list(self.intervals),
-            "quote_keys": "NSE:SYMBOL",
+            "quote_keys": "NSE:SYMBOL (EXCHANGE:SYMBOL for a symbol held on another exchange)",
             "sectors": f"NSE industry (NIFTY 500 list, {'bundled' if sector_source()['bundled'] else 'refreshed'}); "
                        f"'{INDEX}' for indices, else '{UNCLASSIFIED}'",
             "cache": str(self.cache.path) if self.cache is not None else None,
