@@ -14,7 +14,10 @@ def open_session(user_id: str, backend: str = "offline", **kw: Any) -> "Session"
     """Open an assistant :class:`~qlwork.assistant.session.Session` for ``user_id``.
 
     Continues the user's most recent thread unless ``thread_id`` or ``new_thread=True`` is given;
-    other keywords (store, market, portfolio, risk_profile, horizon, as_of, ...) go to Session.
+    ``provider`` is the market data (``"demo"``, ``"kite"`` for the user's Kite login, a provider object,
+    or the configured default: ``QLWORK_PROVIDER`` / qlwork.toml, else demo); other keywords (store,
+    portfolio, risk_profile, horizon, as_of, ...) go to Session (``market=`` is the older name of
+    ``provider=``).
     """
     from .assistant.session import Session
 

@@ -21,6 +21,7 @@ from .analytics.backtest import window_summary
 from .config import BENCHMARK, TRADING_DAYS_PER_YEAR
 from .errors import InputError
 from .market.base import parse_date
+from .market.sectors import match_sector
 
 MOMENTUM_SKIP = 21
 """Days between the momentum lookback's end and the rebalance (the backtest's default ``skip``)."""
@@ -102,14 +103,16 @@ class SectorStudy:
 def sector_study(sector: str = "IT", as_of="2026-11-20", years: int = 3, top_n: int = 3, lookback: int = 126,
                  window: int = 20, entry_z: float = -1.5, cost_bps: float = 10.0, provider: str = "demo",
                  market=None) -> SectorStudy:
-    """Momentum and mean-reversion backtests on ``sector``'s stocks, with equal weight and NIFTY 50."""
+    """Momentum and mean-reversion backtests on ``sector``'s stocks (an NSE industry name, or an alias such
+    as "IT" or "banks"), with equal weight and NIFTY 50."""
     from .market import get_provider
 
     market = market or get_provider(provider)
     if not 1 <= years <= 10:
         raise InputError(f"years {years} is out of range.", fix="Use 1 to 10 years.")
     inst = market.instruments()
-    rows = inst[(inst["sector"].str.lower() == str(sector).lower()) & (inst["instrument_type"] == "EQ")]
+    label = match_sector(sector, inst.loc[inst["instrument_type"] == "EQ", "sector"].unique()) or str(sector)
+    rows = inst[(inst["sector"].str.lower() == label.lower()) & (inst["instrument_type"] == "EQ")]
     symbols = sorted(rows["tradingsymbol"].tolist())
     if len(symbols) < 2:
         known = sorted(set(inst["sector"]) - {"Index"})

@@ -10,7 +10,10 @@ Scoring (each component 0-10, combined with the weights in ``COMPONENT_WEIGHTS``
   15+ equal holdings -> 10); strictly decreasing in the HHI.
 * ``sector_balance``: with benchmark sector weights, ``10 * (1 - active_share / 0.5)`` where
   ``active_share = sum(|w_sector - w_benchmark|) / 2`` (0 = benchmark-like, >= 0.5 -> 0); without
-  them, ``10 * (1 - (max_sector_weight - 0.25) / 0.5)``, clipped to [0, 10].
+  them, ``10 * (1 - (max_sector_weight - 0.25) / 0.5)``, clipped to [0, 10]. Holdings whose sector is
+  :data:`UNCLASSIFIED` (no NSE industry known) are left out: the sector weights in the score are those
+  of the classified part, renormalised, and the report gives ``unclassified_weight``; with nothing
+  classified the component is skipped (weight re-spread) like an unknown beta.
 * ``volatility``: 10 up to the profile's target, falling linearly to 0 at twice the target.
 * ``drawdown``: 10 up to half the profile's limit, falling linearly to 0 at twice the limit.
 * ``concentration``: the largest position against the profile's single-name cap: 10 up to the cap,
@@ -39,7 +42,11 @@ import numpy as np
 
 from qlwork.errors import InputError
 
-__all__ = ["hhi", "effective_holdings", "sector_weights", "target_weight", "assess_health", "HealthReport"]
+__all__ = ["hhi", "effective_holdings", "sector_weights", "target_weight", "assess_health", "HealthReport",
+           "UNCLASSIFIED"]
+
+UNCLASSIFIED = "Unclassified"
+"""The sector label of a holding with no known industry (matches :mod:`qlwork.market.sectors`)."""
 
 PROFILES = {
     "conservative": {"volatility": 0.12, "drawdown": 0.10, "beta": 0.8, "single_name_cap": 0.10},
@@ -135,6 +142,7 @@ class HealthReport:
     components: dict = field(default_factory=dict)
     notes: tuple = ()
     caps: tuple = ()
+    unclassified_weight: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -181,32 +189,38 @@ def assess_health(
     h = float(np.dot(w, w))
     eff = 1.0 / h
     secs = sector_weights(w, sectors)
-    bench = {str(k): float(v) for k, v in (benchmark_sector_weights or {}).items()}
+    unclassified = secs.get(UNCLASSIFIED, 0.0)
+    scored = {k: v / (1.0 - unclassified) for k, v in secs.items() if k != UNCLASSIFIED} if unclassified < 1 - 1e-12 \
+        else {}
+    bench = {str(k): float(v) for k, v in (benchmark_sector_weights or {}).items() if str(k) != UNCLASSIFIED}
     if bench:
         tot = sum(bench.values())
         if tot <= 0 or any(v < 0 for v in bench.values()):
             raise InputError("benchmark_sector_weights must be non-negative and sum > 0.", fix="Check the benchmark.")
         bench = {k: v / tot for k, v in bench.items()}
-    names = sorted(set(secs) | set(bench))
-    active = {k: secs.get(k, 0.0) - bench.get(k, 0.0) for k in names} if bench else {}
+    names = sorted(set(scored) | set(bench))
+    active = {k: scored.get(k, 0.0) - bench.get(k, 0.0) for k in names} if bench and scored else {}
     active = dict(sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0])))
 
     div = min(10.0, 10.0 * math.log(eff) / math.log(FULL_DIVERSIFICATION))
-    if bench:
-        share = 0.5 * sum(abs(v) for v in active.values())
-        sector_score, sector_value = 10.0 * min(1.0, max(0.0, 1.0 - share / 0.5)), share
-    else:
-        top = max(secs.values())
-        sector_score, sector_value = 10.0 * min(1.0, max(0.0, 1.0 - (top - 0.25) / 0.5)), top
-    comps = {
-        "diversification": (div, eff, "10*log(effective_holdings)/log(15), capped at 10"),
-        "sector_balance": (sector_score, sector_value,
-                           "10*(1 - sector active share/0.5)" if bench else "10*(1 - (max sector weight - 0.25)/0.5)"),
+    comps = {"diversification": (div, eff, "10*log(effective_holdings)/log(15), capped at 10")}
+    if scored:
+        if bench:
+            share = 0.5 * sum(abs(v) for v in active.values())
+            sector_score, sector_value = 10.0 * min(1.0, max(0.0, 1.0 - share / 0.5)), share
+        else:
+            top = max(scored.values())
+            sector_score, sector_value = 10.0 * min(1.0, max(0.0, 1.0 - (top - 0.25) / 0.5)), top
+        rule = "10*(1 - sector active share/0.5)" if bench else "10*(1 - (max sector weight - 0.25)/0.5)"
+        if unclassified > 0:
+            rule += f" over the classified {1 - unclassified:.1%} of the portfolio"
+        comps["sector_balance"] = (sector_score, sector_value, rule)
+    comps.update({
         "volatility": (_linear(volatility, prof["volatility"], 2 * prof["volatility"]), float(volatility),
                        f"10 up to {prof['volatility']:.0%} annualised, 0 at {2 * prof['volatility']:.0%}"),
         "drawdown": (_linear(dd, prof["drawdown"] / 2, 2 * prof["drawdown"]), dd,
                      f"10 up to {prof['drawdown'] / 2:.0%} max drawdown, 0 at {2 * prof['drawdown']:.0%}"),
-    }
+    })
     cap = prof["single_name_cap"]
     largest = float(w.max())
     comps["concentration"] = (_linear(largest, cap, 3 * cap), largest,
@@ -254,10 +268,14 @@ def assess_health(
         notes.append(f"{len(overweight)} position(s) above the {target:.1%} target weight")
     if not beta_known:
         notes.append("Beta unknown: beta component skipped")
+    if unclassified > 0:
+        notes.append(f"{unclassified:.1%} of the portfolio has no known sector ({UNCLASSIFIED}): "
+                     + ("left out of sector balance" if scored else "sector balance skipped"))
     return HealthReport(
         overall_score=float(overall), risk_level=risk_level, risk_profile=risk_profile, n_holdings=int(w.size),
         hhi=round(h, 6), effective_holdings=round(eff, 4),
         sector_weights={k: round(v, 6) for k, v in secs.items()},
         active_sector_weights={k: round(v, 6) for k, v in active.items()},
         overweight_positions=overweight, components=components, notes=tuple(notes), caps=tuple(caps),
+        unclassified_weight=round(unclassified, 6),
     )

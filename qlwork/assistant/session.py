@@ -61,6 +61,9 @@ class Answer:
 class Session:
     """Chat with the assistant as ``user_id`` on a persistent thread.
 
+    ``provider`` is the market data: ``"demo"``, ``"kite"`` (this user's Kite login, read-only), a provider
+    object, or None for the configured default (``QLWORK_PROVIDER`` / ``provider`` in qlwork.toml, else
+    demo); ``market`` is the older name of the same argument and still works.
     ``portfolio``, ``risk_profile`` and ``horizon`` set a new thread's metadata (defaults:
     ``default_portfolio``, ``moderate``, ``medium``). On an existing thread (``thread_id`` or the
     user's latest) only the values passed explicitly (not None) change its metadata; the others keep
@@ -72,12 +75,20 @@ class Session:
                  risk_profile: str | None = None, horizon: str | None = None, as_of: Any = None,
                  assistant_id: str | None = None, backend_options: dict | None = None,
                  new_thread: bool = False, registry: Registry = REGISTRY, max_turns: int = 10,
-                 on_delta: Any = None, default_portfolio: Any = None) -> None:
+                 on_delta: Any = None, default_portfolio: Any = None, provider: Any = None) -> None:
         if not user_id or not isinstance(user_id, str):
             raise InputError("user_id must be a non-empty string.", code="invalid_argument")
+        if provider is not None and market is not None and provider is not market:
+            raise InputError("Pass provider= or market= (its older name), not both.",
+                             fix='Use provider="kite", provider="demo" or a provider object.', field="provider",
+                             code="invalid_argument")
         self.user_id = user_id
         self.store = store or Store()
-        self.market = market
+        if provider is not None and not isinstance(provider, str):
+            from ..market import resolve_provider
+
+            resolve_provider(provider)  # an object that is not a provider fails here, clearly
+        self.market = provider if provider is not None else market
         self.portfolio = portfolio
         self.default_portfolio = default_portfolio  # recorded on new threads when portfolio is None
         self.risk_profile = risk_profile if risk_profile is not None else "moderate"
@@ -194,8 +205,15 @@ class Session:
         """The session's market-data provider, loaded on first use (a name such as ``"kite"`` becomes
         the provider, with this session's user's Kite login)."""
         if self.market is None or isinstance(self.market, str):
-            self.market = _load_market(self.market, self.user_id)
+            from ..market import resolve_provider
+
+            self.market = resolve_provider(self.market, self.user_id)
         return self.market
+
+    @property
+    def provider(self) -> Any:
+        """The session's market-data provider (see :meth:`market_provider`)."""
+        return self.market_provider()
 
     def _context(self, thread: Thread) -> ToolContext:
         meta = thread.metadata
@@ -243,16 +261,6 @@ class Session:
         self.recover()
         run = self.store.active_run(self.thread.id)
         return self.runner.cancel(run.id) if run else None
-
-
-def _load_market(name: str | None, user_id: str | None = None) -> Any:
-    from ..market import get_provider
-
-    if name is None:
-        from ..config import load_settings
-
-        name = load_settings().provider
-    return get_provider(name, user_id=user_id)
 
 
 def _demo_as_of(market: Any) -> Any:

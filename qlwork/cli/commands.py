@@ -7,8 +7,8 @@ import json
 import sys
 
 from .. import __version__
-from .byoai import add_model_arguments, register_eval
 from ..errors import QlworkError
+from .byoai import add_model_arguments, register_eval
 
 
 def cmd_demo(args) -> int:
@@ -25,17 +25,18 @@ def cmd_chat(args) -> int:
     from .. import open_session
     from ..assistant.progress import ConsoleProgress, RunWatcher
     from ..assistant.render import answer_text, steps_text
-
+    from ..market import provider_name
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
     progress = ConsoleProgress()
-    session = open_session(args.user, backend=args.backend, portfolio=args.portfolio,
+    session = open_session(args.user, backend=args.backend, portfolio=args.portfolio, provider=args.provider,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
                            backend_options=backend_options(args), on_delta=progress.delta)
+    market = session.market_provider()  # a missing Kite login fails here, before the first question
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
     print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
-          f"portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
+          f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
     while True:
         try:
             text = input("you> ").strip()
@@ -116,9 +117,8 @@ def cmd_threads_export(args) -> int:
 
 
 def cmd_kite_login(args) -> int:
-    from ..market.kite_login import complete_login, login_url
-
     from ..market.kite_auth import check_user
+    from ..market.kite_login import complete_login, login_url
 
     user = check_user(args.user)
     token = args.request_token
@@ -126,7 +126,10 @@ def cmd_kite_login(args) -> int:
         print(f"Open this URL in a browser, log in as {user}'s Kite account, then paste the request_token "
               "(or the whole redirect URL):")
         print(login_url())
-        token = input("request_token or redirect URL: ")
+        try:
+            token = input("request_token or redirect URL: ")
+        except EOFError:
+            token = ""  # complete_login says what to paste
     status = complete_login(token, user=user)
     print(f"Logged in to Kite account {status['user_id']} for qlwork user {user}; token valid until "
           f"{status['expiry']} (stored in {status['path']}, mode 0600).")
@@ -146,6 +149,24 @@ def cmd_kite_status(args) -> int:
     else:
         print(f"No valid Kite token for {user} ({status['reason']}): run `qlwork kite login --user {user}`.")
     return 0 if status["valid"] else 1
+
+
+def cmd_sectors_update(args) -> int:
+    from ..market.sectors import update_sectors
+
+    result = update_sectors(args.url, timeout=args.timeout)
+    print(f"Stored NSE's industry list: {result['symbols']} symbols in {result['industries']} industries from "
+          f"{result['url']} ({result['path']}); it is used for sectors from now on.")
+    return 0
+
+
+def cmd_sectors_show(args) -> int:
+    from ..market.sectors import source
+
+    info = source()
+    where = "bundled copy (January 2023)" if info["bundled"] else f"refreshed {info.get('fetched_at', '')}".strip()
+    print(f"Sectors: NSE industry list, {where}, {info['symbols']} symbols ({info['path']}).")
+    return 0
 
 
 def cmd_reports_run(args) -> int:
@@ -235,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--portfolio", default=None,
                    help=f"portfolio source: sets a new thread's (default: {DEFAULT_PORTFOLIO}); on a reopened "
                    "thread changes it only when given")
+    p.add_argument("--provider", default=None,
+                   help="market data: demo | kite (your Kite login for --user, read-only; --portfolio kite reads "
+                        "its holdings); default: QLWORK_PROVIDER, else provider in qlwork.toml, else demo")
     p.add_argument("--thread", default=None, help="continue this thread id (default: the user's latest)")
     p.add_argument("--new", action="store_true", help="start a new thread")
     p.add_argument("--steps", action="store_true", help="print the tool calls behind each answer")
@@ -276,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="qlwork user id (default: the OS user name)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_kite_status)
+
+    sectors = sub.add_parser("sectors", help="NSE industry classification used as sectors (bundled NIFTY 500 list)")
+    ssub = sectors.add_subparsers(dest="sectors_command", required=True)
+    p = ssub.add_parser("update", help="download NSE's current NIFTY 500 list into $QLWORK_HOME (needs internet; "
+                        "on failure the list in use is kept)")
+    p.add_argument("--url", default=None, help="address of the list (default: NSE's ind_nifty500list.csv)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for NSE (default: 20)")
+    p.set_defaults(func=cmd_sectors_update)
+    p = ssub.add_parser("show", help="which industry list is in use (bundled or refreshed)")
+    p.set_defaults(func=cmd_sectors_show)
 
     reports = sub.add_parser("reports", help="weekly per-user portfolio review reports (papermill batch)")
     rsub = reports.add_subparsers(dest="reports_command", required=True)

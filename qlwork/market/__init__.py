@@ -1,7 +1,10 @@
 """Market data providers behind one protocol (:class:`MarketData`).
 
 ``get_provider("demo")`` gives the deterministic synthetic universe (the default). The Kite Connect
-provider lives in ``qlwork.market.kite``.
+provider lives in ``qlwork.market.kite``. :func:`resolve_provider` is what every ``provider=`` argument
+(sessions, the chat widget, the weekly review, the batch, ``qlwork chat --provider``) goes through: a
+name, a provider object, or None for the configured default (``QLWORK_PROVIDER``, else ``provider`` under
+``[qlwork]`` in qlwork.toml, else ``"demo"``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from .base import CANDLE_COLUMNS, Candles, MarketData, parse_date, resolve_symbo
 from .demo import DEMO_AS_OF, DemoMarketData
 
 __all__ = ["CANDLE_COLUMNS", "Candles", "DEMO_AS_OF", "DemoMarketData", "MarketData", "get_provider",
-           "parse_date", "resolve_symbols", "PROVIDERS"]
+           "parse_date", "resolve_symbols", "PROVIDERS", "resolve_provider", "provider_name"]
 
 
 def _kite(**kw) -> MarketData:
@@ -48,3 +51,30 @@ def get_provider(name: str = "demo", user_id: str | None = None, **kw) -> Market
     if user_id is not None and key == "kite":
         kw["user_id"] = user_id
     return factory(**kw)
+
+
+def provider_name(provider) -> str:
+    """The name of ``provider`` (a name, a provider object, or None for the configured default)."""
+    if provider is None:
+        from ..config import load_settings
+
+        provider = load_settings().provider
+    if isinstance(provider, str):
+        return provider.strip().lower()
+    return str(getattr(provider, "name", type(provider).__name__))
+
+
+def resolve_provider(provider=None, user_id: str | None = None) -> MarketData:
+    """A market-data provider from a ``provider=`` argument: ``"demo"``, ``"kite"`` (that user's Kite
+    login), a provider object (returned as is), or None for the configured default (see module docstring).
+    InputError for an unknown name or an object that is not a provider."""
+    if provider is None or isinstance(provider, str):
+        return get_provider(provider_name(provider), user_id=user_id)
+    missing = [m for m in ("metadata", "instruments", "close_prices", "sectors", "last_date")
+               if not callable(getattr(provider, m, None))]
+    if missing:
+        raise InputError(f"provider must be a name ({', '.join(sorted(PROVIDERS))}) or a market-data provider "
+                         f"object; a {type(provider).__name__} has no {', '.join(missing)}.",
+                         fix='Pass provider="demo", provider="kite" or e.g. get_provider("kite", user_id=...).',
+                         field="provider")
+    return provider

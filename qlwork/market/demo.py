@@ -4,9 +4,11 @@ Everything here is **synthetic**: generated from a fixed seed, not real NSE pric
 ``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says
 so too.
 
-Universe: 49 large caps in 11 sectors with approximate 2026 price levels, 6 high-volatility small caps
-(sector ``"Small Cap"``), the liquid ETF ``LIQUIDBEES`` (about INR 1,000, near-zero volatility) and the
-``NIFTY 50`` index built as a cap-weighted basket of the large caps. Daily bars from 2014-01-01 to
+Universe: 49 large caps with approximate 2026 price levels, 6 high-volatility small caps (``cap``
+``"small"``), the liquid ETF ``LIQUIDBEES`` (about INR 1,000, near-zero volatility) and the ``NIFTY 50``
+index built as a cap-weighted basket of the large caps. Sectors are NSE's industry names (from the
+bundled NIFTY 500 list, :mod:`.sectors`, as for live Kite data; ``"Unclassified"`` for the ETF); the
+generator's correlated factor groups are the finer groups of :data:`.demo_universe.UNIVERSE`. Daily bars from 2014-01-01 to
 2026-12-31 on trading days only (weekends and NSE-like holidays skipped).
 
 Model (log returns, vectorised over days x symbols)::
@@ -49,6 +51,7 @@ from .base import (
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
 from .demo_universe import SECTOR_PARAMS, UNIVERSE
+from .sectors import bundled_industries, industry_of
 
 PROVIDER = "demo"
 DEMO_SEED = 20140101
@@ -220,13 +223,14 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
 
 def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -> pd.DataFrame:
     rows = []
+    table = bundled_industries()
     for i, u in enumerate(UNIVERSE):
         exchange_token = 1500 + 7 * i
         rows.append({
             "instrument_token": exchange_token * 256 + 1, "exchange_token": exchange_token,
             "tradingsymbol": u[0], "name": u[1], "last_price": float(last[i]), "expiry": None,
             "strike": 0.0, "tick_size": TICK, "lot_size": 1, "instrument_type": "EQ", "segment": "NSE",
-            "exchange": "NSE", "sector": u[2], "cap": u[5],
+            "exchange": "NSE", "sector": industry_of(u[0], table=table), "cap": u[5],
         })
     rows.append({
         "instrument_token": 256265, "exchange_token": 1001, "tradingsymbol": BENCHMARK, "name": BENCHMARK,

@@ -1,13 +1,15 @@
-"""The demo universe (synthetic): symbols, company names, sectors, price levels, NIFTY weights, caps,
-and the per-sector factor parameters the generator in :mod:`.demo` draws from.
+"""The demo universe (synthetic): symbols, company names, factor groups, price levels, NIFTY weights, caps,
+and the per-group factor parameters the generator in :mod:`.demo` draws from.
 
 Levels are approximate INR prices at the demo as-of date; NIFTY weights are in percent (0: not in
-the index). Nothing here is real market data.
+the index). Nothing here is real market data. The factor group (third field) only shapes the synthetic
+returns (stocks of a group share a factor); the sector a symbol is labelled with everywhere is NSE's
+industry name from the bundled NIFTY 500 list (:mod:`.sectors`), the same vocabulary as live data.
 """
 
 from __future__ import annotations
 
-# symbol, company name, sector, approximate price at DEMO_AS_OF (INR), NIFTY weight (%) or 0, cap
+# symbol, company name, factor group, approximate price at DEMO_AS_OF (INR), NIFTY weight (%) or 0, cap
 UNIVERSE: tuple[tuple[str, str, str, float, float, str], ...] = (
     ("TCS", "TATA CONSULTANCY SERVICES", "IT", 3150.0, 3.0, "large"),
     ("INFY", "INFOSYS", "IT", 1560.0, 5.0, "large"),
@@ -67,7 +69,7 @@ UNIVERSE: tuple[tuple[str, str, str, float, float, str], ...] = (
     ("LIQUIDBEES", "NIPPON INDIA ETF NIFTY 1D RATE LIQUID BEES", "Liquid ETF", 1000.0, 0.0, "etf"),
 )
 
-# sector -> (beta to market, sector-factor daily vol, idiosyncratic daily vol, annual alpha)
+# factor group -> (beta to market, group-factor daily vol, idiosyncratic daily vol, annual alpha)
 SECTOR_PARAMS: dict[str, tuple[float, float, float, float]] = {
     "IT": (0.80, 0.0075, 0.0110, 0.010),
     "Banks": (1.15, 0.0070, 0.0105, 0.000),

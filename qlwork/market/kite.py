@@ -12,8 +12,9 @@ day, as Kite sends them); quotes keyed ``"NSE:SYMBOL"``; symbols are NSE trading
   GTT or funds call exists here and its HTTP session refuses any other endpoint.
 - Instruments: Kite's NSE dump, cached once per IST day as
   ``$QLWORK_HOME/cache/kite/instruments-YYYY-MM-DD.csv``.
-- Sectors: Kite has none. A symbol also in the demo universe gets the demo sector table's label,
-  indices get ``"Index"``, everything else ``"Unclassified"``.
+- Sectors: Kite has none. A symbol gets NSE's industry from the NIFTY 500 list (:mod:`.sectors`; a
+  holding is matched by its ISIN first, so a BSE holding gets its company's industry), indices get
+  ``"Index"``, everything else ``"Unclassified"`` (left out of sector-balance scoring).
 - Candles: long ranges are split into chunks within Kite's per-request day caps (:data:`MAX_DAYS`),
   fetched concurrently under the shared rate limiter, merged and de-duplicated; with ``cache=True``
   they are stored in :class:`~qlwork.market.cache.CandleCache` so a rerun fetches only missing days
@@ -31,7 +32,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -39,23 +39,26 @@ from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
 from ..fileio import atomic_write
 from . import kite_auth
-from .base import CANDLE_COLUMNS, OHLCV_FIELDS, QUOTE_KEY_PREFIX, check_interval, mark, parse_date, resolve_symbols
+from .base import (
+    CANDLE_COLUMNS,
+    OHLCV_FIELDS,
+    check_interval,
+    mark,
+    parse_date,
+    resolve_symbols,
+)
 from .cache import CandleCache
+from .kite_account import BATCH, PROVIDER, KiteAccount, Partial  # noqa: F401  (BATCH: tests tune it here)
 from .kite_client import ReadOnlyKite
 from .ratelimit import RateLimiter
-
-if TYPE_CHECKING:  # imported lazily at run time (portfolio sits above market in the import order)
-    from ..portfolio import Portfolio
+from .sectors import INDEX, UNCLASSIFIED, industries, industry_of
+from .sectors import source as sector_source
 
 log = logging.getLogger("qlwork.market.kite")
 
-PROVIDER = "kite"
 MAX_DAYS: dict[str, int] = {"minute": 60, "3minute": 100, "5minute": 100, "10minute": 100, "15minute": 200,
                             "30minute": 200, "60minute": 400, "day": 2000}
 """Kite's maximum calendar days per historical request, by interval."""
-BATCH = {"quote": 500, "ltp": 1000, "ohlc": 1000}
-"""Kite's maximum instruments per quote call."""
-UNCLASSIFIED = "Unclassified"
 INSTRUMENT_DTYPES = {"tradingsymbol": str, "name": str, "expiry": str, "instrument_type": str, "segment": str,
                      "exchange": str}
 
@@ -70,16 +73,6 @@ def chunk_ranges(start: dt.date, end: dt.date, interval: str) -> list[tuple[dt.d
         out.append((day, last))
         day = last + dt.timedelta(days=1)
     return out
-
-
-class Partial(dict):
-    """A result mapping plus ``failures``: ``{symbol: error dict}`` for the symbols that failed."""
-
-    failures: dict[str, dict]
-
-    def __init__(self, *args, failures: dict | None = None, **kw) -> None:
-        super().__init__(*args, **kw)
-        self.failures = dict(failures or {})
 
 
 def records_to_frame(records: list[dict]) -> pd.DataFrame:
@@ -102,14 +95,15 @@ def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.drop_duplicates("date", keep="last").sort_values("date").reset_index(drop=True)
 
 
-class KiteMarketData:
+class KiteMarketData(KiteAccount):
     """Live NSE market data from Kite Connect; implements :class:`qlwork.market.base.MarketData`.
 
     ``api_key`` defaults to ``$KITE_API_KEY`` and ``access_token`` to the token ``qlwork kite login --user
     ID`` stored for ``user_id`` (default: the OS user name, see :func:`kite_auth.default_user`); ``root``
     points the real client elsewhere (tests). ``cache`` is True (default store), False
     or a :class:`CandleCache`. ``clock`` returns the current tz-aware time (for tests). Retry settings
-    (``max_attempts``, ``backoff``, ``backoff_cap`` in seconds) apply to HTTP 429.
+    (``max_attempts``, ``backoff``, ``backoff_cap`` and ``budget``: the most seconds one call may take) apply
+    to transient failures (see :func:`~qlwork.market.kite_client.call_kite`).
     """
 
     name = PROVIDER
@@ -118,8 +112,8 @@ class KiteMarketData:
 
     def __init__(self, *, api_key: str | None = None, access_token: str | None = None, root: str | None = None,
                  timeout: float = 7.0, cache: bool | CandleCache = True, limiter: RateLimiter | None = None,
-                 max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 8.0, workers: int = 4,
-                 clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE",
+                 max_attempts: int = 4, backoff: float = 0.5, backoff_cap: float = 8.0, budget: float = 20.0,
+                 workers: int = 4, clock: Callable[[], dt.datetime] | None = None, exchange: str = "NSE",
                  user_id: str | None = None) -> None:
         self._clock = clock or kite_auth.now_ist
         self.user_id = kite_auth.check_user(user_id)
@@ -133,6 +127,7 @@ class KiteMarketData:
         self._account_checked = False
         self._client = ReadOnlyKite(key, token, root=root, timeout=timeout, limiter=limiter,
                                     max_attempts=max_attempts, backoff=backoff, backoff_cap=backoff_cap,
+                                    budget=budget,
                                     fix=kite_auth.login_fix(self.user_id))
         self.cache = CandleCache() if cache is True else (cache or None)
         self.workers = max(1, int(workers))
@@ -140,6 +135,8 @@ class KiteMarketData:
         self._instruments: tuple[dt.date, pd.DataFrame] | None = None
         self._dump_lock = threading.Lock()
         self._last_date: tuple[dt.date, dt.date] | None = None
+        self._routes: dict[str, tuple[str, int]] = {}  # held symbol -> (exchange, token) when not NSE
+        self._isins: dict[str, str] = {}  # held symbol -> ISIN (its NSE industry, whatever the exchange)
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -180,10 +177,8 @@ class KiteMarketData:
 
     @staticmethod
     def _sector_labels(frame: pd.DataFrame) -> list[str]:
-        from .demo import DemoMarketData
-
-        table = DemoMarketData().instruments().set_index("tradingsymbol")["sector"].to_dict()
-        return ["Index" if seg == "INDICES" else table.get(sym, UNCLASSIFIED)
+        table = industries()
+        return [INDEX if seg == "INDICES" else industry_of(sym, table=table)
                 for sym, seg in zip(frame["tradingsymbol"], frame["segment"])]
 
     def instruments(self) -> pd.DataFrame:
@@ -191,17 +186,25 @@ class KiteMarketData:
         return mark(self._load_dump().copy(), PROVIDER, False)
 
     def resolve(self, symbols) -> list[str]:
-        """Canonical symbols; InputError with close-match suggestions for unknown ones."""
-        return resolve_symbols(symbols, self._load_dump()["tradingsymbol"])
+        """Canonical symbols (NSE, or held on another exchange); InputError with close-match
+        suggestions for unknown ones."""
+        known = self._load_dump()["tradingsymbol"]
+        return resolve_symbols(symbols, [*known, *(s for s in self._routes if s not in set(known))])
+
+    def exchange_of(self, symbol: str) -> str:
+        """The exchange ``symbol`` is priced on: its holding's exchange when it is held elsewhere, else NSE."""
+        return self._routes.get(symbol, (self.exchange, 0))[0]
 
     def instrument_tokens(self, symbols) -> dict[str, int]:
-        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token)."""
+        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token; a symbol held on another
+        exchange -> that exchange's token from the holdings)."""
         dump = self._load_dump().set_index("tradingsymbol")["instrument_token"]
-        return {s: int(dump[s]) for s in self.resolve(symbols)}
+        return {s: self._routes[s][1] if s in self._routes else int(dump[s]) for s in self.resolve(symbols)}
 
     def sectors(self, symbols) -> dict[str, str]:
         dump = self._load_dump().set_index("tradingsymbol")["sector"]
-        return {s: str(dump[s]) for s in self.resolve(symbols)}
+        return {s: industry_of(s, self._isins.get(s)) if s in self._routes or s not in dump.index else str(dump[s])
+                for s in self.resolve(symbols)}
 
     # -- candles ----------------------------------------------------------------------------
     def _bounds(self, interval: str, start, end) -> tuple[dt.date, dt.date]:
@@ -269,20 +272,6 @@ class KiteMarketData:
         self._check_failures(tokens, failures, "candles")
         return out
 
-    @staticmethod
-    def _check_failures(names, failures: dict[str, QlworkError], what: str) -> None:
-        if not failures:
-            return
-        if len(failures) == len(names):
-            first = next(iter(failures.values()))
-            if len(names) == 1:
-                raise first
-            raise type(first)(f"Kite {what} failed for all {len(names)} symbols; first error: {first.message}",
-                              fix=first.fix, provider=PROVIDER,
-                              failures={s: e.to_dict() for s, e in failures.items()})
-        log.warning("kite: %s failed for %d of %d symbols: %s", what, len(failures), len(names),
-                    ", ".join(failures))
-
     def _wide(self, res: Partial, field: str) -> pd.DataFrame:
         cols = {s: f.set_index("date")[field] for s, f in res.items()}
         frame = pd.concat(cols, axis=1) if cols else pd.DataFrame(index=pd.DatetimeIndex([], tz=TIMEZONE))
@@ -300,95 +289,11 @@ class KiteMarketData:
         res = self.candles(symbols, "day", start, end)
         return {k: self._wide(res, k) for k in OHLCV_FIELDS}
 
-    # -- quotes -----------------------------------------------------------------------------
-    def _batched(self, kind: str, symbols) -> Partial:
-        names = self.resolve(symbols)
-        keys = [f"{self.exchange}:{s}" for s in names]
-        size = BATCH[kind]
-        call = getattr(self._client, kind)
-        out, failures = Partial(), {}
-        for i in range(0, len(keys), size):
-            batch = keys[i:i + size]
-            try:
-                data = call(batch)
-            except QlworkError as exc:
-                if exc.details.get("reason") == "token":
-                    raise
-                failures.update({k.split(":", 1)[1]: exc for k in batch})
-                continue
-            for key in batch:
-                if key in data:
-                    out[QUOTE_KEY_PREFIX + key.split(":", 1)[1]] = data[key]
-        out.failures = {s: e.to_dict() for s, e in failures.items()}
-        self._check_failures(names, failures, kind)
-        return out
-
-    def quote(self, symbols) -> Partial:
-        """Kite full quotes keyed ``"NSE:SYMBOL"`` (batches of 500; fields as Kite returns them)."""
-        return self._batched("quote", symbols)
-
-    def ltp(self, symbols) -> Partial:
-        """``{"NSE:SYMBOL": {"instrument_token", "last_price"}}`` (batches of 1000)."""
-        return self._batched("ltp", symbols)
-
-    def ohlc(self, symbols) -> Partial:
-        """``{"NSE:SYMBOL": {"instrument_token", "last_price", "ohlc"}}`` (batches of 1000)."""
-        return self._batched("ohlc", symbols)
-
-    # -- account (read-only) ----------------------------------------------------------------
-    def profile(self) -> dict:
-        """The logged-in user's Kite profile (user_id, user_name, ...)."""
-        return self._client.profile()
-
-    def _check_account(self) -> None:
-        """Once per provider: the token's Kite account (``GET /user/profile``) must be the one recorded in
-        the user's token file, so one user's report can never show another account's holdings."""
-        if self._account_checked or not self._kite_user:
-            return
-        actual = str(self.profile().get("user_id") or "")
-        if actual != self._kite_user:
-            raise ProviderError(f"The Kite token stored for {self.user_id!r} belongs to Kite account {actual!r}, "
-                                f"but the token file records {self._kite_user!r}; refusing to read holdings.",
-                                fix=kite_auth.login_fix(self.user_id), provider=PROVIDER, reason="mismatch",
-                                user=self.user_id)
-        self._account_checked = True
-
-    def holdings(self) -> list[dict]:
-        """Kite holdings as returned by ``GET /portfolio/holdings`` (INR), after checking the account."""
-        self._check_account()
-        return list(self._client.holdings())
-
-    def portfolio(self, name: str = "kite") -> "Portfolio":
-        """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`.
-
-        ``quantity`` counts settled plus T1 shares; positions with zero total are skipped; a zero
-        ``average_price`` (bonus or transferred-in shares) falls back to ``close_price``/``last_price``.
-        """
-        from ..portfolio import load_portfolio
-
-        rows, skipped = [], []
-        for h in self.holdings():
-            row = dict(h)
-            row["quantity"] = int(row.get("quantity") or 0) + int(row.get("t1_quantity") or 0)
-            if row["quantity"] <= 0:
-                skipped.append(str(row.get("tradingsymbol")))
-                continue
-            if not row.get("average_price"):
-                row["average_price"] = row.get("close_price") or row.get("last_price")
-            rows.append(row)
-        if not rows:
-            raise InputError("The Kite account has no holdings.", fix="Use a CSV/JSON portfolio or a sample.",
-                             provider=PROVIDER)
-        known = self._load_dump()["tradingsymbol"]
-        port = load_portfolio(rows, known_symbols=known, name=name)
-        meta = dict(port.metadata, format="kite", provider=PROVIDER, as_of=self.now().isoformat(),
-                    skipped=skipped)
-        return port.model_copy(update={"source": "kite:holdings", "metadata": meta})
-
     # -- misc -------------------------------------------------------------------------------
     def benchmark_sector_weights(self) -> dict[str, float]:
         """Approximate NIFTY 50 sector weights from qlwork's static demo table (Kite publishes no index
-        weights); labels match :meth:`sectors`. An approximation, not live index data."""
+        weights), labelled with NSE's industry names like :meth:`sectors`. An approximation, not live
+        index data."""
         from .demo import DemoMarketData
 
         return DemoMarketData().benchmark_sector_weights()
@@ -416,8 +321,9 @@ class KiteMarketData:
             "exchange": self.exchange,
             "benchmark": BENCHMARK,
             "intervals": list(self.intervals),
-            "quote_keys": "NSE:SYMBOL",
-            "sectors": "demo sector table where known, 'Index' for indices, else 'Unclassified'",
+            "quote_keys": "NSE:SYMBOL (EXCHANGE:SYMBOL for a symbol held on another exchange)",
+            "sectors": f"NSE industry (NIFTY 500 list, {'bundled' if sector_source()['bundled'] else 'refreshed'}); "
+                       f"'{INDEX}' for indices, else '{UNCLASSIFIED}'",
             "cache": str(self.cache.path) if self.cache is not None else None,
             "user": self.user_id,
         }

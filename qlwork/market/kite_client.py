@@ -2,12 +2,14 @@
 
 :class:`ReadOnlyKite` exposes only the read calls qlwork needs (profile, holdings, instruments,
 historical candles, quote / ltp / ohlc). The underlying client is private, and its HTTP session is
-replaced by one that refuses any request outside :data:`ALLOWED` (method, path) pairs, so no order,
-GTT, margin-order or fund call can leave the process even by mistake.
+replaced by one that refuses any request outside :data:`ALLOWED` (method, path) pairs or to another
+origin than the API root, and follows no redirect, so no order, GTT, margin or fund call can leave the
+process even by mistake or when a server redirects, and the access token goes nowhere else.
 
 Every call goes through :func:`call_kite`: a slot of the API key's shared limiter (held across
-threads and processes: :class:`~qlwork.market.ratelimit.ProcessRateLimiter`), bounded retries
-with capped exponential backoff on HTTP 429, and mapping of kiteconnect / requests exceptions to
+threads and processes: :class:`~qlwork.market.ratelimit.ProcessRateLimiter`) per attempt, bounded
+retries with jittered exponential backoff on transient failures (429, 5xx, timeouts, dropped
+connections, Kite's "try again"; at most 4 attempts and 20 s per call), and mapping of kiteconnect / requests exceptions to
 :class:`ProviderError` / :class:`InputError` with a fix. Messages are scrubbed of the API key, secret and
 tokens, and the original exception is not chained (its text could hold them).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -47,15 +50,78 @@ class ReadOnlyViolation(ProviderError):
 
 
 class ReadOnlySession(requests.Session):
-    """A requests session that refuses anything but the allowed read endpoints."""
+    """A requests session that refuses anything but the allowed read endpoints, on one origin.
 
-    def request(self, method, url, *args, **kwargs):  # noqa: D401 - requests API
-        path = urllib.parse.urlsplit(url).path or "/"
+    ``origin`` (``scheme://host:port`` of the API root, set by the owner) is the only origin any request
+    may go to: the access token travels in a header, so a request elsewhere would hand it over.
+    Redirects are never followed (``allow_redirects`` is forced off): a 3xx answer raises
+    :class:`ReadOnlyViolation` naming where it pointed, so a redirect can neither reach an order, GTT,
+    funds or margins path nor carry the token (or a re-sent POST body) to another server. The request
+    timeout is clamped to what is left of the current call's time budget (see :func:`call_kite`).
+    """
+
+    def __init__(self, origin: str | None = None) -> None:
+        super().__init__()
+        self.origin = origin
+
+    def _refuse(self, message: str) -> ReadOnlyViolation:
+        return ReadOnlyViolation(message, fix="Only market data and holdings may be requested, from the Kite "
+                                 "API root itself; check KITE_ROOT (and any proxy) if this persists.",
+                                 provider="kite")
+
+    def request(self, method, url, *args, **kwargs):
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path or "/"
         verb = str(method).upper()
         if not any(verb == m and re.fullmatch(p, path) for m, p in ALLOWED):
-            raise ReadOnlyViolation(f"qlwork is read-only on Kite: refused {verb} {path}.",
-                                    fix="Only market data and holdings may be requested.", provider="kite")
-        return super().request(method, url, *args, **kwargs)
+            raise self._refuse(f"qlwork is read-only on Kite: refused {verb} {path}.")
+        if self.origin is not None and _origin(url) != self.origin:
+            raise self._refuse(f"qlwork only talks to the Kite API root: refused {verb} to {_origin(url)}.")
+        kwargs["allow_redirects"] = False
+        left = _budget_left()
+        if left is not None:
+            if left <= 0:
+                raise requests.Timeout("the call's time budget is used up")
+            timeout = kwargs.get("timeout")
+            kwargs["timeout"] = left if timeout is None else min(float(timeout), left)
+        response = super().request(method, url, *args, **kwargs)
+        if response.is_redirect or 300 <= response.status_code < 400:
+            target = urllib.parse.urljoin(url, response.headers.get("Location", ""))
+            where = f"{_origin(target)}{urllib.parse.urlsplit(target).path or '/'}"
+            response.close()
+            raise self._refuse(f"Kite answered {verb} {path} with a redirect (HTTP {response.status_code}) to "
+                               f"{where}; qlwork does not follow redirects.")
+        return response
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (default ports made explicit), lower-cased."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+_BUDGET = threading.local()
+
+
+def _budget_left() -> float | None:
+    """Seconds left of the current thread's :func:`call_kite` budget (None outside a call)."""
+    deadline = getattr(_BUDGET, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def new_client(api_key: str, *, access_token: str | None = None, root: str | None = None,
+               timeout: float | None = None):
+    """A ``KiteConnect`` client whose HTTP session is a :class:`ReadOnlySession` bound to its root."""
+    from kiteconnect import KiteConnect
+
+    kite = KiteConnect(api_key, access_token=access_token, root=api_root(root), timeout=timeout)
+    kite.reqsession = ReadOnlySession(_origin(kite.root))
+    return kite
 
 
 def _short(text: object) -> str:
@@ -117,32 +183,75 @@ def map_error(exc: BaseException, *, what: str, login: bool = False, fix: str | 
                          fix="Retry; if it persists report it with this message.")
 
 
+MAX_ATTEMPTS = 4
+"""Attempts per Kite call (the first try and up to three retries)."""
+CALL_BUDGET = 20.0
+"""Seconds one Kite call may take in all: attempts, backoff sleeps and waits for a rate-limit slot."""
+TRY_AGAIN = re.compile(r"try again|try after|temporar", re.IGNORECASE)
+
+
+def retryable(exc: BaseException) -> bool:
+    """True for a transient failure worth another attempt: HTTP 429 and Kite's other network errors,
+    5xx answers (JSON or an HTML error page), Kite's general "please try again" errors, timeouts and
+    dropped or refused connections. A rejected token, missing permission, bad input or order error
+    never is (retrying cannot change the answer), nor is a refused redirect or endpoint."""
+    from kiteconnect import exceptions as kex
+
+    if isinstance(exc, QlworkError):
+        return False
+    if isinstance(exc, (kex.TokenException, kex.PermissionException, kex.InputException, kex.OrderException)):
+        return False
+    if isinstance(exc, (kex.NetworkException, kex.DataException)):
+        return True  # 429 / Kite's network errors; a body that is not Kite JSON (e.g. an HTML 502 page)
+    if isinstance(exc, kex.KiteException):
+        code = getattr(exc, "code", None) or 0
+        return code >= 500 or code == 429 or bool(TRY_AGAIN.search(str(exc)))
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, (requests.Timeout, requests.ConnectionError))
+
+
 def call_kite(fn: Callable[[], object], *, what: str, category: str = "other",
-              limiter: RateLimiter | None = None, max_attempts: int = 5, backoff: float = 0.5,
-              backoff_cap: float = 8.0, login: bool = False, fix: str | None = None):
-    """Run one Kite call inside a rate-limit slot; retry HTTP 429 up to ``max_attempts`` times with
-    exponential backoff (``backoff * 2**n`` seconds plus jitter, at most ``backoff_cap``).
+              limiter: RateLimiter | None = None, max_attempts: int = MAX_ATTEMPTS, backoff: float = 0.5,
+              backoff_cap: float = 8.0, budget: float = CALL_BUDGET, login: bool = False, fix: str | None = None):
+    """Run one Kite call, each attempt inside a slot of the shared rate limiter; retry transient
+    failures (:func:`retryable`) with jittered exponential backoff: attempt ``n`` waits
+    ``min(backoff_cap, backoff * 2**(n-1))`` seconds scaled by a random factor in [0.5, 1.0], at most
+    ``max_attempts`` attempts (default 4) and ``budget`` seconds in all (default 20: each request's
+    timeout is clamped to what is left, and no retry starts that could not finish in time). A login
+    (``login=True``, a single-use request token) is retried only on HTTP 429.
 
     Raises the mapped qlwork error, never a kiteconnect/requests exception, and never chained.
     """
     from kiteconnect import exceptions as kex
 
     limiter = limiter or shared_limiter()
+    attempts = max(1, int(max_attempts))
+    deadline = time.monotonic() + float(budget)
+    outer = getattr(_BUDGET, "deadline", None)
+    _BUDGET.deadline = deadline if outer is None else min(outer, deadline)
     error: QlworkError | None = None
-    for attempt in range(1, max(1, int(max_attempts)) + 1):
-        try:
-            with limiter.slot(category):
-                return fn()
-        except kex.NetworkException as exc:
-            if getattr(exc, "code", None) == 429 and attempt < max_attempts:
-                delay = min(backoff_cap, backoff * 2 ** (attempt - 1)) * (1 + 0.25 * random.random())
-                log.info("kite: HTTP 429 while %s; retry %d/%d in %.2fs", what, attempt, max_attempts - 1, delay)
-                time.sleep(delay)
-                continue
-            error = map_error(exc, what=what, login=login, fix=fix)
-        except Exception as exc:  # noqa: BLE001 - mapped below
-            error = map_error(exc, what=what, login=login, fix=fix)
-        break
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                with limiter.slot(category):
+                    return fn()
+            except Exception as exc:
+                again = retryable(exc) and (not login or (isinstance(exc, kex.NetworkException)
+                                                          and getattr(exc, "code", None) == 429))
+                if again and attempt < attempts:
+                    delay = min(backoff_cap, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                    if time.monotonic() + delay < _BUDGET.deadline:
+                        log.info("kite: %s (%s) while %s; retry %d/%d in %.2fs", type(exc).__name__,
+                                 getattr(exc, "code", "-"), what, attempt, attempts - 1, delay)
+                        time.sleep(delay)
+                        continue
+                error = map_error(exc, what=what, login=login, fix=fix)
+                if attempt > 1:
+                    error.details["attempts"] = attempt
+            break
+    finally:
+        _BUDGET.deadline = outer
     assert error is not None
     raise error  # outside the except blocks: no __context__ carrying the original text
 
@@ -156,12 +265,9 @@ class ReadOnlyKite:
 
     def __init__(self, api_key: str, access_token: str, *, root: str | None = None, timeout: float = 7.0,
                  limiter: RateLimiter | None = None, **retry) -> None:
-        from kiteconnect import KiteConnect
-
         register_secret(api_key)
         register_secret(access_token)
-        kite = KiteConnect(api_key, access_token=access_token, root=api_root(root), timeout=timeout)
-        kite.reqsession = ReadOnlySession()
+        kite = new_client(api_key, access_token=access_token, root=root, timeout=timeout)
         self.__kite = kite  # name-mangled: not part of any public surface
         self.limiter = limiter or shared_limiter(api_key)  # per API key, across processes
         self.retry = retry

@@ -18,7 +18,6 @@ from ..fileio import atomic_write
 from . import kite_auth
 from .kite_auth import (
     api_key,
-    api_root,
     api_secret,
     check_user,
     login_fix,
@@ -28,15 +27,11 @@ from .kite_auth import (
     token_path,
     token_status,
 )
-from .kite_client import ReadOnlySession, call_kite
+from .kite_client import call_kite, new_client
 
 
 def _client(key: str, root: str | None, timeout: float | None):
-    from kiteconnect import KiteConnect
-
-    kite = KiteConnect(key, root=api_root(root), timeout=timeout)
-    kite.reqsession = ReadOnlySession()
-    return kite
+    return new_client(key, root=root, timeout=timeout)
 
 
 def login_url(root: str | None = None) -> str:

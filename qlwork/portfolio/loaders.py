@@ -20,16 +20,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import InputError
 from .model import Portfolio
-from .validation import (ALIASES, EXPECTED_HEADER, REQUIRED_FIELDS, RowProblems, build_portfolio, canonical_record,
-                         normalise_header)
+from .validation import (
+    ALIASES,
+    EXPECTED_HEADER,
+    REQUIRED_FIELDS,
+    RowProblems,
+    build_portfolio,
+    canonical_record,
+    normalise_header,
+)
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "portfolios"
 
@@ -221,3 +228,75 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
                               known_symbols=known_symbols, name=name, source="records", fmt="records")
     raise InputError(f"Cannot load a portfolio from {type(source).__name__}.",
                      fix="Pass a CSV/JSON path, a list of holdings, or a sample such as sample:diversified.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Kite holdings -> positions
+#
+# Quantities follow Kite Connect's documented holdings attributes (https://kite.trade/docs/connect/v3/
+# portfolio/#holdings, the response-attributes table): ``quantity`` is the "net quantity (T+1 +
+# realised)", ``t1_quantity`` the quantity bought but not yet delivered ("Quantity on T+1 day after order
+# execution"), ``realised_quantity`` the quantity "delivered to Demat", ``used_quantity`` the quantity
+# "sold from the net holding quantity", ``collateral_quantity`` the quantity pledged as collateral, and
+# ``mtf`` (``quantity``, ``used_quantity``, ``average_price``, ``value``) the shares bought with Kite's
+# margin trading facility, which the documented example lists apart from ``quantity`` (``quantity`` 1
+# beside ``mtf.quantity`` 1000). So one holding's position is:
+#   held   = max(quantity, realised_quantity + t1_quantity) - used_quantity
+#            (T1 shares counted once whether or not ``quantity`` already includes them, as documented, or
+#             not, as accounts with ``quantity`` 0 and only ``t1_quantity`` show; shares sold today are gone)
+#   mtf    = mtf.quantity - mtf.used_quantity
+#   total  = held + mtf, at the quantity-weighted average of the two average prices.
+# Pledged shares (``collateral_quantity``) stay in the demat account and remain the owner's exposure:
+# they are counted (never added on top) and reported as ``pledged``.
+
+
+def _num(value) -> float:
+    try:
+        out = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return out if math.isfinite(out) else 0.0
+
+
+def kite_position(holding: Mapping) -> dict:
+    """The position of one Kite holding (see the comment above): ``{"quantity", "average_price",
+    "t1_quantity", "mtf_quantity", "pledged"}``; ``average_price`` falls back to ``close_price`` /
+    ``last_price`` when Kite reports 0 (bonus or transferred-in shares)."""
+    fallback = _num(holding.get("close_price")) or _num(holding.get("last_price"))
+    held = max(_num(holding.get("quantity")),
+               _num(holding.get("realised_quantity")) + _num(holding.get("t1_quantity")))
+    held = max(0.0, held - _num(holding.get("used_quantity")))
+    mtf = holding.get("mtf") if isinstance(holding.get("mtf"), Mapping) else {}
+    mtf_qty = max(0.0, _num(mtf.get("quantity")) - _num(mtf.get("used_quantity")))
+    total = held + mtf_qty
+    avg = _num(holding.get("average_price")) or fallback
+    mtf_avg = _num(mtf.get("average_price")) or avg or fallback
+    average = (held * avg + mtf_qty * mtf_avg) / total if total else avg
+    return {"quantity": round(total), "average_price": average or None,
+            "t1_quantity": int(_num(holding.get("t1_quantity"))), "mtf_quantity": round(mtf_qty),
+            "pledged": int(_num(holding.get("collateral_quantity")))}
+
+
+def kite_records(holdings: Iterable[Mapping]) -> tuple[list[dict], list[str], list[dict], dict[str, dict]]:
+    """Kite holdings -> (records for :func:`load_portfolio`, symbols skipped for a zero position,
+    holdings left out because they cannot be valued as ``{"symbol", "reason"}``, and
+    ``{symbol: {"t1_quantity", "mtf_quantity", "pledged"}}`` for the holdings where any is non-zero)."""
+    records, skipped, without, notes = [], [], [], {}
+    for h in holdings:
+        pos = kite_position(h)
+        symbol = str(h.get("tradingsymbol") or "")
+        if pos["quantity"] <= 0:
+            skipped.append(symbol)
+            continue
+        if not pos["average_price"]:
+            without.append({"symbol": symbol, "reason": "Kite reports no average, close or last price for it"})
+            continue
+        record = {**dict(h), "quantity": pos["quantity"], "average_price": pos["average_price"]}
+        for field in ("last_price", "close_price"):  # 0 means "no trade yet", not a price
+            if _num(record.get(field)) <= 0:
+                record.pop(field, None)
+        records.append(record)
+        extra = {k: pos[k] for k in ("t1_quantity", "mtf_quantity", "pledged") if pos[k]}
+        if extra:
+            notes[symbol] = extra
+    return records, skipped, without, notes

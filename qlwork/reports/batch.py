@@ -103,6 +103,22 @@ class UserConfig:
         return prefs.model_dump(mode="json", exclude=_PREFS_NOT_HASHED)
 
 
+def _provider(path: Path, i: int, entry: dict) -> str:
+    """A user's ``provider`` (``demo`` | ``kite``), checked: ``portfolio = "kite"`` needs ``kite``."""
+    from ..market import PROVIDERS
+
+    name = str(entry.get("provider") or "demo").strip().lower()
+    who = f"{path}: user #{i + 1} ({entry.get('user_id')})"
+    if name not in PROVIDERS:
+        raise InputError(f"{who} has unknown provider {entry.get('provider')!r}.",
+                         fix=f"Use one of: {', '.join(sorted(PROVIDERS))}.", field="provider")
+    if str(entry.get("portfolio")).strip().lower() == "kite" and name != "kite":
+        raise InputError(f'{who} has portfolio "kite" but provider {name!r}.',
+                         fix='Set provider = "kite" for that user (after `qlwork kite login --user ID`).',
+                         field="provider")
+    return name
+
+
 def load_users(config: str | os.PathLike | None = None, users: list[str] | None = None) -> list[UserConfig]:
     """Users from ``config`` (``[defaults]`` + ``[[users]]``, or the same under ``[reports]``), in file
     order, optionally only ``users``. Relative portfolio paths are resolved against the config file."""
@@ -117,6 +133,7 @@ def load_users(config: str | os.PathLike | None = None, users: list[str] | None 
         if unknown or not entry.get("user_id") or not entry.get("portfolio"):
             raise InputError(f"{path}: user #{i + 1} is invalid (unknown keys {unknown}, user_id and portfolio "
                              "are required).", fix=f"Use only: {', '.join(USER_KEYS)}.")
+        entry["provider"] = _provider(path, i, entry)
         src = str(entry["portfolio"])
         if not src.startswith("sample:") and src != "kite" and not Path(src).is_absolute():
             candidate = path.parent / src

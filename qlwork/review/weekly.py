@@ -78,11 +78,12 @@ def find_week_thread(store: Store, user_id: str, week: str, limit: int = 200) ->
     return None
 
 
-def _market(provider: str, user_id: str | None = None):
-    """The market provider for ``user_id`` (Kite reads that user's own token, never another's)."""
-    from ..market import get_provider
+def _market(provider: Any, user_id: str | None = None):
+    """The market provider for ``user_id`` (Kite reads that user's own token, never another's); a
+    provider object is used as is."""
+    from ..market import resolve_provider
 
-    return get_provider(provider, user_id=user_id)
+    return resolve_provider(provider, user_id)
 
 
 def _portfolio(source: Any, market: Any, user_id: str | None = None) -> Any:
@@ -267,7 +268,7 @@ def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
 
 
 def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_profile: str = "moderate",
-               horizon: str = "medium", benchmark: str = BENCHMARK, provider: str = "demo",
+               horizon: str = "medium", benchmark: str = BENCHMARK, provider: Any = "demo",
                backend: str = "offline", model: str | None = None, base_url: str | None = None,
                api_key_env: str | None = None, store: Store | None = None, lookback_days: int = 252,
                top_n: int = 3, now: dt.datetime | None = None, timeout: float | None = None,
@@ -278,10 +279,12 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     on the week's first run; re-runs append a run to it), asks the assistant (``backend``: offline |
     openai | openai-chat; keys from the env var ``api_key_env`` names, never passed here; ``timeout``
     and ``max_retries``, notebook parameters in the batch, default to the saved preferences), and records a summary in the thread
-    metadata. Raises QlworkError subclasses on bad input or a failed run (the run stays in the store
-    for the audit trail).
+    metadata. ``provider`` is the market data: ``"demo"``, ``"kite"`` (this user's own Kite login; with
+    ``portfolio="kite"`` the review reads their holdings) or a provider object. Raises QlworkError
+    subclasses on bad input or a failed run (the run stays in the store for the audit trail).
     """
     from .. import open_session
+    from ..market import provider_name
     from ..tools.registry import ToolContext
     from ..tools.trading import analyze_portfolio
 
@@ -294,7 +297,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     current = find_week_thread(store, user_id, week)
     params = {"user_id": user_id, "as_of": day.isoformat(), "portfolio": portfolio if isinstance(portfolio, str)
               else getattr(portfolio, "name", "in-memory"), "risk_profile": risk_profile, "horizon": horizon,
-              "benchmark": benchmark, "provider": provider, "backend": backend, "model": model}
+              "benchmark": benchmark, "provider": provider_name(provider), "backend": backend, "model": model}
     session = open_session(user_id, backend=_backend(user_id, backend, model, base_url, api_key_env, timeout,
                                                      max_retries),
                            portfolio=source, risk_profile=risk_profile, horizon=horizon, as_of=day,

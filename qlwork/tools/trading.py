@@ -17,6 +17,7 @@ from ..analytics import health, risk
 from ..analytics.signals import generate_signals
 from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from ..errors import InputError
+from ..market.sectors import match_sector
 from .context import (
     DISCLAIMER,
     history_window,
@@ -57,6 +58,18 @@ def _with_data(pf, close):
     return pf if len(keep) == len(pf.holdings) else pf.model_copy(update={"holdings": keep})
 
 
+def _unclassified_text(share: float, holdings: list[dict]) -> str:
+    names = ", ".join(h["symbol"] for h in holdings if h["sector"] == health.UNCLASSIFIED)
+    return (f"{share:.2%} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: {names}); it is left out "
+            "of the sector-balance score.")
+
+
+def _unvalued(pf) -> list[dict]:
+    """Holdings the loader already left out because they cannot be priced (e.g. a Kite holding with no
+    instrument), as ``{"symbol", "reason"}``."""
+    return [dict(d) for d in (pf.metadata or {}).get("symbols_without_data") or []]
+
+
 @tool
 def analyze_portfolio(
     ctx: ToolContext,
@@ -79,7 +92,7 @@ def analyze_portfolio(
     profile = risk_profile or ctx.risk_profile or "moderate"
     day = resolve_as_of(ctx, as_of)
     close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
-    without = window.pop("symbols_without_data", [])
+    without = _unvalued(pf) + window.pop("symbols_without_data", [])
     pf = _with_data(pf, close)
     last = close.iloc[-1]
     sectors = market.sectors(pf.symbols)
@@ -115,11 +128,14 @@ def analyze_portfolio(
     total_value = float(val["market_value"].sum())
     total_pnl = float(val["pnl"].sum())
     top = max(holdings, key=lambda h: h["weight"])
-    top_sector = max(sector_w, key=sector_w.get)
+    classified = {k: v for k, v in sector_w.items() if k != health.UNCLASSIFIED}
+    top_sector = max(classified, key=classified.get) if classified else None
+    unclassified = rnd(report.unclassified_weight)
     insights = [
         f"{len(holdings)} holdings worth INR {total_value:,.2f} with unrealised P&L of INR {total_pnl:,.2f}.",
-        f"Largest position {top['symbol']} at {top['weight']:.2%} of value; top sector {top_sector} "
-        f"at {sector_w[top_sector]:.2%}.",
+        f"Largest position {top['symbol']} at {top['weight']:.2%} of value"
+        + (f"; top sector {top_sector} at {sector_w[top_sector]:.2%}." if top_sector else "."),
+        *([_unclassified_text(unclassified, holdings)] if unclassified else []),
         f"Effective number of holdings {report.effective_holdings:.1f} (HHI {report.hhi:.4f}).",
         f"Over {window['days']} trading days: volatility {metrics['volatility']:.2%}, max drawdown "
         f"{metrics['max_drawdown']:.2%}, beta to {BENCHMARK} {metrics['beta']:.2f}.",
@@ -138,6 +154,7 @@ def analyze_portfolio(
         "total_value": rnd(total_value, 2),
         "total_pnl": rnd(total_pnl, 2),
         "sector_weights": sector_w,
+        "unclassified_weight": unclassified,
         "active_sector_weights": {k: rnd(v) for k, v in report.active_sector_weights.items()},
         "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2)},
         "score_components": report.components,
@@ -217,7 +234,7 @@ def generate_trading_signals(
 
     Args:
         symbols: NSE trading symbols; omit to use the sector, or the portfolio's holdings.
-        sector: Sector name (e.g. "IT", "Banks") to take all its stocks from the universe.
+        sector: NSE industry name (e.g. "Information Technology"; "IT", "banks", "pharma" work too) to take all its stocks from the universe.
         strategy: "rules" for indicator signals; "momentum" or "mean_reversion" adds a backtest.
         as_of: Signal date YYYY-MM-DD; omit for the latest data date.
         backtest_years: Years of history for the backtest (1 to 10).
@@ -291,6 +308,7 @@ def calculate_risk_metrics(
         pf = _with_data(pf, close)
         rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
         label = "portfolio"
+        window["symbols_without_data"] = _unvalued(pf) + window.get("symbols_without_data", [])
     without = window.pop("symbols_without_data", [])
     bench = risk.simple_returns(close[BENCHMARK].to_numpy())
     summary = risk.risk_summary(rets, bench, risk_free=rf)
@@ -352,7 +370,7 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:
     if sector:
         inst = market.instruments()
         stocks = inst[inst["instrument_type"] == "EQ"]
-        wanted = sector.strip().lower()
+        wanted = (match_sector(sector, stocks["sector"].unique()) or sector).strip().lower()
         names = stocks.loc[stocks["sector"].str.lower() == wanted, "tradingsymbol"].tolist()
         if not names:
             known = sorted(set(stocks["sector"]))

@@ -45,8 +45,8 @@ class AssistantChat(widgets.VBox):
     busy = traitlets.Bool(False, help="True while a run is in progress (Python side only).")
 
     def __init__(self, user_id: str | None = None, backend: Any = "offline", thread_id: str | None = None, *,
-                 portfolio: Any = None, session: Any = None, new_thread: bool = False, store: Any = None,
-                 charts: bool = True, **session_options: Any) -> None:
+                 portfolio: Any = None, provider: Any = None, session: Any = None, new_thread: bool = False,
+                 store: Any = None, charts: bool = True, **session_options: Any) -> None:
         super().__init__()
         if session is None:
             if not user_id:
@@ -55,7 +55,8 @@ class AssistantChat(widgets.VBox):
             from .. import open_session
 
             session = open_session(user_id, backend=backend, thread_id=thread_id, portfolio=portfolio,
-                                   new_thread=new_thread, store=store, on_delta=self._on_delta, **session_options)
+                                   provider=provider, new_thread=new_thread, store=store, on_delta=self._on_delta,
+                                   **session_options)
         else:
             P.wire_delta(session, self._on_delta)
             if thread_id:

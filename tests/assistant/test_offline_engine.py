@@ -56,14 +56,14 @@ def test_turn2_builds_on_turn1_portfolio(conversation):
     calls = calls_of(a2)
     # the portfolio analysis is reused from the thread, not recomputed
     assert [c["name"] for c in calls] == ["generate_trading_signals"]
-    assert calls[0]["arguments"] == {"sector": "IT"}
-    it_held = sorted(h["symbol"] for h in analysis["holdings"] if h["sector"] == "IT")
+    assert calls[0]["arguments"] == {"sector": "Information Technology"}
+    it_held = sorted(h["symbol"] for h in analysis["holdings"] if h["sector"] == "Information Technology")
     assert it_held, "the sample portfolio holds IT stocks"
     text = " ".join(a2.response.insights)
     assert "Building on the previous portfolio analysis" in text
     assert ", ".join(it_held) in text
-    assert f"{analysis['sector_weights']['IT'] * 100:.2f}%" in text
-    assert a2.response.risk_metrics["sector_weight"] == analysis["sector_weights"]["IT"]
+    assert f"{analysis['sector_weights']['Information Technology'] * 100:.2f}%" in text
+    assert a2.response.risk_metrics["sector_weight"] == analysis["sector_weights"]["Information Technology"]
     signal_actions = {s["symbol"]: s["action"] for s in calls[0]["output"]["signals"]}
     for rec in a2.response.recommendations:
         assert rec.symbol in signal_actions
@@ -76,7 +76,7 @@ def test_turn3_strategy_uses_backtest_and_holdings(conversation):
     held = {h["symbol"] for h in calls_of(a1)[0]["output"]["holdings"]}
     calls = calls_of(a3)
     assert [c["name"] for c in calls] == ["generate_trading_signals"]
-    assert calls[0]["arguments"] == {"sector": "IT", "strategy": "momentum"}
+    assert calls[0]["arguments"] == {"sector": "Information Technology", "strategy": "momentum"}
     metrics = calls[0]["output"]["backtest"]["metrics"]
     r = a3.response
     assert r.analysis_type == "strategy"
@@ -145,9 +145,9 @@ def test_unknown_symbol_gets_a_suggestion(tmp_path):
     "text, kind, sector, symbols",
     [
         ("Analyze my portfolio", "portfolio", None, []),
-        ("What about the technology sector?", "sector", "IT", []),
-        ("Generate a strategy for tech stocks", "strategy", "IT", []),
-        ("backtest mean reversion on banks", "strategy", "Banks", []),
+        ("What about the technology sector?", "sector", "Information Technology", []),
+        ("Generate a strategy for tech stocks", "strategy", "Information Technology", []),
+        ("backtest mean reversion on banks", "strategy", "Financial Services", []),
         ("What is my risk?", "risk", None, []),
         ("Should I buy RELIANCE or tcs?", "signals", None, ["RELIANCE", "TCS"]),
         ("How has INFY done", "market_data", None, ["INFY"]),
@@ -163,5 +163,5 @@ def test_read_intent(text, kind, sector, symbols):
 def test_follow_up_inherits_sector():
     prev = read_intent("What about the technology sector?", SECTORS, SYMBOLS)
     follow = read_intent("Give me a momentum strategy for them", SECTORS, SYMBOLS, prev)
-    assert follow.kind == "strategy" and follow.sector == "IT"
+    assert follow.kind == "strategy" and follow.sector == "Information Technology"
     assert read_intent("mean reversion please", SECTORS, SYMBOLS).style == "mean_reversion"

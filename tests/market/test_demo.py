@@ -13,8 +13,15 @@ import pytest
 
 from qlwork.errors import InputError, ProviderError
 from qlwork.market import DEMO_AS_OF, DemoMarketData, MarketData, get_provider
-from qlwork.market.base import CANDLE_COLUMNS, Candles, INSTRUMENT_COLUMNS, parse_date, resolve_symbols
+from qlwork.market.base import (
+    CANDLE_COLUMNS,
+    INSTRUMENT_COLUMNS,
+    Candles,
+    parse_date,
+    resolve_symbols,
+)
 from qlwork.market.demo import _generate, nse_holidays
+from qlwork.market.sectors import bundled_industries
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,16 +86,20 @@ def test_protocol_and_metadata(market):
 def test_universe_size_and_sectors(market):
     inst = market.instruments()
     assert list(inst.columns[: len(INSTRUMENT_COLUMNS)]) == INSTRUMENT_COLUMNS
-    eq = inst[(inst["instrument_type"] == "EQ") & (inst["sector"] != "Liquid ETF")]
+    eq = inst[(inst["instrument_type"] == "EQ") & (inst["sector"] != "Unclassified")]
     assert len(eq) >= 40
     assert eq["sector"].nunique() >= 8
     assert inst["tradingsymbol"].is_unique and inst["instrument_token"].is_unique
-    for sym, sector in {"TCS": "IT", "HDFCBANK": "Banks", "RELIANCE": "Energy", "ITC": "FMCG",
-                        "MARUTI": "Auto", "SUNPHARMA": "Pharma", "TATASTEEL": "Metals",
-                        "BAJFINANCE": "Financial Services", "BHARTIARTL": "Telecom", "M&M": "Auto",
-                        "BAJAJ-AUTO": "Auto"}.items():
+    # NSE's industry names (the bundled NIFTY 500 list), the same vocabulary as live Kite data
+    for sym, sector in {"TCS": "Information Technology", "HDFCBANK": "Financial Services",
+                        "RELIANCE": "Oil Gas & Consumable Fuels", "ITC": "Fast Moving Consumer Goods",
+                        "MARUTI": "Automobile and Auto Components", "SUNPHARMA": "Healthcare",
+                        "TATASTEEL": "Metals & Mining", "BAJFINANCE": "Financial Services",
+                        "BHARTIARTL": "Telecommunication", "NTPC": "Power", "SUZLON": "Capital Goods"}.items():
         assert market.sectors([sym]) == {sym: sector}
-    assert (inst.loc[inst["cap"] == "small", "sector"] == "Small Cap").sum() >= 4
+    table = bundled_industries()["symbol"]
+    assert all(table[s] == sec for s, sec in zip(eq["tradingsymbol"], eq["sector"]))
+    assert set(inst.loc[inst["sector"] == "Unclassified", "tradingsymbol"]) == {"LIQUIDBEES"}
 
 
 def test_nifty_is_an_index_instrument(market):
@@ -99,7 +110,7 @@ def test_nifty_is_an_index_instrument(market):
     level = market.close_prices(["NIFTY 50"], end=DEMO_AS_OF).iloc[-1, 0]
     assert 24_000 <= level <= 26_000
     weights = market.benchmark_sector_weights()
-    assert abs(sum(weights.values()) - 1) < 1e-12 and max(weights, key=weights.get) == "Banks"
+    assert abs(sum(weights.values()) - 1) < 1e-12 and max(weights, key=weights.get) == "Financial Services"
 
 
 def test_nifty_tracks_its_large_cap_basket(market):
@@ -114,7 +125,7 @@ def test_nifty_tracks_its_large_cap_basket(market):
 def test_liquid_etf_is_near_cash(market):
     inst = market.instruments().set_index("tradingsymbol")
     assert inst.loc["LIQUIDBEES", "instrument_type"] == "EQ"
-    assert inst.loc["LIQUIDBEES", "sector"] == "Liquid ETF"
+    assert inst.loc["LIQUIDBEES", "sector"] == "Unclassified"  # an ETF has no NSE industry
     close = market.close_prices(["LIQUIDBEES", "SUZLON", "HDFCBANK"])
     assert close["LIQUIDBEES"].between(990, 1010).all()
     vol = close.pct_change().std() * np.sqrt(252)

@@ -3,7 +3,8 @@
 Serves Kite-shaped data generated from the demo universe: ``POST /session/token``, ``GET /user/profile``,
 ``/portfolio/holdings``, ``/instruments``, ``/instruments/NSE`` (CSV), ``/instruments/historical/{token}/
 {interval}``, ``/quote``, ``/quote/ltp``, ``/quote/ohlc``; anything else is 404 (and recorded). Responses
-use Kite's envelope; errors carry ``error_type`` like Kite. Requests need ``Authorization: token
+use Kite's envelope; errors carry ``error_type`` like Kite (each request's Authorization header and body
+are recorded in ``Request.extra``). Requests need ``Authorization: token
 api_key:access_token`` (403 TokenException otherwise). Historical requests longer than Kite's per-interval
 cap and quote calls over the instrument limit get 400 InputException, as from Kite.
 
@@ -38,15 +39,20 @@ CSV_COLUMNS = ["instrument_token", "exchange_token", "tradingsymbol", "name", "l
 # symbols in the dump but not in the demo universe: (symbol, name, demo symbol whose prices it reuses, scale)
 EXTRA = (("ZOMATO", "ZOMATO", "TRENT", 0.05), ("IDEA", "VODAFONE IDEA", "YESBANK", 0.4),
          ("RELINFRA", "RELIANCE INFRASTRUCTURE", "RELIANCE", 0.2))
+# BSE instruments (not in the NSE dump's rows): (symbol, name, demo symbol whose prices it reuses, scale).
+# SBIN is also on NSE (a BSE holding of it must be priced from BSE); KAMATHOTEL is BSE-only.
+BSE = (("SBIN", "STATE BANK OF INDIA", "SBIN", 1.002), ("KAMATHOTEL", "KAMAT HOTELS", "ITC", 0.5))
 MAX_REQUESTS = 50_000
 
 
 @dataclass
 class Fault:
-    kind: str  # token | permission | input | 429 | 500 | html | slow | drop
+    kind: str  # token | permission | input | 429 | 500 | 503 | tryagain | html | slow | drop | redirect
     prefix: str = "/"
     times: int = 1
     delay: float = 0.0
+    location: str = ""  # redirect: the Location header (a path on this server or a full URL)
+    status: int = 302  # redirect: 301 / 302 / 303 / 307 / 308
 
 
 @dataclass
@@ -89,6 +95,11 @@ class FakeKite:
                                "lot_size": 1, "instrument_type": "EQ", "segment": "NSE", "exchange": "NSE"})
             self._source[token] = (base, scale)
         self.tokens = {r["tradingsymbol"]: int(r["instrument_token"]) for r in self._rows}
+        self.bse_tokens: dict[str, int] = {}
+        for i, (sym, name, base, scale) in enumerate(BSE):
+            token = (500000 + i) * 256 + 4  # Kite's BSE tokens end in segment 4
+            self.bse_tokens[sym] = token
+            self._source[token] = (base, scale)
         self.holdings = [
             self._holding("RELIANCE", 10, 1400.0), self._holding("TCS", 5, 3300.0),
             self._holding("HDFCBANK", 20, 900.0), self._holding("INFY", 15, 1500.0),
@@ -126,10 +137,12 @@ class FakeKite:
         self.stop()
 
     # -- test controls ----------------------------------------------------------------------
-    def fail(self, kind: str, prefix: str = "/", times: int = 1, delay: float = 0.0) -> None:
-        """Inject a fault for the next ``times`` requests whose path starts with ``prefix``."""
+    def fail(self, kind: str, prefix: str = "/", times: int = 1, delay: float = 0.0, *, location: str = "",
+             status: int = 302) -> None:
+        """Inject a fault for the next ``times`` requests whose path starts with ``prefix``
+        (``kind="redirect"`` answers ``status`` with ``Location: location``)."""
         with self._lock:
-            self.faults.append(Fault(kind, prefix, times, delay))
+            self.faults.append(Fault(kind, prefix, times, delay, location, status))
 
     def expire_tokens(self) -> None:
         """Make every issued access token invalid (as after 06:00 IST)."""
@@ -158,10 +171,15 @@ class FakeKite:
         return best
 
     # -- data -------------------------------------------------------------------------------
-    def _holding(self, sym: str, qty: int, avg: float, t1: int = 0) -> dict:
-        bar = self._bars(self.tokens[sym], self.today - dt.timedelta(days=10), self.today)
+    def holding(self, sym: str, qty: int, avg: float, t1: int = 0, exchange: str = "NSE", **fields) -> dict:
+        """A Kite-shaped holding of ``sym`` on ``exchange`` (``fields`` override any attribute)."""
+        return {**self._holding(sym, qty, avg, t1, exchange), **fields}
+
+    def _holding(self, sym: str, qty: int, avg: float, t1: int = 0, exchange: str = "NSE") -> dict:
+        token = (self.bse_tokens if exchange == "BSE" else self.tokens)[sym]
+        bar = self._bars(token, self.today - dt.timedelta(days=10), self.today)
         last, prev = float(bar["close"][-1]), float(bar["close"][-2])
-        return {"tradingsymbol": sym, "exchange": "NSE", "instrument_token": self.tokens[sym],
+        return {"tradingsymbol": sym, "exchange": exchange, "instrument_token": token,
                 "isin": f"INE{zlib.crc32(sym.encode()) % 10**6:06d}01", "product": "CNC", "price": 0, "quantity": qty,
                 "used_quantity": 0, "t1_quantity": t1, "realised_quantity": qty, "authorised_quantity": 0,
                 "opening_quantity": qty, "collateral_quantity": 0, "collateral_type": "",
@@ -229,9 +247,9 @@ class FakeKite:
         return out
 
     def quote_for(self, key: str, kind: str) -> dict | None:
-        sym = key.split(":", 1)[-1]
-        token = self.tokens.get(sym)
-        if token is None or not key.startswith("NSE:"):
+        exchange, _, sym = key.partition(":")
+        token = {"NSE": self.tokens, "BSE": self.bse_tokens}.get(exchange, {}).get(sym)
+        if token is None:
             return None
         bars = self._bars(token, self.today - dt.timedelta(days=10), self.today)
         last, prev = float(bars["close"][-1]), float(bars["close"][-2])
@@ -318,7 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        rec = Request(time.monotonic(), method, path, query)
+        rec = Request(time.monotonic(), method, path, query,
+                      extra={"authorization": self.headers.get("Authorization", ""), "body": body})
         with fake._lock:
             fake.requests.append(rec)
             total = len(fake.requests)
@@ -332,6 +351,13 @@ class _Handler(BaseHTTPRequestHandler):
                 rec.status = -1
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault.kind == "redirect":
+                rec.status = fault.status
+                self.send_response(fault.status)
+                self.send_header("Location", fault.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay)
@@ -358,6 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
             "input": _error(400, "InputException", "invalid token"),
             "429": _error(429, "NetworkException", "Too many requests"),
             "500": _error(500, "GeneralException", "Something went wrong. Please try again."),
+            "503": _error(503, "NetworkException", "Gateway timed out. Please try again."),
+            # Kite's general "try again" error, as some endpoints send it with a 4xx status
+            "tryagain": _error(400, "GeneralException", "Something went wrong, please try again later."),
             # an upstream error page that (badly) echoes the request's Authorization header
             "html": (502, "text/html", f"<html><body><h1>502 Bad Gateway</h1><p>{auth}</p></body></html>".encode()),
         }

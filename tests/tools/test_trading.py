@@ -81,7 +81,7 @@ def test_get_market_data_matches_provider(ctx):
 
 def test_signals_for_a_sector_and_a_backtest(ctx):
     out = run(generate_trading_signals, ctx, sector="it").output
-    it = set(MARKET.instruments().query("sector == 'IT'")["tradingsymbol"])
+    it = set(MARKET.instruments().query("sector == 'Information Technology'")["tradingsymbol"])  # "it": alias
     assert set(out["symbols"]) == it
     assert sum(out["summary"].values()) == len(it)
     span = out["signal_window"]  # traceable: the bars behind the signals

@@ -2,8 +2,9 @@
 
 An :class:`Intent` names the kind of question (portfolio review, sector view, strategy, risk,
 signals, market data, help), the sector and symbols it mentions, and the strategy style. Sectors and
-symbols are matched against the provider's universe, so "tech" finds the "IT" sector and "reliance"
-finds RELIANCE. Follow-up questions inherit the sector of the previous turn ("and a strategy for it?").
+symbols are matched against the provider's universe, so "tech" finds the "Information Technology"
+industry (NSE's names, :data:`qlwork.market.sectors.SECTOR_ALIASES`) and "reliance" finds RELIANCE.
+Follow-up questions inherit the sector of the previous turn ("and a strategy for it?").
 """
 
 from __future__ import annotations
@@ -11,20 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# words that name a sector, mapped to a fragment of the provider's sector label
-SECTOR_WORDS = {
-    "it": "it", "tech": "it", "technology": "it", "software": "it", "infotech": "it",
-    "bank": "bank", "banks": "bank", "banking": "bank", "psu bank": "bank",
-    "financial": "financ", "finance": "financ", "nbfc": "financ", "insurance": "financ",
-    "pharma": "pharma", "healthcare": "pharma", "drug": "pharma",
-    "auto": "auto", "automobile": "auto", "cars": "auto",
-    "fmcg": "fmcg", "consumer staples": "fmcg",
-    "energy": "energy", "oil": "energy", "power": "energy", "gas": "energy",
-    "metal": "metal", "metals": "metal", "steel": "metal",
-    "cement": "infra", "infrastructure": "infra", "infra": "infra",
-    "telecom": "telecom", "consumer": "consumer",
-    "small cap": "small", "smallcap": "small", "small-cap": "small",
-}
+from ...market.sectors import SECTOR_ALIASES, match_sector
+
+# words that name a sector ("tech", "banks", "pharma") -> NSE industry names: see qlwork.market.sectors
+SECTOR_WORDS = SECTOR_ALIASES
 
 # upper-case words that are not symbols
 NOT_SYMBOLS = {"I", "A", "AI", "IT", "NSE", "BSE", "NIFTY", "VAR", "CVAR", "RSI", "MACD", "ETF", "SMA",
@@ -71,10 +62,9 @@ def find_sector(text: str, sectors: list[str]) -> tuple[str | None, str | None]:
             # "IT" is also a pronoun: only count it when written in capitals
             if word == "it" and not re.search(r"\bIT\b", text):
                 continue
-            frag = SECTOR_WORDS[word]
-            for sector in sectors:
-                if re.search(rf"\b{re.escape(frag)}", sector.lower()):
-                    return sector, word
+            label = match_sector(word, sectors)
+            if label is not None:
+                return label, word
     return None, None
 
 
