@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import InputError, ProviderError
 from ..market import get_provider
-from ..market.base import parse_date, resolve_symbols
+from ..market.base import parse_date, resolve_symbols, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
 
@@ -74,12 +74,30 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
 
 def resolve_universe(market, symbols: list[str]) -> list[str]:
     """Validated, de-duplicated NSE symbols (clear error with suggestions for unknown ones)."""
+    return resolve_known(market, symbols, partial=False)[0]
+
+
+def resolve_known(market, symbols: list[str], partial: bool = True) -> tuple[list[str], list[dict]]:
+    """``(known symbols, not found)``: with ``partial`` an unknown symbol never fails the call for the
+    known ones; each one not found is ``{"symbol", "suggestions", "message"}`` for the answer to name.
+    Raises the usual InputError (with suggestions) when none is known."""
     if not symbols:
         raise InputError("symbols is empty.", fix='Pass at least one NSE symbol, e.g. ["TCS"].')
     inst = market.instruments()
     companies = dict(zip(inst["tradingsymbol"], inst["name"].fillna(""))) if "name" in inst else None
-    names = resolve_symbols(symbols, list(inst["tradingsymbol"]), names=companies)
-    return list(dict.fromkeys(names))
+    known = list(inst["tradingsymbol"])
+    try:
+        return list(dict.fromkeys(resolve_symbols(symbols, known, names=companies))), []
+    except InputError as exc:
+        unknown = list(exc.details.get("unknown") or [])
+        suggestions = dict(exc.details.get("suggestions") or {})
+        items = [symbols] if isinstance(symbols, str) else list(symbols)
+        rest = [s for s in (x.strip() for i in items for x in str(i).split(",")) if s and s not in unknown]
+        if not partial or not unknown or not rest:
+            raise
+    found = list(dict.fromkeys(resolve_symbols(rest, known, names=companies)))
+    return found, [{"symbol": s, "suggestions": list(suggestions.get(s) or []),
+                    "message": unknown_symbol_text(s, known, companies)} for s in unknown]
 
 
 def default_as_of(market) -> dt.date:

@@ -24,7 +24,7 @@ from .context import (
     load_holdings,
     market_of,
     resolve_as_of,
-    resolve_universe,
+    resolve_known,
     rnd,
     source_of,
 )
@@ -189,7 +189,7 @@ def get_market_data(
         raise InputError(f"limit {limit} is out of range.", fix="Use a limit between 1 and 500.",
                          field="limit", allowed="1..500")
     market = market_of(ctx)
-    names = resolve_universe(market, symbols)
+    names, not_found = resolve_known(market, symbols)
     day = resolve_as_of(ctx, end, field="end")
     close, window = history_window(market, names, day, None, start=start)
     candles = market.candles(names, interval, window["start"], window["end"])
@@ -216,6 +216,7 @@ def get_market_data(
     return {"symbols": names, "interval": interval, "window": window, "data": out,
             "series": {"dates": [d.date().isoformat() for d in close.index],
                        "close": {s: [rnd(float(x), 2) for x in close[s]] for s in names}},
+            **({"symbols_not_found": not_found} if not_found else {}),
             "data_source": source_of(market)}
 
 
@@ -242,12 +243,13 @@ def generate_trading_signals(
     """
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
-    names = _symbols_for(ctx, market, symbols, sector)
+    names, not_found = _symbols_for(ctx, market, symbols, sector)
     signals, signal_span = _signals(market, names, day)
     summary = {a: sum(s["action"] == a for s in signals) for a in ("buy", "sell", "hold")}
     result: dict = {"strategy": strategy, "as_of": day.isoformat(), "symbols": names, "sector": sector,
                     "signal_window": signal_span,
-                    "signals": signals, "summary": summary, "data_source": source_of(market)}
+                    "signals": signals, "summary": summary, "data_source": source_of(market),
+                    **({"symbols_not_found": not_found} if not_found else {})}
     if strategy != "rules":
         if not 1 <= backtest_years <= 10:
             raise InputError(f"backtest_years {backtest_years} is out of range.", fix="Use 1 to 10 years.",
@@ -295,8 +297,9 @@ def calculate_risk_metrics(
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
+    not_found: list[dict] = []
     if symbols:
-        names = resolve_universe(market, symbols)
+        names, not_found = resolve_known(market, symbols)
         close, window = history_window(market, names + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
         names = [s for s in names if s in close.columns]
         rets = risk.simple_returns(close[names].ffill().to_numpy())
@@ -337,6 +340,8 @@ def calculate_risk_metrics(
         out["portfolio"] = names[0]
     if without:
         out["symbols_without_data"] = without
+    if not_found:
+        out["symbols_not_found"] = not_found
     return out
 
 
@@ -364,9 +369,10 @@ def _signals(market, symbols: list[str], day) -> tuple[list[dict], dict]:
                             symbols=list(close.columns)), window
 
 
-def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:
+def _symbols_for(ctx: ToolContext, market, symbols, sector) -> tuple[list[str], list[dict]]:
+    """The symbols to signal (from ``symbols``, the sector, or the portfolio) and those not found."""
     if symbols:
-        return resolve_universe(market, symbols)
+        return resolve_known(market, symbols)
     if sector:
         inst = market.instruments()
         stocks = inst[inst["instrument_type"] == "EQ"]
@@ -376,8 +382,8 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> list[str]:
             known = sorted(set(stocks["sector"]))
             raise InputError(f"Unknown sector {sector!r}.", fix=f"Use one of: {', '.join(known)}.", field="sector",
                              allowed=known)
-        return names
-    return load_holdings(ctx, None).symbols
+        return names, []
+    return load_holdings(ctx, None).symbols, []
 
 
 def _benchmark_sector_weights(market) -> dict[str, float]:

@@ -213,10 +213,28 @@ def compose_signals(outputs, prior) -> dict:
     return answer
 
 
-def compose_help(tools: list[str]) -> dict:
+def compose_help(tools: list[str], intent: Intent | None = None) -> dict:
+    """The help answer, saying first what was understood (symbols, sector) and what to ask about them."""
+    understood = []
+    if intent is not None and intent.symbols:
+        names = ", ".join(intent.symbols)
+        understood.append(f"I understood the symbol{'s' if len(intent.symbols) > 1 else ''} {names}, but that "
+                          f"question needs facts my tools do not have (people, news, corporate events). About {names} "
+                          f"I can give prices, signals and risk (try: 'Signals for {intent.symbols[0]}').")
+    if intent is not None and intent.sector:
+        understood.append(f"I understood the sector {intent.sector} (try: 'What about the {intent.sector} sector?').")
     return {"analysis_type": "help", "overall_score": None, "risk_level": None, "recommendations": [],
-            "insights": ["I did not recognise a request I can answer with my tools. I can:"] + CAPABILITIES,
-            "risk_metrics": {}}
+            "insights": understood + ["I did not recognise a request I can answer with my tools. I can:"]
+            + CAPABILITIES, "risk_metrics": {}}
+
+
+def _not_found(outputs) -> list[str]:
+    """An insight per symbol a tool did not find (the known ones were answered)."""
+    notes = []
+    for _, _, out in outputs:
+        for item in (out.get("symbols_not_found") or []) if isinstance(out, dict) else []:
+            notes.append(f"Not answered for {item['message']}")
+    return list(dict.fromkeys(notes))
 
 
 def compose_compare(outputs, prior) -> dict:
@@ -237,7 +255,7 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
     """The answer for ``intent`` (a dict in TradingResponse shape, without conversation_context)."""
     kind = intent.kind
     if kind == "help":
-        answer = compose_help(tools)
+        answer = compose_help(tools, intent)
     elif kind == "portfolio":
         answer = compose_portfolio(outputs, prior)
     elif kind == "compare":
@@ -251,6 +269,7 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
     else:
         answer = compose_signals(outputs, prior)
     errors = _errors(outputs)
+    answer["insights"] = _not_found(outputs) + answer["insights"]
     if errors:
         answer["insights"] = errors + answer["insights"]
         if not answer["recommendations"] and answer.get("overall_score") is None and kind != "help":

@@ -19,7 +19,18 @@ SECTOR_WORDS = SECTOR_ALIASES
 
 # upper-case words that are not symbols
 NOT_SYMBOLS = {"I", "A", "AI", "IT", "NSE", "BSE", "NIFTY", "VAR", "CVAR", "RSI", "MACD", "ETF", "SMA",
-               "EMA", "ATR", "P&L", "PNL", "INR", "OK", "FMCG", "PSU", "NBFC", "IPO", "USD", "MY", "ME"}
+               "EMA", "ATR", "P&L", "PNL", "INR", "OK", "FMCG", "PSU", "NBFC", "IPO", "USD", "MY", "ME",
+               # titles, ratios, reporting words and institutions that analysts write in capitals
+               "CEO", "CFO", "CTO", "COO", "CIO", "MD", "PE", "P/E", "PB", "EPS", "NAV", "YOY", "QOQ", "MOM",
+               "YTD", "MTD", "TTM", "FY", "ROE", "ROCE", "ROI", "ROA", "EBITDA", "PAT", "GDP", "CPI", "RBI",
+               "SEBI", "FII", "DII", "FPI", "GST", "ESG", "AGM", "EGM", "SIP", "LTP", "OHLC", "CAGR", "USA",
+               "US", "UK", "EU", "AUM", "NPA", "DCF", "API", "AND", "THE", "FOR", "WHO", "WHAT", "HOW", "WHY"}
+"""Upper-case words that are not symbols, unless a known symbol among them is the only candidate."""
+
+OUT_OF_SCOPE = re.compile(r"\b(ceo|cfo|chairman|chairperson|founder|founded|headquarter\w*|management|board of "
+                          r"directors|news|headline\w*|dividend\w*|earnings call|employees|who is|who's|who are)\b",
+                          re.IGNORECASE)
+"""Questions about a company that the tools cannot answer (people, news, corporate facts)."""
 
 KEYWORDS = {
     "strategy": ("strategy", "strategies", "backtest", "back-test", "momentum", "mean reversion",
@@ -72,13 +83,14 @@ def find_symbols(text: str, symbols: set[str]) -> list[str]:
     """Symbols named in ``text``: known ones in any case, and unknown capitalised tickers
     (so the tool can reply with a suggestion)."""
     found: list[str] = []
+    common: list[str] = []  # known symbols that are also common words (IT, PE): kept only when alone
     for token in re.findall(r"[A-Za-z][A-Za-z0-9&\-]{1,19}", text):
         up = token.upper()
-        if up in symbols and (token.isupper() or len(up) >= 3) and up not in NOT_SYMBOLS:
-            found.append(up)
+        if up in symbols and (token.isupper() or len(up) >= 3):
+            (common if up in NOT_SYMBOLS else found).append(up)
         elif token.isupper() and len(token) >= 3 and up not in NOT_SYMBOLS and up not in symbols:
             found.append(up)
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(found or [c for c in common if c not in ("IT", "I", "A")]))
 
 
 def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Intent | None = None,
@@ -97,7 +109,10 @@ def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Inte
     if sector is None and previous is not None and re.search(r"\b(it|them|those|that sector|these)\b", low) \
             and _has(low, KEYWORDS["strategy"] + KEYWORDS["signals"] + KEYWORDS["risk"]):
         sector = previous.sector
-    if _has(low, KEYWORDS["compare"]):
+    if OUT_OF_SCOPE.search(text) and not _has(low, KEYWORDS["strategy"] + KEYWORDS["risk"] + KEYWORDS["signals"]
+                                               + KEYWORDS["market_data"] + KEYWORDS["portfolio"]):
+        kind = "help"  # e.g. "Who is the CEO of INFY?": say what it understood and what it can do instead
+    elif _has(low, KEYWORDS["compare"]):
         kind = "compare"
     elif _has(low, KEYWORDS["strategy"]):
         kind = "strategy"
