@@ -8,6 +8,7 @@ them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,23 @@ DEFAULT_RISK_FREE_RATE = 0.065
 
 BENCHMARK = "NIFTY 50"
 TIMEZONE = "Asia/Kolkata"
+
+
+_USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+
+
+def default_user() -> str:
+    """The one default qlwork user id everywhere (chat, demo, widget, Kite login, MCP): ``$QLWORK_USER``,
+    else the OS user name, else ``"default"``; always a safe file-name segment."""
+    name = os.environ.get("QLWORK_USER", "").strip()
+    if not name:
+        try:
+            import getpass
+
+            name = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no passwd entry / no env: fall back
+            name = ""
+    return name if name and _USER_NAME.fullmatch(name) else "default"
 
 
 def home() -> Path:

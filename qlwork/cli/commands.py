@@ -7,6 +7,7 @@ import json
 import sys
 
 from .. import __version__
+from ..config import default_user
 from ..errors import QlworkError
 from .byoai import add_model_arguments, register_eval
 
@@ -14,7 +15,7 @@ from .byoai import add_model_arguments, register_eval
 def cmd_demo(args) -> int:
     from .demo import main
 
-    main(portfolio=args.portfolio, user_id=args.user)
+    main(portfolio=args.portfolio, user_id=args.user or default_user())
     return 0
 
 
@@ -29,6 +30,7 @@ def cmd_chat(args) -> int:
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
+    args.user = args.user or default_user()
     progress = ConsoleProgress()
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio, provider=args.provider,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
@@ -247,11 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="three-turn assistant conversation on a sample portfolio (offline, synthetic data)")
     p.add_argument("--portfolio", default="sample:diversified", help="portfolio source (default: sample:diversified)")
-    p.add_argument("--user", default="demo", help="user id (default: demo)")
+    p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("chat", help="talk to the assistant in the terminal")
-    p.add_argument("--user", default="analyst", help="user id (default: analyst)")
+    p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
     p.add_argument("--portfolio", default=None,
                    help=f"portfolio source: sets a new thread's (default: {DEFAULT_PORTFOLIO}); on a reopened "

@@ -32,10 +32,13 @@ def run_conversation(session, questions=DEMO_QUESTIONS, echo: Callable[[str], No
     return answers
 
 
-def main(portfolio: str = "sample:diversified", user_id: str = "demo", echo: Callable[[str], None] = print) -> list:
-    """Run the demo conversation on a fresh thread for ``user_id``."""
+def main(portfolio: str = "sample:diversified", user_id: str | None = None,
+         echo: Callable[[str], None] = print) -> list:
+    """Run the demo conversation on a fresh thread for ``user_id`` (default: :func:`qlwork.config.default_user`)."""
     from .. import open_session
+    from ..config import default_user
 
+    user_id = user_id or default_user()
     session = open_session(user_id, backend="offline", portfolio=portfolio, new_thread=True)
     echo(SYNTHETIC_NOTICE)
     echo(f"User {user_id}, portfolio {portfolio}, thread {session.thread_id}, backend offline (rule engine)")

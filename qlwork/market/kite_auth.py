@@ -30,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..config import TIMEZONE, home
+from ..config import default_user as config_default_user
 from ..errors import InputError, ProviderError
 
 ENV_API_KEY = "KITE_API_KEY"
@@ -144,14 +145,8 @@ def next_expiry(login_time) -> dt.datetime:
 # login
 
 def default_user() -> str:
-    """The default qlwork user for a Kite login: the OS user name, else ``"default"``."""
-    try:
-        import getpass
-
-        name = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry / no env: fall back
-        name = ""
-    return name if name and _USER_RE.fullmatch(name) else "default"
+    """The default qlwork user for a Kite login: :func:`qlwork.config.default_user`."""
+    return config_default_user()
 
 
 def check_user(user: str | None) -> str:

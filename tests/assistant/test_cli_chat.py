@@ -105,3 +105,14 @@ def test_chat_prints_tool_progress_before_the_answer(monkeypatch, capsys):
     progress = re.search(r"\.\.\. analyze_portfolio done in [0-9.]+ m?s", out)
     assert progress and out.index("... analyze_portfolio") < out.index("score ")
     assert "{" not in out.split("you>")[1]  # no raw JSON anywhere in the conversation
+
+
+def test_one_default_user_everywhere(monkeypatch, capsys):
+    from qlwork.config import default_user
+    from qlwork.market.kite_auth import default_user as kite_default_user
+
+    monkeypatch.setenv("QLWORK_USER", "meera")
+    assert default_user() == kite_default_user() == "meera"
+    assert "chat: user meera," in chat(monkeypatch, capsys, ["--new"], ["exit"])
+    monkeypatch.setenv("QLWORK_USER", "../../etc")  # never a path: falls back to the OS user or "default"
+    assert "/" not in default_user() and ".." not in default_user()
