@@ -241,6 +241,44 @@ def _add_serve(sub) -> None:
     p.set_defaults(func=cmd_serve_keys_revoke)
 
 
+EXAMPLES = {
+    "demo": ["qlwork demo", "qlwork demo --portfolio sample:it_heavy --user asha"],
+    "chat": ["qlwork chat --new", "qlwork chat --user asha --provider kite --portfolio kite",
+             "qlwork chat --backend openai-chat --base-url http://127.0.0.1:11434/v1 --model llama3.1"],
+    "eval": ["qlwork eval", "qlwork eval --backend openai-chat --base-url http://127.0.0.1:8000/v1 --model M -o out.json"],
+    "threads list": ["qlwork threads list --user asha --limit 5"],
+    "threads show": ["qlwork threads show thread_0123abcd"],
+    "threads export": ["qlwork threads export thread_0123abcd --format md -o audit.md"],
+    "threads recover": ["qlwork threads recover", "qlwork threads recover --thread thread_0123abcd"],
+    "kite login": ["export KITE_API_KEY=... KITE_API_SECRET=...", "qlwork kite login --user asha"],
+    "kite status": ["qlwork kite status --user asha --json"],
+    "sectors update": ["qlwork sectors update"],
+    "sectors show": ["qlwork sectors show"],
+    "reports run": ["qlwork reports run --as-of 2026-11-20",
+                    "qlwork reports run --as-of 2026-11-20 --users asha,dev --workers 2 --force"],
+    "serve": ["qlwork serve keys create --user platform", "qlwork serve --port 8765"],
+    "serve keys create": ["qlwork serve keys create --user platform --name ci"],
+    "serve keys list": ["qlwork serve keys list --user platform"],
+    "serve keys revoke": ["qlwork serve keys revoke key_0123abcd"],
+}
+"""Examples shown under each command's ``--help`` (keys are the command path)."""
+
+
+def _describe(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Give every subcommand a description (its one-line help) and its examples, recursively."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, child in action.choices.items():
+            key = f"{path} {name}".strip()
+            child.description = child.description or helps.get(name)
+            if key in EXAMPLES and not child.epilog:
+                child.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[key])
+                child.formatter_class = argparse.RawDescriptionHelpFormatter
+            _describe(child, key)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qlwork", description="Research workbench with an AI trading assistant "
                                      "for Indian equities. Read-only on the broker; research output, not advice.")
@@ -329,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reports_run)
     _add_serve(sub)
+    _describe(parser)
     return parser
 
 
