@@ -2,7 +2,8 @@
 
 Each :class:`Scenario` runs on a fresh thread in a temporary store on the demo market. Every turn
 is checked for: ``schema`` (the run completed with a valid TradingResponse), ``traceable`` (every
-figure appears in a tool output of the run or the thread, see :func:`untraceable_figures`),
+figure appears in a tool output of the run or the thread, see
+:func:`qlwork.assistant.grounding.untraceable_figures`, the same check the runner makes),
 ``tools`` (the expected tools were called), ``consistent`` (recommended symbols come from tool
 outputs; no buy/add on a symbol the signals mark sell, nor sell/reduce on a buy signal, without a
 reason that says so) and, where a scenario names words, ``relevant`` (the answer mentions one).
@@ -11,9 +12,7 @@ Latency and token use are recorded. ``qlwork eval`` prints the table and writes 
 
 from __future__ import annotations
 
-import bisect
 import json
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QlworkError
+from .grounding import NUMERIC_TEXT_FIELDS, inconsistent_recommendations, untraceable_figures
+
+__all__ = ["NUMERIC_TEXT_FIELDS", "SCENARIOS", "EvalReport", "Scenario", "ScenarioResult", "TurnResult",
+           "inconsistent_recommendations", "run_eval", "untraceable_figures"]
 
 
 @dataclass(frozen=True)
@@ -60,154 +63,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("compare_follow_up", ("Analyze my portfolio", "What changed since last week?"),
              (("analyze_portfolio",), ("analyze_portfolio",)), portfolio="sample:it_heavy"),
 )
-
-# -- figure tracing -----------------------------------------------------------------------------
-
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_EXEMPT = re.compile(r"\bNIFTY(?:\s+NEXT)?\s*50\b|\bSENSEX\b|\(\s*0\s*[-–]\s*(?:1|10|100)\s*\)|"
-                     r"\b0\s*[-–]\s*(?:1|10|100)\b(?!\.\d)|/\s*10\b", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?(?:\s?%)?(?![\w])")
-NUMERIC_TEXT_FIELDS = ("insights", "recommendations", "extra")
-"""Where figures are looked for in an answer (plus overall_score and risk_metrics)."""
-
-
-def _walk(value: Any, strings: list[str], numbers: list[float], keys: bool = False) -> None:
-    if isinstance(value, bool) or value is None:
-        return
-    if isinstance(value, (int, float)):
-        numbers.append(float(value))
-    elif isinstance(value, str):
-        strings.append(value)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            if keys:
-                strings.append(str(k))
-            _walk(v, strings, numbers, keys)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _walk(v, strings, numbers, keys)
-
-
-def _tokens(text: str) -> list[tuple[str, float, int, bool]]:
-    """(shown text, absolute value, decimals, is_percent) for each figure in ``text``."""
-    text = _EXEMPT.sub(" ", _DATE.sub(" ", text))
-    out = []
-    for m in _NUMBER.finditer(text):
-        shown = m.group(0).strip()
-        digits = shown.lstrip("-+−").rstrip("%").strip().replace(",", "")
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        out.append((shown, abs(float(digits)), decimals, shown.endswith("%")))
-    return out
-
-
-class _Reference:
-    """All numbers and ISO dates in a set of tool outputs (numbers inside strings included)."""
-
-    def __init__(self, outputs: list[Any]) -> None:
-        strings: list[str] = []
-        numbers: list[float] = []
-        for out in outputs:
-            if isinstance(out, str):
-                try:
-                    out = json.loads(out)
-                except ValueError:
-                    pass
-            _walk(out, strings, numbers, keys=True)
-        self.dates = {d for s in strings for d in _DATE.findall(s)}
-        values = [abs(n) for n in numbers] + [t[1] for s in strings for t in _tokens(s)]
-        self.plain = sorted(values)
-        self.percent = sorted(v * 100 for v in values)
-
-    @staticmethod
-    def _near(pool: list[float], x: float, tol: float) -> bool:
-        i = bisect.bisect_left(pool, x - tol)
-        return i < len(pool) and pool[i] <= x + tol
-
-    def has(self, x: float, decimals: int, percent: bool) -> bool:
-        if x == 0:
-            return True
-        tol = 0.5 * 10 ** -decimals + 1e-9
-        if decimals == 0 and x < 100 and not percent:
-            tol = 1e-9  # small whole numbers must appear exactly
-        if percent and self._near(self.percent, x, tol):
-            return True
-        return self._near(self.plain, x, tol)
-
-
-def untraceable_figures(answer: dict, tool_outputs: list[Any]) -> list[str]:
-    """Figures in ``answer`` not found in ``tool_outputs`` (``"where: figure"`` strings).
-
-    Checked: overall_score, recommendation confidences, risk_metrics, numbers in ``extra``, and
-    figures written in insights, recommendation reasons and strings of ``extra``. A figure matches a
-    tool number shown as is or as a percentage (0.0523 -> "5.23%"), sign-flipped, rounded to the
-    shown precision (whole numbers under 100 must match exactly), with thousands separators; ISO
-    dates must appear as strings. Zero, index names (NIFTY 50) and scale notation (0-10, /10) are
-    exempt. Numbers inside tool output strings count as tool figures.
-    """
-    ref = _Reference(tool_outputs)
-    problems: list[str] = []
-
-    def number(where: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return
-        shown = repr(float(value)) if isinstance(value, float) else str(value)
-        decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 0
-        if not ref.has(abs(float(value)), decimals, False):
-            problems.append(f"{where}: {value}")
-
-    def words(where: str, text: str) -> None:
-        for date in _DATE.findall(text):
-            if date not in ref.dates:
-                problems.append(f"{where}: {date}")
-        for shown, x, decimals, percent in _tokens(text):
-            if not ref.has(x, decimals, percent):
-                problems.append(f"{where}: {shown}")
-
-    number("overall_score", answer.get("overall_score"))
-    for key, value in (answer.get("risk_metrics") or {}).items():
-        number(f"risk_metrics.{key}", value)
-    for i, rec in enumerate(answer.get("recommendations") or []):
-        number(f"recommendations[{i}].confidence", rec.get("confidence"))
-        words(f"recommendations[{i}].reason", str(rec.get("reason", "")))
-    for i, insight in enumerate(answer.get("insights") or []):
-        words(f"insights[{i}]", str(insight))
-    strings: list[str] = []
-    numbers: list[float] = []
-    _walk(answer.get("extra") or {}, strings, numbers)
-    for value in numbers:
-        number("extra", value)
-    for text in strings:
-        words("extra", text)
-    return problems
-
-
-# -- consistency ----------------------------------------------------------------------------------
-
-_SELL_OK = re.compile(r"sell|despite|against|contrar|revers", re.IGNORECASE)
-_BUY_OK = re.compile(r"buy|despite|overweight|rebalanc|concentrat|target|weight|risk|profit", re.IGNORECASE)
-
-
-def inconsistent_recommendations(answer: dict, tool_outputs: list[Any]) -> list[str]:
-    """Recommendations at odds with the tools: unknown symbols, or acting against the latest signal
-    for a symbol without a reason that says why."""
-    signals: dict[str, str] = {}
-    blob = json.dumps(tool_outputs, default=str)
-    for out in tool_outputs:
-        if isinstance(out, dict):
-            for s in out.get("signals") or []:
-                if isinstance(s, dict) and "symbol" in s:
-                    signals[s["symbol"]] = s.get("action", "")
-    problems = []
-    for rec in answer.get("recommendations") or []:
-        sym, action, reason = rec.get("symbol", ""), rec.get("action"), str(rec.get("reason", ""))
-        if f'"{sym}"' not in blob:
-            problems.append(f"{action} {sym}: symbol not in any tool output")
-        elif action in ("buy", "add") and signals.get(sym) == "sell" and not _SELL_OK.search(reason):
-            problems.append(f"{action} {sym}: signals say sell and the reason does not address it")
-        elif action in ("sell", "reduce") and signals.get(sym) == "buy" and not _BUY_OK.search(reason):
-            problems.append(f"{action} {sym}: signals say buy and the reason does not address it")
-    return problems
-
 
 # -- running ---------------------------------------------------------------------------------------
 
