@@ -272,6 +272,25 @@ def summary_line(traced: int, checked: int) -> str:
     return f"{traced} of {checked} figure{'s' * (checked != 1)} traced to tool outputs"
 
 
+def describe(record: Any) -> str:
+    """One line for people (threads show, the report's audit trail, the widget): the summary, whether
+    a correction turn ran, and what stayed untraceable or inconsistent. Empty without a record."""
+    g = record.model_dump() if isinstance(record, BaseModel) else record
+    if not isinstance(g, dict) or not g.get("summary"):
+        return ""
+    text = f"Grounding: {g['summary']}"
+    if g.get("status") == "repaired":
+        text += ", after one correction turn"
+    elif g.get("status") == "flagged":
+        text += " (flagged" + ("; one correction turn did not fix it" if g.get("corrected") else "") + ")"
+    untraced = [u for u in g.get("untraceable") or [] if isinstance(u, dict)]
+    if untraced:
+        text += "; not traced: " + ", ".join(f"{u.get('where')} {u.get('figure')}" for u in untraced)
+    if g.get("inconsistent"):
+        text += "; at odds with the tools: " + "; ".join(map(str, g["inconsistent"]))
+    return text + "."
+
+
 def _clip(text: str, limit: int = 512) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -210,7 +210,9 @@ class Run(_Object):
     def grounding(self) -> dict | None:
         """How the answer's figures traced to tool outputs (``qlwork.assistant.grounding.Grounding``
         as a dict), once the run completed or was rejected for them; kept in internal metadata."""
-        value = self.metadata.get("_qlwork_grounding")
+        from .grounding import RUN_KEY
+
+        value = self.metadata.get(RUN_KEY)
         return value if isinstance(value, dict) else None
 
 
