@@ -66,10 +66,18 @@ def test_default_policy_repairs_a_hallucinating_model(store, fm, planted_key, ma
     assert f"Grounding: {g.checked} of {g.checked} figures traced to tool outputs, after one correction turn." in shown
 
 
-def test_flag_policy_marks_the_figures_without_an_extra_call(store, fm, planted_key, market):
+def test_flag_policy_marks_the_figures_without_an_extra_call(fm, planted_key, market, capsys):
+    from types import SimpleNamespace
+
+    from qlwork.assistant.store import Store
+    from qlwork.cli.commands import main
+    from qlwork.review.render import audit_html
+
+    store = Store()  # $QLWORK_HOME/qlwork.db, where `qlwork threads show` looks
     with fm.FakeModel(policy=fm.hallucinating_model()) as server:
         answer = session_on(store, server, market, policy="flag").ask("Analyze my portfolio")
         assert len(server.requests) == 2
+    store.close()
     g = answer.response.grounding
     insight = answer.response.insights.index(fm.INVENTED_INSIGHT)
     assert g.status == "flagged" and not g.corrected
@@ -82,8 +90,15 @@ def test_flag_policy_marks_the_figures_without_an_extra_call(store, fm, planted_
     page = answer_html(answer.response)
     assert page.count(MARK) == 2 and f'{MARK}' in page.split("42.42%")[0][-300:]
     assert "⚠ Grounding: " in page and "(flagged)" in page
-    shown = audit_markdown(store.audit(answer.run.thread_id))
-    assert f"not traced: overall_score {fm.INVENTED_SCORE}, insights[{insight}] 42.42%." in shown
+    assert main(["threads", "show", answer.run.thread_id]) == 0
+    shown = capsys.readouterr().out
+    assert f"{g.checked - 2} of {g.checked} figures traced to tool outputs (flagged); not traced: overall_score " \
+           f"{fm.INVENTED_SCORE}, insights[{insight}] 42.42%." in shown
+    review = SimpleNamespace(calls=[], direct_analysis=False, run_id=answer.run.id, thread_id=answer.run.thread_id,
+                             params={"backend": "openai-chat"}, model="fake-model", response=answer.message.data)
+    report = audit_html(review)  # the weekly report's audit trail
+    assert f"Grounding: {g.checked - 2} of {g.checked} figures traced to tool outputs (flagged)" in report
+    assert "Every figure in the answer comes from these tool outputs" not in report
 
 
 def test_reject_policy_fails_the_run_clearly(store, fm, planted_key, market):
