@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ModelBehaviorError
 from ..tools.registry import _strictify
-from .grounding import Grounding
+from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
 RiskLevel = Literal["low", "moderate", "high", "very_high"]
@@ -178,4 +178,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(f"Data: {response.data_source}")
     if response.disclaimer:
         lines.append(response.disclaimer)
+    if response.grounding is not None:
+        lines.append(describe(response.grounding))
     return "\n".join(lines)

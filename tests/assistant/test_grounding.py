@@ -14,7 +14,7 @@ from qlwork.assistant.render import audit_markdown
 from qlwork.assistant.response import TradingResponse
 from qlwork.assistant.session import Session
 from qlwork.config import load_settings
-from qlwork.errors import InputError, QlworkError
+from qlwork.errors import InputError, ModelBehaviorError
 from qlwork.market import get_provider
 from qlwork.widget.render import answer_html
 
@@ -85,6 +85,7 @@ def test_flag_policy_marks_the_figures_without_an_extra_call(fm, planted_key, ma
                                                             (f"insights[{insight}]", "42.42%")]
     assert g.traced == g.checked - 2 and g.summary == f"{g.checked - 2} of {g.checked} figures traced to tool outputs"
     assert answer.response.overall_score == fm.INVENTED_SCORE  # shown, but marked
+    assert answer.text.endswith(describe(g))  # the plain-text answer (qlwork chat) ends with the line
     meta = answer.message.metadata
     assert meta["grounding_status"] == "flagged" and "42.42%" in meta["grounding_untraceable"]
     page = answer_html(answer.response)
@@ -104,7 +105,7 @@ def test_flag_policy_marks_the_figures_without_an_extra_call(fm, planted_key, ma
 def test_reject_policy_fails_the_run_clearly(store, fm, planted_key, market):
     with fm.FakeModel(policy=fm.hallucinating_model(stubborn=True)) as server:
         session = session_on(store, server, market, policy="reject")
-        with pytest.raises(QlworkError) as info:
+        with pytest.raises(ModelBehaviorError) as info:
             session.ask("Analyze my portfolio")
         assert len(server.requests) == 3  # one correction turn was tried
     run = store.get_run(info.value.details["run_id"])
@@ -178,7 +179,7 @@ def test_policy_settings(store, fm, planted_key, market, monkeypatch, tmp_path):
     assert load_settings(config).grounding == "reject" and load_settings().grounding == "repair"
     with fm.FakeModel(fm.text({"analysis_type": "x", "insights": []})) as server:
         session = session_on(store, server, market, policy="sometimes")
-        with pytest.raises(QlworkError):
+        with pytest.raises(InputError):
             session.ask("Hello")
     run = store.list_runs(session.thread_id, limit=1)[0]
     assert run.status == "failed" and run.last_error.code == "invalid_setting"
