@@ -63,7 +63,8 @@ def format_metric(key: str, value: Any) -> str:
 
 
 _MARK = ('<mark class="qlwork-untraced" title="not found in any tool output of this conversation" '
-         'style="background:rgba(255,193,7,0.35);color:inherit;padding:0 2px;border-radius:2px">')
+         'style="background:rgba(255,193,7,0.35);color:inherit;padding:0 2px;border-radius:3px;'
+         'box-shadow:0 0 0 2px #f9a825">')
 
 
 def _untraced(data: dict) -> dict[str, list[str]]:
