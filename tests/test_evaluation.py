@@ -62,8 +62,8 @@ def test_a_model_that_invents_figures_is_caught_then_repaired(monkeypatch):
     reports = {}
     for policy in ("flag", "repair"):
         with fm.FakeModel(policy=fm.hallucinating_model()) as server:
-            reports[policy] = run_eval("openai-chat", model="liar", base_url=server.base_url, scenarios=SCENARIOS[:2],
-                                       options={"backoff": 0.01}, grounding=policy)
+            reports[policy] = run_eval("openai-chat", model="liar", base_url=server.base_url,
+                                       scenarios=SCENARIOS[:2], options={"backoff": 0.01}, grounding=policy)
     flagged = [t for s in reports["flag"].scenarios for t in s.turns]
     assert not any(t.checks["traceable"] for t in flagged) and all(t.checks["schema"] for t in flagged)
     assert all(t.grounding == "flagged" for t in flagged)

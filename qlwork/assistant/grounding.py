@@ -276,6 +276,10 @@ class Grounding(BaseModel):
                    untraceable=[Untraced(where=w, figure=f) for w, f in result.untraceable],
                    inconsistent=list(result.inconsistent), summary=summary_line(traced, result.checked))
 
+    def on(self, run: Any) -> dict:
+        """``run``'s metadata with this record added (under :data:`RUN_KEY`, hidden from API clients)."""
+        return {**run.metadata, RUN_KEY: self.model_dump(mode="json")}
+
     def metadata(self) -> dict[str, str]:
         """Short string values for a message's metadata (Assistants limits: 512 characters a value)."""
         out = {"grounding": self.summary, "grounding_status": self.status}

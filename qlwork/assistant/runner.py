@@ -371,10 +371,9 @@ class Runner:
             state.rejected = response.model_dump_json(exclude={"conversation_context", "grounding"}, exclude_none=True)
             return self._loop(state)
         record = grounding.Grounding.of(result, policy, state.corrected)
-        meta = {**self.store.get_run(run.id).metadata, grounding.RUN_KEY: record.model_dump(mode="json")}
         if decision == "reject":
-            return self._finish(run.id, "failed", state, metadata=meta, last_error={
-                "code": "ungrounded_answer", "message": grounding.failure_message(result)})
+            return self._finish(run.id, "failed", state, metadata=record.on(self.store.get_run(run.id)),
+                                last_error={"code": "ungrounded_answer", "message": grounding.failure_message(result)})
         message_id = new_id("msg")
         response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
                                                             tools_used=list(state.tools_used))
@@ -387,7 +386,8 @@ class Runner:
                                 {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                 status="completed", completed_at=now(), thread_id=run.thread_id,
                                 assistant_id=run.assistant_id)
-            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn, metadata=meta)
+            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn,
+                                         metadata=record.on(self.store.get_run(run.id)))
 
     # -- endings -------------------------------------------------------------------------------
     def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:
