@@ -209,3 +209,13 @@ def test_check_counts_and_records():
                         "repair", corrected=True)
     assert len(long.metadata()["grounding_untraceable"]) == 512  # within the Assistants metadata limit
     assert Grounding.of(type(result)(), "repair", False).summary == "no figures to trace"
+
+
+def test_schema_stays_backward_compatible():
+    from qlwork.assistant.response import parse_response, response_json_schema
+
+    old = {"analysis_type": "portfolio_health", "overall_score": 7.5, "insights": ["stored before grounding existed"]}
+    assert TradingResponse.model_validate(old).grounding is None  # answers stored earlier still load
+    for strict in (True, False):
+        assert "grounding" not in json.dumps(response_json_schema(strict)).lower()  # models are never asked for it
+    assert parse_response(json.dumps({**old, "grounding": {"status": "bogus"}})).grounding is None
