@@ -8,7 +8,6 @@ Also timed: a long answer (every insight repeated 5 times) against the same outp
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -60,4 +59,4 @@ def run() -> list[str]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=1))
+    print("\n".join(run()))

@@ -26,6 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import GROUNDING_POLICIES as POLICIES, grounding_policy
 
+__all__ = ["DEFAULT_POLICY", "NUMERIC_TEXT_FIELDS", "POLICIES", "RUN_KEY", "Check", "Grounding", "Reference", "Untraced",
+           "check", "correction", "decide", "describe", "failure_message", "inconsistent_recommendations", "policy_for",
+           "summary_line", "trace", "untraceable_figures"]
+
 DEFAULT_POLICY = "repair"
 RUN_KEY = "_qlwork_grounding"
 """Key of the grounding record in ``Run.metadata`` (``_qlwork`` keys are hidden from API clients)."""
