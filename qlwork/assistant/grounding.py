@@ -40,6 +40,9 @@ _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _EXEMPT = re.compile(r"\bNIFTY(?:\s+NEXT)?\s*50\b|\bSENSEX\b|\(\s*0\s*[-–]\s*(?:1|10|100)\s*\)|"
                      r"\b0\s*[-–]\s*(?:1|10|100)\b(?!\.\d)|/\s*10\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?(?:\s?%)?(?![\w])")
+_SCAN = re.compile(f"(?P<date>{_DATE.pattern})|(?P<exempt>{_EXEMPT.pattern})|(?P<figure>{_NUMBER.pattern})",
+                   re.IGNORECASE)
+"""What :func:`_tokens` finds after removing dates and exempt notation, in a single scan."""
 NUMERIC_TEXT_FIELDS = ("insights", "recommendations", "extra")
 """Where figures are looked for in an answer (plus overall_score and risk_metrics)."""
 
@@ -61,27 +64,36 @@ def _walk(value: Any, strings: list[str], numbers: list[float], keys: bool = Fal
             _walk(v, strings, numbers, keys)
 
 
-_DIGIT = re.compile(r"\d")
-
-
 def _collect(value: Any, strings: list[str], numbers: list[float]) -> None:
     """Every string (dict keys included) and number in ``value``, in no particular order (fast path
-    of :func:`_walk` for parsed JSON)."""
-    stack = [value]
+    of :func:`_walk` for parsed JSON: only containers go through the stack)."""
+    if not isinstance(value, (dict, list, tuple)):
+        value = [value]
+    stack: list = [value]
+    add_string, add_number, push = strings.append, numbers.append, stack.append
     while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is str:
-            strings.append(v)
-        elif t is float or t is int:
-            numbers.append(v)
-        elif t is dict:
-            strings.extend(map(str, v))
-            stack.extend(v.values())
-        elif t is list or t is tuple:
-            stack.extend(v)
-        elif v is not None and not isinstance(v, bool):
-            _walk(v, strings, numbers, keys=True)  # subclasses of the JSON types
+        node = stack.pop()
+        if type(node) is dict:
+            strings.extend(map(str, node))
+            node = node.values()
+        for v in node:
+            t = type(v)
+            if t is str:
+                add_string(v)
+            elif t is float or t is int:
+                add_number(v)
+            elif t is dict or t is list or t is tuple:
+                push(v)
+            elif v is not None and not isinstance(v, bool):
+                _walk(v, strings, numbers, keys=True)  # subclasses of the JSON types
+
+
+def _digits(shown: str) -> str:
+    return shown.strip().lstrip("-+−").rstrip("%").strip().replace(",", "")
+
+
+def _value(shown: str) -> float:
+    return abs(float(_digits(shown)))
 
 
 def _tokens(text: str) -> list[tuple[str, float, int, bool]]:
@@ -90,7 +102,7 @@ def _tokens(text: str) -> list[tuple[str, float, int, bool]]:
     out = []
     for m in _NUMBER.finditer(text):
         shown = m.group(0).strip()
-        digits = shown.lstrip("-+−").rstrip("%").strip().replace(",", "")
+        digits = _digits(shown)
         decimals = len(digits.split(".")[1]) if "." in digits else 0
         out.append((shown, abs(float(digits)), decimals, shown.endswith("%")))
     return out
@@ -115,9 +127,13 @@ class Reference:
                 self.signals.update({s["symbol"]: s.get("action", "") for s in out["signals"]
                                      if isinstance(s, dict) and isinstance(s.get("symbol"), str)})
         self.strings = set(strings)
-        text = "\x00".join(s for s in self.strings if _DIGIT.search(s))
-        self.dates = set(_DATE.findall(text))
-        values = [abs(n) for n in numbers] + [t[1] for t in _tokens(text)]
+        self.dates, shown = set(), set()
+        for m in _SCAN.finditer("\x00".join(self.strings)):  # dates, exempt notation, figures: one pass
+            if m.lastgroup == "date":
+                self.dates.add(m.group())
+            elif m.lastgroup == "figure":
+                shown.add(m.group())
+        values = {abs(n) for n in numbers} | {_value(f) for f in shown}
         self.plain = sorted(values)
         self.percent = sorted(v * 100 for v in values)
 
