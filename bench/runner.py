@@ -1,7 +1,8 @@
 """Runner overhead per run, excluding model and tool time (goal: <= 20 ms).
 
 Each run: ScriptedBackend asks for one trivial tool call, then gives a final answer. Time spent
-inside the backend and the tool is measured and subtracted; what is left is the runner and store.
+inside the backend and the tool is measured and subtracted; what is left is the runner and store
+(the grounding check included: the tool returns the answer's figures, so no correction turn runs).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def run() -> list[str]:
     def ping(n: int) -> dict:
         """Return n."""
         start = time.perf_counter()
-        out = {"n": n}
+        out = {"n": n, "symbol": "TCS", "overall_score": 7.0, "confidence": 0.6, "beta": 0.9}  # the answer's figures
         tool_seconds[0] += time.perf_counter() - start
         return out
 
@@ -65,9 +66,9 @@ def run() -> list[str]:
             store.add_message(thread.id, "user", "Review my portfolio")
             backend.seconds = tool_seconds[0] = 0.0
             start = time.perf_counter()
-            status = runner.create_and_run(thread.id).status
+            run = runner.create_and_run(thread.id)
             elapsed = time.perf_counter() - start - backend.seconds - tool_seconds[0]
-            assert status == "completed", status
+            assert run.status == "completed" and run.grounding["status"] == "grounded", (run.status, run.grounding)
             if i >= 5:  # warm-up
                 samples.append(elapsed * 1000)
         runner.close()

@@ -23,6 +23,7 @@ DEFAULT_RISK_FREE_RATE = 0.065
 
 BENCHMARK = "NIFTY 50"
 TIMEZONE = "Asia/Kolkata"
+GROUNDING_POLICIES = ("repair", "flag", "reject")
 
 
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
@@ -58,7 +59,18 @@ class Settings:
     benchmark: str = BENCHMARK
     provider: str = "demo"
     backend: str = "offline"
+    grounding: str = "repair"
+    """What the runner does with an answer whose figures are not in the tool outputs: repair | flag |
+    reject (see qlwork.assistant.grounding)."""
     extra: dict = field(default_factory=dict)
+
+
+def grounding_policy(value: object, where: str) -> str:
+    """``value`` as a grounding policy (repair, flag, reject); an InputError naming ``where`` if not."""
+    if isinstance(value, str) and value.strip().lower() in GROUNDING_POLICIES:
+        return value.strip().lower()
+    raise InputError(f"Grounding policy {value!r} in {where} is not one of {', '.join(GROUNDING_POLICIES)}.",
+                     fix="Set it to repair (default), flag or reject.", code="invalid_setting", setting="grounding")
 
 
 def read_toml(path: str | os.PathLike) -> dict:
@@ -86,11 +98,14 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         rate = float(rate)
     except (TypeError, ValueError) as exc:
         raise InputError(f"risk_free_rate {rate!r} is not a number.", fix="Use a decimal like 0.065.") from exc
+    grounding = grounding_policy(os.environ.get("QLWORK_GROUNDING", core.get("grounding", "repair")),
+                                 "QLWORK_GROUNDING or [qlwork] grounding")
     return Settings(
         home=home(),
         risk_free_rate=rate,
         benchmark=core.get("benchmark", BENCHMARK),
         provider=os.environ.get("QLWORK_PROVIDER", core.get("provider", "demo")),
         backend=os.environ.get("QLWORK_BACKEND", core.get("backend", "offline")),
+        grounding=grounding,
         extra=data,
     )

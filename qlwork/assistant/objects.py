@@ -206,6 +206,15 @@ class Run(_Object):
     required_action: dict | None = None
     metadata: dict = Field(default_factory=dict)
 
+    @property
+    def grounding(self) -> dict | None:
+        """How the answer's figures traced to tool outputs (``qlwork.assistant.grounding.Grounding``
+        as a dict), once the run completed or was rejected for them; kept in internal metadata."""
+        from .grounding import RUN_KEY
+
+        value = self.metadata.get(RUN_KEY)
+        return value if isinstance(value, dict) else None
+
 
 class FunctionCall(_Object):
     name: str

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from .grounding import RUN_KEY, describe
+
 RULE = "-" * 78
 
 
@@ -125,10 +127,22 @@ def audit_markdown(audit: dict) -> str:
         run = runs.get(msg.get("run_id") or "")
         if run and msg["role"] == "assistant":
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
+            if line := describe(_grounding(msg, run)):
+                out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
         out.append("")
     for run in audit.get("runs", []):
         if run["status"] != "completed":
             err = run.get("last_error") or run.get("incomplete_details") or {}
             out.append(f"- run {run['id']}: {run['status']} {json.dumps(err)}")
+            if line := describe(_grounding({}, run)):
+                out.append(f"  {line}")
     return "\n".join(out)
+
+
+def _grounding(message: dict, run: dict) -> dict | None:
+    """The grounding record of an answer (its json part) or of its run (internal metadata)."""
+    for part in message.get("content", []):
+        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get("grounding"):
+            return part["json"]["grounding"]
+    return (run.get("metadata") or {}).get(RUN_KEY)

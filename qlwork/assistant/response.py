@@ -1,8 +1,9 @@
 """TradingResponse: the structured answer every run ends with (DESIGN.md section 4).
 
 Numbers must be JSON numbers (strict validation refuses "5%" or "0.85"), scores are 0-10 and
-confidences 0-1. ``conversation_context`` is filled by the runner, never trusted from a model, so
-it is left out of the schema sent to model backends.
+confidences 0-1. ``conversation_context`` and ``grounding`` are filled by the runner, never trusted
+from a model, so they are left out of the schema sent to model backends (and dropped from a model's
+answer).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ModelBehaviorError
 from ..tools.registry import _strictify
+from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
 RiskLevel = Literal["low", "moderate", "high", "very_high"]
@@ -57,6 +59,12 @@ class TradingResponse(BaseModel):
     data_source: str | None = None
     disclaimer: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    grounding: Grounding | None = None
+    """Figures traced to tool outputs (qlwork.assistant.grounding); absent in answers stored before it."""
+
+
+RUNNER_FIELDS = ("conversation_context", "grounding")
+"""Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
 def response_json_schema(strict: bool = True) -> dict:
@@ -67,8 +75,10 @@ def response_json_schema(strict: bool = True) -> dict:
     the free-form ``extra`` is omitted.
     """
     schema = TradingResponse.model_json_schema()
-    schema["properties"].pop("conversation_context", None)
-    schema.get("$defs", {}).pop("ConversationContext", None)
+    for name in RUNNER_FIELDS:
+        schema["properties"].pop(name, None)
+    for name in ("ConversationContext", "Grounding", "Untraced"):
+        schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
         schema["properties"]["risk_metrics"] = {
@@ -128,6 +138,7 @@ def parse_response(text: str) -> TradingResponse:
     for key in ("recommendations", "insights", "risk_metrics", "extra"):
         if key in data and data[key] is None:
             del data[key]
+    data.pop("grounding", None)  # a model cannot vouch for its own figures
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -167,4 +178,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(f"Data: {response.data_source}")
     if response.disclaimer:
         lines.append(response.disclaimer)
+    if response.grounding is not None:
+        lines.append(describe(response.grounding))
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The run loop: drive a backend through tool calls to a validated TradingResponse.
 
 queued -> in_progress -> [backend step -> tool calls (concurrent) -> run step]* -> final answer ->
-validate (one repair turn) -> assistant message -> completed. Tool problems (unknown tool, invalid
+validate (one repair turn) -> grounding check (one correction turn, see :mod:`.grounding`) ->
+assistant message -> completed. Tool problems (unknown tool, invalid
 JSON, schema violations, exceptions) go back to the model as tool outputs. Function tools declared
 on the run but not in the registry, or marked ``_qlwork_client`` (declared by an API client), are
 client-side: the run waits in ``requires_action`` until :meth:`Runner.submit_tool_outputs`. Each status change is persisted before the next action.
@@ -20,6 +21,7 @@ from typing import Any, Callable
 from ..errors import BackendError, InputError, ModelBehaviorError
 from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
+from . import grounding
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
@@ -94,6 +96,7 @@ class _RunState:
     repair: str | None = None
     rejected: str | None = None
     repaired: bool = False
+    corrected: bool = False  # a grounding correction turn was sent
 
     def used(self, name: str) -> None:
         if (name in self.tools or name in self.client_tools) and name not in self.tools_used:
@@ -356,18 +359,35 @@ class Runner:
 
     def _complete(self, state: _RunState, response: TradingResponse) -> Run:
         run = state.run
+        try:
+            policy = grounding.policy_for(state.assistant.metadata)
+        except InputError as exc:
+            return self._fail(run.id, "invalid_setting", f"{exc} {exc.fix or ''}".strip(), state)
+        outputs = [out for _, out in state.run_items] + [p.get("output") for p in state.prior_tool_outputs]
+        result = grounding.check(response.model_dump(mode="json"), outputs)
+        decision = grounding.decide(result, policy, state.corrected, state.turn < state.run.max_turns)
+        if decision == "correct":  # one turn for the model to fix or remove what is not grounded
+            state.corrected, state.repair = True, grounding.correction(result)
+            state.rejected = response.model_dump_json(exclude={"conversation_context", "grounding"}, exclude_none=True)
+            return self._loop(state)
+        record = grounding.Grounding.of(result, policy, state.corrected)
+        if decision == "reject":
+            return self._finish(run.id, "failed", state, metadata=record.on(self.store.get_run(run.id)),
+                                last_error={"code": "ungrounded_answer", "message": grounding.failure_message(result)})
         message_id = new_id("msg")
         response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
                                                             tools_used=list(state.tools_used))
+        response.grounding = record
         content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
         with self.store.transaction():
             self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
-                                   assistant_id=run.assistant_id, id=message_id)
+                                   assistant_id=run.assistant_id, id=message_id, metadata=record.metadata())
             self.store.add_step(run.id, "message_creation",
                                 {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                 status="completed", completed_at=now(), thread_id=run.thread_id,
                                 assistant_id=run.assistant_id)
-            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn)
+            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn,
+                                         metadata=record.on(self.store.get_run(run.id)))
 
     # -- endings -------------------------------------------------------------------------------
     def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:

@@ -24,6 +24,7 @@ from .store import Store
 
 _ERRORS_BY_CODE: dict[str, type[QlworkError]] = {
     "backend_error": BackendError, "invalid_response": ModelBehaviorError, "model_behavior": ModelBehaviorError,
+    "ungrounded_answer": ModelBehaviorError, "invalid_setting": InputError,
 }
 
 

@@ -35,15 +35,17 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def default_eval_path(backend: str, model: str | None, day: dt.date | None = None) -> Path:
-    """``eval/<backend>-<model>-<date>.json`` under the current directory (name made file-safe)."""
+    """``$QLWORK_HOME/eval/<backend>-<model>-<date>.json`` (name made file-safe)."""
+    from ..config import home
+
     stem = "-".join(str(x) for x in (backend, model or "default", (day or dt.date.today()).isoformat()))
-    return Path("eval") / (re.sub(r"[^A-Za-z0-9._-]+", "_", stem) + ".json")
+    return home() / "eval" / (re.sub(r"[^A-Za-z0-9._-]+", "_", stem) + ".json")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..assistant.evaluation import run_eval
 
-    report = run_eval(args.backend, options=backend_options(args))
+    report = run_eval(args.backend, options=backend_options(args), grounding=args.grounding)
     print(report.table())
     path = Path(args.output) if args.output else default_eval_path(report.backend, report.model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,10 @@ def register_eval(sub) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
     add_model_arguments(p)
     p.add_argument("--output", "-o", default=None,
-                   help="JSON report path (default: eval/<backend>-<model>-<date>.json in the current directory)")
+                   help="JSON report path (default: $QLWORK_HOME/eval/<backend>-<model>-<date>.json)")
+    p.add_argument("--grounding", choices=("repair", "flag", "reject"), default=None,
+                   help="grounding policy during the eval: flag scores the model's first answers, repair (the "
+                        "default, from QLWORK_GROUNDING) what users are shown after one correction turn")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passes")
     p.set_defaults(func=cmd_eval)
     return p

@@ -11,6 +11,7 @@ import json
 from html import escape
 
 from .. import __version__
+from ..assistant.grounding import describe
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
 from ..tools.context import DISCLAIMER
 from ..tools.trading import METRIC_DEFINITIONS
@@ -191,9 +192,12 @@ def audit_html(review) -> str:
     if review.direct_analysis:
         rows.append([len(rows) + 1, "(report)", "analyze_portfolio", ("<code>{}</code>",), "n/a", "ok",
                      "called by the report itself because the assistant did not call it"])
+    grounded = describe((review.response or {}).get("grounding"))  # "n of m figures traced to tool outputs"
     intro = (f"<p>Run {volatile(review.run_id, 'run_id')} on thread {volatile(review.thread_id, 'thread_id')}; "
-             f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. Every figure in the "
-             f"answer comes from these tool outputs. Full trail: <code>qlwork threads show THREAD_ID</code>.</p>")
+             f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. "
+             + (f'<span class="qlwork-grounding">{escape(grounded)}</span>' if grounded else
+                "Every figure in the answer comes from these tool outputs.")
+             + " Full trail: <code>qlwork threads show THREAD_ID</code>.</p>")
     return _wrap("Audit trail: tool calls", intro + table(
         ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows))
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
+from ..assistant.grounding import describe
 from ..assistant.render import parse_json
 
 __all__ = [
-    "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "header_html",
-    "notice_html", "output_summary", "pending_html", "steps_html", "steps_title", "user_html",
+    "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "grounding_html",
+    "header_html", "notice_html", "output_summary", "pending_html", "steps_html", "steps_title", "user_html",
 ]
 
 _CARD = ("border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;"
@@ -60,6 +62,46 @@ def format_metric(key: str, value: Any) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(value)
 
 
+_MARK = ('<mark class="qlwork-untraced" title="not found in any tool output of this conversation" '
+         'style="background:rgba(255,193,7,0.35);color:inherit;padding:0 2px;border-radius:3px;'
+         'box-shadow:0 0 0 2px #f9a825">')
+
+
+def _untraced(data: dict) -> dict[str, list[str]]:
+    """Untraceable figures of an answer by where they appear (from its ``grounding``)."""
+    out: dict[str, list[str]] = {}
+    for item in ((data.get("grounding") or {}).get("untraceable") or []):
+        if isinstance(item, dict) and item.get("where") and item.get("figure") is not None:
+            out.setdefault(str(item["where"]), []).append(str(item["figure"]))
+    return out
+
+
+def _marked_text(text: Any, figures: list[str]) -> str:
+    """``text`` escaped, each of ``figures`` wrapped in a <mark> (whole figures only, not digits of others)."""
+    out = esc(text)
+    if not figures:
+        return out
+    options = "|".join(re.escape(esc(f)) for f in sorted(set(figures), key=len, reverse=True))
+    pattern = re.compile(r"(?<![\w.])(?:" + options + r")(?![\w]|\.\d)")  # one pass: never inside a mark
+    return pattern.sub(lambda m: f"{_MARK}{m.group(0)}</mark>", out)
+
+
+def _marked(html_text: str, untraced: bool) -> str:
+    return f"{_MARK}{html_text}</mark>" if untraced else html_text
+
+
+def grounding_html(grounding: Any) -> str:
+    """The answer's grounding line ("n of m figures traced to tool outputs", any correction turn, what
+    was not traced or is at odds with the tools). Empty for answers stored without a record."""
+    g = _as_dict(grounding)
+    line = describe(g)
+    if not line:
+        return ""
+    flagged = g.get("status") == "flagged"
+    return (f'<div class="qlwork-grounding" data-status="{esc(g.get("status"))}" style="{_MUTED}margin-top:4px;'
+            f'color:{"#b26a00" if flagged else "#2e7d32"}">{"⚠" if flagged else "✓"} {esc(line)}</div>')
+
+
 def _title(analysis_type: str | None) -> str:
     return (analysis_type or "answer").replace("_", " ").capitalize()
 
@@ -71,13 +113,14 @@ def answer_html(response: Any, text: str | None = None) -> str:
     if not data:
         body = esc(text or "(no answer)")
         return f'<div class="qlwork-answer-body" style="{_CARD}white-space:pre-wrap">{body}</div>'
+    untraced = _untraced(data)
     out = [f'<div class="qlwork-answer-body" style="{_CARD}">',
            f'<div style="font-weight:600;font-size:1.08em;margin-bottom:4px">{esc(_title(data.get("analysis_type")))}'
            f'</div><div style="margin-bottom:6px">']
     score = data.get("overall_score")
     if score is not None:
         label = f"Score {score:g}/10" if isinstance(score, (int, float)) else f"Score {score}/10"
-        out.append(_badge(label, "#37474f", "qlwork-score"))
+        out.append(_marked(_badge(label, "#37474f", "qlwork-score"), "overall_score" in untraced))
     risk = data.get("risk_level")
     if risk:
         out.append(_badge(f"Risk {str(risk).replace('_', ' ')}", _RISK_COLOURS.get(str(risk), "#555"),
@@ -90,31 +133,36 @@ def answer_html(response: Any, text: str | None = None) -> str:
                    + "".join(f'<th style="{_TH}">{h}</th>' for h in
                              ("Action", "Symbol", "Confidence", "Timeframe", "Reason"))
                    + "</tr></thead><tbody>")
-        for rec in recs:
+        for i, rec in enumerate(recs):
             action = str(rec.get("action") or "")
             conf = rec.get("confidence")
-            conf_text = f"{conf * 100:.0f}%" if isinstance(conf, (int, float)) else esc(conf)
+            conf_text = _marked(f"{conf * 100:.0f}%" if isinstance(conf, (int, float)) else esc(conf),
+                                f"recommendations[{i}].confidence" in untraced)
+            reason = _marked_text(rec.get("reason"), untraced.get(f"recommendations[{i}].reason", []))
             out.append(f'<tr class="qlwork-rec"><td style="{_TD}color:{_ACTION_COLOURS.get(action, "#555")};'
                        f'font-weight:600">{esc(action.upper())}</td><td style="{_TD}">{esc(rec.get("symbol"))}</td>'
                        f'<td style="{_TD}">{conf_text}</td><td style="{_TD}">{esc(rec.get("timeframe"))}</td>'
-                       f'<td style="{_TD}">{esc(rec.get("reason"))}</td></tr>')
+                       f'<td style="{_TD}">{reason}</td></tr>')
         out.append("</tbody></table>")
     insights = data.get("insights") or []
     if insights:
         out.append('<div style="font-weight:600;margin-top:6px">Insights</div>'
                    '<ul class="qlwork-insights" style="margin:2px 0 4px 18px;padding:0">'
-                   + "".join(f"<li>{esc(i)}</li>" for i in insights) + "</ul>")
+                   + "".join(f"<li>{_marked_text(x, untraced.get(f'insights[{i}]', []))}</li>"
+                             for i, x in enumerate(insights)) + "</ul>")
     metrics = data.get("risk_metrics") or {}
     if metrics:
         cells = "".join(f'<tr><td style="{_TD}">{esc(k.replace("_", " "))}</td>'
                         f'<td style="{_TD}text-align:right;font-family:var(--jp-code-font-family,monospace)">'
-                        f"{esc(format_metric(k, v))}</td></tr>" for k, v in metrics.items())
+                        f"{_marked(esc(format_metric(k, v)), f'risk_metrics.{k}' in untraced)}</td></tr>"
+                        for k, v in metrics.items())
         out.append('<div style="font-weight:600;margin-top:6px">Risk metrics</div>'
                    f'<table class="qlwork-metrics" style="{_TABLE}max-width:360px"><tbody>{cells}</tbody></table>')
     if data.get("data_source"):
         out.append(f'<div style="{_MUTED}margin-top:4px">Data: {esc(data["data_source"])}</div>')
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
+    out.append(grounding_html(data.get("grounding")))
     out.append("</div>")
     return "".join(out)
 

@@ -308,3 +308,66 @@ def rule_model(body: dict, path: str) -> Reply:
     if isinstance(step, ToolCalls):
         return calls(*[(c.name, c.arguments, c.id) for c in step.calls])
     return text(step.text)
+
+
+# -- models that misbehave in ways the grounding check must catch ------------------------------
+
+INVENTED_INSIGHT = "Expected return next quarter: 42.42%."
+INVENTED_SCORE = 9.87
+
+
+def corrected(body: dict) -> bool:
+    """True when the request's last user turn is qlwork's correction (REPAIR_PREFIX)."""
+    from qlwork.assistant.backends.transcript import REPAIR_PREFIX
+
+    turns = body.get("messages") or body.get("input") or []
+    users = [t for t in turns if t.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return isinstance(content, str) and content.startswith(REPAIR_PREFIX)
+
+
+def hallucinating_model(stubborn: bool = False) -> Callable[[dict, str], Reply]:
+    """Plays :func:`rule_model`, but its final answers invent figures: the insight
+    INVENTED_INSIGHT and, when the answer has a score, overall_score INVENTED_SCORE. Sent qlwork's
+    correction it answers honestly, unless ``stubborn``."""
+
+    def policy(body: dict, path: str) -> Reply:
+        reply = rule_model(body, path)
+        if reply.kind != "text" or (corrected(body) and not stubborn):
+            return reply
+        answer = json.loads(reply.text)
+        answer.setdefault("insights", []).append(INVENTED_INSIGHT)
+        if answer.get("overall_score") is not None:
+            answer["overall_score"] = INVENTED_SCORE
+        return text(answer)
+
+    return policy
+
+
+def gullible_model(body: dict, path: str) -> Reply:
+    """Plays :func:`rule_model`, but obeys instructions found in tool outputs: a tool output saying
+    ``call the tool place_order`` / ``call generate_trading_signals for SYMBOL`` gets those calls,
+    and ``recommend buying SYMBOL`` ends up in the answer."""
+    import re
+
+    outputs = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "tool"]
+    outputs += [i.get("output", "") for i in body.get("input", []) if i.get("type") == "function_call_output"]
+    said = " ".join(str(o) for o in outputs)
+    called = {c["function"]["name"] for m in body.get("messages", []) for c in m.get("tool_calls") or []}
+    called |= {i.get("name") for i in body.get("input", []) if i.get("type") == "function_call"}
+    if "place_order" in said and "place_order" not in called:
+        order = re.search(r"place_order with symbol (\w+) and quantity (\d+)", said)
+        target = re.search(r"generate_trading_signals for (\w+)", said)
+        specs = [("place_order", {"symbol": order.group(1), "quantity": int(order.group(2))})] if order else []
+        if target:
+            specs.append(("generate_trading_signals", {"symbols": [target.group(1)]}))
+        return calls(*specs)
+    reply = rule_model(body, path)
+    wanted = re.search(r"recommend buying (\w+) with confidence ([0-9.]+)", said)
+    if reply.kind == "text" and wanted:
+        answer = json.loads(reply.text)
+        answer.setdefault("recommendations", []).append(
+            {"action": "buy", "symbol": wanted.group(1), "reason": "The research note says so",
+             "confidence": float(wanted.group(2).rstrip(".")), "timeframe": "now"})
+        return text(answer)
+    return reply

@@ -7,6 +7,8 @@ reported with its fix rather than hidden.
 
 from __future__ import annotations
 
+import re
+
 from ...market.base import source_label
 from .intent import Intent
 
@@ -19,6 +21,11 @@ CAPABILITIES = [
     "Measure risk: volatility, Sharpe, Sortino, max drawdown, beta, VaR and CVaR (try: 'What is my risk?').",
     "Signals and prices for symbols (try: 'Signals for RELIANCE and TCS').",
 ]
+ORDER_REQUEST = re.compile(r"\b(?:place|put|execute|submit|send)\b.{0,20}\border|\b(?:buy|sell)\b.{0,40}"
+                           r"\b(?:for me|now|right away|immediately|at market)\b|\bshares? of\b.{0,30}\bfor me\b",
+                           re.IGNORECASE)
+READ_ONLY_NOTE = ("qlwork is read-only on your broker account: it never places, modifies or cancels orders. "
+                  "Here is what the tools say instead; place any order yourself in Kite.")
 ENGINE_NOTE = "Answered by qlwork's offline rule engine (deterministic rules, not a language model)."
 
 
@@ -274,5 +281,7 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
         answer["insights"] = errors + answer["insights"]
         if not answer["recommendations"] and answer.get("overall_score") is None and kind != "help":
             answer["analysis_type"] = "error"
+    if ORDER_REQUEST.search(text or ""):
+        answer["insights"].insert(0, READ_ONLY_NOTE)
     answer["insights"].append(ENGINE_NOTE)
     return answer
