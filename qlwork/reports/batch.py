@@ -28,12 +28,14 @@ parts masked by :func:`qlwork.reports.job.mask_volatile_notebook`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import sys
-from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +45,7 @@ from ..config import BENCHMARK, home, read_toml
 from ..errors import InputError
 from ..fileio import atomic_write
 from .job import run_user_job
+from .kernels import BatchRuntime
 
 DEFAULT_USERS = Path(__file__).resolve().parents[1] / "data" / "users.toml"
 NOTEBOOK_NAME = "portfolio_review.ipynb"
@@ -214,17 +217,37 @@ def _load_manifest(path: Path) -> dict:
         return {}
 
 
-def _write_outputs(directory: Path, as_of: str, entries: dict[str, dict], order: list[str]) -> None:
+@contextlib.contextmanager
+def _manifest_lock(directory: Path):
+    """An exclusive lock on the dated folder's manifest (``.manifest.lock``, ``flock``): batches on the
+    same day, in any process, update manifest and index one at a time."""
+    fd = os.open(directory / ".manifest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_outputs(directory: Path, as_of: str, mine: dict[str, dict], order: list[str]) -> dict[str, dict]:
+    """Merge this batch's entries (``mine``: the users it ran) into the manifest on disk, under the
+    lock, and rewrite manifest and index; returns every user's entry. Another batch's users on the same
+    day stay (and keep the entries that batch wrote, even if it finished after this one started)."""
     from .index import index_html
 
-    ordered = {u: entries[u] for u in order if u in entries}
-    ordered.update({u: e for u, e in entries.items() if u not in ordered})
-    manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
-                "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
-                "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
-                            "failed": sum(e["status"] != "ok" for e in ordered.values())}}
-    atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    atomic_write(directory / "index.html", index_html(as_of, ordered, manifest["generated_at"]))
+    with _manifest_lock(directory):
+        on_disk = _load_manifest(directory / "manifest.json").get("users", {})
+        merged = {**on_disk, **mine}
+        ordered = {u: merged[u] for u in on_disk}
+        ordered.update({u: merged[u] for u in order if u in merged and u not in ordered})
+        ordered.update({u: e for u, e in merged.items() if u not in ordered})
+        manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
+                    "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
+                    "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
+                                "failed": sum(e["status"] != "ok" for e in ordered.values())}}
+        atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        atomic_write(directory / "index.html", index_html(as_of, ordered, manifest["generated_at"]))
+    return ordered
 
 
 def _now() -> str:
@@ -248,11 +271,10 @@ def _outcome(fut, job: dict, executor: str) -> dict:
         return _crashed(job, exc, executor)
 
 
-def _local(jobs: list[dict], workers: int):
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qlwork-report") as pool:
-        futures = {pool.submit(run_user_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            yield _outcome(fut, futures[fut], "local")
+def _local(jobs: list[dict], workers: int, runtime):
+    from .kernels import run_local
+
+    yield from run_local(jobs, workers, runtime, lambda job, exc: _crashed(job, exc, "local"))
 
 
 def _dask(jobs: list[dict], workers: int, scheduler: str | None):
@@ -321,22 +343,30 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     by_id = {u.user_id: u for u in people}
     order = [u.user_id for u in people]
     n_workers = workers or os.cpu_count() or 1
-    stream = _dask(jobs, n_workers, scheduler) if executor == "dask" else _local(jobs, n_workers)
-    with tqdm(total=len(jobs), desc=f"reports {day}", unit="user", disable=not progress or not jobs,
-              file=sys.stderr) as bar:
+    mine: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        if executor == "dask":
+            if scheduler is None:  # an in-process cluster: its kernels' folders go in this batch's runtime folder
+                runtime = stack.enter_context(BatchRuntime())
+                jobs = [{**job, "runtime_dir": str(runtime.path)} for job in jobs]
+            stream = _dask(jobs, n_workers, scheduler)
+        else:
+            stream = _local(jobs, n_workers, stack.enter_context(BatchRuntime()))
+        bar = stack.enter_context(tqdm(total=len(jobs), desc=f"reports {day}", unit="user",
+                                       disable=not progress or not jobs, file=sys.stderr))
         for outcome in stream if jobs else ():
             uid = outcome["user_id"]
             user_dir = directory / uid
             atomic_write(user_dir / NOTEBOOK_NAME, outcome["notebook"])
             atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".html"), outcome["html"])
-            entries[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
+            mine[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
             result.ran.append(uid)
-            _write_outputs(directory, day, entries, order)
+            entries.update(_write_outputs(directory, day, mine, order))
             bar.set_postfix_str(f"{uid}: {outcome['status']}")
             bar.update(1)
             if on_result is not None:
-                on_result(entries[uid])
+                on_result(mine[uid])
     if not jobs:
-        _write_outputs(directory, day, entries, order)
+        entries.update(_write_outputs(directory, day, mine, order))
     result.entries = {u: entries[u] for u in order if u in entries}
     return result

@@ -141,15 +141,19 @@ def missing_home_error(job: dict) -> str | None:
             "NFS mount): mount it there, or run with --executor local.")
 
 
-def run_user_job(job: dict) -> dict:
+def run_user_job(job: dict, kernel=None) -> dict:
     """Execute one user's review notebook; a failed run is returned as data (status "failed"), and the
     batch turns anything that still escapes (a crashed worker) into a failed outcome too. ``job`` keys:
     ``user_id``, ``notebook`` (notebook JSON text), ``parameters``, ``kernel_name``, ``start_timeout``,
     ``execution_timeout``, ``input_path`` / ``output_path`` (recorded in the notebook metadata), ``env``
-    (extra env vars for the kernel, e.g. QLWORK_HOME; never secrets) and ``title``.
+    (extra env vars for the kernel, e.g. QLWORK_HOME; never secrets), ``title`` and optionally
+    ``runtime_dir`` (where the job's private kernel folder goes; default: the system temp folder).
+
+    ``kernel``: a :class:`qlwork.reports.kernels.WarmKernel` to run in (reset before the job, see
+    that module); None starts a fresh kernel for this job and shuts it down afterwards (Dask).
 
     Returns ``{user_id, status ("ok"|"failed"), error, result, volatile, notebook (JSON text), html,
-    started_at, finished_at, duration_s, timings{execute_s, render_s}}``.
+    started_at, finished_at, duration_s, timings{execute_s, render_s}, kernel_pid}``.
     """
     import nbformat
     import papermill
@@ -159,16 +163,27 @@ def run_user_job(job: dict) -> dict:
     if missing:  # never let the review create an empty store on a worker that lacks the shared home
         return failed_outcome(job, missing, started, time.perf_counter() - t0)
     source = nbformat.reads(job["notebook"], as_version=4)
-    tmp = tempfile.mkdtemp(prefix="qlwork-kernel-")
+    tmp = tempfile.mkdtemp(prefix="qlwork-kernel-", dir=job.get("runtime_dir"))
     out_path = os.path.join(tmp, "executed.ipynb")
     status, error, nb = "ok", None, None
     env = {**os.environ, **(job.get("env") or {})}
+    name = job.get("kernel_name", "python3")
+    run = dict(parameters=job.get("parameters") or {}, kernel_name=name, progress_bar=False,
+               request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
+               execution_timeout=job.get("execution_timeout", 600))
+    pid = None
     try:
-        papermill.execute_notebook(
-            source, out_path, parameters=job.get("parameters") or {}, kernel_name=job.get("kernel_name", "python3"),
-            km=kernel_manager(job.get("kernel_name", "python3"), tmp, env), progress_bar=False,
-            request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
-            execution_timeout=job.get("execution_timeout", 600), shutdown_kernel="immediate")
+        if kernel is None:
+            papermill.execute_notebook(source, out_path, km=kernel_manager(name, tmp, env),
+                                       shutdown_kernel="immediate", **run)
+        else:
+            from .kernels import register_engine
+
+            kernel.prepare(job.get("start_timeout", 60))
+            pid = kernel.pid
+            papermill.execute_notebook(source, out_path, km=kernel.km, engine_name=register_engine(),
+                                       warm_client=kernel.kc, **run)
+            kernel.uses += 1
     except Exception as exc:  # noqa: BLE001 - one user's failure is data, not a crash
         status, error = "failed", _error_text(exc)
     finally:
@@ -184,6 +199,7 @@ def run_user_job(job: dict) -> dict:
     for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["id"] = "injected-parameters"
+    renumber(nb)
     meta = nb.metadata.setdefault("papermill", {})
     meta["input_path"], meta["output_path"] = job.get("input_path"), job.get("output_path")
     result, volatile = review_result(nb)
@@ -199,7 +215,22 @@ def run_user_job(job: dict) -> dict:
     t2 = time.perf_counter()
     return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
             "notebook": nbformat.writes(nb), "html": html, "started_at": started, "finished_at": _now(),
-            "duration_s": round(t2 - t0, 3), "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3)}}
+            "duration_s": round(t2 - t0, 3), "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3)},
+            "kernel_pid": pid}
+
+
+def renumber(nb) -> None:
+    """Execution counts 1, 2, ... in cell order, as a fresh kernel gives: a warm kernel's counter
+    carries on from earlier users, and the report must not depend on which kernel ran it."""
+    count = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell["execution_count"] = count
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                out["execution_count"] = count
 
 
 # -- declared non-determinism ----------------------------------------------------------------------

@@ -211,21 +211,21 @@ class Review:
         return self._html("disclaimer_html")
 
     def chart(self, name: str):
-        """``"allocation"``, ``"sectors"`` or ``"equity"`` as an image output."""
+        """``"allocation"``, ``"sectors"`` or ``"equity"`` as an SVG image output."""
         from . import render as review_render
-        from ..charts import image
+        from ..charts import VectorImage
 
-        return image(review_render.figure(self, name))
+        return VectorImage(review_render.figure(self, name), alt=f"Chart: {name}")
 
     def indicator_charts(self) -> None:
-        """Display price + RSI + MACD panels for the largest holdings (one image each)."""
+        """Display price + RSI + MACD panels for the largest holdings (one SVG image each)."""
         from IPython.display import display
 
         from . import render as review_render
-        from ..charts import image
+        from ..charts import VectorImage
 
         for panel in self.series.indicators:
-            display(image(review_render.indicator(self, panel)))
+            display(VectorImage(review_render.indicator(self, panel), alt=f"Chart: {panel.symbol} price, RSI, MACD"))
 
     def emit(self) -> None:
         """Display the result as :data:`REVIEW_MIME` (ids and clock in the output metadata)."""
