@@ -274,7 +274,7 @@ def _outcome(fut, job: dict, executor: str) -> dict:
 def _local(jobs: list[dict], workers: int, runtime):
     from .kernels import run_local
 
-    yield from run_local(jobs, workers, runtime, lambda job, exc: _crashed(job, exc, "local"))
+    yield from run_local(jobs, workers, runtime, lambda job, exc: _crashed(job, exc, "local"), runner=run_user_job)
 
 
 def _dask(jobs: list[dict], workers: int, scheduler: str | None):

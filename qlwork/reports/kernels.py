@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..errors import InputError
+
 BATCH_PREFIX = "qlwork-batch-"
 LEGACY_PREFIX = "qlwork-kernel-"  # per-job folders of earlier versions (and of Dask jobs)
 LEGACY_MAX_AGE_S = 24 * 3600
@@ -95,15 +97,22 @@ class BatchRuntime:
 
     def __enter__(self) -> BatchRuntime:
         sweep_stale(self.root)
-        self.path = Path(tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-", dir=self.root))
+        base = str(self.root or tempfile.gettempdir())
+        if len(base) > 60:  # room for "/qlwork-batch-PID-XXXXXXXX/k1/k-N-shell" within 107 bytes
+            raise InputError(f"The temporary folder {base} has too long a path for kernel sockets.",
+                             fix="Set TMPDIR to a short path such as /tmp.")
+        self.path = Path(tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-", dir=base))
         self._fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
     def folder(self, kind: str) -> str:
-        """A new private folder inside the runtime folder (kernel sockets, job scratch)."""
+        """A new private folder inside the runtime folder (kernel sockets, job scratch). Names stay
+        short: an IPC socket path must fit in 107 bytes (``sockaddr_un``)."""
         self._count += 1
-        return tempfile.mkdtemp(prefix=f"{kind}-{self._count}-", dir=self.path)
+        path = self.path / f"{kind[0]}{self._count}"
+        path.mkdir(mode=0o700)
+        return str(path)
 
     def __exit__(self, *exc) -> None:
         if self.path is not None:
@@ -249,13 +258,16 @@ def register_engine() -> str:
     return ENGINE
 
 
-def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed):
+def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed, runner=None):
     """Run ``jobs`` on ``workers`` threads, each keeping one warm kernel; yields each outcome as it
-    finishes. ``crashed(job, exc)`` turns an exception escaping a job into a failed outcome."""
+    finishes. ``crashed(job, exc)`` turns an exception escaping a job into a failed outcome;
+    ``runner(job, kernel)`` runs one job (default :func:`qlwork.reports.job.run_user_job`)."""
     import queue
     import threading
 
     from .job import run_user_job
+
+    runner = runner or run_user_job
 
     todo: queue.Queue = queue.Queue()
     for job in jobs:
@@ -277,7 +289,7 @@ def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed):
                         if kernel is not None:
                             kernel.shutdown()
                         kernel = WarmKernel(runtime, name, env)
-                    outcome = run_user_job({**job, "runtime_dir": str(runtime.path)}, kernel)
+                    outcome = runner({**job, "runtime_dir": str(runtime.path)}, kernel)
                 except Exception as exc:  # noqa: BLE001 - one user's crash is that user's failure
                     outcome = crashed(job, exc)
                 if outcome.get("status") != "ok" and kernel is not None:  # state unknown: a new kernel
