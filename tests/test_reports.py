@@ -472,3 +472,32 @@ def test_a_batch_leaves_no_runtime_folders(tmp_path, monkeypatch):
     assert result.ok and len(seen) == 1  # the batch's runtime folder existed while it ran ...
     assert list(short.iterdir()) == []  # ... and nothing is left
     short.rmdir()
+
+
+def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, capsys):
+    """`qlwork reports run --format html,pdf`: portfolio_review.pdf beside the HTML, linked from the index."""
+    import io
+
+    from qlwork.reports.pdf import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("SKIPPED LOUDLY: no Chromium at /usr/bin/chromium (run `make chromium` or apt-get install "
+                    "chromium): the PDF report is untested here")
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (a dev dependency) reads the PDF back")
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--users", "asha", "--workers", "1",
+                     "--format", "html,pdf", "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    day = tmp_path / "out" / "2026-11-20"
+    reader = pypdf.PdfReader(io.BytesIO((day / "asha" / "portfolio_review.pdf").read_bytes()))
+    pages = [" ".join(p.extract_text().split()) for p in reader.pages]
+    assert len(pages) >= 8  # the header, holdings, charts, ... each section starts a page
+    assert pages[0].startswith("Weekly portfolio review: asha") and "SYNTHETIC DATA" in pages[0]
+    starts = [p[:40] for p in pages]
+    for section in ("Holdings (5)", "Score, risk level and risk metrics", "Recommendations", "Insights",
+                    "Audit trail: tool calls", "Disclaimer."):
+        assert any(s.startswith(section) for s in starts), (section, starts)
+    text = " ".join(pages)
+    assert "run_review(" not in text and "user_id = " not in text  # code and parameters hidden
+    assert _manifest(day)["users"]["asha"]["pdf"] == "asha/portfolio_review.pdf"
+    assert '<a href="asha/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()

@@ -189,8 +189,9 @@ class BatchResult:
 
 
 def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, kernel_name: str,
-         timeout: float, qlwork_home: str) -> dict:
+         timeout: float, qlwork_home: str, formats: tuple[str, ...] = ("html",)) -> dict:
     return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
+            "formats": list(formats),
             "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
             "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
             "title": f"Portfolio review {user.user_id} {as_of}"}
@@ -202,7 +203,7 @@ def _entry(outcome: dict, user: UserConfig, as_of: str, digest: str, executor: s
     stem = f"{user.user_id}/{NOTEBOOK_NAME[:-6]}"
     return {"user_id": user.user_id, "status": outcome["status"], "error": outcome.get("error"),
             "inputs_hash": digest, "parameters": user.parameters(as_of), "notebook": f"{stem}.ipynb",
-            "html": f"{stem}.html", "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
+            "html": f"{stem}.html", "pdf": f"{stem}.pdf" if outcome.get("pdf") else None, "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
             "total_value": res.get("total_value"), "synthetic": res.get("synthetic"), "executor": executor,
             "started_at": outcome.get("started_at"), "finished_at": outcome.get("finished_at"),
             "duration_s": outcome.get("duration_s"), "timings": outcome.get("timings"),
@@ -306,8 +307,12 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
               executor: str = "local", scheduler: str | None = None, force: bool = False,
               output_dir: str | os.PathLike = "reports", notebook: str | os.PathLike | None = None,
               kernel_name: str = "python3", timeout: float = 600, progress: bool = True,
-              on_result: Callable[[dict], Any] | None = None) -> BatchResult:
+              on_result: Callable[[dict], Any] | None = None, formats=("html",)) -> BatchResult:
     """Run the weekly review for every configured user as of ``as_of``; see the module docstring.
+
+    ``formats``: ``html`` (always written) and optionally ``pdf`` (``portfolio_review.pdf`` per user,
+    printed by the system Chromium; see :mod:`qlwork.reports.pdf`). A user whose last report lacks a
+    requested format is run again.
 
     ``workers`` defaults to the number of CPU cores. Returns a :class:`BatchResult` (``.ok`` is False
     if any user failed); never raises for one user's failure.
@@ -319,6 +324,11 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     day = (as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))).isoformat()
     if executor not in ("local", "dask"):
         raise InputError(f"Unknown executor {executor!r}.", fix="Use local or dask.")
+    formats = tuple(dict.fromkeys(["html", *(f.strip().lower() for f in
+                                             (formats.split(",") if isinstance(formats, str) else formats))]))
+    if set(formats) - {"html", "pdf"}:
+        raise InputError(f"Unknown report format(s) {sorted(set(formats) - {'html', 'pdf'})}.",
+                         fix="Use --format html or --format html,pdf.")
     people = load_users(config, users)
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.exists():
@@ -334,11 +344,11 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
         digest = digests[user.user_id] = inputs_hash(user.parameters(day), nb_text, user.preferences())
         old = previous.get(user.user_id) or {}
         done = (old.get("status") == "ok" and old.get("inputs_hash") == digest
-                and (directory / old.get("notebook", "-")).exists() and (directory / old.get("html", "-")).exists())
+                and all((directory / (old.get(kind) or "-")).exists() for kind in ("notebook", *formats)))
         if done and not force:
             skipped.append(user.user_id)
             continue
-        jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home))
+        jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home, formats))
     result = BatchResult(as_of=day, directory=directory, entries=entries, skipped=skipped)
     by_id = {u.user_id: u for u in people}
     order = [u.user_id for u in people]
@@ -359,6 +369,8 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
             user_dir = directory / uid
             atomic_write(user_dir / NOTEBOOK_NAME, outcome["notebook"])
             atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".html"), outcome["html"])
+            if outcome.get("pdf"):
+                atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".pdf"), outcome["pdf"])
             mine[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
             result.ran.append(uid)
             entries.update(_write_outputs(directory, day, mine, order))

@@ -27,30 +27,17 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any
+
+from .kernels import kernel_manager, register_engine
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 VOLATILE_SPAN = re.compile(r'(<span class="qlwork-volatile" data-field="[^"]*">)[^<]*(</span>)')
 PAPERMILL_CLOCK = ("start_time", "end_time", "duration")
+__all__ = ["kernel_manager", "run_user_job", "failed_outcome", "review_result"]
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def kernel_manager(kernel_name: str, socket_dir: str, env: dict[str, str] | None = None):
-    """An AsyncKernelManager on IPC transport with a socket path unique to ``socket_dir``; ``env``
-    replaces the kernel's environment (defaults to this process's)."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    launch_env = dict(os.environ if env is None else env)
-
-    class _ReviewKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw.setdefault("env", launch_env)
-            await super().start_kernel(**kw)
-
-    return _ReviewKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(socket_dir, "k"))
 
 
 _LOCAL = threading.local()
@@ -177,8 +164,6 @@ def run_user_job(job: dict, kernel=None) -> dict:
             papermill.execute_notebook(source, out_path, km=kernel_manager(name, tmp, env),
                                        shutdown_kernel="immediate", **run)
         else:
-            from .kernels import register_engine
-
             kernel.prepare(job.get("start_timeout", 60))
             pid = kernel.pid
             papermill.execute_notebook(source, out_path, km=kernel.km, engine_name=register_engine(),
@@ -213,10 +198,29 @@ def run_user_job(job: dict, kernel=None) -> dict:
         html = f"<html><body><h1>Report rendering failed</h1><pre>{_error_text(exc)}</pre></body></html>"
         status, error = "failed", error or f"render: {_error_text(exc)}"
     t2 = time.perf_counter()
+    pdf = None
+    if "pdf" in (job.get("formats") or ()):
+        pdf, pdf_error = _pdf(html, close=kernel is None)
+        if pdf_error and status == "ok":
+            status, error = "failed", pdf_error
+    t3 = time.perf_counter()
     return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
-            "notebook": nbformat.writes(nb), "html": html, "started_at": started, "finished_at": _now(),
-            "duration_s": round(t2 - t0, 3), "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3)},
-            "kernel_pid": pid}
+            "notebook": nbformat.writes(nb), "html": html, "pdf": pdf, "started_at": started, "finished_at": _now(),
+            "duration_s": round(t3 - t0, 3), "kernel_pid": pid,
+            "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "pdf_s": round(t3 - t2, 3)}}
+
+
+def _pdf(html: str, close: bool) -> tuple[bytes | None, str | None]:
+    """The report printed to PDF, or the reason it could not be (the HTML report is still written)."""
+    from .pdf import close_browser, html_to_pdf
+
+    try:
+        return html_to_pdf(html), None
+    except Exception as exc:  # noqa: BLE001 - no PDF is this user's failure, not the batch's
+        return None, f"pdf: {_error_text(exc)}"
+    finally:
+        if close:  # a one-off job (Dask): no browser kept for a next report on this thread
+            close_browser()
 
 
 def renumber(nb) -> None:

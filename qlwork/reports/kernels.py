@@ -33,6 +33,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
@@ -122,7 +123,22 @@ class BatchRuntime:
             self._fd = None
 
 
-# -- warm kernels ----------------------------------------------------------------------------------
+# -- kernels ---------------------------------------------------------------------------------------
+
+def kernel_manager(kernel_name: str, socket_dir: str, env: dict[str, str] | None = None):
+    """An AsyncKernelManager on IPC transport with a socket path unique to ``socket_dir``; ``env``
+    replaces the kernel's environment (defaults to this process's)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    launch_env = dict(os.environ if env is None else env)
+
+    class _ReviewKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("env", launch_env)
+            await super().start_kernel(**kw)
+
+    return _ReviewKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(socket_dir, "k"))
+
 
 def reset_kernel(scratch: str, first: bool) -> None:
     """Inside a kernel: forget everything of the previous job (see the module docstring) and point
@@ -175,8 +191,6 @@ class WarmKernel:
     bound to the thread's event loop). :meth:`run` executes one job in it."""
 
     def __init__(self, runtime: BatchRuntime, kernel_name: str, env: dict[str, str]):
-        from .job import kernel_manager
-
         self.runtime, self.kernel_name, self.env = runtime, kernel_name, env
         self.km = kernel_manager(kernel_name, runtime.folder("kernel"), env)
         self.uses = 0
@@ -258,16 +272,12 @@ def register_engine() -> str:
     return ENGINE
 
 
-def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed, runner=None):
+def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed, runner):
     """Run ``jobs`` on ``workers`` threads, each keeping one warm kernel; yields each outcome as it
-    finishes. ``crashed(job, exc)`` turns an exception escaping a job into a failed outcome;
-    ``runner(job, kernel)`` runs one job (default :func:`qlwork.reports.job.run_user_job`)."""
+    finishes. ``runner(job, kernel)`` runs one job (:func:`qlwork.reports.job.run_user_job`);
+    ``crashed(job, exc)`` turns an exception escaping it into a failed outcome."""
     import queue
     import threading
-
-    from .job import run_user_job
-
-    runner = runner or run_user_job
 
     todo: queue.Queue = queue.Queue()
     for job in jobs:
@@ -299,6 +309,10 @@ def run_local(jobs: list[dict], workers: int, runtime: BatchRuntime, crashed, ru
         finally:
             if kernel is not None:
                 kernel.shutdown()
+            if any("pdf" in (job.get("formats") or ()) for job in jobs):
+                from .pdf import close_browser
+
+                close_browser()
 
     threads = [threading.Thread(target=worker, name=f"qlwork-report-{i}", daemon=True)
                for i in range(max(1, min(workers, len(jobs))))]
