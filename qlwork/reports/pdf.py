@@ -65,7 +65,7 @@ def _browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        raise InputError("PDF reports need the playwright package.", fix="pip install playwright") from exc
+        raise InputError("PDF reports need the playwright package.", fix="pip install 'qlwork[pdf]' (playwright; it uses the system Chromium, no browser download).") from exc
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=exe, args=BROWSER_ARGS, handle_sigint=False,
                                  handle_sigterm=False, handle_sighup=False)

@@ -191,6 +191,13 @@ def audit_html(review) -> str:
     if review.direct_analysis:
         rows.append([len(rows) + 1, "(report)", "analyze_portfolio", ("<code>{}</code>",), "n/a", "ok",
                      "called by the report itself because the assistant did not call it"])
+    for c in review.report_calls:
+        out = c.get("output")
+        rows.append([len(rows) + 1, "(report)", c["name"],
+                     (f"<code>{escape(json.dumps(c.get('arguments') or {}, sort_keys=True))}</code>",),
+                     (volatile(f"{c.get('duration_ms', 0):.1f} ms", "duration_ms"),),
+                     "ok" if not c.get("error") else f"error: {c['error']}",
+                     ", ".join(sorted(out)[:8]) + " (the tearsheet figures)" if isinstance(out, dict) else ""])
     intro = (f"<p>Run {volatile(review.run_id, 'run_id')} on thread {volatile(review.thread_id, 'thread_id')}; "
              f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. Every figure in the "
              f"answer comes from these tool outputs. Full trail: <code>qlwork threads show THREAD_ID</code>.</p>")
@@ -202,6 +209,43 @@ def disclaimer_html(review) -> str:
     extra = " Demo prices are synthetic." if review.synthetic else ""
     return (f'<div class="qlwork-report qlwork-disclaimer"><b>Disclaimer.</b> {escape(DISCLAIMER)} '
             f"No orders were placed.{extra}</div>")
+
+
+def _tearsheet_output(review) -> tuple[dict | None, str | None]:
+    call = next((c for c in review.report_calls if c["name"] == "portfolio_tearsheet"), None)
+    if call is None:
+        return None, "not computed"
+    return call.get("output"), call.get("error")
+
+
+def tearsheet_html(review) -> str:
+    out, error = _tearsheet_output(review)
+    if out is None:
+        return _wrap("Tearsheet", f"<p>Not available: {escape(str(error))}</p>")
+    w = out.get("window") or {}
+    level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
+    rows = [["Window", f"{w.get('start')} to {w.get('end')} ({w.get('days')} days)"],
+            ["Portfolio return", pct(out.get("total_return"), signed=True)],
+            [f"{out.get('benchmark')} return", pct(out.get("benchmark_return"), signed=True)],
+            [f"1-day VaR {level}% (historical)", pct(out.get(f"var_{level}"))],
+            [f"1-day CVaR {level}% (historical)", pct(out.get(f"cvar_{level}"))]]
+    intro = ("<p>Every figure below is drawn from the output of the <code>portfolio_tearsheet</code> tool call "
+             f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
+    return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1}))
+
+
+def tearsheet_figures(review) -> list:
+    """``[(name, Figure)]`` of the tearsheet, from the tool output (empty when it failed)."""
+    from ..charts.tearsheet import (contributions_figure, monthly_heatmap_figure, returns_distribution_figure,
+                                    rolling_figure)
+
+    out, _ = _tearsheet_output(review)
+    if out is None:
+        return []
+    syn = bool((out.get("data_source") or {}).get("synthetic"))
+    return [("monthly returns", monthly_heatmap_figure(out, syn)), ("rolling volatility and Sharpe",
+            rolling_figure(out, syn)), ("daily returns, VaR and CVaR", returns_distribution_figure(out, syn)),
+            ("contributors and detractors", contributions_figure(out, syn))]
 
 
 # -- figures -------------------------------------------------------------------------------------
