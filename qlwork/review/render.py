@@ -28,6 +28,7 @@ STYLE = """<style>
 .qlwork-synthetic{background:#fff4ce;border:1px solid #e0b100;padding:6px 10px;margin:6px 0}
 .qlwork-disclaimer{background:#f4f4f4;border-left:4px solid #888;padding:6px 10px}
 .qlwork-neg{color:#b00000}.qlwork-pos{color:#1b6e20}
+.jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
 </style>"""
 
 
