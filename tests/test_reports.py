@@ -155,8 +155,9 @@ def test_report_html_hides_code_and_shows_the_sections(env):
                  "Score, risk level and risk metrics", "Recommendations", "Insights",
                  "Compared with the review as of 2026-11-13", "Audit trail: tool calls", "not investment advice"):
         assert text in html, text
-    # allocation, sectors, equity and 3 indicator panels, as SVG (vector: cheaper to draw, sharp in PDF)
-    assert html.count('src="data:image/svg+xml;base64,') == 6
+    # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
+    assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
+    assert "Tearsheet" in html and "portfolio_tearsheet" in html
     assert "src=\"data:image/png;base64," not in html
     nb = nbformat.read(env["out"] / "2026-11-20" / "esha" / "portfolio_review.ipynb", as_version=4)
     result, volatile = review_result(nb)

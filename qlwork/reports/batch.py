@@ -238,10 +238,9 @@ def _write_outputs(directory: Path, as_of: str, mine: dict[str, dict], order: li
 
     with _manifest_lock(directory):
         on_disk = _load_manifest(directory / "manifest.json").get("users", {})
-        merged = {**on_disk, **mine}
-        ordered = {u: merged[u] for u in on_disk}
-        ordered.update({u: merged[u] for u in order if u in merged and u not in ordered})
-        ordered.update({u: e for u, e in merged.items() if u not in ordered})
+        merged = {**on_disk, **mine}  # config order, then users from other configs by id: the same
+        ordered = {u: merged[u] for u in order if u in merged}  # whichever batch writes last
+        ordered.update({u: merged[u] for u in sorted(merged) if u not in ordered})
         manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
                     "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
                     "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
@@ -351,7 +350,7 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
         jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home, formats))
     result = BatchResult(as_of=day, directory=directory, entries=entries, skipped=skipped)
     by_id = {u.user_id: u for u in people}
-    order = [u.user_id for u in people]
+    order = [u.user_id for u in (load_users(config) if users else people)]  # every configured user
     n_workers = workers or os.cpu_count() or 1
     mine: dict[str, dict] = {}
     with contextlib.ExitStack() as stack:
@@ -380,5 +379,5 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
                 on_result(mine[uid])
     if not jobs:
         entries.update(_write_outputs(directory, day, mine, order))
-    result.entries = {u: entries[u] for u in order if u in entries}
+    result.entries = {u.user_id: entries[u.user_id] for u in people if u.user_id in entries}
     return result

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from .kernels import kernel_manager, register_engine
+from .kernels import kernel_manager, register_engine, shutdown_kernel
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 VOLATILE_SPAN = re.compile(r'(<span class="qlwork-volatile" data-field="[^"]*">)[^<]*(</span>)')
@@ -151,33 +151,30 @@ def run_user_job(job: dict, kernel=None) -> dict:
         return failed_outcome(job, missing, started, time.perf_counter() - t0)
     source = nbformat.reads(job["notebook"], as_version=4)
     tmp = tempfile.mkdtemp(prefix="qlwork-kernel-", dir=job.get("runtime_dir"))
-    out_path = os.path.join(tmp, "executed.ipynb")
-    status, error, nb = "ok", None, None
+    status, error = "ok", None
     env = {**os.environ, **(job.get("env") or {})}
     name = job.get("kernel_name", "python3")
+    held: dict = {}  # the executed notebook, in memory (also when a cell failed): no file round trip
     run = dict(parameters=job.get("parameters") or {}, kernel_name=name, progress_bar=False,
                request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
-               execution_timeout=job.get("execution_timeout", 600))
-    pid = None
+               execution_timeout=job.get("execution_timeout", 600), engine_name=register_engine(), holder=held)
+    pid, km = None, None
     try:
         if kernel is None:
-            papermill.execute_notebook(source, out_path, km=kernel_manager(name, tmp, env),
-                                       shutdown_kernel="immediate", **run)
+            km = kernel_manager(name, tmp, env)
+            papermill.execute_notebook(source, None, km=km, warm_client=None, **run)
         else:
             kernel.prepare(job.get("start_timeout", 60))
             pid = kernel.pid
-            papermill.execute_notebook(source, out_path, km=kernel.km, engine_name=register_engine(),
-                                       warm_client=kernel.kc, **run)
+            papermill.execute_notebook(source, None, km=kernel.km, warm_client=kernel.kc, **run)
             kernel.uses += 1
     except Exception as exc:  # noqa: BLE001 - one user's failure is data, not a crash
         status, error = "failed", _error_text(exc)
     finally:
-        try:
-            if os.path.exists(out_path):
-                nb = nbformat.read(out_path, as_version=4)
-        except Exception as exc:  # noqa: BLE001 - a truncated output notebook is a failure, not a crash
-            status, error = "failed", error or f"reading the executed notebook: {_error_text(exc)}"
-        shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files and the temp output
+        if km is not None:  # papermill does not shut down a kernel it was handed: this job's own kernel ends here
+            shutdown_kernel(km)
+        shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files
+    nb = held.get("nb")
     t1 = time.perf_counter()
     if nb is None:
         nb = _failed_notebook(source, error or "unknown error")

@@ -230,22 +230,28 @@ class WarmKernel:
             raise RuntimeError(f"kernel reset failed: {content.get('ename')}: {content.get('evalue')}")
 
     def shutdown(self) -> None:
-        from jupyter_core.utils import run_sync
-
-        try:
-            if self.kc is not None:
-                self.kc.stop_channels()
-            if self.km.has_kernel:
-                run_sync(self.km.shutdown_kernel)(now=True)
-        except Exception:  # noqa: BLE001 - a kernel that is already gone is shut down
-            pass
+        if self.kc is not None:
+            self.kc.stop_channels()
+        shutdown_kernel(self.km)
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def shutdown_kernel(km) -> None:
+    """Shut down ``km``'s kernel now (from the thread whose event loop started it)."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - a kernel that is already gone is shut down
+        pass
+
+
 def register_engine() -> str:
-    """Register (once) the papermill engine that runs a notebook in an already started kernel through
-    that kernel's long-lived client (``warm_client=``), which it leaves open for the next job."""
+    """Register (once) the papermill engine of the batch. It hands the executed notebook back in memory
+    (``holder["nb"]``, also when a cell failed) and, for a warm kernel, runs through that kernel's
+    long-lived client (``warm_client=``), which it leaves open for the next job."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.utils import remove_args
@@ -259,14 +265,19 @@ def register_engine() -> str:
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             import logging
 
-            kc = kwargs.pop("warm_client")
+            kc = kwargs.pop("warm_client", None)
+            kwargs.pop("holder", {})["nb"] = nb_man.nb  # the caller reads the notebook from memory
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             client = PapermillNotebookClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
                                              kernel_name=kernel_name, log=logging.getLogger("papermill"),
                                              log_output=log_output, stdout_file=stdout_file,
                                              stderr_file=stderr_file, **kwargs)
-            client.kc = kc  # the warm kernel's own client: nbclient then neither creates nor closes one
-            return client.execute()
+            client.kc = kc  # a warm kernel's own client: nbclient then neither creates nor closes one
+            try:
+                return client.execute()
+            finally:
+                if kc is None and client.kc is not None:  # the client nbclient made for a one-off kernel
+                    client.kc.stop_channels()
 
     papermill_engines.register(ENGINE, WarmEngine)
     return ENGINE
