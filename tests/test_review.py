@@ -246,3 +246,18 @@ def test_tearsheet_comes_from_a_tool_call_in_the_audit_trail(weeks):
     marked = sorted(line.get_xdata()[0] for line in dist.axes[0].get_lines())
     assert marked == pytest.approx(sorted([out["var_95"], out["cvar_95"]]))
     assert "Tearsheet" in rr.tearsheet_html(second) and "portfolio_tearsheet" in rr.tearsheet_html(second)
+
+
+def test_indicator_panel_images_are_shared_only_for_identical_content(weeks):
+    import numpy as np
+
+    _, first, second, _ = weeks
+    panel = second.series.indicators[0]
+    img = rr.indicator_image(second, panel)
+    assert rr.indicator_image(second, panel) is img  # drawn once
+    assert img.svg == rr.indicator_image(second, type(panel)(**{**vars(panel)})).svg
+    changed = type(panel)(**{**vars(panel), "close": np.where(np.arange(len(panel.close)) == 5, panel.close + 1,
+                                                                panel.close)})
+    assert rr.indicator_image(second, changed) is not img  # one different price: a new drawing
+    older = first.series.indicators[0]
+    assert older.dates != panel.dates and rr.indicator_image(first, older) is not img

@@ -10,7 +10,8 @@ removes such stale folders (and the ``qlwork-kernel-*`` folders older batches le
 each local worker thread keeps one kernel and runs its users one after another in it. Nothing of one
 user reaches the next: before every job :func:`reset_kernel` runs inside the kernel and
 
-- clears the IPython namespace and output history (``%reset``) and collects garbage;
+- clears the IPython namespace and output history (``%reset``) and collects garbage (what survives,
+  modules and their data, is then frozen with ``gc.freeze`` so the next collection is quick);
 - closes every :class:`qlwork.assistant.store.Store` left open (its SQLite connections);
 - empties qlwork's in-process caches (``functools`` caches) except the pure, read-only market
   universe (:data:`SHARED_CACHES`, a function of the provider's seed, never of a user);
@@ -157,7 +158,6 @@ def reset_kernel(scratch: str, first: bool) -> None:
     else:
         ip.reset(new_session=False)
         store_mod = sys.modules.get("qlwork.assistant.store")
-        gc.collect()
         if store_mod is not None:
             for obj in gc.get_objects():
                 if isinstance(obj, store_mod.Store):
@@ -177,7 +177,8 @@ def reset_kernel(scratch: str, first: bool) -> None:
         os.environ.update(state["env"])
         os.chdir(state["cwd"])
         sys.path[:] = state["path"]
-        gc.collect()
+        gc.collect()  # the previous job's garbage (cycles included) is gone here; what survives is
+        gc.freeze()  # modules and their data: frozen, so later collections skip them (cheap resets)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
 

@@ -8,7 +8,10 @@ Everything else is a pure function of the review's data.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from html import escape
+
+import numpy as np
 
 from .. import __version__
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
@@ -265,6 +268,34 @@ def figure(review, name: str):
                                       benchmark=s.benchmark_name,
                                       title=f"Holdings value vs {s.benchmark_name} and drawdown")
     raise ValueError(f"unknown chart {name!r}; use allocation, sectors or equity")
+
+
+_PANEL_SVG: OrderedDict = OrderedDict()
+"""Indicator panel images by a digest of everything drawn (symbol, dates, every value, the synthetic
+mark): a pure function of market data, so one batch kernel draws a symbol's panel once and users who
+hold the same stock on the same day get the identical image. Content-addressed: an entry is only ever
+returned for inputs that would draw exactly the same bytes, so it tells no user anything about another."""
+PANEL_CACHE_SIZE = 64
+
+
+def indicator_image(review, panel):
+    """The panel as a :class:`~qlwork.charts.VectorImage`, drawn once per distinct content."""
+    import hashlib
+
+    from ..charts import VectorImage
+
+    h = hashlib.sha256(f"{panel.symbol}|{review.synthetic}|{','.join(panel.dates)}".encode())
+    for values in (panel.close, panel.rsi, panel.macd, panel.signal, panel.hist):
+        h.update(np.ascontiguousarray(values, dtype=float).tobytes())
+    key = h.hexdigest()
+    hit = _PANEL_SVG.get(key)
+    if hit is None:
+        hit = _PANEL_SVG[key] = VectorImage(indicator(review, panel), alt=f"Chart: {panel.symbol} price, RSI, MACD")
+        while len(_PANEL_SVG) > PANEL_CACHE_SIZE:
+            _PANEL_SVG.popitem(last=False)
+    else:
+        _PANEL_SVG.move_to_end(key)
+    return hit
 
 
 def indicator(review, panel):

@@ -225,10 +225,9 @@ class Review:
         from IPython.display import display
 
         from . import render as review_render
-        from ..charts import VectorImage
 
         for panel in self.series.indicators:
-            display(VectorImage(review_render.indicator(self, panel), alt=f"Chart: {panel.symbol} price, RSI, MACD"))
+            display(review_render.indicator_image(self, panel))
 
     def tearsheet(self) -> None:
         """Display the tearsheet: its heading and four SVG figures from the ``portfolio_tearsheet`` output."""
