@@ -55,6 +55,18 @@ def html_exporter():
     return exporter
 
 
+def _warm_up_renderers(job: dict):
+    """Build this thread's HTML exporter (and, for PDF, its browser) while a new kernel boots."""
+    def warm() -> None:
+        html_exporter()
+        if "pdf" in (job.get("formats") or ()):
+            from .pdf import chromium_path, warm_browser
+
+            if chromium_path():
+                warm_browser()
+    return warm
+
+
 def review_result(nb) -> tuple[dict | None, dict]:
     """The review summary emitted as :data:`REVIEW_MIME` and its output metadata (ids, clock)."""
     for cell in nb.get("cells", []):
@@ -164,7 +176,7 @@ def run_user_job(job: dict, kernel=None) -> dict:
             km = kernel_manager(name, tmp, env)
             papermill.execute_notebook(source, None, km=km, warm_client=None, **run)
         else:
-            kernel.prepare(job.get("start_timeout", 60))
+            kernel.prepare(job.get("start_timeout", 60), while_starting=_warm_up_renderers(job))
             pid = kernel.pid
             papermill.execute_notebook(source, None, km=kernel.km, warm_client=kernel.kc, **run)
             kernel.uses += 1

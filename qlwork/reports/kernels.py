@@ -206,15 +206,18 @@ class WarmKernel:
         proc = getattr(self.km, "provisioner", None)
         return getattr(getattr(proc, "process", None), "pid", None)
 
-    def prepare(self, start_timeout: float) -> None:
-        """Start the kernel (and its one client) if needed and reset it for the next job."""
+    def prepare(self, start_timeout: float, while_starting=None) -> None:
+        """Start the kernel (and its one client) if needed and reset it for the next job.
+        ``while_starting()`` runs here while a new kernel process boots (the two overlap)."""
         from jupyter_core.utils import run_sync
 
-        run_sync(self._prepare)(start_timeout)
+        run_sync(self._prepare)(start_timeout, while_starting)
 
-    async def _prepare(self, timeout: float) -> None:
+    async def _prepare(self, timeout: float, while_starting=None) -> None:
         if not self.km.has_kernel:
             await self.km.start_kernel()
+            if while_starting is not None:
+                while_starting()
         if self.kc is None:
             self.kc = self.km.client()
             self.kc.start_channels()

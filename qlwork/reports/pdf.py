@@ -73,6 +73,14 @@ def _browser():
     return browser
 
 
+def warm_browser() -> None:
+    """Launch this thread's browser now (a failure is left for :func:`html_to_pdf` to report)."""
+    try:
+        _browser()
+    except Exception:  # noqa: BLE001 - reported, with its fix, when a PDF is printed
+        pass
+
+
 def html_to_pdf(html: str, timeout_s: float = 60) -> bytes:
     """PDF bytes of ``html`` (A4, backgrounds printed, sections on their own pages)."""
     browser = _browser()
