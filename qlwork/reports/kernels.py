@@ -189,7 +189,8 @@ ENGINE = "qlwork-warm"
 
 class WarmKernel:
     """One kernel kept by one worker thread (every call from that thread: the kernel manager is
-    bound to the thread's event loop). :meth:`run` executes one job in it."""
+    bound to the thread's event loop). :meth:`prepare` readies it for a job, which
+    :func:`qlwork.reports.job.run_user_job` then runs in it through :attr:`kc`."""
 
     def __init__(self, runtime: BatchRuntime, kernel_name: str, env: dict[str, str]):
         self.runtime, self.kernel_name, self.env = runtime, kernel_name, env
