@@ -500,5 +500,14 @@ def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, ca
         assert any(s.startswith(section) for s in starts), (section, starts)
     text = " ".join(pages)
     assert "run_review(" not in text and "user_id = " not in text  # code and parameters hidden
+    # reproducible: the same report prints to the same bytes apart from the PDF's declared dates
+    from qlwork.reports.pdf import close_browser, html_to_pdf, mask_volatile_pdf
+
+    try:
+        again = html_to_pdf((day / "asha" / "portfolio_review.html").read_text(encoding="utf-8"))
+    finally:
+        close_browser()
+    first = (day / "asha" / "portfolio_review.pdf").read_bytes()
+    assert mask_volatile_pdf(again) == mask_volatile_pdf(first) and b"/CreationDate (D:*)" in mask_volatile_pdf(first)
     assert _manifest(day)["users"]["asha"]["pdf"] == "asha/portfolio_review.pdf"
     assert '<a href="asha/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()

@@ -14,6 +14,7 @@ ends, closes it): launching Chromium costs about a second, printing a report a f
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -35,6 +36,15 @@ PRINT_CSS = """<style>
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 _LOCAL = threading.local()
+
+
+PDF_CLOCK = re.compile(rb"/(CreationDate|ModDate) \(D:[^)]*\)")
+
+
+def mask_volatile_pdf(data: bytes) -> bytes:
+    """PDF bytes with the declared run-specific values (creation and modification dates) masked: the
+    same report HTML prints to the same bytes otherwise."""
+    return PDF_CLOCK.sub(rb"/\1 (D:*)", data)
 
 
 def chromium_path() -> str | None:
