@@ -155,7 +155,10 @@ def test_report_html_hides_code_and_shows_the_sections(env):
                  "Score, risk level and risk metrics", "Recommendations", "Insights",
                  "Compared with the review as of 2026-11-13", "Audit trail: tool calls", "not investment advice"):
         assert text in html, text
-    assert html.count('src="data:image/png;base64,') == 6  # allocation, sectors, equity, 3 indicator panels
+    # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
+    assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
+    assert "Tearsheet" in html and "portfolio_tearsheet" in html
+    assert "src=\"data:image/png;base64," not in html
     nb = nbformat.read(env["out"] / "2026-11-20" / "esha" / "portfolio_review.ipynb", as_version=4)
     result, volatile = review_result(nb)
     assert result["user_id"] == "esha" and result["status"] == "ok" and volatile["thread_id"].startswith("thread_")
@@ -283,10 +286,10 @@ def test_a_crashed_job_fails_only_its_user(executor, tmp_path, monkeypatch):
     monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
     real = reports_mod.run_user_job
 
-    def crashing(job):
+    def crashing(job, kernel=None):
         if job["user_id"] == "crash":
             raise RuntimeError("worker process died")
-        return real(job)
+        return real(job, kernel)
 
     monkeypatch.setattr(reports_mod, "run_user_job", crashing)
     nb = tmp_path / "tiny.ipynb"
@@ -345,3 +348,166 @@ def test_no_secret_in_any_generated_file(env):
         data = path.read_bytes()
         for name, secret in PLANTED.items():
             assert secret.encode() not in data, f"{name} leaked into {path}"
+
+
+# -- warm kernels, overlapping batches, runtime folders ------------------------------------------------
+
+PROBE_NOTEBOOK = nbformat.v4.new_notebook(
+    metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    cells=[nbformat.v4.new_code_cell('user_id = "x"\nas_of = "2026-11-20"', metadata={"tags": ["parameters"]}),
+           nbformat.v4.new_code_cell(
+               "import gc, json, os, tempfile\n"
+               "from IPython.display import display\n"
+               "from qlwork.assistant.store import Store\n"
+               "seen = {'pid': os.getpid(), 'tmp': tempfile.gettempdir(),\n"
+               "        'names': sorted(k for k in globals() if k.startswith('planted')),\n"
+               "        'env': os.environ.get('QLWORK_PLANTED'), 'cwd': os.getcwd(),\n"
+               "        'open_stores': sum(1 for o in gc.get_objects() if isinstance(o, Store) and o._local.__dict__.get('conn')),\n"
+               "        'tmp_files': sorted(os.listdir(tempfile.gettempdir()))}\n"
+               "if user_id == 'first':  # leave everything a careless notebook could leave behind\n"
+               "    planted_secret = 'first-user-secret'\n"
+               "    planted_store = Store(); planted_store.list_threads(user_id='first')\n"
+               "    planted_file = open(os.path.join(tempfile.gettempdir(), 'first.txt'), 'w'); planted_file.write('x')\n"
+               "    os.environ['QLWORK_PLANTED'] = 'first'\n"
+               "    os.chdir(tempfile.gettempdir())\n"
+               f"display({{{REVIEW_MIME!r}: {{'status': 'ok', 'user_id': user_id, 'seen': seen}}, 'text/plain': 'ok'}}, raw=True)")])
+
+
+def _seen(result, day, user):
+    nb = nbformat.read(day / user / "portfolio_review.ipynb", as_version=4)
+    return review_result(nb)[0]["seen"]
+
+
+def test_warm_kernel_second_user_sees_nothing_of_the_first(tmp_path, monkeypatch):
+    """Two users in one worker run in the same kernel process, and the second sees none of the first's
+    variables, files, environment, working directory or open store handles."""
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    nb = tmp_path / "probe.ipynb"
+    nbformat.write(PROBE_NOTEBOOK, nb)
+    cfg = tmp_path / "u.toml"
+    cfg.write_text('[[users]]\nuser_id = "first"\nportfolio = "sample:diversified"\n\n'
+                   '[[users]]\nuser_id = "second"\nportfolio = "sample:near_cash"\n')
+    result = run_batch("2026-11-20", config=str(cfg), workers=1, notebook=nb, output_dir=tmp_path / "out",
+                       progress=False)
+    assert result.ok, result.summary()
+    day = tmp_path / "out" / "2026-11-20"
+    first, second = _seen(result, day, "first"), _seen(result, day, "second")
+    assert first["pid"] == second["pid"]  # the kernel really was reused
+    assert second["names"] == [] and second["env"] is None and second["open_stores"] == 0
+    assert second["cwd"] == first["cwd"] and second["tmp"] != first["tmp"]
+    assert second["tmp_files"] == [] and not os.path.exists(first["tmp"])  # the first's scratch is gone
+    # the same notebook in a fresh kernel (the Dask path) gives the same report apart from volatile parts
+    fresh = run_batch("2026-11-20", config=str(cfg), users=["second"], workers=1, executor="dask", notebook=nb,
+                      output_dir=tmp_path / "fresh", progress=False)
+    assert fresh.ok
+    a = nbformat.read(day / "second" / "portfolio_review.ipynb", as_version=4)
+    b = nbformat.read(tmp_path / "fresh" / "2026-11-20" / "second" / "portfolio_review.ipynb", as_version=4)
+    assert [c.get("execution_count") for c in a.cells] == [c.get("execution_count") for c in b.cells] == [1, 2, 3]
+
+
+def test_overlapping_batches_on_one_day_keep_every_user(tmp_path, monkeypatch):
+    """Two batches for different users on the same dated folder, running at the same time: manifest
+    and index end with every user of both."""
+    import threading
+
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    nb = tmp_path / "tiny.ipynb"
+    nbformat.write(TINY_NOTEBOOK, nb)
+    cfg = tmp_path / "u.toml"
+    names = ["a1", "a2", "a3", "b1", "b2", "b3"]
+    cfg.write_text("".join(f'[[users]]\nuser_id = "{u}"\nportfolio = "sample:diversified"\n\n' for u in names))
+    started = threading.Barrier(2)
+    results = {}
+
+    def batch(key, users):
+        started.wait(timeout=30)
+        results[key] = run_batch("2026-11-20", config=str(cfg), users=users, workers=1, notebook=nb,
+                                 output_dir=tmp_path / "out", progress=False)
+
+    threads = [threading.Thread(target=batch, args=("a", names[:3])), threading.Thread(target=batch, args=("b", names[3:]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert results["a"].ok and results["b"].ok
+    day = tmp_path / "out" / "2026-11-20"
+    manifest = _manifest(day)
+    assert sorted(manifest["users"]) == names and manifest["summary"] == {"total": 6, "ok": 6, "failed": 0}
+    index = (day / "index.html").read_text()
+    assert all(f"<tr><td>{u}</td>" in index for u in names)
+
+
+def test_runtime_folder_is_removed_and_stale_ones_are_swept():
+    import tempfile
+
+    from qlwork.reports.kernels import BATCH_PREFIX, BatchRuntime, sweep_stale
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="q17-"))  # short: kernel socket paths live under it
+
+    stale = tmp_path / f"{BATCH_PREFIX}99999-dead"  # a killed batch's folder: lock file, nobody holds it
+    (stale / "kernel-1-x").mkdir(parents=True)
+    (stale / ".lock").write_text("")
+    with BatchRuntime(root=tmp_path) as live:
+        assert not stale.exists()  # swept when the next batch starts
+        assert live.path.exists() and live.path.name.startswith(f"{BATCH_PREFIX}{os.getpid()}-")
+        assert sweep_stale(tmp_path) == [] and live.path.exists()  # a running batch's folder is kept
+        kernel_dir = Path(live.folder("kernel"))
+        assert kernel_dir.parent == live.path and kernel_dir.name == "k1"
+    assert not live.path.exists() and not kernel_dir.exists()
+    tmp_path.rmdir()
+
+
+def test_a_batch_leaves_no_runtime_folders(tmp_path, monkeypatch):
+    import tempfile
+
+    from qlwork.reports.kernels import BATCH_PREFIX
+
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    short = Path(tempfile.mkdtemp(prefix="q17-"))  # a private temp root short enough for IPC socket paths
+    monkeypatch.setattr(tempfile, "tempdir", str(short))
+    nb = tmp_path / "tiny.ipynb"
+    nbformat.write(TINY_NOTEBOOK, nb)
+    seen = []
+    result = run_batch("2026-11-20", users=["asha"], workers=1, notebook=nb, output_dir=tmp_path / "out",
+                       progress=False, on_result=lambda e: seen.extend(short.glob(BATCH_PREFIX + "*")))
+    assert result.ok and len(seen) == 1  # the batch's runtime folder existed while it ran ...
+    assert list(short.iterdir()) == []  # ... and nothing is left
+    short.rmdir()
+
+
+def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, capsys):
+    """`qlwork reports run --format html,pdf`: portfolio_review.pdf beside the HTML, linked from the index."""
+    import io
+
+    from qlwork.reports.pdf import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("SKIPPED LOUDLY: no Chromium at /usr/bin/chromium (run `make chromium` or apt-get install "
+                    "chromium): the PDF report is untested here")
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (a dev dependency) reads the PDF back")
+    monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
+    code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--users", "asha", "--workers", "1",
+                     "--format", "html,pdf", "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    day = tmp_path / "out" / "2026-11-20"
+    reader = pypdf.PdfReader(io.BytesIO((day / "asha" / "portfolio_review.pdf").read_bytes()))
+    pages = [" ".join(p.extract_text().split()) for p in reader.pages]
+    assert len(pages) >= 8  # the header, holdings, charts, ... each section starts a page
+    assert pages[0].startswith("Weekly portfolio review: asha") and "SYNTHETIC DATA" in pages[0]
+    starts = [p[:40] for p in pages]
+    for section in ("Holdings (5)", "Score, risk level and risk metrics", "Recommendations", "Insights",
+                    "Audit trail: tool calls", "Disclaimer."):
+        assert any(s.startswith(section) for s in starts), (section, starts)
+    text = " ".join(pages)
+    assert "run_review(" not in text and "user_id = " not in text  # code and parameters hidden
+    # reproducible: the same report prints to the same bytes apart from the PDF's declared dates
+    from qlwork.reports.pdf import close_browser, html_to_pdf, mask_volatile_pdf
+
+    try:
+        again = html_to_pdf((day / "asha" / "portfolio_review.html").read_text(encoding="utf-8"))
+    finally:
+        close_browser()
+    first = (day / "asha" / "portfolio_review.pdf").read_bytes()
+    assert mask_volatile_pdf(again) == mask_volatile_pdf(first) and b"/CreationDate (D:*)" in mask_volatile_pdf(first)
+    assert _manifest(day)["users"]["asha"]["pdf"] == "asha/portfolio_review.pdf"
+    assert '<a href="asha/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()

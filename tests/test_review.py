@@ -194,3 +194,70 @@ def test_review_series_has_no_look_ahead_for_a_late_listed_holding():
     tcs = market.close_prices(["TCS"], end="2026-11-20")["TCS"].to_numpy()[-61:]
     early = late.equity[:30]  # only TCS was held: the curve moves with TCS alone
     assert early[1:] / early[:-1] == pytest.approx(tcs[1:30] / tcs[:29], rel=1e-9)
+
+
+def test_tearsheet_comes_from_a_tool_call_in_the_audit_trail(weeks):
+    """The tearsheet's numbers check against plain NumPy on the same prices, and every figure is drawn
+    from the portfolio_tearsheet output that the audit trail lists."""
+    import numpy as np
+
+    from qlwork.analytics.risk import holding_returns
+    from qlwork.market import get_provider
+    from qlwork.portfolio import load_portfolio
+
+    _, _, second, _ = weeks
+    call = next(c for c in second.report_calls if c["name"] == "portfolio_tearsheet")
+    out = call["output"]
+    assert call["error"] is None and call["arguments"] == {"lookback_days": 756}
+    assert "portfolio_tearsheet" in rr.audit_html(second) and '{&quot;lookback_days&quot;: 756}' in rr.audit_html(second)
+    # independent: the same window's prices, today's quantities held through it
+    market = get_provider("demo")
+    pf = load_portfolio("sample:it_heavy")
+    w = out["window"]
+    close = market.close_prices(pf.symbols + ["NIFTY 50"], start=dt.date.fromisoformat(w["start"]),
+                                end=dt.date.fromisoformat(w["end"]))
+    value = (close[pf.symbols].ffill().to_numpy() * pf.quantities).sum(axis=1)
+    daily = value[1:] / value[:-1] - 1
+    assert len(out["daily_returns"]) == len(daily) == w["days"]
+    assert np.allclose(out["daily_returns"], daily, atol=1e-6)
+    assert out["total_return"] == pytest.approx(value[-1] / value[0] - 1, abs=1e-6)
+    assert np.prod([1 + m for m in out["monthly_returns"].values()]) - 1 == pytest.approx(out["total_return"], abs=1e-4)
+    assert out["var_95"] == pytest.approx(np.percentile(daily, 5), abs=1e-4)
+    assert out["cvar_95"] == pytest.approx(daily[daily <= np.percentile(daily, 5)].mean(), abs=2e-4)
+    last = daily[-126:]
+    assert out["rolling"]["portfolio_volatility"][-1] == pytest.approx(last.std(ddof=1) * np.sqrt(252), abs=1e-4)
+    rf = (1 + out["rolling"]["risk_free_rate"]) ** (1 / 252) - 1
+    sharpe = (last - rf).mean() / (last - rf).std(ddof=1) * np.sqrt(252)
+    assert out["rolling"]["portfolio_sharpe"][-1] == pytest.approx(sharpe, rel=1e-3)
+    held = close[pf.symbols].ffill().to_numpy() * pf.quantities
+    contrib = (held[-1] - held[0]) / value[0]
+    assert contrib.sum() == pytest.approx(out["total_return"], abs=1e-6)
+    best = pf.symbols[int(np.argmax(contrib))]
+    assert out["contributors"][0]["symbol"] == best
+    assert [r["contribution"] for r in out["contributors"]] == sorted((r["contribution"] for r in out["contributors"]),
+                                                                      reverse=True)
+    assert all(r["contribution"] < 0 for r in out["detractors"])
+    assert np.allclose(holding_returns(close[pf.symbols].ffill().to_numpy(), pf.quantities)[-5:], daily[-5:])
+    # four figures, all from that output
+    figures = rr.tearsheet_figures(second)
+    assert [n for n, _ in figures] == ["monthly returns", "rolling volatility and Sharpe",
+                                       "daily returns, VaR and CVaR", "contributors and detractors"]
+    dist = dict(figures)["daily returns, VaR and CVaR"]
+    marked = sorted(line.get_xdata()[0] for line in dist.axes[0].get_lines())
+    assert marked == pytest.approx(sorted([out["var_95"], out["cvar_95"]]))
+    assert "Tearsheet" in rr.tearsheet_html(second) and "portfolio_tearsheet" in rr.tearsheet_html(second)
+
+
+def test_indicator_panel_images_are_shared_only_for_identical_content(weeks):
+    import numpy as np
+
+    _, first, second, _ = weeks
+    panel = second.series.indicators[0]
+    img = rr.indicator_image(second, panel)
+    assert rr.indicator_image(second, panel) is img  # drawn once
+    assert img.svg == rr.indicator_image(second, type(panel)(**{**vars(panel)})).svg
+    changed = type(panel)(**{**vars(panel), "close": np.where(np.arange(len(panel.close)) == 5, panel.close + 1,
+                                                                panel.close)})
+    assert rr.indicator_image(second, changed) is not img  # one different price: a new drawing
+    older = first.series.indicators[0]
+    assert older.dates != panel.dates and rr.indicator_image(first, older) is not img

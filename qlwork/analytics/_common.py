@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
-
 from qlwork.errors import InputError
 
 
@@ -103,8 +101,13 @@ def _scan_blocks(blocks: np.ndarray, beta: float, prev: np.ndarray) -> np.ndarra
         blocks[:, i] += blocks[:, i - 1]
     # z[k*b+i] = beta**i * (local[k, i] + beta * z_before_block_k); the block-end values follow
     # their own short linear recursion end_k = beta**(b-1) * local[k, -1] + beta**b * end_{k-1}.
-    step = beta**b
-    ends = lfilter([beta ** (b - 1)], [1.0, -step], blocks[:, -1, :], axis=0, zi=(step * prev)[None, :])[0]
+    # (a loop over ~sqrt(days) blocks, vectorised across columns: no scipy import on this path).
+    step, gain = beta**b, beta ** (b - 1)
+    ends = np.multiply(blocks[:, -1, :], gain)
+    last = prev
+    for k in range(nb):
+        ends[k] += step * last
+        last = ends[k]
     carry = np.empty((nb, w))
     carry[0] = prev
     carry[1:] = ends[:-1]

@@ -25,8 +25,13 @@ from ._common import as_2d, check_period, forward_fill, out_shape, recurrence
 __all__ = ["sma", "ema", "rsi", "macd", "bbands", "atr"]
 
 
-USE_COMPILED = True
-"""Use the numba RSI kernel when numba is installed (tests flip this to check the NumPy path)."""
+USE_COMPILED: bool | None = None
+"""Which RSI path: None (default) picks the numba kernel for arrays of at least
+:data:`COMPILED_MIN_SIZE` values when numba is installed, else NumPy; True / False force one (tests
+check both against TA-Lib)."""
+COMPILED_MIN_SIZE = 50_000
+"""Below this many values the NumPy path is about as fast and importing numba (~0.3-0.6 s, once per
+process) would dominate: a weekly review's few hundred days x a few symbols never loads numba."""
 _BLOCK_BYTES = 2 << 20  # working-set target per column block (about one L2 cache)
 
 
@@ -149,12 +154,20 @@ def rsi(x, n: int = 14):
     """
     n = check_period(n)
     arr, was_1d = as_2d(x, "x", min_rows=n + 1)
-    filled, first, missing = forward_fill(arr)
-    t, w = filled.shape
-    out = np.full((t, w), np.nan)
-    if _compiled.rsi_wilder is not None and USE_COMPILED:
-        _compiled.rsi_wilder(filled, first.astype(np.int64), n, out)
+    t, w = arr.shape
+    use = USE_COMPILED if USE_COMPILED is not None else t * w >= COMPILED_MIN_SIZE
+    kernel = _compiled.rsi_wilder if use else None
+    if kernel is not None:
+        out = np.empty((t, w))  # the kernel writes every row from first + n; _finish masks the rest
+        first = np.zeros(w, dtype=np.int64)
+        kernel(arr, first, n, out)  # optimistic: no gaps. A NaN is absorbing in Wilder's recursion,
+        if np.isfinite(out[-1]).all():  # so a finite last row means every column was gap-free
+            return _finish(out, first, n, None, was_1d)
+        filled, first, missing = forward_fill(arr)
+        kernel(filled, first.astype(np.int64), n, out)
         return _finish(out, first, n, missing, was_1d)
+    filled, first, missing = forward_fill(arr)
+    out = np.full((t, w), np.nan)
     width = max(8, _BLOCK_BYTES // (16 * t))
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(0, w, width):

@@ -17,11 +17,11 @@ from __future__ import annotations
 from .figures import (allocation_figure, equity_drawdown_figure, indicator_figure, rebased_figure,
                       sector_figure)
 from .output import (answer_figures, answer_images, figure_from_tool_output, figure_html, image, stored_png, to_png,
-                     to_svg, tool_output_images)
+                     to_svg, tool_output_images, VectorImage)
 from .style import SYNTHETIC_LABEL, inr
 
 __all__ = [
     "allocation_figure", "sector_figure", "equity_drawdown_figure", "indicator_figure",
     "figure_from_tool_output", "rebased_figure", "to_png", "to_svg", "figure_html", "image", "inr",
-    "answer_figures", "answer_images", "tool_output_images", "stored_png", "SYNTHETIC_LABEL",
+    "VectorImage", "answer_figures", "answer_images", "tool_output_images", "stored_png", "SYNTHETIC_LABEL",
 ]

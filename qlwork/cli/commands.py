@@ -177,7 +177,7 @@ def cmd_reports_run(args) -> int:
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     result = run_batch(args.as_of, users=users, workers=args.workers, config=args.config, executor=args.executor,
                        scheduler=args.scheduler, force=args.force, output_dir=args.output_dir,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, formats=args.format)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -365,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
     p.add_argument("--output-dir", default="reports", help="output root (default: reports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--format", default="html", help="html (default) or html,pdf: also portfolio_review.pdf per user "
+                                                     "(printed by the system Chromium, /usr/bin/chromium)")
     p.set_defaults(func=cmd_reports_run)
     _add_serve(sub)
     _describe(parser)

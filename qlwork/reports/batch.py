@@ -28,12 +28,14 @@ parts masked by :func:`qlwork.reports.job.mask_volatile_notebook`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import sys
-from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +45,7 @@ from ..config import BENCHMARK, home, read_toml
 from ..errors import InputError
 from ..fileio import atomic_write
 from .job import run_user_job
+from .kernels import BatchRuntime
 
 DEFAULT_USERS = Path(__file__).resolve().parents[1] / "data" / "users.toml"
 NOTEBOOK_NAME = "portfolio_review.ipynb"
@@ -203,8 +206,9 @@ class BatchResult:
 
 
 def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, kernel_name: str,
-         timeout: float, qlwork_home: str) -> dict:
+         timeout: float, qlwork_home: str, formats: tuple[str, ...] = ("html",)) -> dict:
     return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
+            "formats": list(formats),
             "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
             "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
             "title": f"Portfolio review {user.user_id} {as_of}"}
@@ -216,7 +220,7 @@ def _entry(outcome: dict, user: UserConfig, as_of: str, digest: str, executor: s
     stem = f"{user.user_id}/{NOTEBOOK_NAME[:-6]}"
     return {"user_id": user.user_id, "status": outcome["status"], "error": outcome.get("error"),
             "inputs_hash": digest, "parameters": user.parameters(as_of), "notebook": f"{stem}.ipynb",
-            "html": f"{stem}.html", "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
+            "html": f"{stem}.html", "pdf": f"{stem}.pdf" if outcome.get("pdf") else None, "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
             "total_value": res.get("total_value"), "synthetic": res.get("synthetic"), "executor": executor,
             "started_at": outcome.get("started_at"), "finished_at": outcome.get("finished_at"),
             "duration_s": outcome.get("duration_s"), "timings": outcome.get("timings"),
@@ -231,17 +235,36 @@ def _load_manifest(path: Path) -> dict:
         return {}
 
 
-def _write_outputs(directory: Path, as_of: str, entries: dict[str, dict], order: list[str]) -> None:
+@contextlib.contextmanager
+def _manifest_lock(directory: Path):
+    """An exclusive lock on the dated folder's manifest (``.manifest.lock``, ``flock``): batches on the
+    same day, in any process, update manifest and index one at a time."""
+    fd = os.open(directory / ".manifest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_outputs(directory: Path, as_of: str, mine: dict[str, dict], order: list[str]) -> dict[str, dict]:
+    """Merge this batch's entries (``mine``: the users it ran) into the manifest on disk, under the
+    lock, and rewrite manifest and index; returns every user's entry. Another batch's users on the same
+    day stay (and keep the entries that batch wrote, even if it finished after this one started)."""
     from .index import index_html
 
-    ordered = {u: entries[u] for u in order if u in entries}
-    ordered.update({u: e for u, e in entries.items() if u not in ordered})
-    manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
-                "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
-                "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
-                            "failed": sum(e["status"] != "ok" for e in ordered.values())}}
-    atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    atomic_write(directory / "index.html", index_html(as_of, ordered, manifest["generated_at"]))
+    with _manifest_lock(directory):
+        on_disk = _load_manifest(directory / "manifest.json").get("users", {})
+        merged = {**on_disk, **mine}  # config order, then users from other configs by id: the same
+        ordered = {u: merged[u] for u in order if u in merged}  # whichever batch writes last
+        ordered.update({u: merged[u] for u in sorted(merged) if u not in ordered})
+        manifest = {"as_of": as_of, "qlwork_version": __version__, "generated_at": _now(),
+                    "volatile_fields": list(VOLATILE_FIELDS), "users": ordered,
+                    "summary": {"total": len(ordered), "ok": sum(e["status"] == "ok" for e in ordered.values()),
+                                "failed": sum(e["status"] != "ok" for e in ordered.values())}}
+        atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        atomic_write(directory / "index.html", index_html(as_of, ordered, manifest["generated_at"]))
+    return ordered
 
 
 def _now() -> str:
@@ -265,11 +288,10 @@ def _outcome(fut, job: dict, executor: str) -> dict:
         return _crashed(job, exc, executor)
 
 
-def _local(jobs: list[dict], workers: int):
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qlwork-report") as pool:
-        futures = {pool.submit(run_user_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            yield _outcome(fut, futures[fut], "local")
+def _local(jobs: list[dict], workers: int, runtime):
+    from .kernels import run_local
+
+    yield from run_local(jobs, workers, runtime, lambda job, exc: _crashed(job, exc, "local"), runner=run_user_job)
 
 
 def _dask(jobs: list[dict], workers: int, scheduler: str | None):
@@ -301,8 +323,12 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
               executor: str = "local", scheduler: str | None = None, force: bool = False,
               output_dir: str | os.PathLike = "reports", notebook: str | os.PathLike | None = None,
               kernel_name: str = "python3", timeout: float = 600, progress: bool = True,
-              on_result: Callable[[dict], Any] | None = None) -> BatchResult:
+              on_result: Callable[[dict], Any] | None = None, formats=("html",)) -> BatchResult:
     """Run the weekly review for every configured user as of ``as_of``; see the module docstring.
+
+    ``formats``: ``html`` (always written) and optionally ``pdf`` (``portfolio_review.pdf`` per user,
+    printed by the system Chromium; see :mod:`qlwork.reports.pdf`). A user whose last report lacks a
+    requested format is run again.
 
     ``workers`` defaults to the number of CPU cores. Returns a :class:`BatchResult` (``.ok`` is False
     if any user failed); never raises for one user's failure.
@@ -314,6 +340,11 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     day = (as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))).isoformat()
     if executor not in ("local", "dask"):
         raise InputError(f"Unknown executor {executor!r}.", fix="Use local or dask.")
+    formats = tuple(dict.fromkeys(["html", *(f.strip().lower() for f in
+                                             (formats.split(",") if isinstance(formats, str) else formats))]))
+    if set(formats) - {"html", "pdf"}:
+        raise InputError(f"Unknown report format(s) {sorted(set(formats) - {'html', 'pdf'})}.",
+                         fix="Use --format html or --format html,pdf.")
     people = load_users(config, users)
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.exists():
@@ -329,31 +360,41 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
         digest = digests[user.user_id] = inputs_hash(user.parameters(day), nb_text, user.preferences())
         old = previous.get(user.user_id) or {}
         done = (old.get("status") == "ok" and old.get("inputs_hash") == digest
-                and (directory / old.get("notebook", "-")).exists() and (directory / old.get("html", "-")).exists())
+                and all((directory / (old.get(kind) or "-")).exists() for kind in ("notebook", *formats)))
         if done and not force:
             skipped.append(user.user_id)
             continue
-        jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home))
+        jobs.append(_job(user, day, nb_text, str(nb_path.as_posix()), kernel_name, timeout, qlwork_home, formats))
     result = BatchResult(as_of=day, directory=directory, entries=entries, skipped=skipped)
     by_id = {u.user_id: u for u in people}
-    order = [u.user_id for u in people]
+    order = [u.user_id for u in (load_users(config) if users else people)]  # every configured user
     n_workers = workers or os.cpu_count() or 1
-    stream = _dask(jobs, n_workers, scheduler) if executor == "dask" else _local(jobs, n_workers)
-    with tqdm(total=len(jobs), desc=f"reports {day}", unit="user", disable=not progress or not jobs,
-              file=sys.stderr) as bar:
+    mine: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        if executor == "dask":
+            if scheduler is None:  # an in-process cluster: its kernels' folders go in this batch's runtime folder
+                runtime = stack.enter_context(BatchRuntime())
+                jobs = [{**job, "runtime_dir": str(runtime.path)} for job in jobs]
+            stream = _dask(jobs, n_workers, scheduler)
+        else:
+            stream = _local(jobs, n_workers, stack.enter_context(BatchRuntime()))
+        bar = stack.enter_context(tqdm(total=len(jobs), desc=f"reports {day}", unit="user",
+                                       disable=not progress or not jobs, file=sys.stderr))
         for outcome in stream if jobs else ():
             uid = outcome["user_id"]
             user_dir = directory / uid
             atomic_write(user_dir / NOTEBOOK_NAME, outcome["notebook"])
             atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".html"), outcome["html"])
-            entries[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
+            if outcome.get("pdf"):
+                atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".pdf"), outcome["pdf"])
+            mine[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
             result.ran.append(uid)
-            _write_outputs(directory, day, entries, order)
+            entries.update(_write_outputs(directory, day, mine, order))
             bar.set_postfix_str(f"{uid}: {outcome['status']}")
             bar.update(1)
             if on_result is not None:
-                on_result(entries[uid])
+                on_result(mine[uid])
     if not jobs:
-        _write_outputs(directory, day, entries, order)
-    result.entries = {u: entries[u] for u in order if u in entries}
+        entries.update(_write_outputs(directory, day, mine, order))
+    result.entries = {u.user_id: entries[u.user_id] for u in people if u.user_id in entries}
     return result

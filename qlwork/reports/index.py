@@ -23,7 +23,8 @@ def index_html(as_of: str, entries: dict[str, dict], generated_at: str) -> str:
         value = "" if e.get("total_value") is None else f"INR {e['total_value']:,.2f}"
         dur = e.get("duration_s")
         links = (f'<a href="{escape(e.get("html", ""))}">report</a> · '
-                 f'<a href="{escape(e.get("notebook", ""))}">notebook</a>')
+                 + (f'<a href="{escape(e["pdf"])}">PDF</a> · ' if e.get("pdf") else "")
+                 + f'<a href="{escape(e.get("notebook", ""))}">notebook</a>')
         params = e.get("parameters") or {}
         rows.append(
             f"<tr><td>{_cell(uid)}</td><td>{status}</td><td class='num'>{score}</td><td>{_cell(e.get('risk_level'))}</td>"

@@ -27,30 +27,17 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any
+
+from .kernels import kernel_manager, register_engine, shutdown_kernel
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 VOLATILE_SPAN = re.compile(r'(<span class="qlwork-volatile" data-field="[^"]*">)[^<]*(</span>)')
 PAPERMILL_CLOCK = ("start_time", "end_time", "duration")
+__all__ = ["kernel_manager", "run_user_job", "failed_outcome", "review_result"]
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def kernel_manager(kernel_name: str, socket_dir: str, env: dict[str, str] | None = None):
-    """An AsyncKernelManager on IPC transport with a socket path unique to ``socket_dir``; ``env``
-    replaces the kernel's environment (defaults to this process's)."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    launch_env = dict(os.environ if env is None else env)
-
-    class _ReviewKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw.setdefault("env", launch_env)
-            await super().start_kernel(**kw)
-
-    return _ReviewKernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(socket_dir, "k"))
 
 
 _LOCAL = threading.local()
@@ -66,6 +53,18 @@ def html_exporter():
         exporter = _LOCAL.exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                                                   exclude_output_prompt=True)
     return exporter
+
+
+def _warm_up_renderers(job: dict):
+    """Build this thread's HTML exporter (and, for PDF, its browser) while a new kernel boots."""
+    def warm() -> None:
+        html_exporter()
+        if "pdf" in (job.get("formats") or ()):
+            from .pdf import chromium_path, warm_browser
+
+            if chromium_path():
+                warm_browser()
+    return warm
 
 
 def review_result(nb) -> tuple[dict | None, dict]:
@@ -141,15 +140,19 @@ def missing_home_error(job: dict) -> str | None:
             "NFS mount): mount it there, or run with --executor local.")
 
 
-def run_user_job(job: dict) -> dict:
+def run_user_job(job: dict, kernel=None) -> dict:
     """Execute one user's review notebook; a failed run is returned as data (status "failed"), and the
     batch turns anything that still escapes (a crashed worker) into a failed outcome too. ``job`` keys:
     ``user_id``, ``notebook`` (notebook JSON text), ``parameters``, ``kernel_name``, ``start_timeout``,
     ``execution_timeout``, ``input_path`` / ``output_path`` (recorded in the notebook metadata), ``env``
-    (extra env vars for the kernel, e.g. QLWORK_HOME; never secrets) and ``title``.
+    (extra env vars for the kernel, e.g. QLWORK_HOME; never secrets), ``title`` and optionally
+    ``runtime_dir`` (where the job's private kernel folder goes; default: the system temp folder).
+
+    ``kernel``: a :class:`qlwork.reports.kernels.WarmKernel` to run in (reset before the job, see
+    that module); None starts a fresh kernel for this job and shuts it down afterwards (Dask).
 
     Returns ``{user_id, status ("ok"|"failed"), error, result, volatile, notebook (JSON text), html,
-    started_at, finished_at, duration_s, timings{execute_s, render_s}}``.
+    started_at, finished_at, duration_s, timings{execute_s, render_s}, kernel_pid}``.
     """
     import nbformat
     import papermill
@@ -159,31 +162,38 @@ def run_user_job(job: dict) -> dict:
     if missing:  # never let the review create an empty store on a worker that lacks the shared home
         return failed_outcome(job, missing, started, time.perf_counter() - t0)
     source = nbformat.reads(job["notebook"], as_version=4)
-    tmp = tempfile.mkdtemp(prefix="qlwork-kernel-")
-    out_path = os.path.join(tmp, "executed.ipynb")
-    status, error, nb = "ok", None, None
+    tmp = tempfile.mkdtemp(prefix="qlwork-kernel-", dir=job.get("runtime_dir"))
+    status, error = "ok", None
     env = {**os.environ, **(job.get("env") or {})}
+    name = job.get("kernel_name", "python3")
+    held: dict = {}  # the executed notebook, in memory (also when a cell failed): no file round trip
+    run = dict(parameters=job.get("parameters") or {}, kernel_name=name, progress_bar=False,
+               request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
+               execution_timeout=job.get("execution_timeout", 600), engine_name=register_engine(), holder=held)
+    pid, km = None, None
     try:
-        papermill.execute_notebook(
-            source, out_path, parameters=job.get("parameters") or {}, kernel_name=job.get("kernel_name", "python3"),
-            km=kernel_manager(job.get("kernel_name", "python3"), tmp, env), progress_bar=False,
-            request_save_on_cell_execute=False, start_timeout=job.get("start_timeout", 60),
-            execution_timeout=job.get("execution_timeout", 600), shutdown_kernel="immediate")
+        if kernel is None:
+            km = kernel_manager(name, tmp, env)
+            papermill.execute_notebook(source, None, km=km, warm_client=None, **run)
+        else:
+            kernel.prepare(job.get("start_timeout", 60), while_starting=_warm_up_renderers(job))
+            pid = kernel.pid
+            papermill.execute_notebook(source, None, km=kernel.km, warm_client=kernel.kc, **run)
+            kernel.uses += 1
     except Exception as exc:  # noqa: BLE001 - one user's failure is data, not a crash
         status, error = "failed", _error_text(exc)
     finally:
-        try:
-            if os.path.exists(out_path):
-                nb = nbformat.read(out_path, as_version=4)
-        except Exception as exc:  # noqa: BLE001 - a truncated output notebook is a failure, not a crash
-            status, error = "failed", error or f"reading the executed notebook: {_error_text(exc)}"
-        shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files and the temp output
+        if km is not None:  # papermill does not shut down a kernel it was handed: this job's own kernel ends here
+            shutdown_kernel(km)
+        shutil.rmtree(tmp, ignore_errors=True)  # IPC socket files
+    nb = held.get("nb")
     t1 = time.perf_counter()
     if nb is None:
         nb = _failed_notebook(source, error or "unknown error")
     for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["id"] = "injected-parameters"
+    renumber(nb)
     meta = nb.metadata.setdefault("papermill", {})
     meta["input_path"], meta["output_path"] = job.get("input_path"), job.get("output_path")
     result, volatile = review_result(nb)
@@ -197,9 +207,43 @@ def run_user_job(job: dict) -> dict:
         html = f"<html><body><h1>Report rendering failed</h1><pre>{_error_text(exc)}</pre></body></html>"
         status, error = "failed", error or f"render: {_error_text(exc)}"
     t2 = time.perf_counter()
+    pdf = None
+    if "pdf" in (job.get("formats") or ()):
+        pdf, pdf_error = _pdf(html, close=kernel is None)
+        if pdf_error and status == "ok":
+            status, error = "failed", pdf_error
+    t3 = time.perf_counter()
     return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
-            "notebook": nbformat.writes(nb), "html": html, "started_at": started, "finished_at": _now(),
-            "duration_s": round(t2 - t0, 3), "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3)}}
+            "notebook": nbformat.writes(nb), "html": html, "pdf": pdf, "started_at": started, "finished_at": _now(),
+            "duration_s": round(t3 - t0, 3), "kernel_pid": pid,
+            "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "pdf_s": round(t3 - t2, 3)}}
+
+
+def _pdf(html: str, close: bool) -> tuple[bytes | None, str | None]:
+    """The report printed to PDF, or the reason it could not be (the HTML report is still written)."""
+    from .pdf import close_browser, html_to_pdf
+
+    try:
+        return html_to_pdf(html), None
+    except Exception as exc:  # noqa: BLE001 - no PDF is this user's failure, not the batch's
+        return None, f"pdf: {_error_text(exc)}"
+    finally:
+        if close:  # a one-off job (Dask): no browser kept for a next report on this thread
+            close_browser()
+
+
+def renumber(nb) -> None:
+    """Execution counts 1, 2, ... in cell order, as a fresh kernel gives: a warm kernel's counter
+    carries on from earlier users, and the report must not depend on which kernel ran it."""
+    count = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell["execution_count"] = count
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                out["execution_count"] = count
 
 
 # -- declared non-determinism ----------------------------------------------------------------------

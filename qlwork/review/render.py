@@ -8,7 +8,10 @@ Everything else is a pure function of the review's data.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from html import escape
+
+import numpy as np
 
 from .. import __version__
 from ..assistant.grounding import describe
@@ -29,6 +32,7 @@ STYLE = """<style>
 .qlwork-synthetic{background:#fff4ce;border:1px solid #e0b100;padding:6px 10px;margin:6px 0}
 .qlwork-disclaimer{background:#f4f4f4;border-left:4px solid #888;padding:6px 10px}
 .qlwork-neg{color:#b00000}.qlwork-pos{color:#1b6e20}
+.jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
 </style>"""
 
 
@@ -192,12 +196,19 @@ def audit_html(review) -> str:
     if review.direct_analysis:
         rows.append([len(rows) + 1, "(report)", "analyze_portfolio", ("<code>{}</code>",), "n/a", "ok",
                      "called by the report itself because the assistant did not call it"])
+    for c in review.report_calls:
+        out = c.get("output")
+        rows.append([len(rows) + 1, "(report)", c["name"],
+                     (f"<code>{escape(json.dumps(c.get('arguments') or {}, sort_keys=True))}</code>",),
+                     (volatile(f"{c.get('duration_ms', 0):.1f} ms", "duration_ms"),),
+                     "ok" if not c.get("error") else f"error: {c['error']}",
+                     ", ".join(sorted(out)[:8]) + " (the tearsheet figures)" if isinstance(out, dict) else ""])
     grounded = describe((review.response or {}).get("grounding"))  # "n of m figures traced to tool outputs"
     intro = (f"<p>Run {volatile(review.run_id, 'run_id')} on thread {volatile(review.thread_id, 'thread_id')}; "
              f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. "
              + (f'<span class="qlwork-grounding">{escape(grounded)}</span>' if grounded else
                 "Every figure in the answer comes from these tool outputs.")
-             + " Full trail: <code>qlwork threads show THREAD_ID</code>.</p>")
+             + f" Full trail: <code>qlwork threads show {volatile(review.thread_id, 'thread_id')}</code>.</p>")
     return _wrap("Audit trail: tool calls", intro + table(
         ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows))
 
@@ -206,6 +217,43 @@ def disclaimer_html(review) -> str:
     extra = " Demo prices are synthetic." if review.synthetic else ""
     return (f'<div class="qlwork-report qlwork-disclaimer"><b>Disclaimer.</b> {escape(DISCLAIMER)} '
             f"No orders were placed.{extra}</div>")
+
+
+def _tearsheet_output(review) -> tuple[dict | None, str | None]:
+    call = next((c for c in review.report_calls if c["name"] == "portfolio_tearsheet"), None)
+    if call is None:
+        return None, "not computed"
+    return call.get("output"), call.get("error")
+
+
+def tearsheet_html(review) -> str:
+    out, error = _tearsheet_output(review)
+    if out is None:
+        return _wrap("Tearsheet", f"<p>Not available: {escape(str(error))}</p>")
+    w = out.get("window") or {}
+    level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
+    rows = [["Window", f"{w.get('start')} to {w.get('end')} ({w.get('days')} days)"],
+            ["Portfolio return", pct(out.get("total_return"), signed=True)],
+            [f"{out.get('benchmark')} return", pct(out.get("benchmark_return"), signed=True)],
+            [f"1-day VaR {level}% (historical)", pct(out.get(f"var_{level}"))],
+            [f"1-day CVaR {level}% (historical)", pct(out.get(f"cvar_{level}"))]]
+    intro = ("<p>Every figure below is drawn from the output of the <code>portfolio_tearsheet</code> tool call "
+             f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
+    return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1}))
+
+
+def tearsheet_figures(review) -> list:
+    """``[(name, Figure)]`` of the tearsheet, from the tool output (empty when it failed)."""
+    from ..charts.tearsheet import (contributions_figure, monthly_heatmap_figure, returns_distribution_figure,
+                                    rolling_figure)
+
+    out, _ = _tearsheet_output(review)
+    if out is None:
+        return []
+    syn = bool((out.get("data_source") or {}).get("synthetic"))
+    return [("monthly returns", monthly_heatmap_figure(out, syn)), ("rolling volatility and Sharpe",
+            rolling_figure(out, syn)), ("daily returns, VaR and CVaR", returns_distribution_figure(out, syn)),
+            ("contributors and detractors", contributions_figure(out, syn))]
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -224,6 +272,34 @@ def figure(review, name: str):
                                       benchmark=s.benchmark_name,
                                       title=f"Holdings value vs {s.benchmark_name} and drawdown")
     raise ValueError(f"unknown chart {name!r}; use allocation, sectors or equity")
+
+
+_PANEL_SVG: OrderedDict = OrderedDict()
+"""Indicator panel images by a digest of everything drawn (symbol, dates, every value, the synthetic
+mark): a pure function of market data, so one batch kernel draws a symbol's panel once and users who
+hold the same stock on the same day get the identical image. Content-addressed: an entry is only ever
+returned for inputs that would draw exactly the same bytes, so it tells no user anything about another."""
+PANEL_CACHE_SIZE = 64
+
+
+def indicator_image(review, panel):
+    """The panel as a :class:`~qlwork.charts.VectorImage`, drawn once per distinct content."""
+    import hashlib
+
+    from ..charts import VectorImage
+
+    h = hashlib.sha256(f"{panel.symbol}|{review.synthetic}|{','.join(panel.dates)}".encode())
+    for values in (panel.close, panel.rsi, panel.macd, panel.signal, panel.hist):
+        h.update(np.ascontiguousarray(values, dtype=float).tobytes())
+    key = h.hexdigest()
+    hit = _PANEL_SVG.get(key)
+    if hit is None:
+        hit = _PANEL_SVG[key] = VectorImage(indicator(review, panel), alt=f"Chart: {panel.symbol} price, RSI, MACD")
+        while len(_PANEL_SVG) > PANEL_CACHE_SIZE:
+            _PANEL_SVG.popitem(last=False)
+    else:
+        _PANEL_SVG.move_to_end(key)
+    return hit
 
 
 def indicator(review, panel):

@@ -142,6 +142,9 @@ class Review:
     benchmark_weights: dict = field(default_factory=dict)
     """``{symbol: fraction}`` of every benchmark constituent (sum ~1; a holding missing here has
     weight 0), or ``{}`` when the provider has no constituent weights (the allocation chart then says so)."""
+    report_calls: list = field(default_factory=list)
+    """Tool calls the report made itself (the tearsheet): ``{name, arguments, output, error,
+    duration_ms}``, listed in the audit trail; the tearsheet figures are drawn from their output."""
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -212,21 +215,31 @@ class Review:
         return self._html("disclaimer_html")
 
     def chart(self, name: str):
-        """``"allocation"``, ``"sectors"`` or ``"equity"`` as an image output."""
+        """``"allocation"``, ``"sectors"`` or ``"equity"`` as an SVG image output."""
         from . import render as review_render
-        from ..charts import image
+        from ..charts import VectorImage
 
-        return image(review_render.figure(self, name))
+        return VectorImage(review_render.figure(self, name), alt=f"Chart: {name}")
 
     def indicator_charts(self) -> None:
-        """Display price + RSI + MACD panels for the largest holdings (one image each)."""
+        """Display price + RSI + MACD panels for the largest holdings (one SVG image each)."""
         from IPython.display import display
 
         from . import render as review_render
-        from ..charts import image
 
         for panel in self.series.indicators:
-            display(image(review_render.indicator(self, panel)))
+            display(review_render.indicator_image(self, panel))
+
+    def tearsheet(self) -> None:
+        """Display the tearsheet: its heading and four SVG figures from the ``portfolio_tearsheet`` output."""
+        from IPython.display import HTML, display
+
+        from . import render as review_render
+        from ..charts import VectorImage
+
+        display(HTML(review_render.tearsheet_html(self)))
+        for name, fig in review_render.tearsheet_figures(self):
+            display(VectorImage(fig, alt=f"Chart: {name}"))
 
     def emit(self) -> None:
         """Display the result as :data:`REVIEW_MIME` (ids and clock in the output metadata)."""
@@ -265,6 +278,23 @@ def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
             "weight_changes": {s: d for s, d in moved.items() if d is not None and abs(d) >= 0.005},
             "new_recommendations": sorted([list(x) for x in cur_recs - prev_recs]),
             "dropped_recommendations": sorted([list(x) for x in prev_recs - cur_recs])}
+
+
+def _report_call(name: str, arguments: dict, ctx) -> dict:
+    """Invoke one of the report's own tools (:data:`qlwork.review.tearsheet.REPORT_TOOLS`); a failure
+    is recorded (and shown) instead of failing the whole review."""
+    import time
+
+    from ..errors import QlworkError
+    from .tearsheet import REPORT_TOOLS
+
+    t = time.perf_counter()
+    try:
+        output, error = REPORT_TOOLS.get(name).invoke(arguments, ctx), None
+    except QlworkError as exc:
+        output, error = None, str(exc)
+    return {"name": name, "arguments": arguments, "output": output, "error": error,
+            "duration_ms": round((time.perf_counter() - t) * 1e3, 1)}
 
 
 def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_profile: str = "moderate",
@@ -330,12 +360,16 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
     bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
                      else {})
+    report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": 756}, ToolContext(
+        market=market, portfolio=source, as_of=day, risk_profile=risk_profile, user_id=user_id,
+        thread_id=session.thread_id))]
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     review = Review(params=params, week=week, analysis=analysis, response=response, calls=calls, series=series,
                     benchmark_sectors={k: round(float(v), 4) for k, v in bench_sectors.items()},
                     previous=previous, thread_id=session.thread_id, run_id=answer.run.id,
                     model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
                     direct_analysis=direct,
-                    benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())})
+                    benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())},
+                    report_calls=report_calls)
     store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
     return review

@@ -1,0 +1,125 @@
+"""``portfolio_review.pdf``: the report's HTML (code hidden) printed to PDF by a headless Chromium.
+
+The browser is the system's Chromium (Debian's ``/usr/bin/chromium``, or ``QLWORK_CHROMIUM``) driven by
+Playwright, the engine behind nbconvert's ``webpdf`` exporter; Playwright's own browser download is
+never used (nbconvert's exporter cannot be pointed at a browser path, so the few calls are made here).
+The page is loaded from a local file with network access refused, so nothing a notebook output links
+can be fetched while printing. A print stylesheet starts every report section on a new page, keeps
+figures and table rows whole, and prints the background colours of the notices.
+
+One browser per worker thread is kept for the batch (:func:`close_browser`, called by the thread when it
+ends, closes it): launching Chromium costs about a second, printing a report a fraction of that.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+
+from ..errors import InputError
+
+PRINT_CSS = """<style>
+@page { size: A4; margin: 12mm 10mm; }
+@media print {
+  body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .jp-Cell:has(.qlwork-report) ~ .jp-Cell:has(.qlwork-report) { break-before: page; }
+  .jp-Cell:has(.qlwork-report) + .jp-Cell:has([data-mime-type="image/svg+xml"]) { break-before: page; }
+  .qlwork-report h2, .qlwork-report h3 { break-after: avoid; }
+  .qlwork-report tr, img, svg { break-inside: avoid; }
+  img { max-width: 100% !important; height: auto; }
+  .jp-OutputArea-output { overflow: visible !important; }
+}
+</style>"""
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+_LOCAL = threading.local()
+
+
+PDF_CLOCK = re.compile(rb"/(CreationDate|ModDate) \(D:[^)]*\)")
+
+
+def mask_volatile_pdf(data: bytes) -> bytes:
+    """PDF bytes with the declared run-specific values (creation and modification dates) masked: the
+    same report HTML prints to the same bytes otherwise."""
+    return PDF_CLOCK.sub(rb"/\1 (D:*)", data)
+
+
+def chromium_path() -> str | None:
+    """The system Chromium to print with, or None."""
+    configured = os.environ.get("QLWORK_CHROMIUM")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for name in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if os.access(name, os.X_OK):
+            return name
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def print_html(html: str) -> str:
+    """The report HTML with the print stylesheet (page breaks between sections)."""
+    return html.replace("</head>", PRINT_CSS + "</head>", 1) if "</head>" in html else PRINT_CSS + html
+
+
+def _browser():
+    browser = getattr(_LOCAL, "browser", None)
+    if browser is not None and browser.is_connected():
+        return browser
+    exe = chromium_path()
+    if exe is None:
+        raise InputError("PDF reports need Chromium, and none was found (looked for /usr/bin/chromium).",
+                         fix="Install it (apt-get install chromium, or `make chromium`) or set QLWORK_CHROMIUM, "
+                             "or run with --format html.")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise InputError("PDF reports need the playwright package.", fix="pip install 'qlwork[pdf]' (playwright; it uses the system Chromium, no browser download).") from exc
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=exe, args=BROWSER_ARGS, handle_sigint=False,
+                                 handle_sigterm=False, handle_sighup=False)
+    _LOCAL.playwright, _LOCAL.browser = pw, browser
+    return browser
+
+
+def warm_browser() -> None:
+    """Launch this thread's browser now (a failure is left for :func:`html_to_pdf` to report)."""
+    try:
+        _browser()
+    except Exception:  # noqa: BLE001 - reported, with its fix, when a PDF is printed
+        pass
+
+
+def html_to_pdf(html: str, timeout_s: float = 60) -> bytes:
+    """PDF bytes of ``html`` (A4, backgrounds printed, sections on their own pages)."""
+    browser = _browser()
+    folder = tempfile.mkdtemp(prefix="qlwork-pdf-")
+    try:
+        path = os.path.join(folder, "report.html")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(print_html(html))
+        context = browser.new_context(offline=True)
+        try:
+            page = context.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                       else route.abort())
+            page.goto(f"file://{path}", wait_until="load", timeout=timeout_s * 1000)
+            page.emulate_media(media="print")
+            return page.pdf(print_background=True, prefer_css_page_size=True)
+        finally:
+            context.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def close_browser() -> None:
+    """Close this thread's browser (call from the thread that printed)."""
+    browser, pw = getattr(_LOCAL, "browser", None), getattr(_LOCAL, "playwright", None)
+    _LOCAL.browser = _LOCAL.playwright = None
+    for closer in (getattr(browser, "close", None), getattr(pw, "stop", None)):
+        try:
+            if closer is not None:
+                closer()
+        except Exception:  # noqa: BLE001 - a browser that is already gone is closed
+            pass
