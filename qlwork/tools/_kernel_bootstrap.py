@@ -30,6 +30,56 @@ def _qlwork_block_network():
 _qlwork_block_network()
 del _qlwork_block_network
 
+OUTPUT_CHARS = 20_000  # the host substitutes its limit
+
+
+def _qlwork_cap_output(limit):
+    """Drop stdout/stderr text and text results past ``limit`` characters per call in the kernel, before it
+    is sent, and say how much was dropped (the host cuts again and never receives the rest)."""
+    import sys
+
+    from IPython import get_ipython
+
+    counts = {}
+
+    def capped(name, write):
+        def wrapper(text):
+            used = counts.get(name, 0)
+            counts[name] = used + len(text)
+            return write(text[:max(0, limit - used)]) if used < limit else len(text)
+        return wrapper
+
+    writers = {name: getattr(sys, name).write for name in ("stdout", "stderr")}
+    for name, write in writers.items():
+        getattr(sys, name).write = capped(name, write)
+
+    def report(*_args):
+        for name, write in writers.items():
+            if counts.get(name, 0) > limit:
+                getattr(sys, name).flush()
+                write(f"\n... [truncated: {counts[name] - limit} more characters]\n")
+        counts.clear()
+
+    ip = get_ipython()
+    ip.events.register("post_execute", report)
+    formatter = ip.display_formatter
+    original = formatter.format
+
+    def format(obj, *args, **kwargs):
+        data, meta = original(obj, *args, **kwargs)
+        text = data.get("text/plain")
+        if isinstance(text, str) and len(text) > limit:
+            data["text/plain"] = text[:limit] + f"\n... [truncated: {len(text) - limit} more characters]"
+            for key in ("text/html", "text/markdown", "text/latex", "application/json"):
+                data.pop(key, None)
+        return data, meta
+
+    formatter.format = format
+
+
+_qlwork_cap_output(OUTPUT_CHARS)
+del _qlwork_cap_output
+
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402,F401
 import numpy as np  # noqa: E402,F401
