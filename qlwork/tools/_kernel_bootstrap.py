@@ -41,23 +41,31 @@ def _qlwork_cap_output(limit):
     from IPython import get_ipython
 
     counts = {}
+    # a property on the stream class: IPython re-binds each stream's ``write`` around every cell (its
+    # history tee, which calls the previous ``write``); a plain wrapper would be dropped on the first restore
+    stream_class = type(sys.stdout)
+    original_write = stream_class.write
 
-    def capped(name, write):
-        def wrapper(text):
-            used = counts.get(name, 0)
-            counts[name] = used + len(text)
-            return write(text[:max(0, limit - used)]) if used < limit else len(text)
-        return wrapper
+    def capped(self, text):
+        name = getattr(self, "name", "stdout")
+        used = counts.get(name, 0)
+        counts[name] = used + len(text)
+        return original_write(self, text[:max(0, limit - used)]) if used < limit else len(text)
 
-    writers = {name: getattr(sys, name).write for name in ("stdout", "stderr")}
-    for name, write in writers.items():
-        getattr(sys, name).write = capped(name, write)
+    def get(self):
+        return self.__dict__.get("_qlwork_write") or capped.__get__(self)
+
+    def set(self, fn):
+        self.__dict__["_qlwork_write"] = None if getattr(fn, "__func__", None) in (original_write, capped) else fn
+
+    stream_class.write = property(get, set)
 
     def report(*_args):
-        for name, write in writers.items():
+        for stream in (sys.stdout, sys.stderr):
+            name = getattr(stream, "name", "stdout")
             if counts.get(name, 0) > limit:
-                getattr(sys, name).flush()
-                write(f"\n... [truncated: {counts[name] - limit} more characters]\n")
+                stream.flush()
+                original_write(stream, f"\n... [truncated: {counts[name] - limit} more characters]\n")
         counts.clear()
 
     ip = get_ipython()

@@ -68,7 +68,11 @@ class Kernel:
         self.cgroups: sandbox_host.KernelCgroups | None = None
         self.context: zmq.Context | None = None
         self.restarts = 0
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # no kernel, mount, cgroup or temp dir left behind
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,7 +93,7 @@ class Kernel:
                             cwd=str(self.work_dir), stdout=log, stderr=log)
         finally:
             log.close()
-        self.km, self.client = km, km.blocking_client()
+        self.km, self.client = km, km.client(context=self.context)
         sandbox_host.write_owner(self.host_dir, self.cgroups, km.provisioner.pid)
         self.client.start_channels()
         try:
