@@ -2,11 +2,13 @@
 
 Usage: python -S _sandbox_launch.py CONFIG.json -- KERNEL COMMAND...
 
-Before exec'ing the kernel it, in order: joins the pids cgroup (fork-bomb cap), enters a new network
-namespace (no interfaces up: no network at all), sets rlimits (address space, CPU, processes, file
-size, no core dumps), and applies a Landlock ruleset (read-only access to the Python installation,
-read-write only in the sandbox directories, no TCP bind/connect, no signals or abstract sockets to
-processes outside the sandbox). What succeeded is passed to the kernel in ``QLWORK_SANDBOX_STATUS``.
+Before exec'ing the kernel it, in order: joins the kernel's cgroups (pids: fork-bomb cap; memory: total
+of the kernel and its children), sets rlimits (address space, CPU, processes, file size, no core dumps),
+enters a new user + network namespace (unprivileged uid inside; no interface up: no network), drops every
+capability, sets PR_SET_NO_NEW_PRIVS, applies a Landlock ruleset (read-only access to the Python
+installation, read-write only in the sandbox directories, no TCP bind/connect, no signals or abstract
+sockets to processes outside the sandbox) and a seccomp filter (``_sandbox_seccomp.py``). What succeeded
+is passed to the kernel in ``QLWORK_SANDBOX_STATUS``.
 """
 
 import ctypes

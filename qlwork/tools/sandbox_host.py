@@ -208,6 +208,18 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
+def _in_use(base: Path) -> bool:
+    """Whether a running process names ``base`` on its command line (a kernel started from it)."""
+    needle = str(base).encode()
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and needle in Path(f"/proc/{entry}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def write_owner(host_dir: Path, cgroups: KernelCgroups | None, kernel_pid: int | None) -> None:
     record = {"pid": os.getpid(), "start": _start_time(os.getpid()), "kernel_pid": kernel_pid,
               "kernel_start": _start_time(kernel_pid) if kernel_pid else None,
@@ -232,9 +244,9 @@ def sweep_stale(temp_root: Path | None = None) -> list[str]:
             record = json.loads((base / "host" / "owner.json").read_text())
         except (OSError, ValueError):
             record = None
-        if record is None:
-            if time.time() - base.stat().st_mtime < 300:
-                continue  # a kernel being set up right now by a live host
+        if record is None:  # no owner record: being set up now, or made by an older qlwork
+            if time.time() - base.stat().st_mtime < 300 or _in_use(base):
+                continue
             record = {}
         if record.get("pid") and _start_time(record["pid"]) == record.get("start"):
             continue
