@@ -4,9 +4,9 @@ Denied with EPERM: system calls that reach beyond the kernel's own process (ptra
 pidfd_getfd), load code or programs into the Linux kernel (bpf, perf_event_open, kexec, modules),
 change mounts or namespaces (mount API, umount2, pivot_root, chroot, unshare, setns, clone with a
 namespace flag), touch the key rings (keyctl, add_key, request_key), and a few host-wide controls
-(syslog, swapon/off, reboot, acct, quotactl, io_uring, userfaultfd, handle-based opens).
-prlimit64, sched_setaffinity, migrate_pages, move_pages and ioprio_set are allowed only on the calling
-process (pid 0), setpriority only as (PRIO_PROCESS, 0); sched_setscheduler/param/attr on any other pid
+(syslog, swapon/off, reboot, acct, quotactl, io_uring, userfaultfd, handle-based opens, ioprio_set).
+ioprio_set is denied (it can target every process of the uid); prlimit64, sched_setaffinity,
+migrate_pages and move_pages are allowed only on the calling process (pid 0), setpriority only as (PRIO_PROCESS, 0); sched_setscheduler/param/attr on any other pid
 return success without doing anything (libzmq threads call them on themselves and abort on an error).
 connect() is denied for every socket, and so are unix datagram and seqpacket sockets: the kernel only
 binds its own ipc sockets, so it cannot reach any other pathname unix socket.
@@ -31,9 +31,9 @@ DENY = {"ptrace": 101, "syslog": 103, "vhangup": 153, "pivot_root": 155, "chroot
         "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312,
         "finit_module": 313, "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323, "io_uring_setup": 425,
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-        "pidfd_getfd": 438, "mount_setattr": 442, "connect": 42}
+        "pidfd_getfd": 438, "mount_setattr": 442, "connect": 42, "ioprio_set": 251}
 SELF_ONLY = {"prlimit64": (302, 0), "sched_setaffinity": (203, 0), "migrate_pages": (256, 0),
-             "move_pages": (279, 0), "ioprio_set": (251, 1)}
+             "move_pages": (279, 0)}
 # libzmq's threads re-apply their own (unchanged) scheduling policy by thread id and abort on an error:
 # on any pid but 0 these report success without doing anything
 FAKE_ON_OTHERS = {"sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314}

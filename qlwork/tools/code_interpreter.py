@@ -60,6 +60,7 @@ class Kernel:
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
         sandbox_host.write_owner(self.host_dir, None, None)
         self.quota = sandbox_host.mount_quota(self.work_dir, limits.disk_bytes)
+        sandbox_host.mount_quota(self.run_dir, sandbox_host.RUN_DIR_BYTES)  # sockets and caches: small
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.loaded_files: set[str] = set()

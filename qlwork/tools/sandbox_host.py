@@ -20,6 +20,7 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TEMP_PREFIX = "qlwork-ci-"
+RUN_DIR_BYTES = 64 * 1024 ** 2  # the kernel's other writable dir (ipc sockets, IPython / matplotlib caches)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -196,6 +197,7 @@ def unmount(path: Path) -> None:
 
 def remove_kernel_dir(base: Path) -> None:
     unmount(base / "work")
+    unmount(base / "run")
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -115,8 +115,10 @@ def test_priority_and_cpu_affinity_of_the_host_cannot_be_changed(pool, store, st
                   "attempt('nice_group', lambda: os.setpriority(os.PRIO_PGRP, 0, 19))\n"
                   f"attempt('affinity', lambda: os.sched_setaffinity({HOST}, {{0}}))\n"
                   f"attempt('sched', lambda: os.sched_setscheduler({HOST}, os.SCHED_IDLE, os.sched_param(0)))\n"
+                  "attempt('ioprio_user', lambda: libc.syscall(251, 3, 0, (3 << 13)))  # IOPRIO_WHO_USER, idle\n"
                   "attempt('own_nice', lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))")
-    allowed = denied(attack(pool, store, code), "nice", "nice_user", "nice_group", "affinity", "sched", "own_nice")
+    allowed = denied(attack(pool, store, code), "nice", "nice_user", "nice_group", "affinity", "sched", "ioprio_user",
+                     "own_nice")
     # sched_setscheduler on another pid reports success without doing anything (libzmq needs that)
     assert sorted(allowed) in (["own_nice"], ["own_nice", "sched"])
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
@@ -300,6 +302,11 @@ def test_disk_quota_for_the_working_directory(pool, store, status, healthy):
             "except OSError as exc:\n    print(errno.errorcode[exc.errno], written // 1024 ** 2)")
     err, mb = attack(pool, store, code, thread="filler")["stdout"].split()
     assert err == "ENOSPC" and 56 <= int(mb) <= 64  # 64 MB quota here (160 MB were attempted)
+    run_dir = "os.environ['JUPYTER_RUNTIME_DIR']"  # the kernel's other writable directory
+    err, mb = attack(pool, store, code.replace("f'fill{i}'", f"os.path.join({run_dir}, f'fill{{i}}')"),
+                     thread="filler")["stdout"].split()
+    assert err == "ENOSPC" and int(mb) <= sandbox_host.RUN_DIR_BYTES // 1024 ** 2
+    attack(pool, store, f"import glob\n[os.remove(p) for p in glob.glob(os.path.join({run_dir}, 'fill*'))]", thread="filler")
     assert attack(pool, store, "import glob\n[os.remove(p) for p in glob.glob('fill*')]\nopen('ok', 'w').write('ok')",
                   thread="filler")["status"] == "ok"
     pool.shutdown("filler")
