@@ -93,6 +93,28 @@ import matplotlib.pyplot as plt  # noqa: E402,F401
 import numpy as np  # noqa: E402,F401
 import pandas as pd  # noqa: E402
 
+def _qlwork_hosts_package():
+    """``import qlwork`` loads the host's package directory (the one Landlock allows), not whatever an
+    editable install elsewhere on the machine points at; nothing is imported until asked for."""
+    import importlib.util
+    import sys
+
+    package = _os.environ.get("QLWORK_SANDBOX_PACKAGE")
+
+    class HostsQlwork:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name != "qlwork" or not package:
+                return None
+            return importlib.util.spec_from_file_location("qlwork", _os.path.join(package, "__init__.py"),
+                                                          submodule_search_locations=[package])
+
+    sys.meta_path.insert(0, HostsQlwork)
+
+
+_qlwork_hosts_package()
+del _qlwork_hosts_package
+
 _QLWORK_PROVIDER = _os.environ.get("QLWORK_SANDBOX_PROVIDER", "demo")
 _QLWORK_AS_OF = _os.environ.get("QLWORK_SANDBOX_AS_OF") or None
 

@@ -79,7 +79,7 @@ def scrubbed_env(run_dir: Path, work_dir: Path, extra: dict | None = None) -> di
         "NUMBA_CACHE_DIR": str(run_dir / "numba"), "QLWORK_HOME": str(run_dir / "home"),
         "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_MAX_THREADS": "1",
-        "QLWORK_SANDBOX": "1",
+        "QLWORK_SANDBOX": "1", "QLWORK_SANDBOX_PACKAGE": str(PACKAGE_DIR),
     }
     for name in ("TZ", "LANG"):
         env.setdefault(name, os.environ.get(name, ""))
