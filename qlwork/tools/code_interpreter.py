@@ -78,6 +78,7 @@ class Kernel:
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.cgroups = sandbox_host.KernelCgroups.create(self.limits.max_processes, self.limits.memory_bytes)
+        sandbox_host.write_owner(self.host_dir, self.cgroups, None)  # a sweep finds them if the host dies now
         # the host's sockets refuse oversized kernel messages before they reach host memory
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)

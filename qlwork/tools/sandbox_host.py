@@ -260,4 +260,21 @@ def sweep_stale(temp_root: Path | None = None) -> list[str]:
         groups.kill(remove=True)
         remove_kernel_dir(base)
         swept.append(str(base))
-    return swept
+    return swept + _sweep_empty_cgroups()
+
+
+def _sweep_empty_cgroups(min_age: float = 300.0) -> list[str]:
+    """qlwork cgroups with no process left for ``min_age`` seconds (a live kernel is always in its own)."""
+    own, removed = _own_cgroups(), []
+    parents = [CGROUP_ROOT / own.get("", "/").lstrip("/")] if (CGROUP_ROOT / "cgroup.controllers").exists() else \
+        [CGROUP_ROOT / c / own[c].lstrip("/") for c in ("pids", "memory") if c in own]
+    for parent in parents:
+        for path in parent.glob("qlwork-*"):
+            try:
+                if (path / "cgroup.procs").read_text().strip() or time.time() - path.stat().st_mtime < min_age:
+                    continue
+                path.rmdir()
+                removed.append(str(path))
+            except OSError:
+                continue
+    return removed
