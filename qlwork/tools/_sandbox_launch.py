@@ -149,8 +149,6 @@ def main(argv: list) -> None:
     status = {"cgroups": {name: join_cgroup(path) for name, path in cfg.get("cgroups", {}).items()},
               "rlimits": set_limits(cfg.get("rlimits", {}))}
     status["namespaces"] = new_namespaces() if cfg.get("isolate", True) else "disabled"
-    for path in cfg.get("make_dirs", []):
-        os.makedirs(path, mode=0o700, exist_ok=True)
     status["capabilities"] = drop_capabilities()
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if cfg.get("landlock", True):
@@ -158,6 +156,11 @@ def main(argv: list) -> None:
                                       cfg.get("file_paths", []))
     else:
         status["landlock"] = "disabled"
+    for path in cfg.get("make_dirs", []):  # inside the sandbox already: a planted symlink leads nowhere
+        try:
+            os.mkdir(path, 0o700)
+        except OSError:
+            pass
     status["seccomp"] = _sandbox_seccomp.install() if cfg.get("seccomp", True) else "disabled"
     status.update(cfg.get("status", {}))
     env = dict(os.environ)
