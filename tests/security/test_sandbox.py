@@ -183,24 +183,33 @@ def test_kernels_cannot_listen_to_each_other(pool, store, status, healthy):
     out of B's reach, and cgroup names reveal neither thread nor directory."""
     require(status, "seccomp")
     require(status, "landlock")
+    import zmq
+
     attack(pool, store, "1", thread="user_a")
+    attack(pool, store, "1", thread="user_b")  # both kernels warm, so B listens while A speaks
     victim = pool.kernel("user_a")
     iopub = f"{victim.km.ip}-{victim.km.iopub_port}"
+    control = zmq.Context().socket(zmq.SUB)  # the same connect from outside the sandbox hears A
+    control.setsockopt(zmq.SUBSCRIBE, b"")
+    control.connect(f"ipc://{iopub}")
     a_out = {}
-    speak = "import time\nfor _ in range(40):\n    print('USER-A-SECRET-PORTFOLIO-ROW', flush=True)\n    time.sleep(0.1)"
+    speak = "import time\nfor _ in range(50):\n    print('USER-A-SECRET-PORTFOLIO-ROW', flush=True)\n    time.sleep(0.1)"
     talker = threading.Thread(target=lambda: a_out.update(attack(pool, store, speak, thread="user_a")))
     talker.start()
     time.sleep(0.5)
     listen = (
-        "import zmq, os\nctx = zmq.Context()\nsub = ctx.socket(zmq.SUB)\nsub.setsockopt(zmq.SUBSCRIBE, b'')\n"
+        "import time, zmq\nctx = zmq.Context()\nsub = ctx.socket(zmq.SUB)\nsub.setsockopt(zmq.SUBSCRIBE, b'')\n"
         f"sub.connect('ipc://{iopub}')\nheard = []\npoller = zmq.Poller()\npoller.register(sub, zmq.POLLIN)\n"
         "deadline = time.time() + 3\nwhile time.time() < deadline:\n    if poller.poll(100):\n"
-        "        heard.append(sub.recv_multipart())\nsub.close(0); ctx.term()\nprint('heard', len(heard))\n"
-        "import time\n")
-    listen = "import time\n" + listen
+        "        heard.append(sub.recv_multipart())\nsub.close(0); ctx.term()\nprint('heard', len(heard))\n")
     out = attack(pool, store, listen, thread="user_b")
     talker.join()
-    assert a_out["stdout"].count("USER-A-SECRET-PORTFOLIO-ROW") >= 20  # A really was publishing
+    control_heard = []
+    while control.poll(100):
+        control_heard.append(b"".join(control.recv_multipart()))
+    control.close(0)
+    assert a_out["stdout"].count("USER-A-SECRET-PORTFOLIO-ROW") == 50
+    assert any(b"USER-A-SECRET" in m for m in control_heard)  # A published on that socket all along
     assert out["stdout"] == "heard 0\n" and "USER-A" not in json.dumps(out)
     probe = TRY + "".join(f"attempt('{n}', lambda: os.listdir({str(p)!r}))\n" for n, p in
                           (("run", victim.run_dir), ("work", victim.work_dir), ("base", victim.base)))
