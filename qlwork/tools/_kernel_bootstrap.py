@@ -30,10 +30,90 @@ def _qlwork_block_network():
 _qlwork_block_network()
 del _qlwork_block_network
 
+OUTPUT_CHARS = 20_000  # the host substitutes its limit
+
+
+def _qlwork_cap_output(limit):
+    """Drop stdout/stderr text and text results past ``limit`` characters per call in the kernel, before it
+    is sent, and say how much was dropped (the host cuts again and never receives the rest)."""
+    import sys
+
+    from IPython import get_ipython
+
+    counts = {}
+    # a property on the stream class: IPython re-binds each stream's ``write`` around every cell (its
+    # history tee, which calls the previous ``write``); a plain wrapper would be dropped on the first restore
+    stream_class = type(sys.stdout)
+    original_write = stream_class.write
+
+    def capped(self, text):
+        name = getattr(self, "name", "stdout")
+        used = counts.get(name, 0)
+        counts[name] = used + len(text)
+        return original_write(self, text[:max(0, limit - used)]) if used < limit else len(text)
+
+    def get(self):
+        return self.__dict__.get("_qlwork_write") or capped.__get__(self)
+
+    def set(self, fn):
+        self.__dict__["_qlwork_write"] = None if getattr(fn, "__func__", None) in (original_write, capped) else fn
+
+    stream_class.write = property(get, set)
+
+    def report(*_args):
+        for stream in (sys.stdout, sys.stderr):
+            name = getattr(stream, "name", "stdout")
+            if counts.get(name, 0) > limit:
+                stream.flush()
+                original_write(stream, f"\n... [truncated: {counts[name] - limit} more characters]\n")
+        counts.clear()
+
+    ip = get_ipython()
+    ip.events.register("post_execute", report)
+    formatter = ip.display_formatter
+    original = formatter.format
+
+    def format(obj, *args, **kwargs):
+        data, meta = original(obj, *args, **kwargs)
+        text = data.get("text/plain")
+        if isinstance(text, str) and len(text) > limit:
+            data["text/plain"] = text[:limit] + f"\n... [truncated: {len(text) - limit} more characters]"
+            for key in ("text/html", "text/markdown", "text/latex", "application/json"):
+                data.pop(key, None)
+        return data, meta
+
+    formatter.format = format
+
+
+_qlwork_cap_output(OUTPUT_CHARS)
+del _qlwork_cap_output
+
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402,F401
 import numpy as np  # noqa: E402,F401
 import pandas as pd  # noqa: E402
+
+def _qlwork_hosts_package():
+    """``import qlwork`` loads the host's package directory (the one Landlock allows), not whatever an
+    editable install elsewhere on the machine points at; nothing is imported until asked for."""
+    import importlib.util
+    import sys
+
+    package = _os.environ.get("QLWORK_SANDBOX_PACKAGE")
+
+    class HostsQlwork:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name != "qlwork" or not package:
+                return None
+            return importlib.util.spec_from_file_location("qlwork", _os.path.join(package, "__init__.py"),
+                                                          submodule_search_locations=[package])
+
+    sys.meta_path.insert(0, HostsQlwork)
+
+
+_qlwork_hosts_package()
+del _qlwork_hosts_package
 
 _QLWORK_PROVIDER = _os.environ.get("QLWORK_SANDBOX_PROVIDER", "demo")
 _QLWORK_AS_OF = _os.environ.get("QLWORK_SANDBOX_AS_OF") or None

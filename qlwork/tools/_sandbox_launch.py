@@ -2,11 +2,13 @@
 
 Usage: python -S _sandbox_launch.py CONFIG.json -- KERNEL COMMAND...
 
-Before exec'ing the kernel it, in order: joins the pids cgroup (fork-bomb cap), enters a new network
-namespace (no interfaces up: no network at all), sets rlimits (address space, CPU, processes, file
-size, no core dumps), and applies a Landlock ruleset (read-only access to the Python installation,
-read-write only in the sandbox directories, no TCP bind/connect, no signals or abstract sockets to
-processes outside the sandbox). What succeeded is passed to the kernel in ``QLWORK_SANDBOX_STATUS``.
+Before exec'ing the kernel it, in order: joins the kernel's cgroups (pids: fork-bomb cap; memory: total
+of the kernel and its children), sets rlimits (address space, CPU, processes, file size, no core dumps),
+enters a new user + network namespace (unprivileged uid inside; no interface up: no network), drops every
+capability, sets PR_SET_NO_NEW_PRIVS, applies a Landlock ruleset (read-only access to the Python
+installation, read-write only in the sandbox directories, no TCP bind/connect, no signals or abstract
+sockets to processes outside the sandbox) and a seccomp filter (``_sandbox_seccomp.py``). What succeeded
+is passed to the kernel in ``QLWORK_SANDBOX_STATUS``.
 """
 
 import ctypes
@@ -15,6 +17,9 @@ import os
 import resource
 import sys
 
+import _sandbox_seccomp  # next to this script (sys.path[0])
+
+INNER_ID = 1000
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 SYS_CREATE, SYS_ADD, SYS_RESTRICT = 444, 445, 446
 FS_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read_file, read_dir
@@ -40,22 +45,44 @@ def join_cgroup(path: str | None) -> str:
         return f"unavailable ({exc.strerror})"
 
 
-def new_netns() -> str:
-    if libc.unshare(CLONE_NEWNET) == 0:
-        return "enforced (network namespace)"
+def new_namespaces() -> str:
+    """User + network namespace (the kernel's uid inside is INNER_ID, unprivileged, and maps to the host's
+    uid outside); where user namespaces are refused, root falls back to a network namespace alone."""
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return f"unavailable ({_err()})"
-    try:
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
         with open("/proc/self/setgroups", "w") as f:
             f.write("deny")
         with open("/proc/self/uid_map", "w") as f:
-            f.write(f"{uid} {uid} 1")
+            f.write(f"{INNER_ID} {uid} 1")
         with open("/proc/self/gid_map", "w") as f:
-            f.write(f"{gid} {gid} 1")
-    except OSError:
-        pass
-    return "enforced (user + network namespace)"
+            f.write(f"{INNER_ID} {gid} 1")
+        return f"enforced (user + network namespace; uid {INNER_ID} inside, {uid} outside)"
+    why = _err()
+    if libc.unshare(CLONE_NEWNET) == 0:
+        return f"enforced (network namespace only; user namespace refused: {why})"
+    return f"unavailable ({_err()})"
+
+
+def drop_capabilities() -> str:
+    """No capability left, none regained on exec: securebits locked (where permitted), bounding and
+    ambient sets cleared, permitted/effective/inheritable set to zero."""
+    libc.prctl(28, 0x2F, 0, 0, 0)  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP, KEEP_CAPS (all locked)
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        return f"failed ({_err()})"
+    with open("/proc/self/status") as f:
+        caps = {k: v.strip() for k, v in (line.split(":", 1) for line in f if line.startswith("Cap"))}
+    left = [k for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh") if int(caps.get(k, "0"), 16)]
+    return "enforced (none left)" if not left else f"failed ({', '.join(left)} not empty)"
 
 
 def set_limits(cfg: dict) -> dict:
@@ -108,7 +135,6 @@ def landlock(read_paths: list, write_paths: list, file_paths: list) -> str:
             if libc.syscall(SYS_ADD, ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
                 skipped.append(p)
             os.close(pfd)
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if libc.syscall(SYS_RESTRICT, ctypes.c_int(fd), ctypes.c_uint32(0)) != 0:
         return f"failed ({_err()})"
     os.close(fd)
@@ -120,14 +146,23 @@ def main(argv: list) -> None:
     split = argv.index("--")
     with open(argv[1]) as f:
         cfg = json.load(f)
-    status = {"cgroup_pids": join_cgroup(cfg.get("cgroup")),
-              "network_namespace": new_netns() if cfg.get("isolate_network", True) else "disabled",
+    status = {"cgroups": {name: join_cgroup(path) for name, path in cfg.get("cgroups", {}).items()},
               "rlimits": set_limits(cfg.get("rlimits", {}))}
+    status["namespaces"] = new_namespaces() if cfg.get("isolate", True) else "disabled"
+    status["capabilities"] = drop_capabilities()
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if cfg.get("landlock", True):
         status["landlock"] = landlock(cfg.get("read_paths", []) + [f"/proc/{os.getpid()}"], cfg.get("write_paths", []),
                                       cfg.get("file_paths", []))
     else:
         status["landlock"] = "disabled"
+    for path in cfg.get("make_dirs", []):  # inside the sandbox already: a planted symlink leads nowhere
+        try:
+            os.mkdir(path, 0o700)
+        except OSError:
+            pass
+    status["seccomp"] = _sandbox_seccomp.install() if cfg.get("seccomp", True) else "disabled"
+    status.update(cfg.get("status", {}))
     env = dict(os.environ)
     env["QLWORK_SANDBOX_STATUS"] = json.dumps(status)
     cmd = argv[split + 1:]

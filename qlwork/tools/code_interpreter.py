@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import base64
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -21,15 +20,18 @@ from pathlib import Path
 from queue import Empty
 from typing import Callable
 
+import zmq
 from jupyter_client import KernelManager
 
 from ..errors import InputError
-from . import sandbox
+from . import sandbox, sandbox_host
 from .files import created_file, readable_file, store_of
 from .registry import ToolContext, tool
 
 BOOTSTRAP = (Path(__file__).resolve().parent / "_kernel_bootstrap.py").read_text()
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_KERNEL_MARK = re.compile(r"\n\.\.\. \[truncated: (\d+) more characters\]\n?$")
+MAX_MESSAGE_BYTES = 16 * 1024 ** 2  # host zmq sockets refuse (disconnect) larger kernel messages unread
 SIGNAL_NAMES = {9: "SIGKILL (memory or CPU hard limit)", 24: "SIGXCPU (CPU time limit exceeded)", 6: "SIGABRT"}
 
 
@@ -49,40 +51,57 @@ class Kernel:
 
     def __init__(self, key: str, limits: sandbox.SandboxLimits, env: dict | None = None) -> None:
         self.key, self.limits, self.extra_env = key, limits, dict(env or {})
-        self.base = Path(tempfile.mkdtemp(prefix="qlwork-ci-"))
+        self.base = Path(tempfile.mkdtemp(prefix=sandbox_host.TEMP_PREFIX))
         # host_dir (launcher.json, connection file, kernel.log) is not writable by the kernel; run_dir
         # (ipc sockets, matplotlib / IPython caches) and work_dir are.
         self.host_dir, self.run_dir, self.work_dir = self.base / "host", self.base / "run", self.base / "work"
         self.log_path = self.host_dir / "kernel.log"
-        for d in (self.host_dir, self.run_dir, self.work_dir, self.work_dir / ".tmp"):
+        for d in (self.host_dir, self.run_dir, self.work_dir):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sandbox_host.write_owner(self.host_dir, None, None)
+        self.quota = sandbox_host.mount_quota(self.work_dir, limits.disk_bytes)
+        sandbox_host.mount_quota(self.run_dir, sandbox_host.RUN_DIR_BYTES)  # sockets and caches: small
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
         self.loaded_files: set[str] = set()
         self.km: _SandboxedKernelManager | None = None
         self.client = None
-        self.cgroup: Path | None = None
+        self.cgroups: sandbox_host.KernelCgroups | None = None
+        self.context: zmq.Context | None = None
         self.restarts = 0
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # no kernel, mount, cgroup or temp dir left behind
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        self.cgroup = sandbox.make_cgroup(f"qlwork-{self.base.name}", self.limits.max_processes)
-        km = _SandboxedKernelManager(transport="ipc", ip=str(self.run_dir / "k"),
+        self.cgroups = sandbox_host.KernelCgroups.create(self.limits.max_processes, self.limits.memory_bytes)
+        sandbox_host.write_owner(self.host_dir, self.cgroups, None)  # a sweep finds them if the host dies now
+        # the host's sockets refuse oversized kernel messages before they reach host memory
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        km = _SandboxedKernelManager(transport="ipc", ip=str(self.run_dir / "k"), context=self.context,
                                      connection_file=str(self.host_dir / "kernel.json"))
+        status = {"disk_quota": self.quota, "memory_cgroup": "enforced" if self.cgroups.has_memory_limit()
+                  else "unavailable (RLIMIT_AS per process only)"}
         km.launcher_config = str(sandbox.launcher_config(self.host_dir, self.run_dir, self.work_dir, self.limits,
-                                                         self.cgroup, read_files=(km.connection_file,)))
+                                                         self.cgroups.launcher_paths(), read_files=(km.connection_file,),
+                                                         status=status))
         log = sandbox.open_append_nofollow(self.log_path)
         try:
             km.start_kernel(env=sandbox.scrubbed_env(self.run_dir, self.work_dir, self.extra_env),
                             cwd=str(self.work_dir), stdout=log, stderr=log)
         finally:
             log.close()
-        self.km, self.client = km, km.blocking_client()
+        self.km, self.client = km, km.client(context=self.context)
+        sandbox_host.write_owner(self.host_dir, self.cgroups, km.provisioner.pid)
         self.client.start_channels()
         try:
             self.client.wait_for_ready(timeout=self.limits.startup_timeout)
-            boot = self._run(BOOTSTRAP, self.limits.startup_timeout, silent=True)
+            boot = self._run(BOOTSTRAP.replace("OUTPUT_CHARS = 20_000", f"OUTPUT_CHARS = {self.limits.output_chars}"),
+                             self.limits.startup_timeout, silent=True)
         except RuntimeError as exc:
             self.stop()
             raise InputError(f"The code sandbox could not start: {exc}. {self.log_tail()}",
@@ -96,6 +115,8 @@ class Kernel:
 
     def stop(self) -> None:
         """Shut the kernel down at once and kill anything left in its cgroup / process group."""
+        if self.km is not None:
+            sandbox_host.kill_strays(self.km.provisioner.pid, self.cgroups)
         if self.client is not None:
             self.client.stop_channels()
         if self.km is not None:
@@ -104,8 +125,11 @@ class Kernel:
             except Exception:  # noqa: BLE001 - already dead
                 pass
             self.km.cleanup_resources()
-        sandbox.kill_cgroup(self.cgroup)
-        self.km = self.client = None
+        if self.cgroups is not None:
+            self.cgroups.kill(remove=True)
+        if self.context is not None:
+            self.context.destroy(linger=0)
+        self.km = self.client = self.context = None
 
     def restart(self) -> None:
         self.stop()
@@ -115,7 +139,7 @@ class Kernel:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
+        sandbox_host.remove_kernel_dir(self.base)
 
     def alive(self) -> bool:
         return self.km is not None and self.km.is_alive()
@@ -137,6 +161,11 @@ class Kernel:
         pid = self.km.provisioner.pid
         sandbox.arm_cpu_limit(pid, cpu_seconds or self.limits.cpu_seconds)
         out = self._run(code, timeout or self.limits.timeout_seconds, save_image=save_image)
+        if self.alive():  # processes the call started do not outlive it (the kernel itself does)
+            strays = sandbox_host.kill_strays(self.km.provisioner.pid, self.cgroups)
+            if strays:
+                out["notes"].append(f"Stopped {len(strays)} process(es) this call left running; only the kernel "
+                                    "persists between calls.")
         self.last_used = time.monotonic()
         return out
 
@@ -207,8 +236,12 @@ class Kernel:
 def _finish(out: dict, cap: int) -> dict:
     for key in ("stdout", "stderr", "result"):
         text = out.get(key)
-        if text and len(text) > cap:
-            out[key] = text[:cap] + f"\n... [truncated: {len(text) - cap} more characters]"
+        mark = _KERNEL_MARK.search(text) if text else None
+        dropped = int(mark[1]) if mark else 0  # the kernel already dropped this much before sending
+        if mark:
+            text = text[:mark.start()]
+        if text and len(text) + dropped > cap:
+            out[key] = text[:cap] + f"\n... [truncated: {max(0, len(text) - cap) + dropped} more characters]"
             out["truncated"] = True
     out["notes"] = list(dict.fromkeys(out["notes"]))
     return out
@@ -224,6 +257,7 @@ class KernelPool:
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
         atexit.register(self.shutdown)
+        _sweep_once()
 
     def kernel(self, key: str, env: dict | None = None) -> Kernel:
         """The kernel for ``key``, starting one (and evicting the least recently used idle one) if needed."""
@@ -285,6 +319,16 @@ class KernelPool:
                 self._closed.set()
         for k in victims:
             k.close()
+
+
+_SWEPT = threading.Event()
+
+
+def _sweep_once() -> None:
+    """At the first pool of this process: remove what hosts killed without cleanup left behind."""
+    if not _SWEPT.is_set():
+        _SWEPT.set()
+        sandbox_host.sweep_stale()
 
 
 _POOL: KernelPool | None = None

@@ -1,4 +1,4 @@
-"""Sandbox settings for code_interpreter kernels: limits, scrubbed environment, filesystem rules, cgroups.
+"""Sandbox settings for code_interpreter kernels: limits, scrubbed environment, filesystem rules.
 
 The kernel process is started through ``_sandbox_launch.py`` which applies these settings before it
 becomes the kernel (see docs/sandbox.md for the threat model and what each layer enforces).
@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import site
 import stat
 import sys
 import sysconfig
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,8 +20,9 @@ from ..errors import InputError
 
 LAUNCHER = Path(__file__).resolve().parent / "_sandbox_launch.py"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-CGROUP_V1_PIDS = Path("/sys/fs/cgroup/pids")
-SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/sys", "/dev"]
+SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"]
+# of /dev only these (no /dev/kmsg, disks, loop devices, ...); /sys not at all
+DEV_FILES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
 # not all of /proc: other processes' /proc/<pid>/environ would show the host's API keys. The launcher
 # adds /proc/<its own pid> (the kernel keeps that pid), which is what /proc/self resolves to.
 PROC_READ = ["/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime", "/proc/version",
@@ -44,16 +43,18 @@ class SandboxLimits:
     timeout_seconds: float = 60.0      # wall clock per call, then interrupt (and restart if stuck)
     interrupt_grace_seconds: float = 3.0
     cpu_seconds: int = 60              # CPU time per call (RLIMIT_CPU re-armed before each call)
-    memory_bytes: int = 2 * 1024 ** 3  # RLIMIT_AS of the kernel and each child
+    memory_bytes: int = 2 * 1024 ** 3  # memory cgroup (kernel + children) and RLIMIT_AS of each process
     max_processes: int = 128           # pids cgroup (tasks incl. threads) and RLIMIT_NPROC
+    disk_bytes: int = 512 * 1024 ** 2  # total size of the working directory (tmpfs quota, root only)
     file_size_bytes: int = 200 * 1024 ** 2
     open_files: int = 1024
     output_chars: int = 20_000         # stdout/stderr/result text returned per call
     max_images: int = 8
     max_kernels: int = 4
     idle_seconds: float = 600.0        # idle kernels are shut down after this
-    isolate_network: bool = True
+    isolate_network: bool = True      # user + network namespace
     landlock: bool = True
+    seccomp: bool = True
     startup_timeout: float = 60.0
 
     @classmethod
@@ -78,7 +79,7 @@ def scrubbed_env(run_dir: Path, work_dir: Path, extra: dict | None = None) -> di
         "NUMBA_CACHE_DIR": str(run_dir / "numba"), "QLWORK_HOME": str(run_dir / "home"),
         "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_MAX_THREADS": "1",
-        "QLWORK_SANDBOX": "1",
+        "QLWORK_SANDBOX": "1", "QLWORK_SANDBOX_PACKAGE": str(PACKAGE_DIR),
     }
     for name in ("TZ", "LANG"):
         env.setdefault(name, os.environ.get(name, ""))
@@ -94,21 +95,21 @@ def read_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-def launcher_config(host_dir: Path, run_dir: Path, work_dir: Path, limits: SandboxLimits, cgroup: Path | None,
-                    read_files: tuple = ()) -> Path:
+def launcher_config(host_dir: Path, run_dir: Path, work_dir: Path, limits: SandboxLimits, cgroups: dict,
+                    read_files: tuple = (), status: dict | None = None) -> Path:
     """Write the launcher's JSON config into ``host_dir`` and return its path.
 
     ``host_dir`` (this config, the connection file, kernel.log) is not among the kernel's writable
     paths, so the kernel cannot swap these files for symlinks; ``read_files`` (the connection file)
     are readable only."""
     cfg = {
-        "cgroup": str(cgroup) if cgroup else None, "isolate_network": limits.isolate_network,
-        "landlock": limits.landlock,
+        "cgroups": cgroups, "isolate": limits.isolate_network, "landlock": limits.landlock,
+        "seccomp": limits.seccomp, "make_dirs": [str(work_dir / ".tmp")], "status": status or {},
         "rlimits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds + 30,
                     "max_processes": _nproc_limit(limits.max_processes), "file_size_bytes": limits.file_size_bytes,
                     "open_files": limits.open_files},
         "read_paths": read_paths() + [str(p) for p in read_files], "write_paths": [str(run_dir), str(work_dir)],
-        "file_paths": ["/dev/null"],
+        "file_paths": [p for p in DEV_FILES if os.path.exists(p)],
     }
     return write_file_nofollow(host_dir, "launcher.json", json.dumps(cfg).encode(), mode=0o600)
 
@@ -198,45 +199,6 @@ def _nproc_limit(n: int) -> int | None:
     except OSError:
         mine = 0
     return mine + n
-
-
-# -- pids cgroup ---------------------------------------------------------------------------------
-
-def make_cgroup(name: str, max_pids: int) -> Path | None:
-    """A pids cgroup (v1 hierarchy) capping tasks at ``max_pids``, or None where not permitted."""
-    if not CGROUP_V1_PIDS.is_dir():
-        return None
-    path = CGROUP_V1_PIDS / name
-    try:
-        path.mkdir(exist_ok=True)
-        (path / "pids.max").write_text(str(max_pids))
-        return path
-    except OSError:
-        return None
-
-
-def kill_cgroup(path: Path | None, remove: bool = True) -> None:
-    """SIGKILL every process left in the cgroup (children that escaped the process group too)."""
-    if path is None or not path.exists():
-        return
-    for _ in range(50):
-        try:
-            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.02)
-    if remove:
-        try:
-            path.rmdir()
-        except OSError:
-            pass
 
 
 def cpu_seconds_used(pid: int) -> float:
