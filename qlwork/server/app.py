@@ -41,7 +41,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
 
     keys = KeyStore(store)
     default_assistant = ensure_default_assistant(store)
-    resolver = files_routes.portfolio_resolver(store)
+    resolver = files_routes.portfolio_resolver(store, lambda: set(engine.market.instruments()["tradingsymbol"]))
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,
                        market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver)
     st = ServerState(store=store, keys=keys, access=Access(store, keys, default_assistant.id), engine=engine,

@@ -26,8 +26,8 @@ from .keys import KeyStore
 
 log = logging.getLogger("qlwork.server")
 
-PortfolioResolver = Callable[[str, str], Any]
-"""(portfolio_id, user_id) -> a portfolio source for the tools, or None."""
+PortfolioResolver = Callable[[dict, str], Any]
+"""(thread metadata, user_id) -> a portfolio source for the tools, or None."""
 
 
 class RunEngine:
@@ -96,8 +96,8 @@ class RunEngine:
         meta = thread.metadata or {}
         market = self.market
         portfolio = meta.get("portfolio_id")
-        if self.portfolio_resolver is not None and portfolio is not None:
-            portfolio = self.portfolio_resolver(str(portfolio), thread.user_id or "")
+        if self.portfolio_resolver is not None:  # attached holdings, then a portfolio_id qlwork can resolve
+            portfolio = self.portfolio_resolver(meta, thread.user_id or "")
         return ToolContext(market=market, portfolio=portfolio, as_of=getattr(market, "default_as_of", None)
                            or _demo_as_of(market), risk_profile=meta.get("risk_profile") or "moderate",
                            thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread))

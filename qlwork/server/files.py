@@ -111,15 +111,25 @@ def file_access(store: Store) -> FileAccess:
     return FileAccess(store)
 
 
-def portfolio_resolver(store: Store):
+def portfolio_resolver(store: Store, known_symbols: Callable[[], set[str]] | None = None):
+    """(thread metadata, user) -> the thread's portfolio for the tools, or None.
+
+    Order: the latest holdings file attached to a message of the thread; else ``portfolio_id`` when
+    qlwork can resolve it (``sample:<name>`` or one of the user's files); else None. A platform's own
+    id (``"pf-789"``) is left alone in the metadata and simply not used."""
+    from ..assistant.attachments import attached_portfolio
+
     files = FileAccess(store)
 
-    def resolve(portfolio_id: str, user: str) -> Any:
-        value = portfolio_id.strip()
+    def resolve(metadata: dict, user: str) -> Any:
+        attached = attached_portfolio(metadata, known_symbols() if known_symbols else None)
+        if attached is not None:
+            return attached
+        value = str((metadata or {}).get("portfolio_id") or "").strip()
         if value.lower().startswith("sample:"):
             return value
-        if value.startswith("file_"):
-            return files.path(user, value)
+        if value.startswith("file_") and files.owned(user, value):
+            return value  # the tools read the user's file by id (holdings CSV or JSON)
         return None
 
     return resolve
