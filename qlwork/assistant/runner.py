@@ -24,7 +24,7 @@ from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, T
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
 from .render import parse_json
-from .response import ConversationContext, TradingResponse, parse_response, render_text
+from .response import ConversationContext, TradingResponse, parse_response, render_text, wants_trading_response
 from .store import Store
 
 DEFAULT_HISTORY_CHARS = 24_000
@@ -284,6 +284,8 @@ class Runner:
                 try:
                     response = parse_response(step.text)
                 except ModelBehaviorError as exc:
+                    if not wants_trading_response(state.assistant):  # any other assistant: its own text
+                        return self._complete(state, None, step.text)
                     if state.repaired:
                         return self._fail(run_id, "invalid_response", str(exc), state)
                     state.repaired, state.repair, state.rejected = True, str(exc), step.text
@@ -354,12 +356,16 @@ class Runner:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qlwork-tool")
         return list(self._pool.map(run_one, requests))
 
-    def _complete(self, state: _RunState, response: TradingResponse) -> Run:
+    def _complete(self, state: _RunState, response: TradingResponse | None, text: str | None = None) -> Run:
+        """Store the answer (a TradingResponse, or ``text`` as is for a non-trading assistant) and complete."""
         run = state.run
         message_id = new_id("msg")
-        response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
-                                                            tools_used=list(state.tools_used))
-        content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
+        if response is None:
+            content = [text_part(text or "")]
+        else:
+            response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
+                                                                tools_used=list(state.tools_used))
+            content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
         with self.store.transaction():
             self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
                                    assistant_id=run.assistant_id, id=message_id)

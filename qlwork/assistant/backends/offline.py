@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from ..response import wants_trading_response
 from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import compose
 from .compose_client import KNOWN as CLIENT_KNOWN, client_arguments, compose_client
@@ -26,6 +27,13 @@ def message_text(message) -> str:
             text = p.get("text")
             parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
     return "\n".join(parts)
+
+
+ONLY_PORTFOLIO_QUESTIONS = (
+    "This assistant runs on qlwork's offline rule engine, which only answers portfolio and market questions "
+    "(portfolio review, risk, signals, sectors, strategies); for anything else configure a model: "
+    "`qlwork serve --backend openai-chat --model M` (or `--backend openai`), or create the assistant with "
+    "\"backend\": \"openai-chat\" and a model.")
 
 
 class OfflineBackend:
@@ -75,6 +83,8 @@ class OfflineBackend:
         # client-declared functions with the engine's tool names are called too (requires_action)
         client = {c.get("name"): c for c in inp.client_tools or [] if c.get("name") in CLIENT_KNOWN}
         available = {t.name for t in inp.tools} | set(client)
+        if intent.kind == "help" and not wants_trading_response(inp.assistant):
+            return FinalMessage(ONLY_PORTFOLIO_QUESTIONS)  # any other assistant: one clear line, as text
         if intent.kind in FILE_KINDS:  # files and code: planned and composed in compose_files
             return files_step(intent, text, inp, available)
         if not inp.run_items:
