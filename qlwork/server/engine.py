@@ -36,9 +36,10 @@ class RunEngine:
     def __init__(self, store: Store, default_backend: str = "offline", workers: int = 4,
                  max_pending_per_user: int = 64, registry: Registry = REGISTRY, market: Any = None,
                  max_turns: int = 10, default_assistant_id: str | None = None,
-                 portfolio_resolver: PortfolioResolver | None = None) -> None:
+                 portfolio_resolver: PortfolioResolver | None = None, default_model: str | None = None) -> None:
         self.store = store
         self.default_backend = default_backend
+        self.default_model = default_model  # `qlwork serve --model`: for the default backend
         self.registry = registry
         self.max_turns = max_turns
         self.max_pending_per_user = max_pending_per_user
@@ -83,11 +84,13 @@ class RunEngine:
                 options["model"] = assistant.model
             if model:
                 options["model"] = model
+            if not options.get("model") and self.default_model and name == self.default_backend:
+                options["model"] = self.default_model
         key = (name, json.dumps(options, sort_keys=True, default=str))
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
-                backend = get_backend(name, market=self.market) if name == "offline" else get_backend(name, **options)
+                backend = get_backend(name, market=self.market) if name == "offline" else _model_backend(name, options)
                 runner = self._runners[key] = Runner(self.store, self.registry, backend,
                                                      context_factory=self.context, max_turns=self.max_turns)
             return runner
@@ -225,6 +228,18 @@ class RunEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for runner in self._runners.values():
             runner.close()
+
+
+def _model_backend(name: str, options: dict):
+    """A model backend; a missing model is a 400 naming where to set one."""
+    try:
+        return get_backend(name, **options)
+    except QlworkError as exc:
+        if exc.details.get("code") != "missing_model":
+            raise
+        raise APIError(400, f"No model set for the {name} backend. Set one: the assistant's or run's `model`, the "
+                       "user's BYOAI preference `model`, or start the server with "
+                       f"`qlwork serve --backend {name} --model M`.", code="model_not_set", param="model") from None
 
 
 def _preferences(user_id: str):
