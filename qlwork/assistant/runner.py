@@ -115,6 +115,9 @@ class Runner:
         self.max_workers = max_workers
         self.history_chars = history_chars
         self.on_delta = on_delta
+        # a host streaming answers per run (the server): fragments as (run id, text), and the answer's id
+        self.on_run_delta: Callable[[str, str], None] | None = None
+        self.message_id_for: Callable[[str], str | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -300,8 +303,14 @@ class Runner:
                           run_items=list(state.run_items), prior_tool_outputs=state.prior_tool_outputs,
                           tools=list(state.tools.values()), repair=state.repair, turn=state.turn,
                           instructions=state.run.instructions, client_tools=list(state.client_tools.values()),
-                          rejected=state.rejected, on_delta=self.on_delta,
+                          rejected=state.rejected, on_delta=self._delta_callback(state.run.id),
                           should_stop=lambda: self.store.run_status(state.run.id) != "in_progress")
+
+    def _delta_callback(self, run_id: str) -> Callable[[str], None] | None:
+        if self.on_run_delta is None:
+            return self.on_delta
+        per_run = self.on_run_delta
+        return lambda text: per_run(run_id, text)
 
     def _tool_turn(self, state: _RunState, step: ToolCalls) -> Run | None:
         """Record and run one batch of calls; returns the run if it now waits for client outputs."""
@@ -359,7 +368,7 @@ class Runner:
     def _complete(self, state: _RunState, response: TradingResponse | None, text: str | None = None) -> Run:
         """Store the answer (a TradingResponse, or ``text`` as is for a non-trading assistant) and complete."""
         run = state.run
-        message_id = new_id("msg")
+        message_id = (self.message_id_for(run.id) if self.message_id_for else None) or new_id("msg")
         if response is None:
             content = [text_part(text or "")]
         else:

@@ -24,8 +24,10 @@ STREAMED = {200: {"model": RunOut, "content": {"text/event-stream": {}}}, **ERRO
 WAITING = ("queued", "in_progress", "cancelling")
 
 
-def _stream(st: ServerState, run_id: str, thread: Thread | None = None, known_steps: dict | None = None):
-    return StreamingResponse(run_events(st, run_id, thread, known_steps), media_type="text/event-stream",
+def _stream(st: ServerState, run_id: str, thread: Thread | None = None, known_steps: dict | None = None,
+            include: list[str] | None = None):
+    return StreamingResponse(run_events(st, run_id, thread, known_steps, include=include),
+                             media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
@@ -74,7 +76,7 @@ async def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depe
                st: ServerState = Depends(state), include: list[str] | None = Query(None, alias="include[]")):
     thread = st.access.thread(user, thread_id)
     run = start_run(st, user, thread, body)
-    return _stream(st, run.id) if body.stream else _run_json(st, run)
+    return _stream(st, run.id, include=include) if body.stream else _run_json(st, run)
 
 
 @router.get("/{thread_id}/runs", response_class=JSON, responses=documented(ListOut), summary="List runs")
