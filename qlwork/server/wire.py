@@ -143,15 +143,19 @@ def file_search_results(raw: str | None, with_content: bool) -> list[dict]:
     except (TypeError, ValueError):
         return []
     hits = [h for h in (out.get("results") if isinstance(out, dict) else None) or [] if isinstance(h, dict)]
-    top = max((float(h.get("score") or 0) for h in hits), default=0.0)
     results = []
-    for h in hits:
-        item = {"file_id": str(h.get("file_id", "")), "file_name": str(h.get("filename", "")),
-                "score": round(max(float(h.get("score") or 0), 0.0) / top, 4) if top > 0 else 0.0}
+    for h, score in zip(hits, unit_scores([float(h.get("score") or 0) for h in hits])):
+        item = {"file_id": str(h.get("file_id", "")), "file_name": str(h.get("filename", "")), "score": score}
         if with_content:
             item["content"] = [{"type": "text", "text": str(h.get("text") or h.get("quote") or "")}]
         results.append(item)
     return results
+
+
+def unit_scores(scores: list[float]) -> list[float]:
+    """Relevance scores scaled into [0, 1] (the best hit 1.0), as the API's schemas require."""
+    top = max(scores, default=0.0)
+    return [round(max(s, 0.0) / top, 4) if top > 0 else 0.0 for s in scores]
 
 
 def _call_out(call: dict, with_content: bool = False) -> dict:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
-import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 
 from qlwork.assistant.response import TradingResponse
@@ -107,22 +105,8 @@ def test_create_and_run_stream_and_poll(live):
     assert run.status == "completed"
 
 
-@pytest.fixture()
-def streaming_user(live, fm, monkeypatch):
-    from qlwork.assistant.preferences import AIPreferences, save_preferences
-
-    monkeypatch.setenv("QLWORK_TEST_KEY", "sk-test-stream-0123456789abcdef")
-    user = f"dora{time.monotonic_ns() % 10**9}"
-    with fm.FakeModel() as model:
-        save_preferences(user, AIPreferences(preferred_ai_provider="openai-chat", base_url=model.base_url,
-                                             model="fake-model", api_key_env="QLWORK_TEST_KEY", stream=True,
-                                             max_retries=0, timeout=10))
-        yield live, user, model
-
-
 def test_model_backend_streams_token_by_token(streaming_user, fm):
-    live, user, model = streaming_user
-    client = live.client(user, max_retries=0)
+    client, model = streaming_user
     tutor = client.beta.assistants.create(model="fake-model", name="Math Tutor", instructions="You are a math tutor.")
     thread = client.beta.threads.create()
     client.beta.threads.messages.create(thread.id, role="user", content="Solve 3x + 11 = 14")
@@ -161,8 +145,7 @@ def test_async_stream_handler(live):
 
 
 def test_streamed_text_that_fails_validation_ends_incomplete(streaming_user, fm):
-    live, user, model = streaming_user
-    client = live.client(user, max_retries=0)
+    client, model = streaming_user
     trading = client.beta.assistants.create(model="fake-model", response_format={"type": "json_object"})
     thread = client.beta.threads.create()
     client.beta.threads.messages.create(thread.id, role="user", content="Analyze my portfolio")
