@@ -63,12 +63,14 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     from .routes_assistants import router as assistants
     from .routes_runs import router as runs
     from .routes_threads import router as threads
+    from .routes_vector_stores import router as vector_stores
 
     app.include_router(assistants)
     app.include_router(runs)  # before threads: POST /v1/threads/runs is not a thread id
     app.include_router(threads)
     for router in files_routes.routers():
         app.include_router(router)
+    app.include_router(vector_stores)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSON:

@@ -347,6 +347,4 @@ def add_to_store(fa: FileAccess, vs_id: str, file_id: str) -> None:
 
 
 def routers() -> list[APIRouter]:
-    from .routes_vector_stores import router as vector_stores
-
-    return [files_router, vector_stores]
+    return [files_router]  # /v1/vector_stores: routes_vector_stores

@@ -30,6 +30,7 @@ def test_vector_store_files_batches_and_search(live):
 
     extra = client.files.create(file=("gold.txt", io.BytesIO(b"Gold hedges equity drawdowns in INR terms.\n")),
                                 purpose="assistants")
+    assert client.files.wait_for_processing(extra.id, poll_interval=0.01, max_wait_seconds=5).status == "processed"
     added = client.vector_stores.files.create_and_poll(file_id=extra.id, vector_store_id=vs.id,
                                                        attributes={"year": 2026, "desk": "macro"})
     assert added.status == "completed" and added.attributes == {"year": 2026, "desk": "macro"}

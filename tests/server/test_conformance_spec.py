@@ -17,7 +17,7 @@ schemathesis = pytest.importorskip("schemathesis")
 
 SPEC = Path(os.environ.get("QLWORK_OPENAI_SPEC", Path(__file__).resolve().parents[3] / "shared" / "openai" /
                            "assistants-v2-openapi.yaml"))
-GENERATED_EXAMPLES = 3
+GENERATED_EXAMPLES = 2
 NOTE = b"Research note: NIFTY 50 support near 22000; IT sector momentum is strong; banks lag.\n" * 3
 
 
