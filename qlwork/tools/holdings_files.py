@@ -81,6 +81,8 @@ def load_holdings_file(store: Any, file_id: str, known_symbols: Iterable[str] | 
     """The portfolio in the stored file ``file_id`` (``store``: a :class:`~qlwork.tools.files.FileStore`),
     None when the file is not a holdings file; InputError (with the fix) when it is one with bad rows."""
     obj = store.get(file_id)
+    if obj.kind not in ("csv", "json", "text") or obj.bytes > MAX_HOLDINGS_BYTES:
+        return None  # images, PDFs and big files are never read here
     data = store.content(file_id)
     fmt = holdings_format(obj.kind, data)
     if fmt is None:
