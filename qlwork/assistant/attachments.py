@@ -6,6 +6,10 @@ with the tools that read it, as in the Assistants API: documents (PDF, text) go 
 and images (CSV, JSON, PNG, JPEG) to code_interpreter. A CSV is read as a portfolio: validated with
 :func:`qlwork.portfolio.load_portfolio` and made the current thread's portfolio (stored in the
 thread metadata, so reopening the thread keeps it).
+
+On the server any attached holdings file (CSV or JSON, detected from its content by
+:mod:`qlwork.tools.holdings_files`) becomes the thread's portfolio from that message on
+(:func:`holdings_attachment`, :func:`attached_portfolio`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ PORTFOLIO_SUFFIXES = (".csv",)
 TOOLS_BY_KIND = {"pdf": ("file_search",), "text": ("file_search",), "csv": ("code_interpreter",),
                  "json": ("code_interpreter",), "png": ("code_interpreter",), "jpeg": ("code_interpreter",)}
 
-__all__ = ["attachment_name", "is_portfolio_file", "message_attachment", "save_upload", "thread_portfolio",
-           "use_as_portfolio"]
+__all__ = ["PORTFOLIO_FILE", "attached_portfolio", "attachment_name", "holdings_attachment", "is_portfolio_file",
+           "latest_portfolio_attachment", "message_attachment", "record_portfolio_attachment", "save_upload",
+           "thread_portfolio", "use_as_portfolio"]
 
 
 def save_upload(name: str, content: bytes | bytearray | memoryview) -> dict:
@@ -84,3 +89,59 @@ def thread_portfolio(thread: Any) -> str | None:
     if value.strip().lower().startswith("sample:") or Path(value).expanduser().is_file():
         return value
     return None
+
+
+# -- holdings attached to a message (the server's path; see docs/server.md "Portfolios") ------------
+
+PORTFOLIO_FILE = "_qlwork_portfolio_file"
+"""Thread metadata key: ``{"file_id", "message_id"}`` of the latest holdings file attached to a message.
+Internal (``_qlwork`` keys never reach the wire), so a platform's own ``portfolio_id`` stays as sent."""
+
+
+def holdings_attachment(file_ids: list[str], known_symbols: set[str] | None = None) -> str | None:
+    """The last of ``file_ids`` that holds a portfolio, validated (InputError with the fix when a
+    holdings file has bad rows); None when none of them is a holdings file."""
+    from ..tools.holdings_files import load_holdings_file
+
+    found = None
+    for file_id in file_ids:
+        if load_holdings_file(file_store(), file_id, known_symbols) is not None:
+            found = file_id
+    return found
+
+
+def record_portfolio_attachment(store: Any, thread_id: str, file_id: str | None, message_id: str | None) -> None:
+    """Make ``file_id`` the thread's portfolio from ``message_id`` on (None: forget the attached one)."""
+    value = {"file_id": file_id, "message_id": message_id} if file_id else None
+    store.update_thread_metadata(thread_id, {PORTFOLIO_FILE: value})
+
+
+def attached_portfolio(metadata: dict, known_symbols: set[str] | None = None) -> Any:
+    """The portfolio attached to the thread (a :class:`~qlwork.portfolio.Portfolio`), or None when none
+    was attached or the file is gone or no longer valid (the caller then falls back to ``portfolio_id``)."""
+    from ..tools.holdings_files import load_holdings_file
+
+    entry = (metadata or {}).get(PORTFOLIO_FILE)
+    file_id = entry.get("file_id") if isinstance(entry, dict) else None
+    if not file_id:
+        return None
+    try:
+        return load_holdings_file(file_store(), str(file_id), known_symbols)
+    except InputError:
+        return None
+
+
+def latest_portfolio_attachment(store: Any, thread_id: str) -> tuple[str | None, str | None]:
+    """(file_id, message_id) of the newest message of the thread carrying a holdings file (after a
+    message was deleted); files that fail validation now are skipped."""
+    for message in store.list_messages(thread_id, order="desc", limit=100):
+        ids = [a.file_id for a in message.attachments or []]
+        if not ids:
+            continue
+        try:
+            found = holdings_attachment(ids)
+        except InputError:
+            continue
+        if found:
+            return found, message.id
+    return None, None

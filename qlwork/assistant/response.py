@@ -67,6 +67,26 @@ RUNNER_FIELDS = ("conversation_context", "grounding")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
+TRADING_FLAG = "qlwork_response"
+"""Assistant metadata flag: ``{"qlwork_response": "TradingResponse"}`` asks for TradingResponse answers."""
+
+
+def wants_trading_response(assistant: Any) -> bool:
+    """True for the trading assistant: one whose ``response_format`` asks for JSON (json_schema or
+    json_object; the default assistant does), whose metadata carries :data:`TRADING_FLAG`, or one made
+    with the Python API without any ``response_format`` (None; the server stores ``"auto"`` for an API
+    client that gave none). Other assistants' answers are the model's own text (a TradingResponse JSON
+    answer is still recognised)."""
+    fmt = getattr(assistant, "response_format", None)
+    if fmt is None:
+        return True
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        return True
+    if fmt in ("json_schema", "json_object"):
+        return True
+    return (getattr(assistant, "metadata", None) or {}).get(TRADING_FLAG) == "TradingResponse"
+
+
 def response_json_schema(strict: bool = True) -> dict:
     """JSON schema for model backends' structured output, without ``conversation_context``.
 

@@ -26,7 +26,7 @@ from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, T
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
 from .render import parse_json
-from .response import ConversationContext, TradingResponse, parse_response, render_text
+from .response import ConversationContext, TradingResponse, parse_response, render_text, wants_trading_response
 from .store import Store
 
 DEFAULT_HISTORY_CHARS = 24_000
@@ -118,6 +118,9 @@ class Runner:
         self.max_workers = max_workers
         self.history_chars = history_chars
         self.on_delta = on_delta
+        # a host streaming answers per run (the server): fragments as (run id, text), and the answer's id
+        self.on_run_delta: Callable[[str, str], None] | None = None
+        self.message_id_for: Callable[[str], str | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -287,6 +290,8 @@ class Runner:
                 try:
                     response = parse_response(step.text)
                 except ModelBehaviorError as exc:
+                    if not wants_trading_response(state.assistant):  # any other assistant: its own text
+                        return self._complete(state, None, step.text)
                     if state.repaired:
                         return self._fail(run_id, "invalid_response", str(exc), state)
                     state.repaired, state.repair, state.rejected = True, str(exc), step.text
@@ -301,8 +306,14 @@ class Runner:
                           run_items=list(state.run_items), prior_tool_outputs=state.prior_tool_outputs,
                           tools=list(state.tools.values()), repair=state.repair, turn=state.turn,
                           instructions=state.run.instructions, client_tools=list(state.client_tools.values()),
-                          rejected=state.rejected, on_delta=self.on_delta,
+                          rejected=state.rejected, on_delta=self._delta_callback(state.run.id),
                           should_stop=lambda: self.store.run_status(state.run.id) != "in_progress")
+
+    def _delta_callback(self, run_id: str) -> Callable[[str], None] | None:
+        if self.on_run_delta is None:
+            return self.on_delta
+        per_run = self.on_run_delta
+        return lambda text: per_run(run_id, text)
 
     def _tool_turn(self, state: _RunState, step: ToolCalls) -> Run | None:
         """Record and run one batch of calls; returns the run if it now waits for client outputs."""
@@ -357,37 +368,45 @@ class Runner:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qlwork-tool")
         return list(self._pool.map(run_one, requests))
 
-    def _complete(self, state: _RunState, response: TradingResponse) -> Run:
+    def _complete(self, state: _RunState, response: TradingResponse | None, text: str | None = None) -> Run:
+        """Store the answer (a TradingResponse, or ``text`` as is for a non-trading assistant) and complete."""
         run = state.run
-        try:
-            policy = grounding.policy_for(state.assistant.metadata)
-        except InputError as exc:
-            return self._fail(run.id, "invalid_setting", f"{exc} {exc.fix or ''}".strip(), state)
-        outputs = [out for _, out in state.run_items] + [p.get("output") for p in state.prior_tool_outputs]
-        result = grounding.check(response.model_dump(mode="json"), outputs)
-        decision = grounding.decide(result, policy, state.corrected, state.turn < state.run.max_turns)
-        if decision == "correct":  # one turn for the model to fix or remove what is not grounded
-            state.corrected, state.repair = True, grounding.correction(result)
-            state.rejected = response.model_dump_json(exclude={"conversation_context", "grounding"}, exclude_none=True)
-            return self._loop(state)
-        record = grounding.Grounding.of(result, policy, state.corrected)
-        if decision == "reject":
-            return self._finish(run.id, "failed", state, metadata=record.on(self.store.get_run(run.id)),
-                                last_error={"code": "ungrounded_answer", "message": grounding.failure_message(result)})
-        message_id = new_id("msg")
-        response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
-                                                            tools_used=list(state.tools_used))
-        response.grounding = record
-        content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
+        message_id = (self.message_id_for(run.id) if self.message_id_for else None) or new_id("msg")
+        record = None
+        if response is None:  # a non-trading assistant's own text: no TradingResponse figures to trace
+            content = [text_part(text or "")]
+        else:
+            try:
+                policy = grounding.policy_for(state.assistant.metadata)
+            except InputError as exc:
+                return self._fail(run.id, "invalid_setting", f"{exc} {exc.fix or ''}".strip(), state)
+            outputs = [out for _, out in state.run_items] + [p.get("output") for p in state.prior_tool_outputs]
+            result = grounding.check(response.model_dump(mode="json"), outputs)
+            decision = grounding.decide(result, policy, state.corrected, state.turn < state.run.max_turns)
+            if decision == "correct":  # one turn for the model to fix or remove what is not grounded
+                state.corrected, state.repair = True, grounding.correction(result)
+                state.rejected = response.model_dump_json(exclude={"conversation_context", "grounding"},
+                                                          exclude_none=True)
+                return self._loop(state)
+            record = grounding.Grounding.of(result, policy, state.corrected)
+            if decision == "reject":
+                return self._finish(run.id, "failed", state, metadata=record.on(self.store.get_run(run.id)),
+                                    last_error={"code": "ungrounded_answer",
+                                                "message": grounding.failure_message(result)})
+            response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
+                                                                tools_used=list(state.tools_used))
+            response.grounding = record
+            content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
         with self.store.transaction():
             self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
-                                   assistant_id=run.assistant_id, id=message_id, metadata=record.metadata())
+                                   assistant_id=run.assistant_id, id=message_id,
+                                   metadata=record.metadata() if record else None)
             self.store.add_step(run.id, "message_creation",
                                 {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                 status="completed", completed_at=now(), thread_id=run.thread_id,
                                 assistant_id=run.assistant_id)
-            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn,
-                                         metadata=record.on(self.store.get_run(run.id)))
+            fields = {"metadata": record.on(self.store.get_run(run.id))} if record else {}
+            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn, **fields)
 
     # -- endings -------------------------------------------------------------------------------
     def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:

@@ -220,6 +220,10 @@ class Store:
         return self._delete("threads", thread_id)
 
     # -- messages ------------------------------------------------------------------------------
+    def delete_message(self, message_id: str) -> bool:
+        """Delete one message (run steps that created it keep its id, as in the Assistants API)."""
+        return self._delete("messages", message_id)
+
     def add_message(self, thread_id: str, role: str, content: str | list, *, attachments: list | None = None,
                     run_id: str | None = None, assistant_id: str | None = None,
                     metadata: dict | None = None, id: str | None = None) -> Message:

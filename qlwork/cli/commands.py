@@ -186,7 +186,7 @@ def cmd_serve(args) -> int:
     from ..server.serve import serve
 
     serve(host=args.host, port=args.port, backend=args.backend, workers=args.workers, tls=args.behind_tls,
-          access_log=args.access_log)
+          access_log=args.access_log, model=args.model)
     return 0
 
 
@@ -222,6 +222,8 @@ def _add_serve(sub) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     serve.add_argument("--backend", default="offline", help="default backend: offline | openai | openai-chat")
+    serve.add_argument("--model", default=None, help="model of the default backend (e.g. gpt-4.1-mini, qwen3), used "
+                       "when the assistant, run and user preferences name none")
     serve.add_argument("--workers", type=int, default=4, help="runs executed at once (default: 4)")
     serve.add_argument("--behind-tls", action="store_true", help="a TLS proxy is in front (silences the warning)")
     serve.add_argument("--access-log", action="store_true", help="log every request")

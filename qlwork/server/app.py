@@ -28,11 +28,11 @@ assistant message's text. Research output, not investment advice."""
 
 def create_app(store: Store | None = None, *, home: str | os.PathLike | None = None, backend: str = "offline",
                workers: int = 4, max_pending_per_user: int = 64, poll_after_ms: int = 25,
-               poll_wait: float = 2.0, market=None) -> FastAPI:
+               poll_wait: float = 2.0, market=None, model: str | None = None) -> FastAPI:
     """Build the app. ``home`` (or the store's folder, or $QLWORK_HOME) holds the SQLite store.
 
     ``backend``: default model backend for assistants that do not name one and users without a
-    preference. ``workers``: runs executed at once. ``poll_wait``: how long a poll-helper retrieve
+    preference; ``model``: its model when neither the assistant, the run nor the user's preferences name one. ``workers``: runs executed at once. ``poll_wait``: how long a poll-helper retrieve
     may wait for a run to rest (0 disables the wait).
     """
     if store is None:
@@ -41,9 +41,10 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
 
     keys = KeyStore(store)
     default_assistant = ensure_default_assistant(store)
-    resolver = files_routes.portfolio_resolver(store)
+    resolver = files_routes.portfolio_resolver(store, lambda: set(engine.market.instruments()["tradingsymbol"]))
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,
-                       market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver)
+                       market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver,
+                       default_model=model)
     st = ServerState(store=store, keys=keys, access=Access(store, keys, default_assistant.id), engine=engine,
                      poll_after_ms=poll_after_ms, poll_wait=poll_wait)
     st.extras["files"] = files_routes.file_access(store)
@@ -62,12 +63,14 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     from .routes_assistants import router as assistants
     from .routes_runs import router as runs
     from .routes_threads import router as threads
+    from .routes_vector_stores import router as vector_stores
 
     app.include_router(assistants)
     app.include_router(runs)  # before threads: POST /v1/threads/runs is not a thread id
     app.include_router(threads)
     for router in files_routes.routers():
         app.include_router(router)
+    app.include_router(vector_stores)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSON:

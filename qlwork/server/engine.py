@@ -21,13 +21,14 @@ from ..assistant.runner import Runner
 from ..assistant.store import Store
 from ..errors import InputError, QlworkError
 from ..tools.registry import REGISTRY, Registry, ToolContext
+from .deltas import TextDeltas
 from .errors import APIError
 from .keys import KeyStore
 
 log = logging.getLogger("qlwork.server")
 
-PortfolioResolver = Callable[[str, str], Any]
-"""(portfolio_id, user_id) -> a portfolio source for the tools, or None."""
+PortfolioResolver = Callable[[dict, str], Any]
+"""(thread metadata, user_id) -> a portfolio source for the tools, or None."""
 
 
 class RunEngine:
@@ -36,9 +37,10 @@ class RunEngine:
     def __init__(self, store: Store, default_backend: str = "offline", workers: int = 4,
                  max_pending_per_user: int = 64, registry: Registry = REGISTRY, market: Any = None,
                  max_turns: int = 10, default_assistant_id: str | None = None,
-                 portfolio_resolver: PortfolioResolver | None = None) -> None:
+                 portfolio_resolver: PortfolioResolver | None = None, default_model: str | None = None) -> None:
         self.store = store
         self.default_backend = default_backend
+        self.default_model = default_model  # `qlwork serve --model`: for the default backend
         self.registry = registry
         self.max_turns = max_turns
         self.max_pending_per_user = max_pending_per_user
@@ -51,6 +53,7 @@ class RunEngine:
         self._lock = threading.Lock()
         self._events: dict[str, threading.Event] = {}
         self._pending: Counter[str] = Counter()
+        self._text = TextDeltas()  # streamed answer fragments per run (see qlwork.server.streaming)
 
     # -- backends and context --------------------------------------------------------------------
     @property
@@ -83,21 +86,24 @@ class RunEngine:
                 options["model"] = assistant.model
             if model:
                 options["model"] = model
+            if not options.get("model") and self.default_model and name == self.default_backend:
+                options["model"] = self.default_model
         key = (name, json.dumps(options, sort_keys=True, default=str))
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
-                backend = get_backend(name, market=self.market) if name == "offline" else get_backend(name, **options)
+                backend = get_backend(name, market=self.market) if name == "offline" else _model_backend(name, options)
                 runner = self._runners[key] = Runner(self.store, self.registry, backend,
                                                      context_factory=self.context, max_turns=self.max_turns)
+                runner.on_run_delta, runner.message_id_for = self._text.add, self._text.message_id
             return runner
 
     def context(self, thread: Thread) -> ToolContext:
         meta = thread.metadata or {}
         market = self.market
         portfolio = meta.get("portfolio_id")
-        if self.portfolio_resolver is not None and portfolio is not None:
-            portfolio = self.portfolio_resolver(str(portfolio), thread.user_id or "")
+        if self.portfolio_resolver is not None:  # attached holdings, then a portfolio_id qlwork can resolve
+            portfolio = self.portfolio_resolver(meta, thread.user_id or "")
         return ToolContext(market=market, portfolio=portfolio, as_of=getattr(market, "default_as_of", None)
                            or _demo_as_of(market), risk_profile=meta.get("risk_profile") or "moderate",
                            thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread))
@@ -190,6 +196,7 @@ class RunEngine:
             self._events[run_id] = event
 
         def work() -> Run | None:
+            self._text.begin(run_id)
             try:
                 return job()
             except InputError:
@@ -198,6 +205,7 @@ class RunEngine:
                 log.exception("run %s failed", run_id)
                 return None
             finally:
+                self._text.end(run_id)
                 self._release(user_id)
                 with self._lock:
                     if self._events.get(run_id) is event:
@@ -217,6 +225,10 @@ class RunEngine:
         if event is not None:
             event.wait(timeout)
 
+    def text_deltas(self, run_id: str, start: int = 0) -> tuple[str | None, list[str]]:
+        """(message id, fragments from ``start`` on) of the answer a model is streaming for the run."""
+        return self._text.read(run_id, start)
+
     def running(self, run_id: str) -> bool:
         with self._lock:
             return run_id in self._events
@@ -225,6 +237,18 @@ class RunEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for runner in self._runners.values():
             runner.close()
+
+
+def _model_backend(name: str, options: dict):
+    """A model backend; a missing model is a 400 naming where to set one."""
+    try:
+        return get_backend(name, **options)
+    except QlworkError as exc:
+        if exc.details.get("code") != "missing_model":
+            raise
+        raise APIError(400, f"No model set for the {name} backend. Set one: the assistant's or run's `model`, the "
+                       "user's BYOAI preference `model`, or start the server with "
+                       f"`qlwork serve --backend {name} --model M`.", code="model_not_set", param="model") from None
 
 
 def _preferences(user_id: str):

@@ -8,11 +8,10 @@ holdings); it never names a server path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import Field
 
 from ..assistant.store import Store
 from ..errors import InputError
@@ -20,7 +19,7 @@ from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params
 from .errors import APIError, not_found
 from .keys import KeyStore
-from .schemas import ERRORS, DeletedOut, Id, ListOut, ToolResources, _In, _Out, documented
+from .schemas import ERRORS, DeletedOut, Id, ListOut, ToolResources, _Out, documented
 from .wire import page
 
 
@@ -111,15 +110,25 @@ def file_access(store: Store) -> FileAccess:
     return FileAccess(store)
 
 
-def portfolio_resolver(store: Store):
+def portfolio_resolver(store: Store, known_symbols: Callable[[], set[str]] | None = None):
+    """(thread metadata, user) -> the thread's portfolio for the tools, or None.
+
+    Order: the latest holdings file attached to a message of the thread; else ``portfolio_id`` when
+    qlwork can resolve it (``sample:<name>`` or one of the user's files); else None. A platform's own
+    id (``"pf-789"``) is left alone in the metadata and simply not used."""
+    from ..assistant.attachments import attached_portfolio
+
     files = FileAccess(store)
 
-    def resolve(portfolio_id: str, user: str) -> Any:
-        value = portfolio_id.strip()
+    def resolve(metadata: dict, user: str) -> Any:
+        attached = attached_portfolio(metadata, known_symbols() if known_symbols else None)
+        if attached is not None:
+            return attached
+        value = str((metadata or {}).get("portfolio_id") or "").strip()
         if value.lower().startswith("sample:"):
             return value
-        if value.startswith("file_"):
-            return files.path(user, value)
+        if value.startswith("file_") and files.owned(user, value):
+            return value  # the tools read the user's file by id (holdings CSV or JSON)
         return None
 
     return resolve
@@ -169,14 +178,13 @@ def merge_tool_resources(first: dict, second: dict) -> dict:
 
 def file_out(obj) -> dict:
     return {"id": obj.id, "object": "file", "bytes": obj.bytes, "created_at": obj.created_at,
-            "filename": obj.filename, "purpose": obj.purpose, "status": "processed", "status_details": None,
-            "expires_at": None}
+            "filename": obj.filename, "purpose": obj.purpose, "status": "processed"}
 
 
 def vector_store_out(vs: dict) -> dict:
     counts = vs["file_counts"]
-    return {"id": vs["id"], "object": "vector_store", "created_at": vs["created_at"], "name": vs["name"],
-            "usage_bytes": 0, "status": "completed", "expires_after": None, "expires_at": None,
+    return {"id": vs["id"], "object": "vector_store", "created_at": vs["created_at"], "name": vs["name"] or "",
+            "usage_bytes": 0, "status": "completed", "expires_at": None,
             "last_active_at": vs["created_at"], "metadata": {},
             "file_counts": {"in_progress": 0, "completed": counts["completed"], "failed": counts["failed"],
                             "cancelled": 0, "total": counts["total"]}}
@@ -197,28 +205,10 @@ class FileOut(_Out):
     purpose: str
 
 
-class VectorStoreOut(_Out):
-    id: str
-    object: str
-    created_at: int
-    file_counts: dict
-
-
-class VectorStoreCreate(_In):
-    name: Annotated[str, Field(max_length=256)] | None = None
-    file_ids: Annotated[list[Id], Field(max_length=100)] | None = None
-
-
-class VectorStoreFileCreate(_In):
-    file_id: Id
-
-
 # -- routes --------------------------------------------------------------------------------------
 
 files_router = APIRouter(prefix="/v1/files", tags=["files"])
-vs_router = APIRouter(prefix="/v1/vector_stores", tags=["vector stores"])
 FileId = Path(description="A file id (file_...).")
-VsId = Path(description="A vector store id (vs_...).")
 
 
 UPLOAD_MARGIN = 64 * 1024  # multipart overhead allowed above the file limit (boundaries, headers, purpose)
@@ -341,18 +331,12 @@ def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list
     vs = create(fa.files, name)
     fa.keys.claim("vector_store", vs["id"], user)
     for file_id in file_ids:
-        _add(fa, vs["id"], file_id)
+        add_to_store(fa, vs["id"], file_id)
     return vs["id"]
 
 
-@vs_router.post("", response_class=JSON, responses=documented(VectorStoreOut), summary="Create a vector store")
-def create_vector_store(body: VectorStoreCreate, user: str = Depends(current_user), st: ServerState = Depends(state)):
-    fa: FileAccess = st.extras["files"]
-    vs_id = new_vector_store(fa, user, body.name, body.file_ids or [])
-    return JSON(vector_store_out(fa.vector_store(user, vs_id)))
-
-
-def _add(fa: FileAccess, vs_id: str, file_id: str) -> None:
+def add_to_store(fa: FileAccess, vs_id: str, file_id: str) -> None:
+    """Index a file into a vector store; an unsearchable file is recorded as failed (not an error)."""
     from ..tools.file_search import add_file
 
     try:
@@ -362,80 +346,5 @@ def _add(fa: FileAccess, vs_id: str, file_id: str) -> None:
             raise
 
 
-@vs_router.get("", response_class=JSON, responses=documented(ListOut), summary="List vector stores")
-def list_vector_stores(params: ListParams = Depends(list_params), user: str = Depends(current_user),
-                       st: ServerState = Depends(state)):
-    fa: FileAccess = st.extras["files"]
-    ids, more = fa.owned_page(user, "vector_store", params)
-    return JSON({"object": "list", "data": [vector_store_out(fa.vector_store(user, i)) for i in ids],
-                 "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None, "has_more": more})
-
-
-@vs_router.get("/{vector_store_id}", response_class=JSON, responses=documented(VectorStoreOut),
-               summary="Retrieve a vector store")
-def retrieve_vector_store(vector_store_id: Id = VsId, user: str = Depends(current_user),
-                          st: ServerState = Depends(state)):
-    return JSON(vector_store_out(st.extras["files"].vector_store(user, vector_store_id)))
-
-
-@vs_router.delete("/{vector_store_id}", response_class=JSON, responses=documented(DeletedOut),
-                  summary="Delete a vector store")
-def delete_vector_store(vector_store_id: Id = VsId, user: str = Depends(current_user),
-                        st: ServerState = Depends(state)):
-    fa: FileAccess = st.extras["files"]
-    fa.vector_store(user, vector_store_id)
-    with fa.files.lock, fa.files.conn() as c:
-        c.execute("DELETE FROM vector_stores WHERE id = ?", (vector_store_id,))
-    fa.keys.release("vector_store", vector_store_id)
-    return JSON({"id": vector_store_id, "object": "vector_store.deleted", "deleted": True})
-
-
-@vs_router.post("/{vector_store_id}/files", response_class=JSON, responses=documented(VectorStoreOut),
-                summary="Add a file to a vector store")
-def add_vector_store_file(body: VectorStoreFileCreate, vector_store_id: Id = VsId, user: str = Depends(current_user),
-                          st: ServerState = Depends(state)):
-    fa: FileAccess = st.extras["files"]
-    vs = fa.vector_store(user, vector_store_id)
-    obj = fa.get(user, body.file_id)
-    _add(fa, vector_store_id, obj.id)
-    entry = next(f for f in fa.vector_store(user, vector_store_id)["files"] if f["file_id"] == obj.id)
-    return JSON(vs_file_out(vector_store_id, entry, vs["created_at"]))
-
-
-@vs_router.get("/{vector_store_id}/files", response_class=JSON, responses=documented(ListOut),
-               summary="List a vector store's files")
-def list_vector_store_files(vector_store_id: Id = VsId, params: ListParams = Depends(list_params),
-                            filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = Query(
-                                None, description="Only files with this status."),
-                            user: str = Depends(current_user), st: ServerState = Depends(state)):
-    fa: FileAccess = st.extras["files"]
-    fa.vector_store(user, vector_store_id)
-    conn = fa.files.conn()
-    clauses, args = ["vector_store_id = ?"], [vector_store_id]
-    if filter is not None:
-        clauses.append("status = ?")
-        args.append(filter)
-    for name, cursor, later in (("after", params.after, True), ("before", params.before, False)):
-        if cursor is None:
-            continue
-        key = conn.execute("SELECT created_at, rowid FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
-                           (vector_store_id, cursor)).fetchone()
-        if key is None:
-            raise APIError(400, f"The {name} cursor {cursor!r} is not a file of this vector store.",
-                           code="invalid_cursor", param=name)
-        clauses.append(f"(created_at, rowid) {'>' if later == (params.order == 'asc') else '<'} (?, ?)")
-        args += [key[0], key[1]]
-    reverse = params.before is not None and params.after is None
-    direction = "ASC" if (params.order == "asc") != reverse else "DESC"
-    rows = conn.execute(f"SELECT file_id, status, last_error, created_at FROM vector_store_files WHERE "
-                        f"{' AND '.join(clauses)} ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
-                        [*args, params.limit + 1]).fetchall()
-    items = [dict(r) for r in rows][::-1] if reverse else [dict(r) for r in rows]
-    more = len(items) > params.limit
-    if more:
-        items = items[1:] if reverse else items[:params.limit]
-    return JSON(page((vs_file_out(vector_store_id, f, int(f["created_at"])) for f in items), more))
-
-
 def routers() -> list[APIRouter]:
-    return [files_router, vs_router]
+    return [files_router]  # /v1/vector_stores: routes_vector_stores

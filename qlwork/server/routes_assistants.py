@@ -32,6 +32,7 @@ def _fields(body: AssistantCreate, st: ServerState, user: str, creating: bool) -
         fields.setdefault("tools", default_tools(st.engine.registry) if body.tools is None else [])
         if not fields.get("model"):
             fields["model"] = "offline-rules"
+        fields.setdefault("response_format", "auto")  # OpenAI's default: answers in the model's own text
     return {k: v for k, v in fields.items() if v is not None or k in ("name", "description", "instructions")}
 
 

@@ -15,7 +15,7 @@ from .routes_threads import add_message, check_attachments, create_thread
 from .schemas import (ERRORS, Id, ListOut, RunCreate, RunOut, RunStepOut, RunUpdate, SubmitToolOutputs,
                       ThreadAndRunCreate, documented)
 from .streaming import run_events
-from .wire import page, run_out, step_out
+from .wire import RUN_OPTION_DEFAULTS, RUN_OPTIONS, page, run_out, step_out
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
 ThreadId = Path(description="A thread id (thread_...).")
@@ -24,8 +24,10 @@ STREAMED = {200: {"model": RunOut, "content": {"text/event-stream": {}}}, **ERRO
 WAITING = ("queued", "in_progress", "cancelling")
 
 
-def _stream(st: ServerState, run_id: str, thread: Thread | None = None, known_steps: dict | None = None):
-    return StreamingResponse(run_events(st, run_id, thread, known_steps), media_type="text/event-stream",
+def _stream(st: ServerState, run_id: str, thread: Thread | None = None, known_steps: dict | None = None,
+            include: list[str] | None = None):
+    return StreamingResponse(run_events(st, run_id, thread, known_steps, include=include),
+                             media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
@@ -47,9 +49,13 @@ def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
         for m in extra:
             add_message(st, thread.id, m)
 
+    metadata = dict(body.metadata or {})
+    sent = body.model_dump(include=set(RUN_OPTION_DEFAULTS), exclude_unset=True, exclude_none=True)
+    if sent:
+        metadata[RUN_OPTIONS] = sent  # echoed on the run as sent (internal key, never on the wire)
     return st.engine.create_run(user, thread, assistant, before=before, instructions=instructions,
-                                tools=tools_in(body.tools), max_turns=body.max_turns,
-                                metadata=dict(body.metadata or {}), model=body.model)
+                                tools=tools_in(body.tools), max_turns=body.max_turns, metadata=metadata,
+                                model=body.model)
 
 
 @router.post("/runs", response_class=JSON, responses=STREAMED, summary="Create a thread and run it")
@@ -70,7 +76,7 @@ async def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depe
                st: ServerState = Depends(state), include: list[str] | None = Query(None, alias="include[]")):
     thread = st.access.thread(user, thread_id)
     run = start_run(st, user, thread, body)
-    return _stream(st, run.id) if body.stream else _run_json(st, run)
+    return _stream(st, run.id, include=include) if body.stream else _run_json(st, run)
 
 
 @router.get("/{thread_id}/runs", response_class=JSON, responses=documented(ListOut), summary="List runs")
@@ -127,7 +133,7 @@ async def list_steps(thread_id: Id = ThreadId, run_id: Id = RunId, params: ListP
                user: str = Depends(current_user), st: ServerState = Depends(state),
                include: list[str] | None = Query(None, alias="include[]")):
     items, more = st.access.steps(user, thread_id, run_id, params.limit, params.order, params.after, params.before)
-    return JSON(page((step_out(s) for s in items), more))
+    return JSON(page((step_out(s, include) for s in items), more))
 
 
 @router.get("/{thread_id}/runs/{run_id}/steps/{step_id}", response_class=JSON, responses=documented(RunStepOut),
@@ -135,7 +141,7 @@ async def list_steps(thread_id: Id = ThreadId, run_id: Id = RunId, params: ListP
 async def retrieve_step(thread_id: Id = ThreadId, run_id: Id = RunId, step_id: Id = Path(description="A step id."),
                   user: str = Depends(current_user), st: ServerState = Depends(state),
                   include: list[str] | None = Query(None, alias="include[]")):
-    return JSON(step_out(st.access.step(user, thread_id, run_id, step_id)))
+    return JSON(step_out(st.access.step(user, thread_id, run_id, step_id), include))
 
 
 __all__ = ["router", "start_run", "APIError"]

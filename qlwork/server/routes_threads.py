@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from ..assistant.attachments import (PORTFOLIO_FILE, holdings_attachment, latest_portfolio_attachment,
+                                     record_portfolio_attachment)
 from ..assistant.objects import Thread
+from ..errors import QlworkError
 from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params
 from .errors import APIError
@@ -52,13 +55,31 @@ def check_attachments(st: ServerState, user: str, body: MessageCreate) -> None:
     for file_id in ids:
         if files is None or not files.owned(user, file_id):
             raise APIError(404, f"No file found with id '{file_id}'.", code="not_found", param="attachments")
+    _holdings(st, body)  # a holdings file with bad rows is refused now, not at run time
+
+
+def _holdings(st: ServerState, body: MessageCreate) -> str | None:
+    """The attached holdings file (validated against the market's symbols), if any."""
+    ids = [a.file_id for a in body.attachments or []]
+    if not ids:
+        return None
+    try:
+        return holdings_attachment(ids, set(st.engine.market.instruments()["tradingsymbol"]))
+    except QlworkError as exc:
+        raise APIError(400, f"The attached holdings file is not a valid portfolio: {exc}", code="invalid_portfolio",
+                       param="attachments") from None
 
 
 def add_message(st: ServerState, thread_id: str, body: MessageCreate):
+    """Store a message; an attached holdings file becomes the thread's portfolio from it on."""
     attachments = [{"file_id": a.file_id, "tools": [t.model_dump() for t in a.tools or []]}
                    for a in body.attachments or []]
-    return st.store.add_message(thread_id, body.role, content_in(body.content), attachments=attachments,
-                                metadata=dict(body.metadata or {}))
+    message = st.store.add_message(thread_id, body.role, content_in(body.content), attachments=attachments,
+                                   metadata=dict(body.metadata or {}))
+    portfolio = _holdings(st, body)
+    if portfolio is not None:
+        record_portfolio_attachment(st.store, thread_id, portfolio, message.id)
+    return message
 
 
 @router.post("", response_class=JSON, responses=documented(ThreadOut), summary="Create a thread")
@@ -139,3 +160,18 @@ async def update_message(body: MessageUpdate, thread_id: Id = ThreadId, message_
         if body.metadata is not None:
             message = st.store.update_message(message_id, metadata={**message.metadata, **body.metadata})
     return JSON(message_out(message))
+
+
+@router.delete("/{thread_id}/messages/{message_id}", response_class=JSON, responses=documented(DeletedOut),
+               summary="Delete a message")
+async def delete_message(thread_id: Id = ThreadId, message_id: Id = MessageId, user: str = Depends(current_user),
+                         st: ServerState = Depends(state)):
+    with st.store.transaction():
+        thread = st.access.thread(user, thread_id)
+        st.access.message(user, thread_id, message_id)
+        _refuse_if_active(st, thread_id, "delete messages of the thread")
+        st.store.delete_message(message_id)
+        entry = (thread.metadata or {}).get(PORTFOLIO_FILE)
+        if isinstance(entry, dict) and entry.get("message_id") == message_id:  # its portfolio goes with it
+            record_portfolio_attachment(st.store, thread_id, *latest_portfolio_attachment(st.store, thread_id))
+    return JSON(deleted("thread.message", message_id))

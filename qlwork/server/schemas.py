@@ -2,7 +2,7 @@
 
 Requests follow OpenAI's limits (metadata: at most 16 string pairs, keys <= 64 and values <= 512
 characters) so code that worked against OpenAI validates here; parameters qlwork does not use
-(temperature, top_p, truncation_strategy, ...) are accepted and ignored. Response models describe
+(temperature, top_p, truncation_strategy, ...) are accepted, echoed on the run as sent, and not applied. Response models describe
 the wire shapes for the OpenAPI spec; handlers build the JSON in :mod:`qlwork.server.wire`.
 """
 
@@ -164,6 +164,11 @@ class ThreadUpdate(_WithMetadata):
     tool_resources: ToolResources | None = None
 
 
+class TruncationStrategy(_In):
+    type: Literal["auto", "last_messages"]
+    last_messages: Annotated[int, Field(ge=1)] | None = None
+
+
 class RunCreate(_WithMetadata):
     assistant_id: Id
     model: Annotated[str, StringConstraints(max_length=256)] | None = None
@@ -172,6 +177,15 @@ class RunCreate(_WithMetadata):
     additional_messages: Annotated[list[MessageCreate], Field(max_length=32)] | None = None
     tools: Annotated[list[ToolIn], Field(max_length=128)] | None = None
     stream: bool | None = None
+    # accepted and echoed on the run as sent (qlwork's runner does not use them)
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_prompt_tokens: Annotated[int, Field(ge=256)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=16)] | None = None
+    truncation_strategy: TruncationStrategy | None = None
+    tool_choice: Union[Literal["none", "auto", "required"], dict[str, Any]] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: Union[Literal["auto"], dict[str, Any]] | None = None
     max_turns: Annotated[int, Field(ge=1, le=50)] | None = Field(
         None, description="qlwork: model turns before the run ends incomplete (default 10).")
 

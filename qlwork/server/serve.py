@@ -31,7 +31,8 @@ def exposure_warning(host: str, tls: bool = False) -> str | None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", workers: int = 4,
-          tls: bool = False, log_level: str = "info", access_log: bool = False, out: TextIO = sys.stderr) -> None:
+          tls: bool = False, log_level: str = "info", access_log: bool = False, out: TextIO = sys.stderr,
+          model: str | None = None) -> None:
     """Serve the Assistants API until interrupted (``tls``: a TLS proxy is in front; ``access_log``:
     log every request, off by default as it costs ~0.2 ms a request)."""
     import uvicorn
@@ -39,12 +40,13 @@ def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", w
     from .app import create_app
     from .keys import KeyStore
 
-    app = create_app(backend=backend, workers=workers)
+    app = create_app(backend=backend, workers=workers, model=model)
     warning = exposure_warning(host, tls)
     if warning:
         print(f"WARNING: {warning}", file=out)
     if not KeyStore(app.state.qlwork.store).list(include_revoked=False):
         print("note: no API keys yet; create one with `qlwork serve keys create --user ID`.", file=out)
-    print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}; OpenAPI at /openapi.json)",
+    print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}"
+          f"{f', model {model}' if model else ''}; OpenAPI at /openapi.json)",
           file=out)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)

@@ -7,7 +7,10 @@ changed: ``thread.created`` (create-and-run only), ``thread.run.created``, ``thr
 run's resting status (``thread.run.completed``, ``failed``, ``cancelled``, ``incomplete``, ``expired``
 or ``requires_action``) and finally ``event: done`` with ``data: [DONE]``. Every status a run passes
 through is reported even if it moved on before the watcher looked (the snapshot then carries the
-status the event names). The answer arrives as one delta: qlwork stores the final answer whole.
+status the event names). A tool_calls step starts empty; once its calls rest (ran, or wait for the
+client) each call arrives as ``thread.run.step.delta`` events (the call, its arguments, its output), so
+the SDK's ``on_tool_call_created`` / ``_delta`` / ``_done`` fire. A model backend that streams sends the answer token by token
+(``thread.message.delta``) while it is written; otherwise the stored answer arrives as one delta.
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ def sse(event: str, data: dict | str) -> str:
 
 
 def run_events(st: ServerState, run_id: str, thread: Thread | None = None, known_steps: dict | None = None,
-               interval: float = 0.01) -> Iterator[str]:
+               interval: float = 0.01, include: list[str] | None = None) -> Iterator[str]:
     """Events for one run until it rests, then ``done``.
 
     ``known_steps`` ({step id: status} taken before submit_tool_outputs) marks a resumed run: only
     changes since that snapshot are reported."""
     try:
-        yield from _watch(st, run_id, thread, known_steps, interval)
+        yield from _watch(st, run_id, thread, known_steps, interval, include)
     except Exception as exc:  # report instead of cutting the stream short
         log.exception("stream of run %s failed", run_id)
         yield sse("error", {"error": {"message": f"Streaming failed: {type(exc).__name__}", "type": "server_error",
@@ -50,19 +53,18 @@ def run_events(st: ServerState, run_id: str, thread: Thread | None = None, known
 
 
 def _watch(st: ServerState, run_id: str, thread: Thread | None, known_steps: dict | None,
-           interval: float) -> Iterator[str]:
+           interval: float, include: list[str] | None) -> Iterator[str]:
     store = st.store
     if thread is not None:
         yield sse("thread.created", thread_out(thread))
     run = store.get_run(run_id)
     steps: dict[str, str] = dict(known_steps or {})
-    if known_steps is not None:
-        emitted = {"queued"}
-        yield sse("thread.run.queued", {**run_out(run), "status": "queued"})
-    else:
+    created: set[str] = set()  # steps announced by this stream (deltas only make sense for those)
+    text = _TextStream(run_id)
+    if known_steps is None:
         yield sse("thread.run.created", {**run_out(run), "status": "queued"})
-        yield sse("thread.run.queued", {**run_out(run), "status": "queued"})
-        emitted = {"queued"}
+    yield sse("thread.run.queued", {**run_out(run), "status": "queued"})
+    emitted = {"queued"}
     deadline = time.monotonic() + MAX_STREAM_SECONDS
     while True:
         run = store.get_run(run_id)
@@ -70,21 +72,26 @@ def _watch(st: ServerState, run_id: str, thread: Thread | None, known_steps: dic
         if run.status != "queued" and "in_progress" not in emitted and run.status != "cancelled":
             emitted.add("in_progress")
             yield sse("thread.run.in_progress", {**wire, "status": "in_progress"})
+        yield from text.more(st, run)  # before the steps: the answer's step may already be complete
         for step in store.list_steps(run_id, limit=100):
-            out = step_out(step)
+            out = step_out(step, include)
             if step.id not in steps:
                 steps[step.id] = "in_progress"
-                yield sse("thread.run.step.created", {**out, "status": "in_progress", "completed_at": None})
-                yield sse("thread.run.step.in_progress", {**out, "status": "in_progress", "completed_at": None})
+                created.add(step.id)
+                yield from _step_started(out)
+            if step.id in created and (step.status != "in_progress" or run.status == "requires_action"):
+                created.discard(step.id)  # its calls rest (done, or waiting for the client): announce them
+                yield from _call_deltas(out)
             if step.status != steps[step.id]:
                 if step.type == "message_creation":
-                    yield from _message_events(st, step.step_details.message_creation.message_id)
+                    yield from text.finish(st, step.step_details.message_creation.message_id)
                 steps[step.id] = step.status
                 yield sse(f"thread.run.step.{step.status}", out)
         if run.status == "cancelling" and "cancelling" not in emitted:
             emitted.add("cancelling")
             yield sse("thread.run.cancelling", wire)
         if run.status in RESTING:
+            yield from text.abandon(run)
             yield sse(f"thread.run.{run.status}", wire)
             return
         if time.monotonic() > deadline:
@@ -93,6 +100,100 @@ def _watch(st: ServerState, run_id: str, thread: Thread | None, known_steps: dic
                                           "code": "stream_timeout"}})
             return
         st.engine.wait(run_id, interval) if st.engine.running(run_id) else time.sleep(interval)
+
+
+def _step_started(out: dict) -> Iterator[str]:
+    """created / in_progress for a new step; a tool_calls step starts empty (its calls follow as deltas)."""
+    pending = {**out, "status": "in_progress", "completed_at": None}
+    if out["type"] == "tool_calls":
+        pending["step_details"] = {"type": "tool_calls", "tool_calls": []}
+    yield sse("thread.run.step.created", pending)
+    yield sse("thread.run.step.in_progress", pending)
+
+
+def _call_deltas(out: dict) -> Iterator[str]:
+    """A tool_calls step's calls, one after the other as OpenAI streams them: the call (id, type, name),
+    its arguments (or code), then its output when there is one. The SDK's on_tool_call_created,
+    on_tool_call_delta and on_tool_call_done fire for each call in turn."""
+    if out["type"] != "tool_calls":
+        return
+    step_id = out["id"]
+    for i, call in enumerate(out["step_details"]["tool_calls"]):
+        kind = call["type"]
+        if kind == "function":
+            fn = call["function"]
+            yield _step_delta(step_id, {"index": i, "id": call["id"], "type": kind,
+                                        "function": {"name": fn["name"], "arguments": "", "output": None}})
+            yield _step_delta(step_id, {"index": i, "type": kind, "function": {"arguments": fn.get("arguments") or ""}})
+            if fn.get("output") is not None:
+                yield _step_delta(step_id, {"index": i, "type": kind, "function": {"output": fn["output"]}})
+        elif kind == "code_interpreter":
+            code = call["code_interpreter"]
+            yield _step_delta(step_id, {"index": i, "id": call["id"], "type": kind,
+                                        "code_interpreter": {"input": "", "outputs": []}})
+            yield _step_delta(step_id, {"index": i, "type": kind, "code_interpreter": {"input": code["input"]}})
+            if code["outputs"]:
+                outputs = [{"index": j, **o} for j, o in enumerate(code["outputs"])]
+                yield _step_delta(step_id, {"index": i, "type": kind, "code_interpreter": {"outputs": outputs}})
+        else:
+            yield _step_delta(step_id, {"index": i, "id": call["id"], "type": kind, "file_search": {}})
+            yield _step_delta(step_id, {"index": i, "type": kind, "file_search": call["file_search"]})
+
+
+def _step_delta(step_id: str, call: dict) -> str:
+    return sse("thread.run.step.delta", {"id": step_id, "object": "thread.run.step.delta",
+                                         "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}})
+
+
+class _TextStream:
+    """The answer's text as a streaming backend produces it (token deltas), then the stored message.
+
+    The deltas are the model's raw text; ``thread.message.completed`` carries the stored answer (for the
+    trading assistant the validated TradingResponse JSON, which may differ: a repaired answer follows
+    the rejected one's deltas). A run that ends without an answer ends the message ``incomplete``."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.message: dict | None = None
+        self.sent = 0
+        self.text: list[str] = []
+
+    def more(self, st: ServerState, run) -> Iterator[str]:
+        message_id, pieces = st.engine.text_deltas(self.run_id, self.sent)
+        if not pieces or message_id is None:
+            return
+        if self.message is None:
+            self.message = {"id": message_id, "object": "thread.message", "created_at": int(time.time()),
+                            "thread_id": run.thread_id, "role": "assistant", "status": "in_progress",
+                            "completed_at": None, "incomplete_at": None, "incomplete_details": None, "content": [],
+                            "attachments": [], "assistant_id": run.assistant_id, "run_id": run.id, "metadata": {}}
+            yield sse("thread.message.created", self.message)
+            yield sse("thread.message.in_progress", self.message)
+        for piece in pieces:
+            yield sse("thread.message.delta", {"id": message_id, "object": "thread.message.delta", "delta": {
+                "role": "assistant", "content": [{"index": 0, "type": "text",
+                                                  "text": {"value": piece, "annotations": []}}]}})
+        self.sent += len(pieces)
+        self.text += pieces
+
+    def finish(self, st: ServerState, message_id: str) -> Iterator[str]:
+        if self.message is not None and self.message["id"] == message_id:
+            self.message = None
+            yield sse("thread.message.completed", message_out(st.store.get_message(message_id)))
+            return
+        yield from self.abandon(None)
+        yield from _message_events(st, message_id)
+
+    def abandon(self, run) -> Iterator[str]:
+        if self.message is None:
+            return
+        reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(getattr(run, "status", ""), "run_failed")
+        yield sse("thread.message.incomplete", {**self.message, "status": "incomplete",
+                                                 "incomplete_at": int(time.time()),
+                                                 "incomplete_details": {"reason": reason},
+                                                 "content": [{"type": "text", "text": {
+                                                     "value": "".join(self.text), "annotations": []}}]})
+        self.message = None
 
 
 def _message_events(st: ServerState, message_id: str) -> Iterator[str]:

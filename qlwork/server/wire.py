@@ -43,9 +43,10 @@ def _response_format(value: Any) -> Any:
 def tool_out(t: dict) -> dict:
     if t.get("type") == "function":
         fn = t.get("function") or {}
-        return {"type": "function", "function": {"name": fn.get("name"), "description": fn.get("description"),
-                                                 "parameters": fn.get("parameters"), "strict": fn.get("strict")}}
-    return dict(t)
+        out = {"name": fn.get("name"), "strict": fn.get("strict")}
+        out.update({k: fn[k] for k in ("description", "parameters") if fn.get(k) is not None})
+        return {"type": "function", "function": out}
+    return {k: v for k, v in t.items() if not str(k).startswith("_qlwork")}
 
 
 def public_metadata(meta: dict) -> dict:
@@ -111,21 +112,53 @@ def run_error(run: Run) -> dict | None:
     return {"code": RUN_ERROR_CODES.get(err.code, "server_error"), "message": f"[{err.code}] {err.message}"}
 
 
+RUN_OPTIONS = "_qlwork_run_options"  # run metadata key: the sampling/format options as the client sent them
+RUN_OPTION_DEFAULTS = {"temperature": None, "top_p": None, "max_prompt_tokens": None, "max_completion_tokens": None,
+                       "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
+                       "tool_choice": "auto", "parallel_tool_calls": True}
+
+
 def run_out(r: Run) -> dict:
     terminal = r.status in ("completed", "failed", "cancelled", "incomplete", "expired")
+    sent = (r.metadata or {}).get(RUN_OPTIONS)
+    options = {**RUN_OPTION_DEFAULTS, **(sent if isinstance(sent, dict) else {})}
     return {"id": r.id, "object": "thread.run", "created_at": r.created_at, "thread_id": r.thread_id,
             "assistant_id": r.assistant_id, "status": r.status, "required_action": r.required_action,
             "last_error": run_error(r), "expires_at": None, "started_at": r.started_at,
             "cancelled_at": r.cancelled_at, "failed_at": r.failed_at, "completed_at": r.completed_at,
-            "incomplete_details": r.incomplete_details, "model": r.model, "instructions": r.instructions,
+            "incomplete_details": r.incomplete_details, "model": r.model or "", "instructions": r.instructions or "",
             "tools": [tool_out(t) for t in r.tools], "metadata": public_metadata(r.metadata),
-            "usage": r.usage.model_dump() if (r.usage and terminal) else None,
-            "temperature": None, "top_p": None, "max_prompt_tokens": None, "max_completion_tokens": None,
-            "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
-            "tool_choice": "auto", "parallel_tool_calls": True, "backend": r.backend, "max_turns": r.max_turns}
+            "usage": r.usage.model_dump() if (r.usage and terminal) else None, **options,
+            "backend": r.backend, "max_turns": r.max_turns}
 
 
-def _call_out(call: dict) -> dict:
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def file_search_results(raw: str | None, with_content: bool) -> list[dict]:
+    """A file_search tool output -> the Assistants ``results`` (scores scaled to 0-1; the passages'
+    text only when asked for with ``include[]=`` :data:`FILE_SEARCH_CONTENT`)."""
+    try:
+        out = json.loads(raw or "")
+    except (TypeError, ValueError):
+        return []
+    hits = [h for h in (out.get("results") if isinstance(out, dict) else None) or [] if isinstance(h, dict)]
+    results = []
+    for h, score in zip(hits, unit_scores([float(h.get("score") or 0) for h in hits])):
+        item = {"file_id": str(h.get("file_id", "")), "file_name": str(h.get("filename", "")), "score": score}
+        if with_content:
+            item["content"] = [{"type": "text", "text": str(h.get("text") or h.get("quote") or "")}]
+        results.append(item)
+    return results
+
+
+def unit_scores(scores: list[float]) -> list[float]:
+    """Relevance scores scaled into [0, 1] (the best hit 1.0), as the API's schemas require."""
+    top = max(scores, default=0.0)
+    return [round(max(s, 0.0) / top, 4) if top > 0 else 0.0 for s in scores]
+
+
+def _call_out(call: dict, with_content: bool = False) -> dict:
     fn = call.get("function") or {}
     name = fn.get("name")
     if name == "code_interpreter":
@@ -136,7 +169,9 @@ def _call_out(call: dict) -> dict:
         return {"id": call["id"], "type": "code_interpreter",
                 "code_interpreter": {"input": code, "outputs": interpreter_outputs(fn.get("output"))}}
     if name == "file_search":
-        return {"id": call["id"], "type": "file_search", "file_search": {"results": []}}
+        return {"id": call["id"], "type": "file_search",
+                "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+                                "results": file_search_results(fn.get("output"), with_content)}}
     return {"id": call["id"], "type": "function",
             "function": {"name": name, "arguments": fn.get("arguments"), "output": fn.get("output")}}
 
@@ -159,10 +194,12 @@ def interpreter_outputs(raw: str | None) -> list[dict]:
     return ([{"type": "logs", "logs": logs}] if logs else []) + images
 
 
-def step_out(s: RunStep) -> dict:
+def step_out(s: RunStep, include: list[str] | None = None) -> dict:
+    """A run step; ``include`` (the ``include[]`` query) may ask for file_search result content."""
     details = s.step_details.model_dump()
     if details["type"] == "tool_calls":
-        details = {"type": "tool_calls", "tool_calls": [_call_out(c) for c in details["tool_calls"]]}
+        with_content = FILE_SEARCH_CONTENT in (include or [])
+        details = {"type": "tool_calls", "tool_calls": [_call_out(c, with_content) for c in details["tool_calls"]]}
     return {"id": s.id, "object": "thread.run.step", "created_at": s.created_at, "run_id": s.run_id,
             "thread_id": s.thread_id, "assistant_id": s.assistant_id, "type": s.type, "status": s.status,
             "step_details": details, "last_error": s.last_error.model_dump() if s.last_error else None,
@@ -172,8 +209,8 @@ def step_out(s: RunStep) -> dict:
 
 def page(items: Iterable[dict], has_more: bool) -> dict:
     data = list(items)
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else "",
+            "last_id": data[-1]["id"] if data else "", "has_more": has_more}
 
 
 def deleted(kind: str, id_: str) -> dict:

@@ -56,7 +56,9 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
     chosen = source if source is not None else ctx.portfolio
     if chosen is None:
         raise InputError("No portfolio given and the thread has none.",
-                         fix='Pass portfolio="sample:diversified" or a CSV/JSON path.')
+                         fix="Attach a holdings file (CSV with tradingsymbol,exchange,quantity,average_price, or "
+                             "Kite holdings() JSON) to a message, or pass portfolio=\"sample:diversified\".",
+                         code="no_portfolio")
     if isinstance(chosen, Portfolio):
         return chosen
     if isinstance(chosen, str) and chosen.strip().lower() == "kite":
@@ -69,6 +71,10 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                                  'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
         return loader(name="kite")
     known = set(market.instruments()["tradingsymbol"])
+    if isinstance(chosen, str) and chosen.strip().startswith("file_"):  # one of the caller's uploads
+        from .holdings_files import portfolio_from_file_id
+
+        return portfolio_from_file_id(ctx, chosen.strip(), known)
     return load_portfolio(chosen, known_symbols=known)
 
 

@@ -96,7 +96,7 @@ def test_flag_policy_marks_the_figures_without_an_extra_call(fm, planted_key, ma
     shown = capsys.readouterr().out
     assert f"{g.checked - 2} of {g.checked} figures traced to tool outputs (flagged); not traced: overall_score " \
            f"{fm.INVENTED_SCORE}, insights[{insight}] 42.42%." in shown
-    review = SimpleNamespace(calls=[], direct_analysis=False, run_id=answer.run.id, thread_id=answer.run.thread_id,
+    review = SimpleNamespace(calls=[], report_calls=[], direct_analysis=False, run_id=answer.run.id, thread_id=answer.run.thread_id,
                              params={"backend": "openai-chat"}, model="fake-model", response=answer.message.data)
     report = audit_html(review)  # the weekly report's audit trail
     assert f"Grounding: {g.checked - 2} of {g.checked} figures traced to tool outputs (flagged)" in report

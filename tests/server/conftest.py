@@ -118,15 +118,28 @@ def fm():
     return load_fake_model()
 
 
-@pytest.fixture()
-def byoai_user(live, fm, monkeypatch):
-    """A user whose preferences select openai-chat on a scripted fake model: (client, fake model)."""
+def scripted_model_user(fm, monkeypatch, stream: bool = False):
+    """A new user whose preferences select openai-chat on a scripted fake model: yields (user, model)."""
     from qlwork.assistant.preferences import AIPreferences, save_preferences
 
     monkeypatch.setenv("QLWORK_TEST_KEY", "sk-test-server-0123456789abcdef")
     user = f"carol{time.monotonic_ns() % 10**9}"
     with fm.FakeModel() as model:
         save_preferences(user, AIPreferences(preferred_ai_provider="openai-chat", base_url=model.base_url,
-                                             model="fake-model", api_key_env="QLWORK_TEST_KEY", stream=False,
+                                             model="fake-model", api_key_env="QLWORK_TEST_KEY", stream=stream,
                                              max_retries=0, timeout=10))
+        yield user, model
+
+
+@pytest.fixture()
+def byoai_user(live, fm, monkeypatch):
+    """A user whose preferences select openai-chat on a scripted fake model: (client, fake model)."""
+    for user, model in scripted_model_user(fm, monkeypatch):
+        yield live.client(user, max_retries=0), model
+
+
+@pytest.fixture()
+def streaming_user(live, fm, monkeypatch):
+    """Like byoai_user, with the model streaming its answers: (client, fake model)."""
+    for user, model in scripted_model_user(fm, monkeypatch, stream=True):
         yield live.client(user, max_retries=0), model

@@ -57,6 +57,15 @@ def _errors(outputs) -> list[str]:
     return notes
 
 
+def _error_code(outputs) -> str:
+    """The machine-readable code of the first tool error (e.g. ``no_portfolio``), else ``tool_error``."""
+    for _, _, out in outputs:
+        err = out.get("error") if isinstance(out, dict) else None
+        if isinstance(err, dict) and isinstance(err.get("code"), str):
+            return err["code"]
+    return "tool_error"
+
+
 def _base(analysis_type: str, outputs) -> dict:
     source = next((o.get("data_source") for _, _, o in outputs if isinstance(o, dict) and o.get("data_source")), None)
     answer = {"analysis_type": analysis_type, "overall_score": None, "risk_level": None, "recommendations": [],
@@ -281,6 +290,7 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
         answer["insights"] = errors + answer["insights"]
         if not answer["recommendations"] and answer.get("overall_score") is None and kind != "help":
             answer["analysis_type"] = "error"
+            answer.setdefault("extra", {})["error"] = _error_code(outputs)
     if ORDER_REQUEST.search(text or ""):
         answer["insights"].insert(0, READ_ONLY_NOTE)
     answer["insights"].append(ENGINE_NOTE)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from ..response import wants_trading_response
 from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import compose
+from .compose_client import KNOWN as CLIENT_KNOWN, client_arguments, compose_client
 from .compose_files import FILE_KINDS, files_step
 from .intent import Intent, read_intent
 
@@ -25,6 +27,13 @@ def message_text(message) -> str:
             text = p.get("text")
             parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
     return "\n".join(parts)
+
+
+ONLY_PORTFOLIO_QUESTIONS = (
+    "This assistant runs on qlwork's offline rule engine, which only answers portfolio and market questions "
+    "(portfolio review, risk, signals, sectors, strategies); for anything else configure a model: "
+    "`qlwork serve --backend openai-chat --model M` (or `--backend openai`), or create the assistant with "
+    "\"backend\": \"openai-chat\" and a model.")
 
 
 class OfflineBackend:
@@ -71,15 +80,23 @@ class OfflineBackend:
     # -- protocol --------------------------------------------------------------------------
     def next_step(self, inp: ModelInput) -> ToolCalls | FinalMessage:
         text, intent = self._intents(inp)
-        available = {t.name for t in inp.tools}
+        # client-declared functions with the engine's tool names are called too (requires_action)
+        client = {c.get("name"): c for c in inp.client_tools or [] if c.get("name") in CLIENT_KNOWN}
+        available = {t.name for t in inp.tools} | set(client)
+        if intent.kind == "help" and not wants_trading_response(inp.assistant):
+            return FinalMessage(ONLY_PORTFOLIO_QUESTIONS)  # any other assistant: one clear line, as text
         if intent.kind in FILE_KINDS:  # files and code: planned and composed in compose_files
             return files_step(intent, text, inp, available)
         if not inp.run_items:
             calls = [c for c in plan(intent, inp) if c[0] in available]
+            meta = inp.thread.metadata or {}
+            calls = [(n, client_arguments(a, client[n], meta) if n in client else a) for n, a in calls]
             if calls:
                 return ToolCalls([ToolCallRequest(id=f"call_offline_{inp.turn}_{i}", name=name,
                                                   arguments=json.dumps(args, sort_keys=True))
                                   for i, (name, args) in enumerate(calls)])
+        if any(req.name in client for req, _ in inp.run_items):  # answered by the platform's own tools
+            return FinalMessage(json.dumps(compose_client(intent, inp.run_items), ensure_ascii=False))
         outputs = [(req.name, _loads(req.arguments), _loads(out)) for req, out in inp.run_items]
         answer = compose(intent, text, outputs, inp.prior_tool_outputs or [], sorted(available))
         return FinalMessage(json.dumps(answer, ensure_ascii=False))

@@ -60,10 +60,11 @@ class OpenAIChatBackend(SDKBackend):
         self._tools_sent = bool(tools)
         if tools:
             params["tools"] = [{"type": "function", "function": spec} for spec in tools]
-        if self.format_mode == "json_schema":
+        mode = self.format_for(inp)
+        if mode == "json_schema":
             params["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "TradingResponse", "schema": response_json_schema(strict=True), "strict": True}}
-        elif self.format_mode == "json_object":
+        elif mode == "json_object":
             params["response_format"] = {"type": "json_object"}
         if self.max_output_tokens:
             params["max_tokens"] = self.max_output_tokens

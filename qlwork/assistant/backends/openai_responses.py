@@ -56,10 +56,11 @@ class OpenAIResponsesBackend(SDKBackend):
         if tools:
             params["tools"] = [{"type": "function", **spec} for spec in tools]
             params["parallel_tool_calls"] = True
-        if self.format_mode == "json_schema":
+        mode = self.format_for(inp)
+        if mode == "json_schema":
             params["text"] = {"format": {"type": "json_schema", "name": "TradingResponse",
                                          "schema": response_json_schema(strict=True), "strict": True}}
-        elif self.format_mode == "json_object":
+        elif mode == "json_object":
             params["text"] = {"format": {"type": "json_object"}}
         if self.max_output_tokens:
             params["max_output_tokens"] = self.max_output_tokens

@@ -6,6 +6,7 @@ import re
 from typing import Any, Callable
 
 from ...errors import BackendError, QlworkError
+from ..response import wants_trading_response
 from .base import FinalMessage, ModelInput, ToolCalls
 from .openai_base import (Connection, backend_error, cancellable, check_env_name, is_refusal, log, make_client,
                           refusal_reason, with_retries)
@@ -126,10 +127,16 @@ class SDKBackend:
         reserve = (self.max_output_tokens or 4096) * CHARS_PER_TOKEN
         tools = sum(len(str(t.parameters_schema())) + len(t.description) + 40 for t in inp.tools)
         budget = max(6_000, self.context_window * CHARS_PER_TOKEN - reserve - tools)
-        note = schema_note() if (self.schema_in_prompt or self.format_mode != "json_schema") else None
+        trading = wants_trading_response(inp.assistant)
+        note = schema_note() if trading and (self.schema_in_prompt or self.format_mode != "json_schema") else None
         t = build_transcript(inp, budget, extra_system=note, history=self.history, images=self.vision)
         self._images_sent = any(turn.images for turn in t.turns)
         return t
+
+    def format_for(self, inp: ModelInput) -> str:
+        """The answer format to ask for: TradingResponse (``format_mode``) for the trading assistant,
+        plain text for any other (see :func:`~qlwork.assistant.response.wants_trading_response`)."""
+        return self.format_mode if wants_trading_response(inp.assistant) else "text"
 
     def tool_specs(self, inp: ModelInput) -> list[dict]:
         """Function specs: registry tools in strict form, client-side tools as declared."""
