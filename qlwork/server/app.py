@@ -18,6 +18,7 @@ from .common import JSON
 from .engine import RunEngine
 from .errors import install
 from .keys import KeyStore
+from .runners import DEFAULT_RUNNERS
 
 DESCRIPTION = """An Assistants-API-compatible server for qlwork (OpenAI Assistants v2 shapes).
 
@@ -30,7 +31,8 @@ assistant message's text. Research output, not investment advice."""
 def create_app(store: Store | None = None, *, home: str | os.PathLike | None = None, backend: str = "offline",
                workers: int = 4, max_pending_per_user: int = 64, poll_after_ms: int = 25,
                poll_wait: float = 2.0, market=None, grace_seconds: float = 30.0,
-               lease_seconds: float = LEASE_SECONDS, action_timeout: float = DEFAULT_ACTION_TIMEOUT) -> FastAPI:
+               lease_seconds: float = LEASE_SECONDS, action_timeout: float = DEFAULT_ACTION_TIMEOUT,
+               max_runners: int = DEFAULT_RUNNERS) -> FastAPI:
     """Build the app. ``home`` (or the store's folder, or $QLWORK_HOME) holds the SQLite store.
 
     ``backend``: default model backend for assistants that do not name one and users without a
@@ -38,7 +40,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     may wait for a run to rest (0 disables the wait). ``grace_seconds``: how long a stop waits for
     runs executing here; ``lease_seconds``: how soon another server takes over this one's runs if it
     dies; ``action_timeout``: seconds a ``requires_action`` run waits for tool outputs (docs/server.md,
-    "Operations").
+    "Operations"); ``max_runners``: backend configurations kept ready (least recently used closed).
     """
     if store is None:
         store = Store(Path(home) / "qlwork.db") if home is not None else Store()
@@ -49,7 +51,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     resolver = files_routes.portfolio_resolver(store)
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,
                        market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver,
-                       lease_seconds=lease_seconds, action_timeout=action_timeout)
+                       lease_seconds=lease_seconds, action_timeout=action_timeout, max_runners=max_runners)
     st = ServerState(store=store, keys=keys, access=Access(store, keys, default_assistant.id), engine=engine,
                      poll_after_ms=poll_after_ms, poll_wait=poll_wait)
     st.extras["files"] = files_routes.file_access(store)
