@@ -182,8 +182,8 @@ def test_a_new_model_on_every_run_does_not_grow_the_runner_cache(home, fm, monke
         before = _fds()
         for i in range(40):
             run_with(f"attacker-model-{i}")
-        cache = server.app.state.qlwork.engine._runners
-        assert len(cache) <= 4
         assert {b["model"] for b in model.bodies("/chat/completions")} >= {f"attacker-model-{i}" for i in range(40)}
         time.sleep(0.3)  # let the fake model's side of closed connections finish closing
         assert _fds() - before < 16, f"file descriptors grew from {before} to {_fds()}"
+        cache = server.app.state.qlwork.engine._runners
+        assert len(cache) <= 4
