@@ -81,6 +81,7 @@ def _serve_process(sock: socket.socket, *, backend: str, threads: int, log_level
     """One server process: the app on ``sock`` until a signal, then the graceful stop."""
     from .app import create_app
 
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     sys.setswitchinterval(0.001)  # hand the GIL to the event loop sooner when runs keep threads busy
     app = create_app(backend=backend, workers=threads, grace_seconds=grace_seconds, lease_seconds=lease_seconds,
                      action_timeout=action_timeout)
