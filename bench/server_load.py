@@ -92,7 +92,8 @@ def measure(args: tuple[str, ...], pythonpath: str | None = None, clients: int =
             threading.Timer(2.0, idle_stop.set).start()
             _probe(base, idle_stop, idle)
             queue = multiprocessing.get_context("spawn").Queue()
-            child = multiprocessing.get_context("spawn").Process(target=_load, args=(base_url, key, clients, seconds, queue))
+            child = multiprocessing.get_context("spawn").Process(target=_load,
+                                                                 args=(base_url, key, clients, seconds, queue))
             samples: list[float] = []
             stop = threading.Event()
             prober = threading.Thread(target=_probe, args=(base, stop, samples))
@@ -113,7 +114,8 @@ def measure(args: tuple[str, ...], pythonpath: str | None = None, clients: int =
 
 
 def run() -> list[str]:
-    lines = [f"== server under load ({CLIENTS} SDK clients, {SECONDS:.0f} s, offline engine, {os.cpu_count()} cores) =="]
+    lines = [f"== server under load ({CLIENTS} SDK clients, {SECONDS:.0f} s, offline engine, "
+             f"{os.cpu_count()} cores) =="]
     for label, args in CONFIGS:
         r = measure(args)
         ok = "ok" if r["rps"] >= GOAL_RPS and r["p99"] <= GOAL_HEALTH_MS else "under goal"

@@ -33,11 +33,11 @@ import os
 import secrets
 import socket
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import InputError
 from .objects import Run, now
-from .ownership import process_alive, proc_stat
+from .ownership import proc_stat, process_alive
 from .store import DEFAULT_ACTION_TIMEOUT, Store
 
 log = logging.getLogger("qlwork.leases")
@@ -146,8 +146,9 @@ class Leases:
                 if status == "cancelling":
                     ended.append(self.store.finish_run(run_id, "cancelled"))
                 else:
-                    ended.append(self.store.finish_run(run_id, "failed", last_error={
-                        "code": "server_error", "message": f"{STOPPED_MESSAGE} (it was {status} on {lease_owner or owner_host})."}))
+                    message = f"{STOPPED_MESSAGE} (it was {status}; another server took it over)."
+                    ended.append(self.store.finish_run(run_id, "failed",
+                                                       last_error={"code": "server_error", "message": message}))
             except InputError:  # it moved on meanwhile
                 continue
         return to_run, ended

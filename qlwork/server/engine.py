@@ -2,8 +2,9 @@
 
 ``runs.create`` stores a queued run, leased to this server (:mod:`qlwork.assistant.leases`), and
 hands it to a thread pool, so the request returns at once; clients poll (or stream). Runners are
-kept per backend configuration in a bounded cache (:mod:`qlwork.server.runners`). The backend of a run is the assistant's ``backend``; for the shared default
-assistant it is the user's preferred provider (BYOAI preferences), else the server's default.
+kept per backend configuration in a bounded cache (:mod:`qlwork.server.runners`). The backend of a
+run is the assistant's ``backend``; for the shared default assistant it is the user's preferred
+provider (BYOAI preferences), else the server's default.
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", w
     sock.set_inheritable(True)
     print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}; {workers} worker "
           f"process{'es' if workers != 1 else ''} x {threads} runs; OpenAPI at /openapi.json)", file=out, flush=True)
-    options = dict(backend=backend, threads=threads, log_level=log_level, access_log=access_log,
-                   grace_seconds=grace_seconds, lease_seconds=lease_seconds, action_timeout=action_timeout)
+    options = {"backend": backend, "threads": threads, "log_level": log_level, "access_log": access_log,
+               "grace_seconds": grace_seconds, "lease_seconds": lease_seconds, "action_timeout": action_timeout}
     if workers <= 1:
         return _serve_process(sock, **options)
     return _supervise(sock, workers, options)
