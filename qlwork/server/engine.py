@@ -65,6 +65,7 @@ class RunEngine:
         self._executing: set[str] = set()
         self._pending: Counter[str] = Counter()
         self.leases = Leases(store, seconds=lease_seconds)
+        _preferences("")  # import the preferences (and the openai SDK) now, not on the event loop later
         self.draining = False
         self._stopped = threading.Event()
         self.recover()  # before the first request: threads a previous server left blocked are usable at once
