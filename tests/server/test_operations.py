@@ -253,3 +253,30 @@ def test_two_servers_on_one_store_execute_each_run_once_and_take_over_a_dead_one
     finally:
         first.stop(signal.SIGKILL)
         assert second.stop() == 0
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_workers_processes_replace_a_killed_one_and_stop_with_status_0(home):
+    key = _key(home, "ops")
+    server = Served(home, "--workers", "2", "--threads", "2")
+    try:
+        children = _children(server.proc.pid)
+        assert len(children) == 2
+        os.kill(children[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (now := _children(server.proc.pid)) == children[1:] or len(now) < 2:  # replaced
+            assert time.monotonic() < deadline, now
+            time.sleep(0.1)
+        client = server.client(key)
+        assistant = client.beta.assistants.create(model="gpt-4o", name="ops")
+        runs = [client.beta.threads.create_and_run_poll(
+            assistant_id=assistant.id, poll_interval_ms=50,
+            thread={"messages": [{"role": "user", "content": "Signals for TCS"}]}) for _ in range(6)]
+        assert {r.status for r in runs} == {"completed"}
+        assert httpx.get(f"{server.base}/ready").status_code == 200
+    finally:
+        assert server.stop() == 0
+    assert not any(Path(f"/proc/{c}").exists() for c in children)
