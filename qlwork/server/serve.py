@@ -52,8 +52,14 @@ def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", w
     taken over. ``tls``: a TLS proxy is in front; ``access_log``: log every request (~0.2 ms each).
     """
     from ..assistant.store import Store
+    from ..errors import InputError
     from .keys import KeyStore
 
+    for name, value, low in (("workers", workers, 1), ("threads", threads, 1), ("grace-seconds", grace_seconds, 0),
+                             ("lease-seconds", lease_seconds, 1), ("action-timeout", action_timeout, 1)):
+        if not value >= low:
+            raise InputError(f"--{name} must be at least {low}, got {value}.", fix=f"Pass --{name} {max(low, 1)} "
+                             "or more.", code="invalid_argument", setting=name)
     warning = exposure_warning(host, tls)
     if warning:
         print(f"WARNING: {warning}", file=out)

@@ -187,3 +187,11 @@ def test_a_new_model_on_every_run_does_not_grow_the_runner_cache(home, fm, monke
         assert _fds() - before < 16, f"file descriptors grew from {before} to {_fds()}"
         cache = server.app.state.qlwork.engine._runners
         assert len(cache) <= 4
+
+
+def test_serve_refuses_settings_that_cannot_work(home, capsys):
+    from qlwork.cli import main
+
+    assert main(["serve", "--lease-seconds", "0", "--port", "1"]) == 2
+    assert "--lease-seconds must be at least 1" in capsys.readouterr().err
+    assert main(["serve", "--threads", "0", "--port", "1"]) == 2
