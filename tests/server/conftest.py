@@ -143,3 +143,17 @@ def streaming_user(live, fm, monkeypatch):
     """Like byoai_user, with the model streaming its answers: (client, fake model)."""
     for user, model in scripted_model_user(fm, monkeypatch, stream=True):
         yield live.client(user, max_retries=0), model
+
+
+@pytest.fixture()
+def live_server():
+    """A factory of LiveServers with their own home and options, stopped at the end of the test."""
+    servers = []
+
+    def make(home, **options) -> LiveServer:
+        servers.append(LiveServer(str(home), **options))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
