@@ -6,7 +6,10 @@ Kept apart from the tools so each tool reads as its analysis, not its argument h
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -46,11 +49,18 @@ def source_of(market) -> dict:
             "description": meta.get("description")}
 
 
+FILE_ID = re.compile(r"file_[A-Za-z0-9]{1,64}")
+SERVER_SOURCES = 'portfolio must be "sample:<name>", one of your uploaded file ids (file_...) or "kite"'
+
+
 def load_holdings(ctx: ToolContext, source) -> Portfolio:
     """The portfolio named by ``source`` or, when omitted, the thread's portfolio.
 
     ``"kite"`` means the broker holdings of the context's Kite provider (``market.portfolio()``: T1 shares
-    counted, zero positions skipped); other providers raise InputError.
+    counted, zero positions skipped); other providers raise InputError. ``file_...`` is an uploaded file
+    the context may read (another user's answers as unknown). A path is accepted only when
+    ``ctx.paths_allowed`` (local use); on a multi-user server every path gets the same error, whether
+    or not it exists, so nothing on the host can be read or probed through a tool argument.
     """
     market = market_of(ctx)
     chosen = source if source is not None else ctx.portfolio
@@ -69,7 +79,40 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                                  'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
         return loader(name="kite")
     known = set(market.instruments()["tradingsymbol"])
+    if isinstance(chosen, str) and FILE_ID.fullmatch(chosen.strip()):
+        return _file_portfolio(ctx, chosen.strip(), known)
+    if source is not None and not ctx.paths_allowed and not (
+            isinstance(source, str) and source.strip().lower().startswith("sample:")):
+        raise InputError(f"{SERVER_SOURCES}; file paths are not accepted on this server.",
+                         fix='Upload the holdings file (POST /v1/files) and pass its id, or use "sample:diversified".',
+                         field="portfolio", code="path_not_allowed")
     return load_portfolio(chosen, known_symbols=known)
+
+
+def _file_portfolio(ctx: ToolContext, file_id: str, known: set) -> Portfolio:
+    """The holdings in the uploaded CSV/JSON file ``file_id`` (only if the context may read it)."""
+    from ..portfolio import portfolio_from_csv_text, portfolio_from_json
+    from .file_parsing import decode_text
+    from .files import readable_file, store_of
+
+    try:
+        obj = readable_file(ctx, file_id)
+    except InputError as exc:
+        raise InputError(exc.message, fix=exc.fix, field="portfolio", code="not_found") from None
+    if obj.kind not in ("csv", "json"):
+        raise InputError(f"File {file_id} ({obj.filename}) holds {obj.kind.upper()}, not a CSV or JSON portfolio.",
+                         fix="Upload the holdings as CSV (tradingsymbol,quantity,average_price) or JSON.",
+                         field="portfolio", code="not_a_portfolio")
+    text = decode_text(store_of(ctx).content(obj.id), obj.filename)
+    stem = Path(obj.filename).stem
+    if obj.kind == "csv":
+        return portfolio_from_csv_text(text, obj.filename, known_symbols=known, name=stem, source=obj.id)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{obj.filename} is not valid JSON ({exc}).", fix="Correct the JSON syntax.",
+                         field="portfolio", file=obj.filename) from None
+    return portfolio_from_json(data, obj.filename, known_symbols=known, name=None, source=obj.id, default_name=stem)
 
 
 def resolve_universe(market, symbols: list[str]) -> list[str]:
