@@ -69,7 +69,8 @@ def analyze_portfolio(
     risk metrics, an overall score (0-10), a risk level and rebalancing recommendations.
 
     Args:
-        portfolio: Portfolio source: "sample:<name>", an uploaded file id (file_...), "kite", or in local use a CSV/JSON path; omit for the thread's portfolio.
+        portfolio: Portfolio source: "sample:<name>", an uploaded file id (file_...), "kite", or (local
+            use only) a CSV/JSON path; omit for the thread's portfolio.
         risk_profile: Investor risk profile; omit for the thread's profile.
         as_of: Analysis date YYYY-MM-DD; omit for the latest data date.
         lookback_days: Trading days of history used for risk metrics (20 to 2520).
