@@ -176,6 +176,7 @@ def test_server_without_tools_or_stream_options(store, tools, thread, fake_model
 
 
 def test_tool_call_written_as_text_and_think_blocks(store, tools, thread, fake_model, fm, planted_key):
+    fake_model.reject_tools = True  # text calls are read only from a server without native tool calls
     fake_model.add(fm.text('<think>use {tools}</think>{"name": "add", "arguments": {"a": 4, "b": 4}}'),
                    fm.text("<think>done</think>\n" + answer_json()))
     run, _ = run_chat(store, tools, thread, fake_model)
