@@ -50,6 +50,9 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        from ..tools.parse_process import stop_on_signals
+
+        stop_on_signals()  # SIGTERM kills running file parses first, so shutdown never waits on one
         yield
         engine.close()
 

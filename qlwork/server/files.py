@@ -340,8 +340,14 @@ def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list
         fa.get(user, file_id)
     vs = create(fa.files, name)
     fa.keys.claim("vector_store", vs["id"], user)
-    for file_id in file_ids:
-        _add(fa, vs["id"], file_id)
+    try:
+        for file_id in file_ids:
+            _add(fa, vs["id"], file_id)
+    except BaseException:  # no half-made vector store left behind
+        with fa.files.lock, fa.files.conn() as c:
+            c.execute("DELETE FROM vector_stores WHERE id = ?", (vs["id"],))
+        fa.keys.release("vector_store", vs["id"])
+        raise
     return vs["id"]
 
 

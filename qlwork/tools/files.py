@@ -122,6 +122,10 @@ class FileStore:
             raise InputError(f"The file {name!r} is {len(data):,} bytes; the limit is {self.max_bytes:,}.",
                              fix="Upload a smaller file (or raise QLWORK_MAX_FILE_BYTES).", code="file_too_large")
         kind = file_parsing.sniff(data, name)
+        if kind in ("png", "jpeg"):  # refuse a pixel bomb from its header, before anything decodes it
+            from .parse_process import Limits
+
+            file_parsing.check_image_header(data, name, Limits.from_env().max_pixels)
         obj = FileObject(id=new_id("file"), filename=name, bytes=len(data), purpose=purpose,
                          sha256=hashlib.sha256(data).hexdigest(), kind=kind, mime_type=file_parsing.MIME[kind],
                          created_at=int(time.time()))

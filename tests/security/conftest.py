@@ -111,3 +111,20 @@ def run_to_end(client, thread_id: str, assistant_id: str, text: str = "Review my
     client.beta.threads.messages.create(thread_id, role="user", content=text)
     return client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=assistant_id,
                                                     poll_interval_ms=50, timeout=timeout)
+
+
+@pytest.fixture()
+def start_server(tmp_path):
+    """``start_server(env)``: a fresh ``qlwork serve`` (own home) with extra environment, stopped at the end."""
+    started: list[Served] = []
+
+    def start(env: dict | None = None) -> Served:
+        home = tmp_path / f"home{len(started)}"
+        home.mkdir()
+        started.append(Served(home, env=env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None or not server.log.closed:
+            server.stop()
