@@ -17,6 +17,7 @@ from .common import JSON
 from .engine import RunEngine
 from .errors import install
 from .keys import KeyStore
+from .limits import BodySizeLimit
 
 DESCRIPTION = """An Assistants-API-compatible server for qlwork (OpenAI Assistants v2 shapes).
 
@@ -60,7 +61,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
                   lifespan=lifespan, default_response_class=JSON)
     app.state.qlwork = st
     install(app)
-    app.add_middleware(files_routes.UploadSizeLimit)  # 413 before an oversized upload is read
+    app.add_middleware(BodySizeLimit)  # every route: 413 naming the limit before an oversized body is read
 
     from .routes_assistants import router as assistants
     from .routes_runs import router as runs
