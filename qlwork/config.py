@@ -8,6 +8,7 @@ them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,20 @@ DEFAULT_RISK_FREE_RATE = 0.065
 
 BENCHMARK = "NIFTY 50"
 TIMEZONE = "Asia/Kolkata"
+
+
+USER_ID_RE = re.compile(r"(?!\.)[\w.@-]{1,128}")
+"""A user id: one safe path segment (letters, digits, '.', '@', '_', '-'; no '/', never '.' or '..' or
+any name starting with a dot), because user ids become folder and file names (reports, preferences)."""
+
+
+def check_user_id(user_id: object, field: str = "user_id") -> str:
+    """``user_id`` if it is a safe path segment (:data:`USER_ID_RE`); InputError naming ``field`` otherwise."""
+    if isinstance(user_id, str) and USER_ID_RE.fullmatch(user_id):
+        return user_id
+    raise InputError(f"{field} {user_id!r} is not a valid user id: user ids become folder names, so they must be "
+                     "one safe path segment.", fix="Use 1-128 letters, digits, '.', '@', '_' or '-', not starting "
+                     "with '.' (no '/').", field=field, code="invalid_argument")
 
 
 def home() -> Path:
