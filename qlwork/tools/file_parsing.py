@@ -13,6 +13,8 @@ import io
 import json
 import math
 import struct
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -86,21 +88,51 @@ def extension_mismatch(kind: str, filename: str) -> bool:
 # -- parsing -------------------------------------------------------------------------------------
 
 BINARY_KINDS = ("pdf", "png", "jpeg")
+"""Kinds parsed by third-party decoders (pypdf, Pillow): untrusted, so capped and parsed out of process."""
 
 
-def parse(data: bytes, filename: str, kind: str | None = None, known_symbols: Iterable[str] | None = None,
-          isolated: bool = True) -> dict:
-    """Parse a file's bytes into a JSON-serialisable summary (``kind`` plus type-specific fields).
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number.", fix=f"Set {name} to a positive number.",
+                         setting=name) from None
+    if value <= 0:
+        raise InputError(f"{name}={raw!r} must be positive.", fix=f"Set {name} to a positive number.", setting=name)
+    return value
 
-    PDFs and images are parsed in a separate, killable process under the caps of
-    :class:`~qlwork.tools.parse_process.Limits` (``isolated=False`` parses them here, still capped)."""
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for one parse. ``from_env()`` reads QLWORK_PARSE_MAX_PAGES (500), QLWORK_PARSE_MAX_CHARS
+    (2,000,000), QLWORK_PARSE_TIMEOUT (30 s), QLWORK_PARSE_MEMORY_MB (1024) and
+    QLWORK_MAX_IMAGE_PIXELS (40,000,000)."""
+
+    max_pages: int = 500
+    max_chars: int = 2_000_000
+    timeout: float = 30.0
+    memory_mb: int = 1024
+    max_pixels: int = 40_000_000
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        return cls(max_pages=_env_int("QLWORK_PARSE_MAX_PAGES", cls.max_pages),
+                   max_chars=_env_int("QLWORK_PARSE_MAX_CHARS", cls.max_chars),
+                   timeout=float(_env_int("QLWORK_PARSE_TIMEOUT", int(cls.timeout))),
+                   memory_mb=_env_int("QLWORK_PARSE_MEMORY_MB", cls.memory_mb),
+                   max_pixels=_env_int("QLWORK_MAX_IMAGE_PIXELS", cls.max_pixels))
+
+
+def parse(data: bytes, filename: str, kind: str | None = None, known_symbols: Iterable[str] | None = None) -> dict:
+    """Parse a file's bytes into a JSON-serialisable summary (``kind`` plus type-specific fields), here,
+    under the caps of :class:`Limits`. Untrusted PDFs and images go through
+    :func:`qlwork.tools.parse_process.parse_isolated` instead (``FileStore.parse`` does)."""
     kind = kind or sniff(data, filename)
     if kind in BINARY_KINDS:
-        from .parse_process import Limits, parse_isolated
-
-        if kind != "pdf":
-            check_image_header(data, filename, Limits.from_env().max_pixels)
-        return parse_isolated(data, filename, kind) if isolated else parse_binary(data, filename, kind)
+        return parse_binary(data, filename, kind)
     text = decode_text(data, filename)
     if kind == "json":
         return parse_json(text, filename, known_symbols)
@@ -109,11 +141,9 @@ def parse(data: bytes, filename: str, kind: str | None = None, known_symbols: It
     return {"kind": "text", "pages": [text], "characters": len(text), "lines": text.count("\n") + 1}
 
 
-def parse_binary(data: bytes, filename: str, kind: str, limits=None) -> dict:
-    """A PDF or image parsed here under ``limits`` (a :class:`~qlwork.tools.parse_process.Limits`;
-    the parser process calls this)."""
-    from .parse_process import Limits
-
+def parse_binary(data: bytes, filename: str, kind: str, limits: Limits | None = None) -> dict:
+    """A PDF or image parsed here under ``limits`` (default :meth:`Limits.from_env`; the parser process
+    of :mod:`qlwork.tools.parse_process` calls this)."""
     limits = limits or Limits.from_env()
     if kind == "pdf":
         return parse_pdf(data, filename, max_pages=limits.max_pages, max_chars=limits.max_chars)

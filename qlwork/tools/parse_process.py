@@ -21,47 +21,13 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputError
+from .file_parsing import Limits, parse_binary
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise InputError(f"{name}={raw!r} is not a number.", fix=f"Set {name} to a positive number.",
-                         setting=name) from None
-    if value <= 0:
-        raise InputError(f"{name}={raw!r} must be positive.", fix=f"Set {name} to a positive number.", setting=name)
-    return value
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps for one parse. ``from_env()`` reads QLWORK_PARSE_MAX_PAGES (500), QLWORK_PARSE_MAX_CHARS
-    (2,000,000), QLWORK_PARSE_TIMEOUT (30 s), QLWORK_PARSE_MEMORY_MB (1024) and
-    QLWORK_MAX_IMAGE_PIXELS (40,000,000)."""
-
-    max_pages: int = 500
-    max_chars: int = 2_000_000
-    timeout: float = 30.0
-    memory_mb: int = 1024
-    max_pixels: int = 40_000_000
-
-    @classmethod
-    def from_env(cls) -> "Limits":
-        return cls(max_pages=_env_int("QLWORK_PARSE_MAX_PAGES", cls.max_pages),
-                   max_chars=_env_int("QLWORK_PARSE_MAX_CHARS", cls.max_chars),
-                   timeout=float(_env_int("QLWORK_PARSE_TIMEOUT", int(cls.timeout))),
-                   memory_mb=_env_int("QLWORK_PARSE_MEMORY_MB", cls.memory_mb),
-                   max_pixels=_env_int("QLWORK_MAX_IMAGE_PIXELS", cls.max_pixels))
 
 
 _LIVE: set[subprocess.Popen] = set()
@@ -161,10 +127,8 @@ def _child(header: str) -> int:
     except (ValueError, OSError):
         pass
     data = sys.stdin.buffer.read()
-    from . import file_parsing
-
     try:
-        parsed = file_parsing.parse_binary(data, spec["filename"], spec["kind"], limits)
+        parsed = parse_binary(data, spec["filename"], spec["kind"], limits)
         payload = {"ok": parsed}
     except InputError as exc:
         payload = {"error": exc.to_dict()}
