@@ -23,7 +23,7 @@ import pytest
 from qlwork.errors import InputError
 from qlwork.tools.parse_process import Limits, parse_isolated
 
-PARSE_TIMEOUT = 6
+PARSE_TIMEOUT = 4
 
 
 def slow_pdf(pages: int = 120, ops: int = 20_000) -> bytes:
@@ -95,7 +95,7 @@ def test_slow_pdf_is_capped_and_the_server_stays_healthy_and_stoppable(start_ser
         f"{server.base_url}/vector_stores", json={"file_ids": [upload.id], "name": "again"},
         headers={"Authorization": f"Bearer {client.api_key}"}, timeout=60), daemon=True)
     worker.start()
-    time.sleep(1.5)
+    time.sleep(1.0)
     assert server.healthy()
     sent = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
