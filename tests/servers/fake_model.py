@@ -270,13 +270,11 @@ def rule_model(body: dict, path: str) -> Reply:
     from qlwork.tools.registry import REGISTRY
 
     if path.rstrip("/").endswith("/responses"):
-        system = body.get("instructions") or ""
         entries = [(i.get("role") or i.get("type"), i) for i in body.get("input", [])]
         names = [t["name"] for t in body.get("tools", [])]
     else:
         msgs = body.get("messages", [])
-        system = next((m["content"] for m in msgs if m["role"] == "system"), "")
-        entries = [(m["role"], m) for m in msgs if m["role"] != "system"]
+        entries = [(m["role"], m) for m in msgs if m["role"] != "system"]  # the system prompt has no data
         names = [t["function"]["name"] for t in body.get("tools", [])]
     users, items, pending, prior = [], [], {}, []
     for role, e in entries:
