@@ -26,7 +26,7 @@ TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permi
 STATUS_BY_CODE = {"not_found": 404, "run_active": 409, "file_too_large": 413, "unprocessable": 422,
                   "unsupported_file_type": 422, "unsupported_encoding": 422, "not_searchable": 422,
                   "image_too_large": 422, "file_too_complex": 422, "corrupt_file": 422, "encrypted_file": 422,
-                  "shutting_down": 503,
+                  "shutting_down": 503, "parser_busy": 503,
                   "rate_limit_exceeded": 429}
 
 

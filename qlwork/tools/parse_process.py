@@ -30,6 +30,10 @@ from .file_parsing import Limits, parse_binary
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
+MAX_PARSERS = max(1, int(os.environ.get("QLWORK_PARSE_WORKERS", "").strip() or 0)
+                  if os.environ.get("QLWORK_PARSE_WORKERS", "").strip().isdigit() else (os.cpu_count() or 2))
+"""Parser processes running at once (``QLWORK_PARSE_WORKERS``, default the core count); more wait."""
+_SLOTS = threading.BoundedSemaphore(MAX_PARSERS)
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
 _STOPPING = threading.Event()
@@ -71,6 +75,17 @@ def stop_on_signals() -> bool:
 def parse_isolated(data: bytes, filename: str, kind: str, limits: Limits | None = None) -> dict:
     """Parse PDF / PNG / JPEG bytes in a child process under ``limits``; the parsed dict, or InputError."""
     limits = limits or Limits.from_env()
+    if not _SLOTS.acquire(timeout=limits.timeout):  # many parses at once wait for a slot, not for memory
+        raise InputError(f"{filename} was not parsed: {MAX_PARSERS} other files were being parsed for "
+                         f"{limits.timeout:g} s (QLWORK_PARSE_WORKERS).", fix="Try again in a minute.",
+                         code="parser_busy", file=filename, limit="QLWORK_PARSE_WORKERS")
+    try:
+        return _run_child(data, filename, kind, limits)
+    finally:
+        _SLOTS.release()
+
+
+def _run_child(data: bytes, filename: str, kind: str, limits: Limits) -> dict:
     if _STOPPING.is_set():
         raise InputError("The server is shutting down; the file was not parsed.", fix="Try again later.",
                          code="shutting_down")

@@ -138,3 +138,20 @@ def test_image_bomb_is_refused_from_its_header(served):
     after = httpx.get(f"{served.base_url}/vector_stores", headers=headers).json()["data"]
     assert len(after) == len(before_stores) + 1
     assert served.healthy()
+
+
+def test_parser_processes_are_bounded(monkeypatch):
+    """Many slow files at once wait for QLWORK_PARSE_WORKERS slots instead of each taking a process."""
+    from qlwork.tools import parse_process
+
+    monkeypatch.setattr(parse_process, "_SLOTS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(parse_process, "MAX_PARSERS", 1)
+    slow = threading.Thread(target=lambda: pytest.raises(InputError, parse_isolated, slow_pdf(), "slow.pdf", "pdf",
+                                                         Limits(timeout=3)), daemon=True)
+    slow.start()
+    time.sleep(0.3)
+    with pytest.raises(InputError) as caught:
+        parse_isolated(slow_pdf(pages=1, ops=1), "waiting.pdf", "pdf", Limits(timeout=0.5))
+    assert caught.value.details["code"] == "parser_busy" and caught.value.details["limit"] == "QLWORK_PARSE_WORKERS"
+    slow.join(10)
+    assert parse_isolated(slow_pdf(pages=1, ops=1), "after.pdf", "pdf")["page_count"] == 1
