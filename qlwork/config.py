@@ -43,6 +43,20 @@ def default_user() -> str:
     return name if name and _USER_NAME.fullmatch(name) else "default"
 
 
+USER_ID_RE = re.compile(r"(?!\.)[\w.@-]{1,128}")
+"""A user id: one safe path segment (letters, digits, '.', '@', '_', '-'; no '/', never '.' or '..' or
+any name starting with a dot), because user ids become folder and file names (reports, preferences)."""
+
+
+def check_user_id(user_id: object, field: str = "user_id") -> str:
+    """``user_id`` if it is a safe path segment (:data:`USER_ID_RE`); InputError naming ``field`` otherwise."""
+    if isinstance(user_id, str) and USER_ID_RE.fullmatch(user_id):
+        return user_id
+    raise InputError(f"{field} {user_id!r} is not a valid user id: user ids become folder names, so they must be "
+                     "one safe path segment.", fix="Use 1-128 letters, digits, '.', '@', '_' or '-', not starting "
+                     "with '.' (no '/').", field=field, code="invalid_argument")
+
+
 def home() -> Path:
     """The qlwork home directory (created on demand)."""
     path = Path(os.environ.get("QLWORK_HOME", ".qlwork")).expanduser()

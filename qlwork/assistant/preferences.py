@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import home
+from ..config import check_user_id, home
 from ..errors import BackendError, InputError
 from .backends.base import Backend, get_backend
 from .backends.openai_base import check_env_name
@@ -98,10 +98,7 @@ def session_from_preferences(user_id: str, prefs: AIPreferences, **kw: Any):
 
 
 def _path(user_id: str, root: Path | None = None) -> Path:
-    if not user_id or not re.match(r"^[\w.@-]{1,128}$", user_id):
-        raise InputError(f"user_id {user_id!r} cannot name a preferences file.",
-                         fix="Use letters, digits, '.', '@', '_' or '-'.", code="invalid_argument")
-    return (root or home()) / "users" / user_id / "ai_preferences.json"
+    return (root or home()) / "users" / check_user_id(user_id) / "ai_preferences.json"
 
 
 def load_preferences(user_id: str, root: Path | None = None) -> AIPreferences:

@@ -111,8 +111,11 @@ def steps_text(steps: list[dict], markdown: bool = False, full_output: bool = Fa
 def audit_markdown(audit: dict) -> str:
     """The whole audit trail of a thread (from ``Store.audit``) as Markdown."""
     thread = audit["thread"]
-    out = [f"# Thread {thread['id']}", "", f"- user: {(thread.get('metadata') or {}).get('user_id', '')}",
-           f"- metadata: `{json.dumps(thread.get('metadata') or {}, sort_keys=True)}`", ""]
+    label = (thread.get("metadata") or {}).get("user_id")
+    out = [f"# Thread {thread['id']}", "", f"- user: {thread.get('user_id') or ''}"]  # the owner, not metadata
+    if label not in (None, "", thread.get("user_id")):
+        out.append(f"- metadata user_id (set by the client, not verified): {label}")
+    out += [f"- metadata: `{json.dumps(thread.get('metadata') or {}, sort_keys=True)}`", ""]
     steps_by_run: dict[str, list] = {}
     for step in audit.get("steps", []):
         steps_by_run.setdefault(step["run_id"], []).append(step)

@@ -76,11 +76,20 @@ def cmd_threads_list(args) -> int:
     from ..assistant.render import table
 
     threads = _store().list_threads(user_id=args.user, limit=args.limit)
-    rows = [{"id": t.id, "user": (t.metadata or {}).get("user_id"), "created_at": t.created_at,
-             "portfolio": (t.metadata or {}).get("portfolio_id")} for t in threads]
-    print(table(rows, [("id", "Thread"), ("user", "User"), ("portfolio", "Portfolio"), ("created_at", "Created")])
-          if rows else "no threads")
+    # the owner (the API key's user, or the session's), never metadata a client may set to anything
+    rows = [{"id": t.id, "user": t.user_id or "", "created_at": t.created_at,
+             "portfolio": (t.metadata or {}).get("portfolio_id"), "label": _metadata_user(t)} for t in threads]
+    columns = [("id", "Thread"), ("user", "User"), ("portfolio", "Portfolio"), ("created_at", "Created")]
+    if any(r["label"] for r in rows):
+        columns.insert(2, ("label", "metadata user_id (client-set)"))
+    print(table(rows, columns) if rows else "no threads")
     return 0
+
+
+def _metadata_user(thread) -> str:
+    """The thread's ``metadata.user_id`` when it differs from its owner (a client's own label)."""
+    label = (thread.metadata or {}).get("user_id")
+    return "" if label in (None, "", thread.user_id) else str(label)
 
 
 def cmd_threads_show(args) -> int:

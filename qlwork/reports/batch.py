@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..config import BENCHMARK, home, read_toml
+from ..config import BENCHMARK, check_user_id, home, read_toml
 from ..errors import InputError
 from ..fileio import atomic_write
 from .job import run_user_job
@@ -79,6 +79,9 @@ class UserConfig:
     api_key_env: str | None = None
     timeout: float | None = None  # BYOAI per-user settings (issue 6); None: the saved preference
     max_retries: int | None = None
+
+    def __post_init__(self) -> None:
+        check_user_id(self.user_id)  # the user's report folder is named after it
 
     def parameters(self, as_of: str) -> dict:
         """The notebook's papermill parameters (plain text in the output: never a secret).
@@ -136,6 +139,7 @@ def load_users(config: str | os.PathLike | None = None, users: list[str] | None 
         if unknown or not entry.get("user_id") or not entry.get("portfolio"):
             raise InputError(f"{path}: user #{i + 1} is invalid (unknown keys {unknown}, user_id and portfolio "
                              "are required).", fix=f"Use only: {', '.join(USER_KEYS)}.")
+        check_user_id(entry["user_id"], field=f"{path}: user #{i + 1} user_id")  # it names the output folder
         entry["provider"] = _provider(path, i, entry)
         src = str(entry["portfolio"])
         if not src.startswith("sample:") and src != "kite" and not Path(src).is_absolute():

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..assistant.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
+from ..market import get_provider
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store
 from .access import Access
 from .auth import ServerState
@@ -18,6 +19,7 @@ from .common import JSON
 from .engine import RunEngine
 from .errors import install
 from .keys import KeyStore
+from .limits import BodySizeLimit
 from .runners import DEFAULT_RUNNERS
 
 DESCRIPTION = """An Assistants-API-compatible server for qlwork (OpenAI Assistants v2 shapes).
@@ -49,17 +51,27 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
 
     keys = KeyStore(store)
     default_assistant = ensure_default_assistant(store)
-    resolver = files_routes.portfolio_resolver(store, lambda: set(engine.market.instruments()["tradingsymbol"]))
+    built: list[RunEngine] = []  # the engine recovers runs while it is built, so the resolver must not need it
+
+    def known_symbols() -> set[str]:
+        source = built[0].market if built else (market if market is not None else get_provider("demo"))
+        return set(source.instruments()["tradingsymbol"])
+
+    resolver = files_routes.portfolio_resolver(store, known_symbols)
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,
                        market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver,
                        lease_seconds=lease_seconds, action_timeout=action_timeout, max_runners=max_runners,
                        default_model=model)
+    built.append(engine)
     st = ServerState(store=store, keys=keys, access=Access(store, keys, default_assistant.id), engine=engine,
                      poll_after_ms=poll_after_ms, poll_wait=poll_wait)
     st.extras["files"] = files_routes.file_access(store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        from ..tools.parse_process import stop_on_signals
+
+        stop_on_signals()  # SIGTERM kills running file parses first, so shutdown never waits on one
         yield
         engine.close(grace_seconds)
 
@@ -67,7 +79,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
                   lifespan=lifespan, default_response_class=JSON)
     app.state.qlwork = st
     install(app)
-    app.add_middleware(files_routes.UploadSizeLimit)  # 413 before an oversized upload is read
+    app.add_middleware(BodySizeLimit)  # every route: 413 naming the limit before an oversized body is read
 
     from .routes_assistants import router as assistants
     from .routes_runs import router as runs

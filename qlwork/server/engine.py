@@ -127,7 +127,8 @@ class RunEngine:
             portfolio = self.portfolio_resolver(meta, thread.user_id or "")
         return ToolContext(market=market, portfolio=portfolio, as_of=getattr(market, "default_as_of", None)
                            or _demo_as_of(market), risk_profile=meta.get("risk_profile") or "moderate",
-                           thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread))
+                           thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread),
+                           paths_allowed=False)  # multi-user: tool arguments never name a server path
 
     def _file_context(self, thread: Thread) -> dict:
         """What the file tools need: the thread's attachments plus the files and vector stores named

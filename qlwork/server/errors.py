@@ -21,10 +21,12 @@ log = logging.getLogger("qlwork.server")
 TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied_error",
          404: "invalid_request_error", 405: "invalid_request_error", 409: "conflict_error",
          413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
-         500: "server_error"}
+         500: "server_error", 503: "server_error"}
 
 STATUS_BY_CODE = {"not_found": 404, "run_active": 409, "file_too_large": 413, "unprocessable": 422,
                   "unsupported_file_type": 422, "unsupported_encoding": 422, "not_searchable": 422,
+                  "image_too_large": 422, "file_too_complex": 422, "corrupt_file": 422, "encrypted_file": 422,
+                  "shutting_down": 503, "parser_busy": 503,
                   "rate_limit_exceeded": 429}
 
 

@@ -224,57 +224,6 @@ def upload_limit() -> int:
         return DEFAULT_MAX_BYTES + UPLOAD_MARGIN
 
 
-class UploadSizeLimit:
-    """ASGI middleware: ``POST /v1/files`` bodies over :func:`upload_limit` answer 413 before they are
-    read (by Content-Length), or as soon as a chunked body passes the limit."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != "/v1/files":
-            return await self.app(scope, receive, send)
-        limit = upload_limit()
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        try:
-            too_big = length is not None and int(length) > limit
-        except ValueError:
-            too_big = False
-        if too_big:
-            return await self._refuse(scope, receive, send, limit)
-        seen, refused = 0, False
-
-        async def counting_receive() -> dict:
-            nonlocal seen, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:  # a chunked body past the limit: answer now, end the app's reading
-                    refused = True
-                    await self._refuse(scope, receive, send, limit)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: dict) -> None:
-            if not refused:
-                await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not refused:
-                raise
-
-    @staticmethod
-    async def _refuse(scope: dict, receive: Any, send: Any, limit: int) -> None:
-        error = APIError(413, f"The upload is larger than the limit of {limit - UPLOAD_MARGIN:,} bytes per file.",
-                         code="file_too_large", param="file")
-        await JSON(error.body(), status_code=413, headers={"connection": "close"})(scope, receive, send)
-
-
 @files_router.post("", response_class=JSON, responses=documented(FileOut), summary="Upload a file")
 def upload(file: UploadFile = File(...), purpose: str = Form("assistants"), user: str = Depends(current_user),
            st: ServerState = Depends(state)):
@@ -330,8 +279,14 @@ def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list
         fa.get(user, file_id)
     vs = create(fa.files, name)
     fa.keys.claim("vector_store", vs["id"], user)
-    for file_id in file_ids:
-        add_to_store(fa, vs["id"], file_id)
+    try:
+        for file_id in file_ids:
+            add_to_store(fa, vs["id"], file_id)
+    except BaseException:  # no half-made vector store left behind
+        with fa.files.lock, fa.files.conn() as c:
+            c.execute("DELETE FROM vector_stores WHERE id = ?", (vs["id"],))
+        fa.keys.release("vector_store", vs["id"])
+        raise
     return vs["id"]
 
 

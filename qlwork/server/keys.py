@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 
 from ..assistant.objects import now
 from ..assistant.store import Store
+from ..config import check_user_id
 from ..errors import InputError
 
 KEY_PREFIX = "qlw-"
-USER_ID_PATTERN = re.compile(r"^[\w.@-]{1,128}$")
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS server_keys (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
@@ -73,9 +72,7 @@ class KeyStore:
     # -- keys ----------------------------------------------------------------------------------
     def create(self, user_id: str, name: str | None = None) -> tuple[KeyInfo, str]:
         """A new key for ``user_id``: (info, secret). The secret is not stored; show it once."""
-        if not isinstance(user_id, str) or not USER_ID_PATTERN.match(user_id):
-            raise InputError(f"user id {user_id!r} is not valid.",
-                             fix="Use 1-128 letters, digits, '.', '@', '_' or '-'.", code="invalid_argument")
+        check_user_id(user_id)  # one safe path segment: the user's preferences live in a folder of that name
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         info = KeyInfo(id="key_" + secrets.token_hex(8), user_id=user_id,
                        hint=f"{secret[:8]}...{secret[-4:]}", created_at=now(), name=name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import pandas as pd
 
@@ -46,11 +47,18 @@ def source_of(market) -> dict:
             "description": meta.get("description")}
 
 
+FILE_ID = re.compile(r"file_[A-Za-z0-9]{1,64}")
+SERVER_SOURCES = 'portfolio must be "sample:<name>", one of your uploaded file ids (file_...) or "kite"'
+
+
 def load_holdings(ctx: ToolContext, source) -> Portfolio:
     """The portfolio named by ``source`` or, when omitted, the thread's portfolio.
 
     ``"kite"`` means the broker holdings of the context's Kite provider (``market.portfolio()``: T1 shares
-    counted, zero positions skipped); other providers raise InputError.
+    counted, zero positions skipped); other providers raise InputError. ``file_...`` is an uploaded file
+    the context may read (another user's answers as unknown). A path is accepted only when
+    ``ctx.paths_allowed`` (local use); on a multi-user server every path gets the same error, whether
+    or not it exists, so nothing on the host can be read or probed through a tool argument.
     """
     market = market_of(ctx)
     chosen = source if source is not None else ctx.portfolio
@@ -71,11 +79,27 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                                  'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
         return loader(name="kite")
     known = set(market.instruments()["tradingsymbol"])
-    if isinstance(chosen, str) and chosen.strip().startswith("file_"):  # one of the caller's uploads
-        from .holdings_files import portfolio_from_file_id
-
-        return portfolio_from_file_id(ctx, chosen.strip(), known)
+    if isinstance(chosen, str) and FILE_ID.fullmatch(chosen.strip()):  # one of the caller's uploads
+        return _file_portfolio(ctx, chosen.strip(), known)
+    if source is not None and not ctx.paths_allowed and not (
+            isinstance(source, str) and source.strip().lower().startswith("sample:")):
+        raise InputError(f"{SERVER_SOURCES}; file paths are not accepted on this server.",
+                         fix='Upload the holdings file (POST /v1/files) and pass its id, or use "sample:diversified".',
+                         field="portfolio", code="path_not_allowed")
     return load_portfolio(chosen, known_symbols=known)
+
+
+def _file_portfolio(ctx: ToolContext, file_id: str, known: set) -> Portfolio:
+    """The holdings in the uploaded file ``file_id`` (only if the context may read it: another user's id
+    answers exactly like an unknown one)."""
+    from .holdings_files import portfolio_from_file_id
+
+    try:
+        return portfolio_from_file_id(ctx, file_id, known)
+    except InputError as exc:
+        if exc.details.get("code") != "not_found":  # e.g. not a portfolio, or a bad row: say so as is
+            raise
+        raise InputError(exc.message, fix=exc.fix, field="portfolio", code="not_found") from None
 
 
 def resolve_universe(market, symbols: list[str]) -> list[str]:

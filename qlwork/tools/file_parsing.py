@@ -12,6 +12,9 @@ import csv
 import io
 import json
 import math
+import struct
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -84,13 +87,52 @@ def extension_mismatch(kind: str, filename: str) -> bool:
 
 # -- parsing -------------------------------------------------------------------------------------
 
+BINARY_KINDS = ("pdf", "png", "jpeg")
+"""Kinds parsed by third-party decoders (pypdf, Pillow): untrusted, so capped and parsed out of process."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number.", fix=f"Set {name} to a positive number.",
+                         setting=name) from None
+    if value <= 0:
+        raise InputError(f"{name}={raw!r} must be positive.", fix=f"Set {name} to a positive number.", setting=name)
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for one parse. ``from_env()`` reads QLWORK_PARSE_MAX_PAGES (500), QLWORK_PARSE_MAX_CHARS
+    (2,000,000), QLWORK_PARSE_TIMEOUT (30 s), QLWORK_PARSE_MEMORY_MB (1024) and
+    QLWORK_MAX_IMAGE_PIXELS (40,000,000)."""
+
+    max_pages: int = 500
+    max_chars: int = 2_000_000
+    timeout: float = 30.0
+    memory_mb: int = 1024
+    max_pixels: int = 40_000_000
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        return cls(max_pages=_env_int("QLWORK_PARSE_MAX_PAGES", cls.max_pages),
+                   max_chars=_env_int("QLWORK_PARSE_MAX_CHARS", cls.max_chars),
+                   timeout=float(_env_int("QLWORK_PARSE_TIMEOUT", int(cls.timeout))),
+                   memory_mb=_env_int("QLWORK_PARSE_MEMORY_MB", cls.memory_mb),
+                   max_pixels=_env_int("QLWORK_MAX_IMAGE_PIXELS", cls.max_pixels))
+
+
 def parse(data: bytes, filename: str, kind: str | None = None, known_symbols: Iterable[str] | None = None) -> dict:
-    """Parse a file's bytes into a JSON-serialisable summary (``kind`` plus type-specific fields)."""
+    """Parse a file's bytes into a JSON-serialisable summary (``kind`` plus type-specific fields), here,
+    under the caps of :class:`Limits`. Untrusted PDFs and images go through
+    :func:`qlwork.tools.parse_process.parse_isolated` instead (``FileStore.parse`` does)."""
     kind = kind or sniff(data, filename)
-    if kind == "pdf":
-        return parse_pdf(data, filename)
-    if kind in ("png", "jpeg"):
-        return parse_image(data, filename)
+    if kind in BINARY_KINDS:
+        return parse_binary(data, filename, kind)
     text = decode_text(data, filename)
     if kind == "json":
         return parse_json(text, filename, known_symbols)
@@ -99,8 +141,42 @@ def parse(data: bytes, filename: str, kind: str | None = None, known_symbols: It
     return {"kind": "text", "pages": [text], "characters": len(text), "lines": text.count("\n") + 1}
 
 
-def parse_pdf(data: bytes, filename: str) -> dict:
-    """Text per page of a PDF (pypdf). Encrypted (with a password) or corrupt PDFs raise InputError."""
+def parse_binary(data: bytes, filename: str, kind: str, limits: Limits | None = None) -> dict:
+    """A PDF or image parsed here under ``limits`` (default :meth:`Limits.from_env`; the parser process
+    of :mod:`qlwork.tools.parse_process` calls this)."""
+    limits = limits or Limits.from_env()
+    if kind == "pdf":
+        return parse_pdf(data, filename, max_pages=limits.max_pages, max_chars=limits.max_chars)
+    return parse_image(data, filename, max_pixels=limits.max_pixels)
+
+
+def check_image_header(data: bytes, filename: str, max_pixels: int) -> tuple[int, int]:
+    """Width and height from a PNG/JPEG header, without decoding pixels; InputError (naming the
+    limit, QLWORK_MAX_IMAGE_PIXELS) when width x height is over ``max_pixels``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+        else:
+            with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
+                width, height = img.size
+    except Image.DecompressionBombError:
+        width = height = max_pixels + 1  # Pillow refused even the header's size: far over any cap
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise InputError(f"{filename} is not a readable image (damaged or truncated: {exc}).",
+                         fix="Export the image again as PNG or JPEG and upload it.", file=filename,
+                         code="corrupt_file") from None
+    if width * height > max_pixels:
+        raise InputError(f"{filename} is {width}x{height} pixels ({width * height:,}); the limit is {max_pixels:,} "
+                         "pixels (QLWORK_MAX_IMAGE_PIXELS).", fix="Upload a smaller image (scale it down).",
+                         file=filename, code="image_too_large", limit="QLWORK_MAX_IMAGE_PIXELS")
+    return width, height
+
+
+def parse_pdf(data: bytes, filename: str, max_pages: int | None = None, max_chars: int | None = None) -> dict:
+    """Text per page of a PDF (pypdf). Encrypted (with a password) or corrupt PDFs raise InputError, and
+    so do PDFs over ``max_pages`` pages or ``max_chars`` characters of text (the limit is named)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
@@ -114,7 +190,19 @@ def parse_pdf(data: bytes, filename: str) -> dict:
             if not opened:
                 raise InputError(f"{filename} is an encrypted PDF; qlwork cannot read password-protected files.",
                                  fix="Upload a copy saved without a password.", file=filename, code="encrypted_file")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        count = len(reader.pages)
+        if max_pages is not None and count > max_pages:
+            raise InputError(f"{filename} has {count:,} pages; the limit is {max_pages:,} (QLWORK_PARSE_MAX_PAGES).",
+                             fix="Upload the pages you need as a shorter PDF.", file=filename,
+                             code="file_too_complex", limit="QLWORK_PARSE_MAX_PAGES")
+        pages, total = [], 0
+        for page in reader.pages:
+            pages.append((page.extract_text() or "").strip())
+            total += len(pages[-1])
+            if max_chars is not None and total > max_chars:
+                raise InputError(f"{filename} has more than {max_chars:,} characters of text (QLWORK_PARSE_MAX_CHARS).",
+                                 fix="Upload a shorter document.", file=filename, code="file_too_complex",
+                                 limit="QLWORK_PARSE_MAX_CHARS")
         info = reader.metadata or {}
     except InputError:
         raise
@@ -130,10 +218,13 @@ def parse_pdf(data: bytes, filename: str) -> dict:
     return out
 
 
-def parse_image(data: bytes, filename: str) -> dict:
-    """Size, mode and metadata of a PNG or JPEG (Pillow); the pixels are not interpreted."""
+def parse_image(data: bytes, filename: str, max_pixels: int | None = None) -> dict:
+    """Size, mode and metadata of a PNG or JPEG (Pillow); the pixels are decoded (to check the file)
+    only after the header's size passed ``max_pixels`` (see :func:`check_image_header`)."""
     from PIL import Image, UnidentifiedImageError
 
+    if max_pixels is not None:
+        check_image_header(data, filename, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.verify()
@@ -142,7 +233,7 @@ def parse_image(data: bytes, filename: str) -> dict:
             fmt, (width, height), mode = img.format, img.size, img.mode
             info = {k: v for k, v in img.info.items() if isinstance(v, (str, int, float)) and len(str(v)) < 500}
             dpi = img.info.get("dpi")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"{filename} is not a readable image (damaged or truncated: {exc}).",
                          fix="Export the image again as PNG or JPEG and upload it.", file=filename,
                          code="corrupt_file") from None

@@ -90,11 +90,14 @@ def add_file(fs: FileStore, vs_id: str, file_id: str) -> dict:
                                  (vs_id, file_id)).fetchone()
         if done is not None and done[0] == "completed":
             return {"file_id": file_id, "status": "completed"}
-        try:
-            count = _index(fs, obj.id)
-            status, error = "completed", None
-        except QlworkError as exc:
-            count, status, error = 0, "failed", exc.message
+    try:  # parsed outside the store's lock: a slow file never blocks other users' file operations
+        rows = None if _indexed(fs, obj.id) else _chunks(fs, obj.id)
+        error = None
+    except QlworkError as exc:
+        rows, error = [], exc.message
+    with fs.lock:
+        count = _store_chunks(fs, obj.id, rows) if error is None else 0
+        status = "completed" if error is None else "failed"
         with fs.conn() as c:
             c.execute("INSERT OR REPLACE INTO vector_store_files VALUES (?, ?, ?, ?, ?, ?)",
                       (vs_id, obj.id, status, count, error, int(time.time())))
@@ -104,20 +107,28 @@ def add_file(fs: FileStore, vs_id: str, file_id: str) -> dict:
     return {"file_id": file_id, "status": status, "chunks": count}
 
 
-def _index(fs: FileStore, file_id: str) -> int:
-    if fs.conn().execute("SELECT 1 FROM indexed_files WHERE file_id = ?", (file_id,)).fetchone():
-        return fs.conn().execute("SELECT COUNT(*) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()[0]
-    parsed = fs.parse(file_id)
-    if parsed["kind"] in ("png", "jpeg"):
+def _indexed(fs: FileStore, file_id: str) -> bool:
+    return fs.conn().execute("SELECT 1 FROM indexed_files WHERE file_id = ?", (file_id,)).fetchone() is not None
+
+
+def _chunks(fs: FileStore, file_id: str) -> list[tuple]:
+    """FTS rows of a file's text (the file is parsed; PDFs in the capped parser process)."""
+    if fs.get(file_id).kind in ("png", "jpeg"):  # nothing to search: never decode the pixels here
         raise InputError("images have no text to search", code="not_searchable")
+    parsed = fs.parse(file_id)
     pages = parsed.get("pages")
     if pages is None:  # CSV / JSON tables: index the raw text as one page
         pages = [fs.content(file_id).decode("utf-8-sig", errors="replace")]
-    rows = [(text, file_id, n, i) for n, page in enumerate(pages, start=1) for i, text in enumerate(chunk_text(page))]
-    with fs.conn() as c:
-        c.executemany("INSERT INTO chunks (text, file_id, page, chunk) VALUES (?, ?, ?, ?)", rows)
-        c.execute("INSERT INTO indexed_files VALUES (?)", (file_id,))
-    return len(rows)
+    return [(text, file_id, n, i) for n, page in enumerate(pages, start=1) for i, text in enumerate(chunk_text(page))]
+
+
+def _store_chunks(fs: FileStore, file_id: str, rows: list[tuple] | None) -> int:
+    """Store a file's rows once (call under ``fs.lock``); the file's chunk count."""
+    if rows is not None and not _indexed(fs, file_id):  # another request may have indexed it meanwhile
+        with fs.conn() as c:
+            c.executemany("INSERT INTO chunks (text, file_id, page, chunk) VALUES (?, ?, ?, ?)", rows)
+            c.execute("INSERT INTO indexed_files VALUES (?)", (file_id,))
+    return fs.conn().execute("SELECT COUNT(*) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()[0]
 
 
 # -- search --------------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ class FileStore:
             raise InputError(f"The file {name!r} is {len(data):,} bytes; the limit is {self.max_bytes:,}.",
                              fix="Upload a smaller file (or raise QLWORK_MAX_FILE_BYTES).", code="file_too_large")
         kind = file_parsing.sniff(data, name)
+        if kind in ("png", "jpeg"):  # refuse a pixel bomb from its header, before anything decodes it
+            file_parsing.check_image_header(data, name, file_parsing.Limits.from_env().max_pixels)
         obj = FileObject(id=new_id("file"), filename=name, bytes=len(data), purpose=purpose,
                          sha256=hashlib.sha256(data).hexdigest(), kind=kind, mime_type=file_parsing.MIME[kind],
                          created_at=int(time.time()))
@@ -174,9 +176,16 @@ class FileStore:
         return True
 
     def parse(self, file_id: str, known_symbols: Iterable[str] | None = None) -> dict:
-        """The parsed content of a file (see :func:`qlwork.tools.file_parsing.parse`) plus its object."""
+        """The parsed content of a file (see :func:`qlwork.tools.file_parsing.parse`) plus its object; PDFs
+        and images are parsed in the capped parser process (:mod:`qlwork.tools.parse_process`)."""
         obj = self.get(file_id)
-        parsed = file_parsing.parse(self.content(file_id), obj.filename, obj.kind, known_symbols=known_symbols)
+        data = self.content(file_id)
+        if obj.kind in file_parsing.BINARY_KINDS:  # untrusted decoders: a capped, killable process
+            from .parse_process import parse_isolated
+
+            parsed = parse_isolated(data, obj.filename, obj.kind)
+        else:
+            parsed = file_parsing.parse(data, obj.filename, obj.kind, known_symbols=known_symbols)
         if file_parsing.extension_mismatch(obj.kind, obj.filename):
             parsed["note_type"] = f"{obj.filename} holds {obj.kind.upper()} content despite its extension."
         return {"file": obj.to_dict(), **parsed}

@@ -31,7 +31,9 @@ class ToolContext:
 
     ``market`` is a MarketData provider, ``portfolio`` the default portfolio source for the thread
     (path, ``sample:<name>`` or a loaded Portfolio), ``as_of`` the analysis date, ``extra`` anything a
-    specific tool needs (kept opaque here).
+    specific tool needs (kept opaque here). ``paths_allowed`` False (set by a multi-user host such as
+    ``qlwork serve``) means tool arguments may not name filesystem paths: only ``sample:<name>``, the
+    caller's own file ids and ``kite`` (see :func:`qlwork.tools.context.load_holdings`).
     """
 
     market: Any = None
@@ -42,6 +44,7 @@ class ToolContext:
     thread_id: str | None = None
     user_id: str | None = None
     extra: dict = field(default_factory=dict)
+    paths_allowed: bool = True
 
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")

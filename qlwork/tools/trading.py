@@ -82,8 +82,9 @@ def analyze_portfolio(
     risk metrics, an overall score (0-10), a risk level and rebalancing recommendations.
 
     Args:
-        portfolio: Portfolio source: "sample:<name>", an uploaded holdings file id ("file_..."), or a CSV or JSON
-            file path; omit for the thread's portfolio (an attached holdings file once one was attached).
+        portfolio: Portfolio source: "sample:<name>", an uploaded holdings file id ("file_..."), "kite", or
+            (local use only) a CSV or JSON file path; omit for the thread's portfolio (an attached holdings
+            file once one was attached).
         risk_profile: Investor risk profile; omit for the thread's profile.
         as_of: Analysis date YYYY-MM-DD; omit for the latest data date.
         lookback_days: Trading days of history used for risk metrics (20 to 2520).

@@ -176,6 +176,7 @@ def test_server_without_tools_or_stream_options(store, tools, thread, fake_model
 
 
 def test_tool_call_written_as_text_and_think_blocks(store, tools, thread, fake_model, fm, planted_key):
+    fake_model.reject_tools = True  # text calls are read only from a server without native tool calls
     fake_model.add(fm.text('<think>use {tools}</think>{"name": "add", "arguments": {"a": 4, "b": 4}}'),
                    fm.text("<think>done</think>\n" + answer_json()))
     run, _ = run_chat(store, tools, thread, fake_model)
@@ -196,7 +197,8 @@ def test_context_budget_trims_history_keeps_prior_tool_outputs(store, tools, thr
     assert run.status == "completed"
     sent = fake_model.bodies()[-1]["messages"]
     assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Be terse.")
-    assert PRIOR_HEADER in sent[0]["content"] and "MARKER-PRIOR" in sent[0]["content"]
+    assert PRIOR_HEADER not in sent[0]["content"] and "MARKER-PRIOR" not in sent[0]["content"]
+    assert sent[-1]["role"] == "user" and PRIOR_HEADER in sent[-1]["content"] and "MARKER-PRIOR" in sent[-1]["content"]
     assert sent[-1]["content"].endswith("latest question")
     assert len(json.dumps(sent)) < 8000 * 4 and "old question 0 " not in json.dumps(sent)
 

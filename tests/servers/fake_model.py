@@ -260,26 +260,31 @@ def rule_model(body: dict, path: str) -> Reply:
     """Policy answering like the offline engine, reading only what the request carries.
 
     Proves the wire format holds everything a model needs: the questions, this run's call/output
-    pairs, and earlier runs' tool outputs (from the system message's compact block).
+    pairs, and earlier runs' tool outputs (from the compact block in a user-role message, framed as data).
     """
     from qlwork.assistant.backends.base import ModelInput, ToolCalls
     from qlwork.assistant.backends.offline import OfflineBackend
     from qlwork.assistant.backends.scripted import call as make_call
-    from qlwork.assistant.backends.transcript import PRIOR_HEADER, REPAIR_PREFIX
+    from qlwork.assistant.backends.transcript import PRIOR_FOOTER, PRIOR_HEADER, REPAIR_PREFIX
     from qlwork.assistant.objects import Assistant, Message, Thread, text_part
     from qlwork.tools.registry import REGISTRY
 
     if path.rstrip("/").endswith("/responses"):
-        system = body.get("instructions") or ""
         entries = [(i.get("role") or i.get("type"), i) for i in body.get("input", [])]
         names = [t["name"] for t in body.get("tools", [])]
     else:
         msgs = body.get("messages", [])
-        system = next((m["content"] for m in msgs if m["role"] == "system"), "")
-        entries = [(m["role"], m) for m in msgs if m["role"] != "system"]
+        entries = [(m["role"], m) for m in msgs if m["role"] != "system"]  # the system prompt has no data
         names = [t["function"]["name"] for t in body.get("tools", [])]
-    users, items, pending = [], [], {}
+    users, items, pending, prior = [], [], {}, []
     for role, e in entries:
+        if role == "user" and isinstance(e.get("content"), str) and PRIOR_HEADER in e["content"]:
+            before, block = e["content"].split(PRIOR_HEADER, 1)
+            block, _, after = block.partition(PRIOR_FOOTER)
+            prior = [json.loads(line) for line in block.strip().splitlines() if line.strip()]
+            e = {**e, "content": (before.strip() + "\n\n" + after.strip()).strip()}
+            if not e["content"]:
+                continue  # the block had a message of its own (Responses API input)
         if role == "user" and not str(e.get("content", "")).startswith(REPAIR_PREFIX):
             users.append(e["content"])
             items, pending = [], {}
@@ -292,13 +297,6 @@ def rule_model(body: dict, path: str) -> Reply:
                 pending[c["id"]] = make_call(c["function"]["name"], c["function"]["arguments"], id=c["id"])
         elif role == "tool":
             items.append((pending[e["tool_call_id"]], e["content"]))
-    prior = []
-    if PRIOR_HEADER in system:
-        for line in system.split(PRIOR_HEADER, 1)[1].strip().splitlines():
-            try:
-                prior.append(json.loads(line))
-            except ValueError:
-                break
     thread = Thread()
     inp = ModelInput(assistant=Assistant(), thread=thread,
                      messages=[Message(thread_id=thread.id, role="user", content=[text_part(u)]) for u in users],

@@ -47,6 +47,9 @@ class Cancelled(BackendError):
     """The run was cancelled while the backend was waiting on the model."""
 
 
+OPENAI_API_URL = "https://api.openai.com/v1"
+
+
 @dataclass
 class Connection:
     """Where and how to reach a model server (never holds the key itself)."""
@@ -63,7 +66,9 @@ class Connection:
 
     @property
     def where(self) -> str:
-        return self.base_url or "https://api.openai.com/v1"
+        """The server requests really go to: ``base_url``, else ``$OPENAI_BASE_URL`` (which the openai SDK
+        uses when no base_url is given), else OpenAI's API. Errors name this URL."""
+        return self.base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_API_URL
 
 
 def check_env_name(name: str) -> str:
@@ -100,7 +105,7 @@ def resolve_api_key(conn: Connection) -> str:
     value = os.environ.get(env, "").strip()
     if value:
         return value
-    if conn.allow_no_key or is_loopback(conn.base_url):
+    if conn.allow_no_key or is_loopback(conn.where):
         return NO_KEY_PLACEHOLDER
     raise BackendError(
         f"No API key for the {conn.backend} backend: the environment variable {env} is not set "
