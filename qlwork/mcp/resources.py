@@ -60,15 +60,18 @@ def list_resources(scope: UserScope) -> list[types.Resource]:
                              JSON_MIME))
     report = latest_report(scope.host.reports_dir, scope.user)
     if report is not None:
-        as_of, folder, _ = report
+        as_of, folder, entry = report
         if (folder / REPORT_HTML).exists():
             out.append(_resource(f"reports/latest/{REPORT_HTML}", "latest weekly report",
                                  f"Your weekly portfolio review as of {as_of} (HTML).", "text/html"))
-        out.append(_resource(f"reports/latest/{REVIEW_JSON}", "latest review summary",
-                             f"The review summary of your {as_of} report (scores, risk, recommendations).", JSON_MIME))
-        out.append(_resource("reports/latest/manifest.json", "latest report manifest entry",
-                             f"Your entry in the {as_of} batch manifest (status, inputs, headline figures).",
-                             JSON_MIME))
+        if (folder / REVIEW_JSON).exists() or (folder / REPORT_NOTEBOOK).exists():
+            out.append(_resource(f"reports/latest/{REVIEW_JSON}", "latest review summary",
+                                 f"The review summary of your {as_of} report (scores, risk, recommendations).",
+                                 JSON_MIME))
+        if entry is not None:
+            out.append(_resource("reports/latest/manifest.json", "latest report manifest entry",
+                                 f"Your entry in the {as_of} batch manifest (status, inputs, headline figures).",
+                                 JSON_MIME))
     for path in _research_files():
         out.append(_resource(f"research/{path.name}", path.name, "qlwork sample research note (synthetic)"
                              + (", text extracted from the PDF" if path.suffix == ".pdf" else "") + ".",
@@ -154,7 +157,7 @@ def _report_part(scope: UserScope, leaf: str) -> tuple[str, str | None]:
     if leaf == REPORT_HTML:
         path = folder / REPORT_HTML
         return "text/html", path.read_text(encoding="utf-8") if path.exists() else None
-    if leaf == "manifest.json":
+    if leaf == "manifest.json" and entry is not None:
         manifest = _manifest(folder.parent)
         keep = {k: manifest.get(k) for k in ("as_of", "qlwork_version", "generated_at")}
         return JSON_MIME, json.dumps({**keep, "user_id": scope.user, "entry": entry}, indent=2, default=str)
