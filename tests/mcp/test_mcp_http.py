@@ -132,3 +132,21 @@ def test_another_users_key_sees_nothing_of_the_first(server, world):
     assert f"qlwork://portfolios/file/{world.files['ravi_holdings.csv']}" in ravi_resources
     assert "RAVI-REPORT-5151" in ravi_text and "RAVI-ENTRY" in ravi_text  # ravi's own report and manifest entry
     assert "RAVI-REPORT-5151" not in asha_text and "RAVI-ENTRY" not in asha_text
+
+
+def test_resource_uris_cannot_leave_their_folders_and_foreign_origins_are_refused(server, world):
+    async def main():
+        async with http_client(server, world.keys["ravi"]) as c:
+            for uri in ("qlwork://research/../../config.py", "qlwork://research/..%2F..%2Fconfig.py",
+                        "qlwork://reports/latest/../../asha/portfolio_review.html", "file:///etc/passwd",
+                        "qlwork://portfolios/file/../../qlwork.db", "qlwork://portfolios/sample/../../errors"):
+                with pytest.raises(mcp.MCPError, match="not found"):
+                    await c.read_resource(uri)
+
+    anyio.run(main)
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {"accept": "application/json, text/event-stream", "authorization": f"Bearer {world.keys['asha']}"}
+    for extra in ({"host": "evil.example:80"}, {"origin": "http://evil.example"}):  # DNS rebinding / a web page
+        response = httpx.post(server, json=init, headers={**headers, **extra}, timeout=10)
+        assert response.status_code in (400, 403, 421), (extra, response.status_code)
