@@ -18,7 +18,7 @@ LAYERS = {
     "tools": 3,
     "assistant": 4, "charts": 4, "": 4,  # "": the package's own __init__ (open_session -> assistant)
     "review": 5,
-    "reports": 6, "widget": 6, "server": 6, "explore": 6,
+    "reports": 6, "widget": 6, "server": 6, "explore": 6, "mcp": 6,
     "cli": 7,
 }
 

@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..config import default_user
-from ..errors import QlworkError
+from ..errors import InputError, QlworkError
 from .byoai import add_model_arguments, register_eval
 
 
@@ -227,6 +227,39 @@ def cmd_serve_keys_revoke(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    from ..market.kite_auth import check_user
+    from ..mcp import Host, run_http, run_stdio
+
+    if args.http and args.user:
+        raise InputError("--user is for stdio; over --http each request's key names its user.",
+                         fix="Drop --user, or drop --http.")
+    host = Host(provider=args.provider, reports_dir=args.reports_dir, allow_code=args.allow_code, remote=args.http)
+    if args.http:
+        print(f"qlwork mcp: streamable HTTP on http://127.0.0.1:{args.port}/mcp (bearer keys from "
+              "`qlwork serve keys create --user ID`)", file=sys.stderr)
+        run_http(host, port=args.port)
+    else:
+        run_stdio(host, check_user(args.user))
+    return 0
+
+
+def _add_mcp(sub) -> None:
+    p = sub.add_parser("mcp", help="serve qlwork's read-only tools, resources and prompts to MCP clients "
+                       "(Claude Desktop, VS Code, Jupyter AI); see docs/mcp.md")
+    p.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 with bearer keys from "
+                   "`qlwork serve keys create --user ID` (default: stdio for one local user)")
+    p.add_argument("--port", type=int, default=8766, help="HTTP port (default: 8766)")
+    p.add_argument("--user", default=None, help="stdio only: the qlwork user served (default: the OS user name)")
+    p.add_argument("--provider", choices=["demo", "kite"], default="demo",
+                   help="market data: demo (synthetic, default) or kite (each user's own `qlwork kite login`)")
+    p.add_argument("--reports-dir", default="reports",
+                   help="root of the weekly reports, as `qlwork reports run --output-dir` (default: reports)")
+    p.add_argument("--allow-code", action="store_true",
+                   help="also offer code_interpreter (Python in qlwork's sandboxed kernel)")
+    p.set_defaults(func=cmd_mcp)
+
+
 def _add_serve(sub) -> None:
     serve = sub.add_parser("serve", help="serve the Assistants API (openai SDK compatible) on this machine")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
@@ -389,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(printed by the system Chromium, /usr/bin/chromium)")
     p.set_defaults(func=cmd_reports_run)
     _add_serve(sub)
+    _add_mcp(sub)
     _describe(parser)
     return parser
 
