@@ -51,14 +51,17 @@ def _direct(home: Path, rounds: int) -> list[float]:
     return samples
 
 
-def _start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(home: Path, *args: str, pythonpath: str | None = None) -> tuple[subprocess.Popen, str]:
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "QLWORK_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(port), "--workers", "4"],
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(port),
+                             *(args or ("--threads", "4"))],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while True:

@@ -43,6 +43,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX steps_by_run ON run_steps(run_id, created_at)",
         "CREATE INDEX steps_by_thread ON run_steps(thread_id)",
     ]),
+    (3, "run leases", [  # see assistant/leases.py: which server executes a run, until when
+        "ALTER TABLE runs ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE runs ADD COLUMN lease_expires INTEGER",
+        "CREATE INDEX runs_by_status ON runs(status, lease_expires)",
+        "CREATE INDEX runs_by_lease_owner ON runs(lease_owner)",
+    ]),
 ]
 """Ordered schema migrations: (version, description, statements). Append; never edit a shipped one."""
 

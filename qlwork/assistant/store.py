@@ -31,6 +31,18 @@ DEFAULT_ACTION_TIMEOUT = 600
 """Seconds a ``requires_action`` run waits for tool outputs before :meth:`Store.recover` expires it."""
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+os.register_at_fork(after_in_child=_WRITE_LOCKS.clear)  # a forked child starts with no lock held
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    """One lock per database file in this process, shared by every Store opened on it."""
+    key = os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 class Store:
     """The SQLite store. Safe to share between threads; open one per process on the same file."""
 
@@ -41,6 +53,7 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
         self.schema_version = self.migrate()
 
     # -- connections and transactions ----------------------------------------------------------
@@ -70,14 +83,24 @@ class Store:
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
+        # threads of this process queue on a lock of their own (woken at once) rather than in
+        # SQLite's busy handler, which sleeps up to 100 ms between tries; processes still queue there
+        if self._write_lock_pid != os.getpid():  # a forked child gets a fresh lock
+            self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
+        lock = self._write_lock
+        if not lock.acquire(timeout=self.busy_timeout):
+            raise sqlite3.OperationalError(f"database is locked (no write turn in {self.busy_timeout:.0f} s)")
         try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            lock.release()
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""

@@ -185,9 +185,9 @@ def cmd_reports_run(args) -> int:
 def cmd_serve(args) -> int:
     from ..server.serve import serve
 
-    serve(host=args.host, port=args.port, backend=args.backend, workers=args.workers, tls=args.behind_tls,
-          access_log=args.access_log)
-    return 0
+    return serve(host=args.host, port=args.port, backend=args.backend, workers=args.workers, threads=args.threads,
+                 tls=args.behind_tls, access_log=args.access_log, grace_seconds=args.grace_seconds,
+                 lease_seconds=args.lease_seconds, action_timeout=args.action_timeout)
 
 
 def cmd_serve_keys_create(args) -> int:
@@ -222,7 +222,15 @@ def _add_serve(sub) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     serve.add_argument("--backend", default="offline", help="default backend: offline | openai | openai-chat")
-    serve.add_argument("--workers", type=int, default=4, help="runs executed at once (default: 4)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port and the store (default: 1); see docs/server.md")
+    serve.add_argument("--threads", type=int, default=4, help="runs executed at once per process (default: 4)")
+    serve.add_argument("--grace-seconds", type=float, default=30.0,
+                       help="on SIGTERM/SIGINT, how long runs in flight may take to finish (default: 30)")
+    serve.add_argument("--lease-seconds", type=float, default=30.0,
+                       help="a dead server's runs are taken over after this long (default: 30)")
+    serve.add_argument("--action-timeout", type=float, default=600.0,
+                       help="seconds a requires_action run waits for tool outputs before it expires (default: 600)")
     serve.add_argument("--behind-tls", action="store_true", help="a TLS proxy is in front (silences the warning)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)

@@ -9,14 +9,16 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
+from ..assistant.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
-from ..assistant.store import Store
+from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store
 from .access import Access
 from .auth import ServerState
 from .common import JSON
 from .engine import RunEngine
 from .errors import install
 from .keys import KeyStore
+from .runners import DEFAULT_RUNNERS
 
 DESCRIPTION = """An Assistants-API-compatible server for qlwork (OpenAI Assistants v2 shapes).
 
@@ -28,12 +30,17 @@ assistant message's text. Research output, not investment advice."""
 
 def create_app(store: Store | None = None, *, home: str | os.PathLike | None = None, backend: str = "offline",
                workers: int = 4, max_pending_per_user: int = 64, poll_after_ms: int = 25,
-               poll_wait: float = 2.0, market=None) -> FastAPI:
+               poll_wait: float = 2.0, market=None, grace_seconds: float = 30.0,
+               lease_seconds: float = LEASE_SECONDS, action_timeout: float = DEFAULT_ACTION_TIMEOUT,
+               max_runners: int = DEFAULT_RUNNERS) -> FastAPI:
     """Build the app. ``home`` (or the store's folder, or $QLWORK_HOME) holds the SQLite store.
 
     ``backend``: default model backend for assistants that do not name one and users without a
     preference. ``workers``: runs executed at once. ``poll_wait``: how long a poll-helper retrieve
-    may wait for a run to rest (0 disables the wait).
+    may wait for a run to rest (0 disables the wait). ``grace_seconds``: how long a stop waits for
+    runs executing here; ``lease_seconds``: how soon another server takes over this one's runs if it
+    dies; ``action_timeout``: seconds a ``requires_action`` run waits for tool outputs (docs/server.md,
+    "Operations"); ``max_runners``: backend configurations kept ready (least recently used closed).
     """
     if store is None:
         store = Store(Path(home) / "qlwork.db") if home is not None else Store()
@@ -43,7 +50,8 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     default_assistant = ensure_default_assistant(store)
     resolver = files_routes.portfolio_resolver(store)
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,
-                       market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver)
+                       market=market, default_assistant_id=default_assistant.id, portfolio_resolver=resolver,
+                       lease_seconds=lease_seconds, action_timeout=action_timeout, max_runners=max_runners)
     st = ServerState(store=store, keys=keys, access=Access(store, keys, default_assistant.id), engine=engine,
                      poll_after_ms=poll_after_ms, poll_wait=poll_wait)
     st.extras["files"] = files_routes.file_access(store)
@@ -51,7 +59,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
-        engine.close()
+        engine.close(grace_seconds)
 
     app = FastAPI(title="qlwork Assistants API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=JSON)
@@ -73,4 +81,20 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     async def health() -> JSON:
         return JSON({"status": "ok", "version": __version__})
 
+    @app.get("/ready", include_in_schema=False)
+    def ready() -> JSON:  # a thread, not the event loop: the store may be slow to answer
+        return JSON(*readiness(st))
+
     return app
+
+
+def readiness(st: ServerState) -> tuple[dict, int]:
+    """(body, status) of /ready: 200 when the store answers and the run workers are alive."""
+    checks = {"store": "ok", "workers": "ok" if st.engine.alive() else
+              ("draining" if st.engine.draining else "stopped")}
+    try:
+        st.store.connection().execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+    except Exception as exc:  # any failure to read means not ready
+        checks["store"] = f"unreachable: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return {"status": "ready" if ok else "not ready", **checks}, 200 if ok else 503

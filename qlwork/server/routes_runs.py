@@ -53,7 +53,7 @@ def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
 
 
 @router.post("/runs", response_class=JSON, responses=STREAMED, summary="Create a thread and run it")
-async def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
+def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
                           st: ServerState = Depends(state)):
     st.access.assistant(user, body.assistant_id)  # check before creating anything
     thread = create_thread(st, user, body.thread, body.tool_resources)
@@ -66,7 +66,7 @@ async def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(cu
 
 
 @router.post("/{thread_id}/runs", response_class=JSON, responses=STREAMED, summary="Create a run")
-async def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
+def create_run(body: RunCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
                st: ServerState = Depends(state), include: list[str] | None = Query(None, alias="include[]")):
     thread = st.access.thread(user, thread_id)
     run = start_run(st, user, thread, body)

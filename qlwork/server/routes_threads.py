@@ -62,7 +62,7 @@ def add_message(st: ServerState, thread_id: str, body: MessageCreate):
 
 
 @router.post("", response_class=JSON, responses=documented(ThreadOut), summary="Create a thread")
-async def create(body: ThreadCreate | None = None, user: str = Depends(current_user), st: ServerState = Depends(state)):
+def create(body: ThreadCreate | None = None, user: str = Depends(current_user), st: ServerState = Depends(state)):
     return JSON(thread_out(create_thread(st, user, body)))
 
 
@@ -104,7 +104,7 @@ def _refuse_if_active(st: ServerState, thread_id: str, what: str) -> None:
 
 
 @router.post("/{thread_id}/messages", response_class=JSON, responses=documented(MessageOut), summary="Create a message")
-async def create_message(body: MessageCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
+def create_message(body: MessageCreate, thread_id: Id = ThreadId, user: str = Depends(current_user),
                    st: ServerState = Depends(state)):
     st.access.thread(user, thread_id)
     check_attachments(st, user, body)

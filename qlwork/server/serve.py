@@ -1,11 +1,22 @@
-"""Run the server with uvicorn, warning when it is reachable beyond this machine without TLS."""
+"""Run the server with uvicorn: one or several server processes on one socket and one store, a
+graceful stop on SIGTERM/SIGINT, and a warning when it is reachable beyond this machine without TLS."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
+import time
 from typing import TextIO
+
+import uvicorn
+
+from ..assistant.leases import LEASE_SECONDS
+from ..assistant.store import DEFAULT_ACTION_TIMEOUT
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -30,21 +41,121 @@ def exposure_warning(host: str, tls: bool = False) -> str | None:
             "(nginx, Caddy) in front, or bind to 127.0.0.1.")
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", workers: int = 4,
-          tls: bool = False, log_level: str = "info", access_log: bool = False, out: TextIO = sys.stderr) -> None:
-    """Serve the Assistants API until interrupted (``tls``: a TLS proxy is in front; ``access_log``:
-    log every request, off by default as it costs ~0.2 ms a request)."""
-    import uvicorn
+def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", workers: int = 1,
+          threads: int = 4, tls: bool = False, log_level: str = "info", access_log: bool = False,
+          grace_seconds: float = 30.0, lease_seconds: float = LEASE_SECONDS,
+          action_timeout: float = DEFAULT_ACTION_TIMEOUT, out: TextIO = sys.stderr) -> int:
+    """Serve the Assistants API until SIGTERM/SIGINT, then stop gracefully; returns the exit code.
 
-    from .app import create_app
+    ``workers`` server processes share the listening socket and the store (each executes up to
+    ``threads`` runs at once, under leases); a worker process that dies is replaced and its runs are
+    taken over. ``tls``: a TLS proxy is in front; ``access_log``: log every request (~0.2 ms each).
+    """
+    from ..assistant.store import Store
     from .keys import KeyStore
 
-    app = create_app(backend=backend, workers=workers)
     warning = exposure_warning(host, tls)
     if warning:
         print(f"WARNING: {warning}", file=out)
-    if not KeyStore(app.state.qlwork.store).list(include_revoked=False):
+    store = Store()
+    if not KeyStore(store).list(include_revoked=False):
         print("note: no API keys yet; create one with `qlwork serve keys create --user ID`.", file=out)
-    print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}; OpenAPI at /openapi.json)",
-          file=out)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    store.close()
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}; {workers} worker "
+          f"process{'es' if workers != 1 else ''} x {threads} runs; OpenAPI at /openapi.json)", file=out, flush=True)
+    options = dict(backend=backend, threads=threads, log_level=log_level, access_log=access_log,
+                   grace_seconds=grace_seconds, lease_seconds=lease_seconds, action_timeout=action_timeout)
+    if workers <= 1:
+        return _serve_process(sock, **options)
+    return _supervise(sock, workers, options)
+
+
+def _serve_process(sock: socket.socket, *, backend: str, threads: int, log_level: str, access_log: bool,
+                   grace_seconds: float, lease_seconds: float, action_timeout: float) -> int:
+    """One server process: the app on ``sock`` until a signal, then the graceful stop."""
+    from .app import create_app
+
+    sys.setswitchinterval(0.001)  # hand the GIL to the event loop sooner when runs keep threads busy
+    app = create_app(backend=backend, workers=threads, grace_seconds=grace_seconds, lease_seconds=lease_seconds,
+                     action_timeout=action_timeout)
+    engine = app.state.qlwork.engine
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
+                            timeout_graceful_shutdown=5)
+    server = DrainingServer(config, engine, grace_seconds)
+    server.run(sockets=[sock])
+    if engine.busy():  # a run still inside a tool after the grace period (already marked failed)
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server whose first SIGTERM/SIGINT drains the engine (new runs get 503 while
+    in-flight runs finish, within the grace period), then the server exits with status 0; a second
+    SIGINT stops at once."""
+
+    def __init__(self, config: uvicorn.Config, engine, grace: float) -> None:
+        super().__init__(config)
+        self.engine, self.grace, self._stopping = engine, grace, False
+
+    def handle_exit(self, sig: int, frame) -> None:  # replaces uvicorn's: no re-raised signal, exit 0
+        if self._stopping:
+            if sig == signal.SIGINT:
+                self.should_exit = self.force_exit = True
+            return
+        self._stopping = True
+        log.info("stopping: no new runs, waiting up to %.0f s for runs in flight", self.grace)
+        threading.Thread(target=self._drain, name="qlwork-drain", daemon=True).start()
+
+    def _drain(self) -> None:
+        try:
+            self.engine.drain(self.grace)
+        finally:
+            self.should_exit = True
+
+
+def _supervise(sock: socket.socket, workers: int, options: dict) -> int:
+    """Run ``workers`` server processes on one socket; replace any that dies; forward stops."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # before any thread exists in this process
+    stopping: list[int] = []
+
+    def spawn() -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=_child, args=(sock, options), daemon=False)
+        proc.start()
+        return proc
+
+    def on_signal(sig: int, _frame) -> None:
+        first = not stopping
+        stopping.append(sig)
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM if first else sig)
+
+    procs = [spawn() for _ in range(workers)]
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            for i, proc in enumerate(procs):
+                if not proc.is_alive() and not stopping:
+                    log.warning("server process %s ended (exit %s); starting another", proc.pid, proc.exitcode)
+                    procs[i] = spawn()
+            if stopping and not any(p.is_alive() for p in procs):
+                return 0
+            time.sleep(0.2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _child(sock: socket.socket, options: dict) -> None:
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, signal.SIG_DFL)
+    os._exit(_serve_process(sock, **options))

@@ -130,3 +130,17 @@ def byoai_user(live, fm, monkeypatch):
                                              model="fake-model", api_key_env="QLWORK_TEST_KEY", stream=False,
                                              max_retries=0, timeout=10))
         yield live.client(user, max_retries=0), model
+
+
+@pytest.fixture()
+def live_server():
+    """A factory of LiveServers with their own home and options, stopped at the end of the test."""
+    servers = []
+
+    def make(home, **options) -> LiveServer:
+        servers.append(LiveServer(str(home), **options))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()

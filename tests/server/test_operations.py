@@ -1,0 +1,254 @@
+"""`qlwork serve` as an operator runs it: real server subprocesses on one QLWORK_HOME, driven with the
+openai SDK, killed with SIGKILL mid-load, stopped with SIGTERM, two servers on one store. Every run
+acknowledged with 2xx ends terminal (or completes), runs execute exactly once, threads never stay
+blocked (no 409 afterwards)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from qlwork.assistant.store import Store
+from qlwork.server.keys import KeyStore
+
+ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
+QUESTION = "Review my portfolio"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """``python -m qlwork.cli serve`` on a free port of 127.0.0.1 with QLWORK_HOME=home."""
+
+    def __init__(self, home: Path, *args: str) -> None:
+        self.port = _port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "QLWORK_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
+        self.log = open(home / f"serve-{self.port}.log", "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(self.port), *args],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise RuntimeError(f"qlwork serve did not start: {Path(self.log.name).read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def client(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=20)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.log.close()
+
+
+@pytest.fixture()
+def home(tmp_path):
+    return tmp_path
+
+
+def _key(home: Path, user: str) -> str:
+    store = Store(home / "qlwork.db")
+    try:
+        return KeyStore(store).create(user)[1]
+    finally:
+        store.close()
+
+
+def _rows(home: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(home / "qlwork.db", timeout=30) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _load(client: openai.OpenAI, assistant_id: str, acked: list, stop: threading.Event, limit: int,
+          errors: list | None = None) -> None:
+    """Create thread-and-runs until ``stop``, ``limit`` or an error; record each run acknowledged
+    with 2xx (and the error in ``errors``)."""
+    errors = errors if errors is not None else []
+    for _ in range(limit):  # bounded
+        if stop.is_set():
+            return
+        try:
+            run = client.beta.threads.create_and_run(
+                assistant_id=assistant_id, thread={"metadata": {"portfolio_id": "sample:diversified"},
+                                                   "messages": [{"role": "user", "content": QUESTION}]})
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            errors.append(exc)
+            return
+        acked.append((run.thread_id, run.id))
+
+
+def _wait_terminal(home: Path, run_ids: list[str], seconds: float = 60) -> dict[str, str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        marks = ",".join("?" * len(run_ids))
+        statuses = dict(_rows(home, f"SELECT id, status FROM runs WHERE id IN ({marks})", *run_ids))
+        if all(s not in ACTIVE for s in statuses.values()) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.1)
+
+
+def _thread_usable(client: openai.OpenAI, assistant_id: str, thread_id: str) -> str:
+    client.beta.threads.messages.create(thread_id, role="user", content="Signals for TCS")  # no 409
+    return client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=assistant_id,
+                                                    poll_interval_ms=50).status
+
+
+def test_kill_9_mid_load_then_restart_loses_no_acknowledged_run(home):
+    key = _key(home, "ops")
+    server = Served(home, "--threads", "1")
+    client = server.client(key)
+    assistant = client.beta.assistants.create(model="gpt-4o", name="ops")
+    acked: list[tuple[str, str]] = []
+    stop = threading.Event()
+    loaders = [threading.Thread(target=_load, args=(server.client(key), assistant.id, acked, stop, 40))
+               for _ in range(6)]
+    for t in loaders:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 24 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.stop(signal.SIGKILL)  # mid-load: runs queued and one in progress
+    stop.set()
+    for t in loaders:
+        t.join(30)
+    run_ids = [r for _, r in acked]
+    assert len(run_ids) >= 24
+    left = dict(_rows(home, f"SELECT id, status FROM runs WHERE id IN ({','.join('?' * len(run_ids))})", *run_ids))
+    assert len(left) == len(run_ids)  # every acknowledged run was stored
+    left_active = {r: s for r, s in left.items() if s in ACTIVE}
+    assert left_active, "the kill came too late to leave runs behind"
+
+    server = Served(home, "--threads", "2")  # start-up recovery, no manual command
+    try:
+        statuses = _wait_terminal(home, run_ids)
+        assert all(s not in ACTIVE for s in statuses.values()), Counter(statuses.values())
+        for run_id, before in left_active.items():
+            if before == "queued":
+                assert statuses[run_id] == "completed", (run_id, statuses[run_id])
+            elif statuses[run_id] == "failed":
+                (code, message), = _rows(home, "SELECT json_extract(last_error, '$.code'), "
+                                         "json_extract(last_error, '$.message') FROM runs WHERE id = ?", run_id)
+                assert code == "server_error" and "the server stopped during this run" in message
+        assert set(statuses.values()) <= {"completed", "failed"}
+        assert not _rows(home, "SELECT id FROM run_steps WHERE status = 'in_progress'")  # open steps closed
+        client = server.client(key)
+        failed = [t for t, r in acked if statuses[r] == "failed"]
+        for thread_id in (failed + [t for t, _ in acked])[:8]:  # blocked threads first
+            assert _thread_usable(client, assistant.id, thread_id) == "completed"
+        # the failed run is visible to its client with the reason
+        if failed:
+            run = client.beta.threads.runs.list(failed[0]).data[-1]
+            assert run.status == "failed" and run.last_error.code == "server_error"
+    finally:
+        assert server.stop() == 0
+
+
+def test_sigterm_finishes_in_flight_runs_and_leaves_queued_ones_for_the_next_start(home):
+    key = _key(home, "ops")
+    server = Served(home, "--threads", "1", "--grace-seconds", "20")
+    client = server.client(key)
+    assistant = client.beta.assistants.create(model="gpt-4o", name="ops")
+    acked: list[tuple[str, str]] = []
+    _load(client, assistant.id, acked, threading.Event(), 16)
+    assert len(acked) == 16
+    server.proc.send_signal(signal.SIGTERM)
+    refused = None
+    for _ in range(200):  # bounded: new runs are refused while the server drains
+        try:
+            response = httpx.post(f"{server.base}/v1/threads/runs", headers={"authorization": f"Bearer {key}"},
+                                  json={"assistant_id": assistant.id}, timeout=5)
+        except httpx.TransportError:
+            break
+        if response.status_code == 503:
+            refused = response
+            break
+        time.sleep(0.01)
+    assert server.stop(timeout=40) == 0  # exit status 0
+    assert refused is not None, "no 503 while draining"
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.json()["error"]["code"] == "server_shutting_down"
+    run_ids = [r for _, r in acked]
+    statuses = dict(_rows(home, f"SELECT id, status FROM runs WHERE id IN ({','.join('?' * 16)})", *run_ids))
+    counts = Counter(statuses.values())
+    assert set(counts) <= {"completed", "queued"}, counts  # nothing cancelled, failed or cut short
+    assert counts["queued"] >= 1, counts  # left for the next start
+
+    server = Served(home, "--threads", "2")
+    try:
+        statuses = _wait_terminal(home, run_ids)
+        assert set(statuses.values()) == {"completed"}, Counter(statuses.values())
+    finally:
+        assert server.stop() == 0
+
+
+def test_two_servers_on_one_store_execute_each_run_once_and_take_over_a_dead_one(home):
+    key = _key(home, "ops")
+    first = Served(home, "--threads", "2", "--lease-seconds", "3")
+    second = Served(home, "--threads", "2", "--lease-seconds", "3")
+    try:
+        assistant = first.client(key).beta.assistants.create(model="gpt-4o", name="ops")
+        acked: list[tuple[str, str]] = []
+        stop = threading.Event()
+        errors: list = []
+        loaders = [threading.Thread(target=_load, args=(server.client(key), assistant.id, acked, stop, 25, errors))
+                   for server in (first, second) for _ in range(4)]
+        for t in loaders:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acked) < 60 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.stop(signal.SIGKILL)  # its queued runs are taken over by the second server
+        for t in loaders:
+            t.join(60)
+        run_ids = [r for _, r in acked]
+        assert len(run_ids) >= 90, errors
+        statuses = _wait_terminal(home, run_ids)
+        counts = Counter(statuses.values())
+        assert set(counts) <= {"completed", "failed"} and counts["completed"] >= len(run_ids) - 4, counts
+        # exactly once: one answer and one message_creation step per completed run, and the same
+        # number of tool-call steps as a single execution makes
+        marks = ",".join("?" * len(run_ids))
+        creations = dict(_rows(home, f"SELECT run_id, COUNT(*) FROM run_steps WHERE type = 'message_creation' "
+                                     f"AND run_id IN ({marks}) GROUP BY run_id", *run_ids))
+        answers = dict(_rows(home, f"SELECT run_id, COUNT(*) FROM messages WHERE role = 'assistant' "
+                                   f"AND run_id IN ({marks}) GROUP BY run_id", *run_ids))
+        tool_steps = dict(_rows(home, f"SELECT run_id, COUNT(*) FROM run_steps WHERE type = 'tool_calls' "
+                                      f"AND run_id IN ({marks}) GROUP BY run_id", *run_ids))
+        completed = [r for r, s in statuses.items() if s == "completed"]
+        assert all(creations.get(r) == 1 and answers.get(r) == 1 for r in completed)
+        assert len({tool_steps.get(r) for r in completed}) == 1, Counter(tool_steps.get(r) for r in completed)
+        owners = {o for (o,) in _rows(home, f"SELECT DISTINCT owner_pid FROM runs WHERE id IN ({marks})", *run_ids)}
+        assert {first.proc.pid, second.proc.pid} <= owners  # both servers executed runs
+        assert httpx.get(f"{second.base}/ready").json()["status"] == "ready"
+    finally:
+        first.stop(signal.SIGKILL)
+        assert second.stop() == 0
