@@ -37,6 +37,7 @@ class Store:
                  url: str | None = None) -> None:
         self.db = open_database(path, url, busy_timeout)
         self.path = self.db.path
+        self.target = str(self.db.path or self.db.url)  # what Store() takes to open this database again
         self.dialect = self.db.dialect
         self.busy_timeout = busy_timeout
         self.schema_version = self.migrate()
