@@ -237,6 +237,10 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Result:
         return _execute(self.raw, sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.raw.cursor() as cur:
+            cur.executemany(to_postgres(sql), rows)
+
 
 class PgAutocommit:
     """Reads outside a transaction: each statement borrows a pooled connection for its duration."""

@@ -10,6 +10,7 @@ from .. import __version__
 from ..config import default_user
 from ..errors import QlworkError
 from .byoai import add_model_arguments, register_eval
+from .db import register_db
 
 
 def cmd_demo(args) -> int:
@@ -313,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.set_defaults(func=cmd_chat)
     register_eval(sub)
+    register_db(sub)
 
     threads = sub.add_parser("threads", help="list, show, export or recover stored threads (the audit trail)")
     tsub = threads.add_subparsers(dest="threads_command", required=True)
