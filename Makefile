@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean notebooks lab chromium
+.PHONY: demo test bench setup clean notebooks lab chromium postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,32 @@ demo: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgresql
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
+
+# Debian PostgreSQL server binaries for the PostgreSQL store tests (tests/servers/pg_cluster.py starts a
+# throwaway cluster in a temporary directory on 127.0.0.1; no system service is used): installed with
+# apt-get when missing, like chromium below; QLWORK_NO_SYSTEM_INSTALL=1 never installs and those tests
+# then skip loudly.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ -n "$$QLWORK_NO_SYSTEM_INSTALL" ] && [ "$$QLWORK_NO_SYSTEM_INSTALL" != 0 ]; then \
+	  echo "WARNING: QLWORK_NO_SYSTEM_INSTALL is set and PostgreSQL is missing: the PostgreSQL store tests will be SKIPPED."; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "WARNING: PostgreSQL is missing and apt-get is not available: the PostgreSQL store tests will be SKIPPED."; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ]; then \
+	    echo "WARNING: PostgreSQL is missing and installing it needs root (apt-get install postgresql):"; \
+	    echo "         the PostgreSQL store tests will be SKIPPED."; \
+	  else \
+	    echo "Installing Debian postgresql for the store tests: $${SUDO:+$$SUDO }apt-get install postgresql"; \
+	    echo "(set QLWORK_NO_SYSTEM_INSTALL=1 to skip this and the PostgreSQL tests)"; \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "WARNING: apt-get could not install postgresql: the PostgreSQL store tests will be SKIPPED."; \
+	  fi; \
+	fi
 
 # Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing (as root, or
 # through passwordless sudo, saying so first); QLWORK_NO_SYSTEM_INSTALL=1 never installs anything and
