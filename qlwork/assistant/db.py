@@ -217,7 +217,7 @@ class Result:
 def _execute(conn: Any, sql: str, params: Sequence[Any] | None = None) -> Result:
     if sql.lstrip().upper().startswith("PRAGMA"):
         return Result([], -1)  # SQLite settings mean nothing here
-    cur = conn.execute(to_postgres(sql), tuple(params) if params is not None else None, prepare=False)
+    cur = conn.execute(to_postgres(sql), tuple(params) if params is not None else None)
     rows: list[Row] = []
     if cur.description is not None:
         names = tuple(c.name for c in cur.description)
