@@ -12,7 +12,7 @@ from .objects import Assistant, Message, Run, RunStep, Thread, now
 
 Statement = Union[str, dict[str, str]]
 """One migration statement: SQL in SQLite's dialect (translated for PostgreSQL by
-:func:`qlwork.assistant.db.to_postgres`), or ``{"sqlite": ..., "postgresql": ...}`` where they differ."""
+:func:`qlwork.db.to_postgres`), or ``{"sqlite": ..., "postgresql": ...}`` where they differ."""
 
 MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
     (1, "objects", [

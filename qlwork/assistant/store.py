@@ -4,7 +4,7 @@ SQLite by default: one database file (``$QLWORK_HOME/qlwork.db``) in WAL mode, s
 (one connection per thread) and processes (``BEGIN IMMEDIATE`` write transactions with a 30 s busy
 timeout, so writers queue instead of failing with "database is locked"). PostgreSQL when
 ``QLWORK_DATABASE_URL`` is set, for several servers or Dask workers on different hosts (see
-:mod:`qlwork.assistant.db`). Nested data lives in JSON columns;
+:mod:`qlwork.db`). Nested data lives in JSON columns;
 deleting a thread cascades to its messages, runs and steps. Every run records the host, pid and
 process start time of its owner so :meth:`Store.recover` can fail runs whose process died.
 """
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ..errors import InputError
 from .objects import (ACTIVE_STATUSES, ALLOWED_TRANSITIONS, Assistant, Message, Run, RunStep, Thread, ToolCall,
                       now, text_part)
-from .db import IntegrityError, open_database
+from ..db import IntegrityError, open_database
 from .ownership import owner, process_alive
 from .schema import MIGRATIONS, apply_migrations, MODELS, NAMES, STAMPS, build, from_row, not_found, to_row
 
@@ -31,7 +31,7 @@ DEFAULT_ACTION_TIMEOUT = 600
 
 class Store:
     """The object store on SQLite (default) or PostgreSQL (``QLWORK_DATABASE_URL``; see
-    :mod:`qlwork.assistant.db`). Safe to share between threads; open one per process."""
+    :mod:`qlwork.db`). Safe to share between threads; open one per process."""
 
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float = 30.0,
                  url: str | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..assistant.db import URL_ENV, database_url
+from ..db import URL_ENV, database_url
 from ..errors import InputError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
-from ..assistant.db import database_url
+from ..db import database_url
 from ..assistant.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store

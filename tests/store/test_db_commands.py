@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from qlwork.assistant.db import to_postgres
+from qlwork.db import to_postgres
 from qlwork.assistant.schema import MIGRATIONS
 from qlwork.assistant.store import Store
 from qlwork.cli.commands import main

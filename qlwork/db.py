@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import InputError
+from .errors import InputError
 
 URL_ENV = "QLWORK_DATABASE_URL"
 WRITE_LOCK_KEY = 0x716C776F726B  # "qlwork": the advisory lock every PostgreSQL write transaction takes
@@ -58,7 +58,7 @@ def open_database(path: str | os.PathLike | None = None, url: str | None = None,
                              fix="Use postgresql://user@host:port/dbname, or unset it for SQLite.",
                              code="invalid_database_url")
         return PostgresDatabase(url, timeout=busy_timeout)
-    from ..config import home
+    from .config import home
     return SQLiteDatabase(Path(path) if path is not None else home() / "qlwork.db", busy_timeout)
 
 
