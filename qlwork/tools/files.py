@@ -4,7 +4,9 @@ Bytes live in ``$QLWORK_HOME/files/<file_id>/<filename>``; metadata (id, filenam
 sha256, kind, created_at) lives in ``$QLWORK_HOME/files/files.db``, a small SQLite database (WAL)
 that also holds the file_search vector stores and their FTS5 index. It is separate from the
 assistant store on purpose: tools sit below the assistant layer and must not import it, and messages
-only carry ``attachments`` (``{file_id, tools}``) that point here.
+only carry ``attachments`` (``{file_id, tools}``) that point here. With ``QLWORK_DATABASE_URL`` set,
+files are also written to the shared database and this folder is a per-host copy
+(:mod:`qlwork.tools.shared_files`).
 
 The type is sniffed from the content; the size limit is ``QLWORK_MAX_FILE_BYTES`` (default 20 MB).
 """
