@@ -22,10 +22,11 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .errors import InputError
 
@@ -46,7 +47,7 @@ def database_url() -> str | None:
 
 
 def open_database(path: str | os.PathLike | None = None, url: str | None = None,
-                  busy_timeout: float = 30.0) -> "Database":
+                  busy_timeout: float = 30.0) -> Database:
     """PostgreSQL when ``url`` (or ``path`` is a postgresql:// URL, or neither is given and
     ``QLWORK_DATABASE_URL`` is set), else the SQLite file ``path`` (default ``$QLWORK_HOME/qlwork.db``)."""
     if path is not None and str(path).startswith(("postgresql://", "postgres://")):
@@ -163,9 +164,9 @@ class SQLiteDatabase(Database):
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
 _PLACEHOLDER = re.compile(r"'[^']*'|\?")
-_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (IF NOT EXISTS )?(\w+) \(", re.I)
-_TYPES = ((re.compile(r"\bINTEGER\b", re.I), "BIGINT"), (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
-          (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"))
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (IF NOT EXISTS )?(\w+) \(", re.IGNORECASE)
+_TYPES = ((re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT"), (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+          (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"))
 
 
 @lru_cache(maxsize=2048)
@@ -173,8 +174,8 @@ def to_postgres(sql: str) -> str:
     """The PostgreSQL form of a statement written for SQLite (see the module docstring)."""
     sql = sql.replace("%", "%%")
     sql = _PLACEHOLDER.sub(lambda m: "%s" if m.group(0) == "?" else m.group(0), sql)
-    if re.match(r"^\s*INSERT OR IGNORE INTO", sql, re.I):
-        sql = re.sub(r"^\s*INSERT OR IGNORE INTO", "INSERT INTO", sql, flags=re.I) + " ON CONFLICT DO NOTHING"
+    if re.match(r"^\s*INSERT OR IGNORE INTO", sql, re.IGNORECASE):
+        sql = re.sub(r"^\s*INSERT OR IGNORE INTO", "INSERT INTO", sql, flags=re.IGNORECASE) + " ON CONFLICT DO NOTHING"
     head = sql.lstrip()[:40].upper()
     if head.startswith(("CREATE TABLE", "ALTER TABLE")):
         for pattern, name in _TYPES:
@@ -247,7 +248,7 @@ class PgAutocommit:
 
     in_transaction = False
 
-    def __init__(self, db: "PostgresDatabase") -> None:
+    def __init__(self, db: PostgresDatabase) -> None:
         self.db = db
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Result:

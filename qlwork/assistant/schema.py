@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError
 from .objects import Assistant, Message, Run, RunStep, Thread, now
 
-Statement = Union[str, dict[str, str]]
+Statement = str | dict[str, str]
 """One migration statement: SQL in SQLite's dialect (translated for PostgreSQL by
 :func:`qlwork.db.to_postgres`), or ``{"sqlite": ..., "postgresql": ...}`` where they differ."""
 

@@ -18,12 +18,32 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import InputError
-from .objects import (ACTIVE_STATUSES, ALLOWED_TRANSITIONS, Assistant, Message, Run, RunStep, Thread, ToolCall,
-                      now, text_part)
 from ..db import IntegrityError, open_database
+from ..errors import InputError
+from .objects import (
+    ACTIVE_STATUSES,
+    ALLOWED_TRANSITIONS,
+    Assistant,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    ToolCall,
+    now,
+    text_part,
+)
 from .ownership import owner, process_alive
-from .schema import MIGRATIONS, apply_migrations, MODELS, NAMES, STAMPS, build, from_row, not_found, to_row
+from .schema import (
+    MIGRATIONS,
+    MODELS,
+    NAMES,
+    STAMPS,
+    apply_migrations,
+    build,
+    from_row,
+    not_found,
+    to_row,
+)
 
 DEFAULT_ACTION_TIMEOUT = 600
 """Seconds a ``requires_action`` run waits for tool outputs before :meth:`Store.recover` expires it."""

@@ -58,7 +58,7 @@ class Cluster:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str) -> None:
-        out = subprocess.run([*self.prefix, str(self.bin / tool), *args], capture_output=True, text=True,
+        out = subprocess.run([*self.prefix, str(self.bin / tool), *args], capture_output=True, text=True, check=False,
                              timeout=60)
         if out.returncode != 0:
             raise RuntimeError(f"{tool} failed: {out.stderr.strip() or out.stdout.strip()}")

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from qlwork.db import to_postgres
 from qlwork.assistant.schema import MIGRATIONS
 from qlwork.assistant.store import Store
 from qlwork.cli.commands import main
+from qlwork.db import to_postgres
 from qlwork.errors import InputError
 from qlwork.server.keys import KeyStore, ensure_tables
 
