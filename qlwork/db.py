@@ -58,7 +58,7 @@ def open_database(path: str | os.PathLike | None = None, url: str | None = None,
             raise InputError(f"{URL_ENV} must be a postgresql:// URL, got {url.split(':', 1)[0]!r}.",
                              fix="Use postgresql://user@host:port/dbname, or unset it for SQLite.",
                              code="invalid_database_url")
-        return PostgresDatabase(url, timeout=busy_timeout)
+        return PostgresDatabase.shared(url, busy_timeout)
     from .config import home
     return SQLiteDatabase(Path(path) if path is not None else home() / "qlwork.db", busy_timeout)
 
@@ -256,8 +256,25 @@ class PgAutocommit:
             return _execute(conn, sql, params)
 
 
+_POOLS: dict[str, "PostgresDatabase"] = {}
+_POOLS_GUARD = threading.Lock()
+
+
 class PostgresDatabase(Database):
+    """A psycopg connection pool. Every store of a process on one URL shares one pool
+    (:meth:`shared`); it closes when the last of them closes."""
+
     dialect = "postgresql"
+    users = 0
+
+    @classmethod
+    def shared(cls, url: str, timeout: float = 30.0) -> "PostgresDatabase":
+        with _POOLS_GUARD:
+            db = _POOLS.get(url)
+            if db is None or db.pool.closed:
+                db = _POOLS[url] = cls(url, timeout=timeout)
+            db.users += 1
+            return db
 
     def __init__(self, url: str, timeout: float = 30.0, min_size: int = 1,
                  max_size: int | None = None) -> None:
@@ -308,6 +325,12 @@ class PostgresDatabase(Database):
                 self._local.tx = None
 
     def close(self) -> None:
+        with _POOLS_GUARD:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if _POOLS.get(self.url or "") is self:
+                del _POOLS[self.url or ""]
         self.pool.close()
 
     def describe(self) -> str:

@@ -97,3 +97,16 @@ def test_bad_database_url_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("QLWORK_DATABASE_URL", "mysql://x")
     with pytest.raises(InputError, match="postgresql://"):
         Store()
+
+
+def test_stores_of_a_process_share_one_pool(pg_cluster):
+    url = pg_cluster.new_database()
+    first, second = Store(url), Store(url)
+    assert first.db is second.db  # one pool per process and URL, not one per Store()
+    first.close()
+    assert second.create_thread(user_id="u").user_id == "u"  # still open for the other store
+    second.close()
+    assert first.db.pool.closed
+    third = Store(url)  # a new pool once every store closed
+    assert not third.db.pool.closed and third.list_threads("u")
+    third.close()
