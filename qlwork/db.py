@@ -63,6 +63,31 @@ def open_database(path: str | os.PathLike | None = None, url: str | None = None,
     return SQLiteDatabase(Path(path) if path is not None else home() / "qlwork.db", busy_timeout)
 
 
+_SHARED: dict[str, "Database"] = {}
+_SHARED_TABLES: set[tuple[str, str]] = set()
+_SHARED_GUARD = threading.Lock()
+
+
+def shared_database(*tables: str) -> "Database | None":
+    """The PostgreSQL database of ``QLWORK_DATABASE_URL`` for data every host must see (uploaded
+    files, AI preferences), with ``tables`` (CREATE TABLE IF NOT EXISTS statements) made once per
+    process; None when the URL is unset (such data then stays in ``$QLWORK_HOME``)."""
+    url = database_url()
+    if not url:
+        return None
+    with _SHARED_GUARD:
+        db = _SHARED.get(url)
+        if db is None:
+            db = _SHARED[url] = open_database(url=url)
+        missing = [t for t in tables if (url, t) not in _SHARED_TABLES]
+        if missing:
+            with db.transaction() as conn:
+                for statement in missing:
+                    conn.execute(statement)
+            _SHARED_TABLES.update((url, t) for t in missing)
+        return db
+
+
 class Database:
     """What the store needs from a database."""
 

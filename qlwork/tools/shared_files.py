@@ -9,32 +9,19 @@ is used and files live only in ``$QLWORK_HOME/files``.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from ..db import Database, database_url, open_database
+from ..db import Database
+from ..db import shared_database as _shared_database
 
 TABLE = """CREATE TABLE IF NOT EXISTS shared_files (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL,
     filename TEXT NOT NULL, bytes INTEGER NOT NULL, purpose TEXT NOT NULL, sha256 TEXT NOT NULL,
     kind TEXT NOT NULL, mime_type TEXT NOT NULL, content BLOB NOT NULL)"""
 COLUMNS = ("id", "created_at", "filename", "bytes", "purpose", "sha256", "kind", "mime_type")
 
-_DATABASES: dict[str, Database] = {}
-_GUARD = threading.Lock()
-
-
 def shared_database() -> Database | None:
     """The shared database (one pool per process and URL), or None when files are per host."""
-    url = database_url()
-    if not url:
-        return None
-    with _GUARD:
-        if url not in _DATABASES:
-            db = open_database(url=url)
-            with db.transaction() as conn:
-                conn.execute(TABLE)
-            _DATABASES[url] = db
-        return _DATABASES[url]
+    return _shared_database(TABLE)
 
 
 def put(db: Database, meta: dict[str, Any], data: bytes) -> None:
