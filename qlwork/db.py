@@ -63,12 +63,12 @@ def open_database(path: str | os.PathLike | None = None, url: str | None = None,
     return SQLiteDatabase(Path(path) if path is not None else home() / "qlwork.db", busy_timeout)
 
 
-_SHARED: dict[str, "Database"] = {}
+_SHARED: dict[str, Database] = {}
 _SHARED_TABLES: set[tuple[str, str]] = set()
 _SHARED_GUARD = threading.Lock()
 
 
-def shared_database(*tables: str) -> "Database | None":
+def shared_database(*tables: str) -> Database | None:
     """The PostgreSQL database of ``QLWORK_DATABASE_URL`` for data every host must see (uploaded
     files, AI preferences), with ``tables`` (CREATE TABLE IF NOT EXISTS statements) made once per
     process; None when the URL is unset (such data then stays in ``$QLWORK_HOME``)."""
@@ -281,7 +281,7 @@ class PgAutocommit:
             return _execute(conn, sql, params)
 
 
-_POOLS: dict[str, "PostgresDatabase"] = {}
+_POOLS: dict[str, PostgresDatabase] = {}
 _POOLS_GUARD = threading.Lock()
 
 
@@ -293,7 +293,7 @@ class PostgresDatabase(Database):
     users = 0
 
     @classmethod
-    def shared(cls, url: str, timeout: float = 30.0) -> "PostgresDatabase":
+    def shared(cls, url: str, timeout: float = 30.0) -> PostgresDatabase:
         with _POOLS_GUARD:
             db = _POOLS.get(url)
             if db is None or db.pool.closed:

@@ -1,6 +1,10 @@
 """AI preferences follow the user across hosts when the store is PostgreSQL."""
 
-from qlwork.assistant.preferences import AIPreferences, load_preferences, save_preferences
+from qlwork.assistant.preferences import (
+    AIPreferences,
+    load_preferences,
+    save_preferences,
+)
 
 
 def test_preferences_saved_with_one_home_are_read_with_another(pg_cluster, tmp_path, monkeypatch):
