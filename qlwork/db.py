@@ -46,6 +46,11 @@ def database_url() -> str | None:
     return os.environ.get(URL_ENV) or None
 
 
+def redact(url: str) -> str:
+    """A database URL without its user and password (safe to log or ship with a job)."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
 def open_database(path: str | os.PathLike | None = None, url: str | None = None,
                   busy_timeout: float = 30.0) -> Database:
     """PostgreSQL when ``url`` (or ``path`` is a postgresql:// URL, or neither is given and
@@ -359,4 +364,4 @@ class PostgresDatabase(Database):
         self.pool.close()
 
     def describe(self) -> str:
-        return re.sub(r"//[^@/]*@", "//***@", self.url or "")
+        return redact(self.url or "")

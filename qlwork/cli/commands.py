@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
     p.add_argument("--executor", choices=["local", "dask"], default="local",
                    help="local threads or a Dask cluster (workers on other machines need the same QLWORK_HOME "
-                        "and portfolio paths on a shared filesystem)")
+                        "and portfolio paths on a shared filesystem, or QLWORK_DATABASE_URL set like the client's)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://... (default: a LocalCluster)")
     p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
     p.add_argument("--output-dir", default="reports", help="output root (default: reports)")
