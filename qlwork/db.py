@@ -245,14 +245,18 @@ class Result:
         return iter(self.rows)
 
 
+@lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    return type("Row", (Row,), {"_names": names})
+
+
 def _execute(conn: Any, sql: str, params: Sequence[Any] | None = None) -> Result:
     if sql.lstrip().upper().startswith("PRAGMA"):
         return Result([], -1)  # SQLite settings mean nothing here
     cur = conn.execute(to_postgres(sql), tuple(params) if params is not None else None)
     rows: list[Row] = []
     if cur.description is not None:
-        names = tuple(c.name for c in cur.description)
-        kind = type("Row", (Row,), {"_names": names})
+        kind = _row_class(tuple(c.name for c in cur.description))
         rows = [kind(r) for r in cur.fetchall()]
     return Result(rows, cur.rowcount)
 
