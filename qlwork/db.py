@@ -253,7 +253,7 @@ def _row_class(names: tuple[str, ...]) -> type[Row]:
 def _execute(conn: Any, sql: str, params: Sequence[Any] | None = None) -> Result:
     if sql.lstrip().upper().startswith("PRAGMA"):
         return Result([], -1)  # SQLite settings mean nothing here
-    cur = conn.execute(to_postgres(sql), tuple(params) if params is not None else None)
+    cur = conn.execute(to_postgres(sql), tuple(params) if params is not None else ())
     rows: list[Row] = []
     if cur.description is not None:
         kind = _row_class(tuple(c.name for c in cur.description))

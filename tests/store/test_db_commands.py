@@ -110,3 +110,12 @@ def test_stores_of_a_process_share_one_pool(pg_cluster):
     third = Store(url)  # a new pool once every store closed
     assert not third.db.pool.closed and third.list_threads("u")
     third.close()
+
+
+def test_percent_signs_survive_translation_with_and_without_parameters(pg_cluster):
+    store = Store(pg_cluster.new_database())
+    t = store.create_thread({"note": "50% cash"}, user_id="u")
+    conn = store.connection()
+    assert conn.execute("SELECT COUNT(*) FROM threads WHERE metadata LIKE '%50\\% cash%' ESCAPE '\\'").fetchone()[0] == 1
+    assert conn.execute("SELECT id FROM threads WHERE metadata LIKE ? AND user_id = ?", ("%50%", "u")).fetchone()[0] == t.id
+    store.close()
