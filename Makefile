@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean notebooks lab chromium
+.PHONY: demo test bench setup clean notebooks lab chromium postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,31 +22,41 @@ demo: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgresql
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
 
-# Debian Chromium for tests/test_widget_browser.py: installed with apt-get when missing (as root, or
-# through passwordless sudo, saying so first); QLWORK_NO_SYSTEM_INSTALL=1 never installs anything and
-# the browser test then skips loudly.
-chromium:
-	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+# A Debian package a test needs, installed with apt-get when missing (as root, or through passwordless
+# sudo, saying so first); QLWORK_NO_SYSTEM_INSTALL=1 never installs anything and those tests then skip
+# loudly. $(call apt_install,PACKAGE,SHELL TEST THAT IT IS PRESENT,WHAT SKIPS WITHOUT IT)
+define apt_install
+	@if $(2); then :; \
 	elif [ -n "$$QLWORK_NO_SYSTEM_INSTALL" ] && [ "$$QLWORK_NO_SYSTEM_INSTALL" != 0 ]; then \
-	  echo "WARNING: QLWORK_NO_SYSTEM_INSTALL is set and chromium is missing: tests/test_widget_browser.py will be SKIPPED."; \
+	  echo "WARNING: QLWORK_NO_SYSTEM_INSTALL is set and $(1) is missing: $(3) will be SKIPPED."; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "WARNING: chromium is missing and apt-get is not available: tests/test_widget_browser.py will be SKIPPED."; \
+	  echo "WARNING: $(1) is missing and apt-get is not available: $(3) will be SKIPPED."; \
 	else \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
 	  if [ "$$SUDO" = none ]; then \
-	    echo "WARNING: chromium is missing and installing it needs root (apt-get install chromium):"; \
-	    echo "         tests/test_widget_browser.py will be SKIPPED."; \
+	    echo "WARNING: $(1) is missing and installing it needs root (apt-get install $(1)):"; \
+	    echo "         $(3) will be SKIPPED."; \
 	  else \
-	    echo "Installing Debian chromium for the browser test: $${SUDO:+$$SUDO }apt-get install chromium"; \
-	    echo "(set QLWORK_NO_SYSTEM_INSTALL=1 to skip this and the browser test)"; \
-	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null) \
-	      || echo "WARNING: apt-get could not install chromium: tests/test_widget_browser.py will be SKIPPED."; \
+	    echo "Installing Debian $(1) for $(3): $${SUDO:+$$SUDO }apt-get install $(1)"; \
+	    echo "(set QLWORK_NO_SYSTEM_INSTALL=1 to skip this and $(3))"; \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null) \
+	      || echo "WARNING: apt-get could not install $(1): $(3) will be SKIPPED."; \
 	  fi; \
 	fi
+endef
+
+# Debian PostgreSQL server binaries: tests/servers/pg_cluster.py starts a throwaway cluster in a
+# temporary directory on 127.0.0.1 (no system service is used) for the PostgreSQL store tests.
+postgresql:
+	$(call apt_install,postgresql,ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1,the PostgreSQL store tests)
+
+# Debian Chromium for tests/test_widget_browser.py.
+chromium:
+	$(call apt_install,chromium,[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1,tests/test_widget_browser.py)
 
 # JupyterLab on 127.0.0.1 with the venv; open the printed URL (Ctrl-C stops it). No news pop-up and no
 # update checks (announcements plugin disabled in the venv only).

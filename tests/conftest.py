@@ -18,3 +18,42 @@ def _grounding_policy(monkeypatch):
     does not shift their scripts (the check still runs and is recorded). The grounding tests
     (tests/assistant/test_grounding*.py) set the policy they exercise, the default included."""
     monkeypatch.setenv("QLWORK_GROUNDING", "flag")
+
+
+# -- PostgreSQL: one throwaway cluster per test session (tests/servers/pg_cluster.py) ---------------
+_PG: dict = {}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server on 127.0.0.1 for the session; skips (loudly, with the reason, repeated in
+    the summary) when none can start here."""
+    if "error" in _PG:
+        pytest.skip(f"PostgreSQL tests SKIPPED: {_PG['error']}")
+    if "cluster" not in _PG:
+        import pg_cluster as pg
+        try:
+            _PG["cluster"] = pg.Cluster()
+        except Exception as exc:  # no binaries, cannot run as root, ...
+            _PG["error"] = str(exc)
+            pytest.skip(f"PostgreSQL tests SKIPPED: {exc}")
+    yield _PG["cluster"]
+
+
+def pytest_sessionfinish(session):
+    if "cluster" in _PG:
+        _PG.pop("cluster").stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "error" in _PG:
+        terminalreporter.write_line(f"WARNING: PostgreSQL store tests were SKIPPED: {_PG['error']}", yellow=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """Where a store lives, for tests that run on both backends: an SQLite file path, or the URL of
+    a fresh database on the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    return request.getfixturevalue("pg_cluster").new_database()

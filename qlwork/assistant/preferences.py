@@ -2,7 +2,9 @@
 
 :class:`AIPreferences` holds *where* a user's model lives, never a secret: ``api_key_env`` is the
 name of the environment variable holding the key, read only when the backend is built. Preferences
-are saved as JSON under ``$QLWORK_HOME/users/<user_id>/ai_preferences.json``.
+are saved as JSON under ``$QLWORK_HOME/users/<user_id>/ai_preferences.json``, or, when
+``QLWORK_DATABASE_URL`` is set, in the shared database's ``user_preferences`` table (every server and
+batch worker sees them).
 
 Keys: ``openai`` always needs one. ``openai-chat`` needs one unless ``base_url`` is a loopback
 address (Ollama, LM Studio, llama.cpp or vLLM on this machine), where the placeholder
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config import check_user_id, home
+from ..db import shared_database
 from ..errors import BackendError, InputError
 from .backends.base import Backend, get_backend
 from .backends.openai_base import check_env_name
@@ -101,9 +105,28 @@ def _path(user_id: str, root: Path | None = None) -> Path:
     return (root or home()) / "users" / check_user_id(user_id) / "ai_preferences.json"
 
 
+TABLE = """CREATE TABLE IF NOT EXISTS user_preferences (user_id TEXT PRIMARY KEY, preferences TEXT NOT NULL,
+    updated_at INTEGER NOT NULL)"""
+
+
+def _shared(root: Path | None):
+    """The shared database when ``QLWORK_DATABASE_URL`` is set and no explicit ``root`` is given:
+    preferences then follow the user to every server and batch worker (docs/store.md)."""
+    return shared_database(TABLE) if root is None else None
+
+
 def load_preferences(user_id: str, root: Path | None = None) -> AIPreferences:
     """The user's saved preferences, or the defaults (offline engine) if none were saved."""
     path = _path(user_id, root)
+    db = _shared(root)
+    if db is not None:
+        row = db.connection().execute("SELECT preferences FROM user_preferences WHERE user_id = ?",
+                                      (user_id,)).fetchone()
+        try:
+            return AIPreferences.model_validate_json(row[0]) if row else AIPreferences()
+        except ValueError as exc:
+            raise InputError(f"AI preferences of {user_id} in the database are invalid: {exc}",
+                             fix="Save them again.", code="invalid_preferences") from None
     if not path.exists():
         return AIPreferences()
     try:
@@ -114,8 +137,16 @@ def load_preferences(user_id: str, root: Path | None = None) -> AIPreferences:
 
 
 def save_preferences(user_id: str, prefs: AIPreferences, root: Path | None = None) -> Path:
-    """Write the user's preferences (names of env vars only, never keys)."""
+    """Write the user's preferences (names of env vars only, never keys); returns the file path
+    (unused when they go to the shared database)."""
     path = _path(user_id, root)
+    db = _shared(root)
+    if db is not None:
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM user_preferences WHERE user_id = ?", (user_id,))
+            conn.execute("INSERT INTO user_preferences (user_id, preferences, updated_at) VALUES (?, ?, ?)",
+                         (user_id, prefs.model_dump_json(), int(time.time())))
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(prefs.model_dump_json(indent=2), encoding="utf-8")
     return path

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError
-from .objects import Assistant, Message, Run, RunStep, Thread
+from .objects import Assistant, Message, Run, RunStep, Thread, now
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+Statement = str | dict[str, str]
+"""One migration statement: SQL in SQLite's dialect (translated for PostgreSQL by
+:func:`qlwork.db.to_postgres`), or ``{"sqlite": ..., "postgresql": ...}`` where they differ."""
+
+MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
     (1, "objects", [
         """CREATE TABLE assistants (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, name TEXT,
             description TEXT, model TEXT NOT NULL, backend TEXT NOT NULL, instructions TEXT,
@@ -67,10 +70,29 @@ def to_row(obj: BaseModel) -> dict[str, Any]:
             for k, v in data.items()}
 
 
-def from_row(model: type[BaseModel], row: sqlite3.Row) -> Any:
+def from_row(model: type[BaseModel], row: Any) -> Any:
     data = {k: json.loads(row[k]) if k in JSON_COLUMNS and row[k] is not None else row[k]
             for k in row.keys()}
     return model.model_validate(data)
+
+
+def apply_migrations(store: Any, migrations: list[tuple[int, str, list[Statement]]],
+                     table: str = "schema_version") -> int:
+    """Apply the pending ``migrations`` in one write transaction and record each in ``table``;
+    returns the version reached. Idempotent and safe when several processes start at once (the
+    write transaction is exclusive on both databases)."""
+    with store.transaction() as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
+                     "description TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+        current = conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {table}").fetchone()[0]
+        for version, description, statements in migrations:
+            if version > current:
+                for statement in statements:
+                    conn.execute(statement[store.dialect] if isinstance(statement, dict) else statement)
+                conn.execute(f"INSERT INTO {table} (version, description, applied_at) VALUES (?, ?, ?)",
+                             (version, description, now()))
+                current = version
+    return current
 
 
 def build(kind: type[BaseModel], /, **data: Any) -> Any:

@@ -1,8 +1,10 @@
-"""SQLite store for assistants, threads, messages, runs and run steps.
+"""The store for assistants, threads, messages, runs and run steps.
 
-One database file (default ``$QLWORK_HOME/qlwork.db``) in WAL mode, shared safely by threads (one
-connection per thread) and processes (``BEGIN IMMEDIATE`` write transactions with a 30 s busy timeout,
-so writers queue instead of failing with "database is locked"). Nested data lives in JSON columns;
+SQLite by default: one database file (``$QLWORK_HOME/qlwork.db``) in WAL mode, shared safely by threads
+(one connection per thread) and processes (``BEGIN IMMEDIATE`` write transactions with a 30 s busy
+timeout, so writers queue instead of failing with "database is locked"). PostgreSQL when
+``QLWORK_DATABASE_URL`` is set, for several servers or Dask workers on different hosts (see
+:mod:`qlwork.db`). Nested data lives in JSON columns;
 deleting a thread cascades to its messages, runs and steps. Every run records the host, pid and
 process start time of its owner so :meth:`Store.recover` can fail runs whose process died.
 """
@@ -12,118 +14,75 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
-import threading
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
-from ..config import home
+from ..db import IntegrityError, open_database
 from ..errors import InputError
-from .objects import (ACTIVE_STATUSES, ALLOWED_TRANSITIONS, Assistant, Message, Run, RunStep, Thread, ToolCall,
-                      now, text_part)
+from .objects import (
+    ACTIVE_STATUSES,
+    ALLOWED_TRANSITIONS,
+    Assistant,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    ToolCall,
+    now,
+    text_part,
+)
 from .ownership import owner, process_alive
-from .schema import MIGRATIONS, MODELS, NAMES, STAMPS, build, from_row, not_found, to_row
+from .schema import (
+    MIGRATIONS,
+    MODELS,
+    NAMES,
+    STAMPS,
+    apply_migrations,
+    build,
+    from_row,
+    not_found,
+    to_row,
+)
 
 DEFAULT_ACTION_TIMEOUT = 600
 """Seconds a ``requires_action`` run waits for tool outputs before :meth:`Store.recover` expires it."""
 
 
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-os.register_at_fork(after_in_child=_WRITE_LOCKS.clear)  # a forked child starts with no lock held
-
-
-def _write_lock(path: Path) -> threading.Lock:
-    """One lock per database file in this process, shared by every Store opened on it."""
-    key = os.path.realpath(path)
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
-
-
 class Store:
-    """The SQLite store. Safe to share between threads; open one per process on the same file."""
+    """The object store on SQLite (default) or PostgreSQL (``QLWORK_DATABASE_URL``; see
+    :mod:`qlwork.db`). Safe to share between threads; open one per process."""
 
-    def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float = 30.0) -> None:
-        self.path = Path(path) if path is not None else home() / "qlwork.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float = 30.0,
+                 url: str | None = None) -> None:
+        self.db = open_database(path, url, busy_timeout)
+        self.path = self.db.path
+        self.target = str(self.db.path or self.db.url)  # what Store() takes to open this database again
+        self.dialect = self.db.dialect
         self.busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
         self.schema_version = self.migrate()
 
     # -- connections and transactions ----------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+    def _conn(self) -> Any:
+        return self.db.connection()
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, for reads of tables that extensions add (the server's keys and
-        owners); writes go through :meth:`transaction`."""
-        return self._conn()
+    def connection(self) -> Any:
+        """This thread's connection (its open transaction, if any), for reads of tables that
+        extensions add (the server's keys and owners); writes go through :meth:`transaction`."""
+        return self.db.connection()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``); nested use joins the outer one."""
-        conn = self._conn()
-        if conn.in_transaction:
-            yield conn
-            return
-        # threads of this process queue on a lock of their own (woken at once) rather than in
-        # SQLite's busy handler, which sleeps up to 100 ms between tries; processes still queue there
-        if self._write_lock_pid != os.getpid():  # a forked child gets a fresh lock
-            self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
-        lock = self._write_lock
-        if not lock.acquire(timeout=self.busy_timeout):
-            raise sqlite3.OperationalError(f"database is locked (no write turn in {self.busy_timeout:.0f} s)")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            lock.release()
+    def transaction(self) -> Any:
+        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL with the store's write lock);
+        nested use joins the outer one."""
+        return self.db.transaction()
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self.db.close()
 
     def migrate(self) -> int:
         """Apply pending migrations (idempotent, safe when several processes start at once)."""
-        self._conn().execute("PRAGMA journal_mode = WAL")
-        with self.transaction() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                         "description TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-            for version, description, statements in MIGRATIONS:
-                if version > current:
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (version, description, now()))
-                    current = version
-        return current
+        return apply_migrations(self, MIGRATIONS)
 
     # -- generic helpers -----------------------------------------------------------------------
     def _insert(self, table: str, obj: BaseModel, **extra: Any) -> None:
@@ -132,8 +91,8 @@ class Store:
         try:
             with self.transaction() as conn:
                 conn.execute(sql, list(row.values()))
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" in str(exc):
+        except IntegrityError as exc:
+            if "UNIQUE" in str(exc).upper():
                 raise InputError(f"A {NAMES[table]} with id {getattr(obj, 'id', '')!r} already exists.",
                                  code="duplicate_id", id=getattr(obj, "id", None)) from exc
             parent = getattr(obj, "thread_id", None) or getattr(obj, "run_id", None)
@@ -182,7 +141,7 @@ class Store:
             params += [key[0], key[1]]
         reverse = before is not None and after is None  # the page right before the cursor
         direction = "ASC" if (order == "asc") != reverse else "DESC"
-        sql = (f"SELECT * FROM {table} WHERE {' AND '.join(clauses) or '1'} "
+        sql = (f"SELECT * FROM {table} WHERE {' AND '.join(clauses) or 'TRUE'} "
                f"ORDER BY created_at {direction}, rowid {direction} LIMIT ?")
         items = [from_row(MODELS[table], r) for r in conn.execute(sql, [*params, limit])]
         return items[::-1] if reverse else items
@@ -396,7 +355,7 @@ class Store:
         return recovered
 
     @staticmethod
-    def _action_expiry(conn: sqlite3.Connection, run_id: str, metadata: str | None, since: int,
+    def _action_expiry(conn: Any, run_id: str, metadata: str | None, since: int,
                        timeout: int) -> int:
         """When a requires_action run expires: its ``metadata["expires_at"]``, else ``timeout`` seconds
         after its latest step (the one holding the pending calls) was created."""

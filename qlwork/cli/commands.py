@@ -10,6 +10,7 @@ from .. import __version__
 from ..config import default_user
 from ..errors import InputError, QlworkError
 from .byoai import add_model_arguments, register_eval
+from .db import register_db
 
 
 def cmd_demo(args) -> int:
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.set_defaults(func=cmd_chat)
     register_eval(sub)
+    register_db(sub)
 
     threads = sub.add_parser("threads", help="list, show, export or recover stored threads (the audit trail)")
     tsub = threads.add_subparsers(dest="threads_command", required=True)
@@ -413,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
     p.add_argument("--executor", choices=["local", "dask"], default="local",
                    help="local threads or a Dask cluster (workers on other machines need the same QLWORK_HOME "
-                        "and portfolio paths on a shared filesystem)")
+                        "and portfolio paths on a shared filesystem, or QLWORK_DATABASE_URL set like the client's)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://... (default: a LocalCluster)")
     p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
     p.add_argument("--output-dir", default="reports", help="output root (default: reports)")

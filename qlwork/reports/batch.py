@@ -18,7 +18,8 @@ Dask across machines: each job carries the client's absolute ``QLWORK_HOME`` (th
 with last week's threads, and saved AI preferences) and the users' portfolio paths. Workers on other
 machines need the same ``QLWORK_HOME`` and portfolio files at the same paths on a shared filesystem
 (e.g. an NFS mount); a job whose ``QLWORK_HOME`` is missing on its worker fails that user with an error
-saying so instead of starting an empty store there. The notebook text goes with the job and the
+saying so instead of starting an empty store there. With ``QLWORK_DATABASE_URL`` set, jobs carry the
+database's redacted URL instead and workers use their own homes (docs/store.md). The notebook text goes with the job and the
 outputs come back to the client, so the output directory need not be shared.
 
 Declared run-specific values (everything else is a function of the inputs): in the manifest the keys
@@ -44,7 +45,7 @@ from .. import __version__
 from ..config import BENCHMARK, check_user_id, home, read_toml
 from ..errors import InputError
 from ..fileio import atomic_write
-from .job import run_user_job
+from .job import job_env, run_user_job
 from .kernels import BatchRuntime
 
 DEFAULT_USERS = Path(__file__).resolve().parents[1] / "data" / "users.toml"
@@ -214,7 +215,7 @@ def _job(user: UserConfig, as_of: str, notebook_text: str, notebook_path: str, k
     return {"user_id": user.user_id, "notebook": notebook_text, "parameters": user.parameters(as_of),
             "formats": list(formats),
             "kernel_name": kernel_name, "execution_timeout": timeout, "input_path": notebook_path,
-            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": {"QLWORK_HOME": qlwork_home},
+            "output_path": f"{as_of}/{user.user_id}/{NOTEBOOK_NAME}", "env": job_env(qlwork_home),
             "title": f"Portfolio review {user.user_id} {as_of}"}
 
 

@@ -30,6 +30,8 @@ import time
 
 from .kernels import kernel_manager, register_engine, shutdown_kernel
 
+from ..db import database_url, redact
+
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 VOLATILE_SPAN = re.compile(r'(<span class="qlwork-volatile" data-field="[^"]*">)[^<]*(</span>)')
 PAPERMILL_CLOCK = ("start_time", "end_time", "duration")
@@ -128,8 +130,31 @@ def failed_outcome(job: dict, error: str, started: str | None = None, duration_s
             "timings": {"execute_s": 0.0, "render_s": 0.0}}
 
 
+SHARED_DATABASE = "QLWORK_SHARED_DATABASE"
+"""Job env key naming (without credentials) the database a batch on a shared store writes to."""
+
+
+def job_env(qlwork_home: str) -> dict[str, str]:
+    """What a job carries to its worker: with ``QLWORK_DATABASE_URL`` set, the store and preferences
+    are in that database, so only its redacted URL (the worker must have the same database in its own
+    environment; the URL may hold a password and never travels with a job); else the client's home."""
+    url = database_url()
+    return {SHARED_DATABASE: redact(url)} if url else {"QLWORK_HOME": qlwork_home}
+
+
 def missing_home_error(job: dict) -> str | None:
-    """Why ``job`` cannot run here: its QLWORK_HOME does not exist on this machine (None if it does)."""
+    """Why ``job`` cannot run here: its QLWORK_HOME does not exist on this machine, or the batch
+    writes to a shared database this worker is not configured for (None if it can run)."""
+    shared = (job.get("env") or {}).get(SHARED_DATABASE)
+    if shared:
+        import socket
+
+        mine = database_url()
+        if mine and redact(mine) == shared:
+            return None
+        return (f"The batch writes to the shared database {shared}, but worker {socket.gethostname()} has "
+                f"{'QLWORK_DATABASE_URL=' + redact(mine) if mine else 'no QLWORK_DATABASE_URL'}: set it in the "
+                "worker's environment (docs/store.md).")
     path = (job.get("env") or {}).get("QLWORK_HOME")
     if not path or os.path.isdir(path):
         return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
+from ..db import database_url
 from ..assistant.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
 from ..market import get_provider
@@ -35,7 +36,8 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
                poll_wait: float = 2.0, market=None, grace_seconds: float = 30.0,
                lease_seconds: float = LEASE_SECONDS, action_timeout: float = DEFAULT_ACTION_TIMEOUT,
                max_runners: int = DEFAULT_RUNNERS, model: str | None = None) -> FastAPI:
-    """Build the app. ``home`` (or the store's folder, or $QLWORK_HOME) holds the SQLite store.
+    """Build the app. The store is ``QLWORK_DATABASE_URL`` (PostgreSQL) if set, else the SQLite file
+    in ``home`` (or $QLWORK_HOME).
 
     ``backend``: default model backend for assistants that do not name one and users without a
     preference; ``model``: its model when neither the assistant, the run nor the user's preferences
@@ -46,7 +48,8 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     "Operations"); ``max_runners``: backend configurations kept ready (least recently used closed).
     """
     if store is None:
-        store = Store(Path(home) / "qlwork.db") if home is not None else Store()
+        url = database_url()  # a shared PostgreSQL database wins over the home's SQLite file
+        store = Store(url) if url else Store(Path(home) / "qlwork.db") if home is not None else Store()
     from . import files as files_routes
 
     keys = KeyStore(store)

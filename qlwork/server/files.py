@@ -240,6 +240,11 @@ def list_files(params: ListParams = Depends(list_params), purpose: str | None = 
     fa: FileAccess = st.extras["files"]
 
     def with_purpose(ids: list[str]) -> set[str]:
+        for i in ids if fa.files.shared is not None else ():  # fetch files uploaded on other hosts
+            try:
+                fa.files.get(i)
+            except InputError:
+                pass
         marks = ",".join("?" * len(ids))
         rows = fa.files.conn().execute(f"SELECT id FROM files WHERE purpose = ? AND id IN ({marks})",
                                        [purpose, *ids]).fetchall()

@@ -4,7 +4,9 @@ Bytes live in ``$QLWORK_HOME/files/<file_id>/<filename>``; metadata (id, filenam
 sha256, kind, created_at) lives in ``$QLWORK_HOME/files/files.db``, a small SQLite database (WAL)
 that also holds the file_search vector stores and their FTS5 index. It is separate from the
 assistant store on purpose: tools sit below the assistant layer and must not import it, and messages
-only carry ``attachments`` (``{file_id, tools}``) that point here.
+only carry ``attachments`` (``{file_id, tools}``) that point here. With ``QLWORK_DATABASE_URL`` set,
+files are also written to the shared database and this folder is a per-host copy
+(:mod:`qlwork.tools.shared_files`).
 
 The type is sniffed from the content; the size limit is ``QLWORK_MAX_FILE_BYTES`` (default 20 MB).
 """
@@ -25,7 +27,7 @@ from typing import Any, Iterable
 
 from ..config import home
 from ..errors import InputError
-from . import file_parsing
+from . import file_parsing, shared_files
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 PURPOSES = ("assistants", "assistants_output", "vision")
@@ -94,6 +96,7 @@ class FileStore:
         self.max_bytes = max_bytes if max_bytes is not None else max_file_bytes()
         self._local = threading.local()
         self.lock = threading.RLock()
+        self.shared = shared_files.shared_database()  # files shared by every host (QLWORK_DATABASE_URL)
         with self.conn() as c:
             c.execute("PRAGMA journal_mode = WAL")
             for statement in SCHEMA:
@@ -134,6 +137,8 @@ class FileStore:
             c.execute("INSERT INTO files (id, created_at, filename, bytes, purpose, sha256, kind, mime_type) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (obj.id, obj.created_at, obj.filename, obj.bytes,
                                                            obj.purpose, obj.sha256, obj.kind, obj.mime_type))
+        if self.shared is not None:
+            shared_files.put(self.shared, asdict(obj), data)
         return obj
 
     def upload(self, path: str | os.PathLike, purpose: str = "assistants", filename: str | None = None) -> FileObject:
@@ -147,13 +152,35 @@ class FileStore:
         return self.create(p.read_bytes(), filename or p.name, purpose)
 
     def get(self, file_id: str) -> FileObject:
+        if self.shared is not None:
+            self._sync(str(file_id))
         row = self.conn().execute("SELECT * FROM files WHERE id = ?", (str(file_id),)).fetchone()
         if row is None:
             raise InputError(f"No file with id {file_id!r}.", fix="Upload the file first, or check the id.",
                              code="not_found", id=file_id)
         return FileObject(**{k: row[k] for k in row.keys() if k != "metadata"})
 
+    def _sync(self, file_id: str) -> None:
+        """Make the local copy agree with the shared table: fetch a file uploaded on another host,
+        drop one deleted elsewhere."""
+        meta = shared_files.get(self.shared, file_id)
+        local = self.conn().execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone()
+        if meta is None and local is not None:
+            self._remove_local(file_id)
+        elif meta is not None and local is None:
+            data = shared_files.content(self.shared, file_id) or b""
+            folder = self.root / meta["id"]
+            folder.mkdir(exist_ok=True)
+            (folder / safe_name(meta["filename"])).write_bytes(data)
+            with self.lock, self.conn() as c:
+                c.execute("INSERT OR IGNORE INTO files (id, created_at, filename, bytes, purpose, sha256, kind, "
+                          "mime_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (meta["id"], meta["created_at"], safe_name(meta["filename"]), meta["bytes"],
+                           meta["purpose"], meta["sha256"], meta["kind"], meta["mime_type"]))
+
     def list(self, purpose: str | None = None, limit: int = 100) -> list[FileObject]:
+        if self.shared is not None:
+            return [self.get(i) for i in shared_files.ids(self.shared, purpose, limit)]
         sql = "SELECT id FROM files" + (" WHERE purpose = ?" if purpose else "") + " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         return [self.get(r[0]) for r in self.conn().execute(sql, (*([purpose] if purpose else []), limit))]
 
@@ -167,13 +194,19 @@ class FileStore:
 
     def delete(self, file_id: str) -> bool:
         obj = self.get(file_id)
-        with self.lock, self.conn() as c:
-            c.execute("DELETE FROM chunks WHERE file_id = ?", (obj.id,))
-            c.execute("DELETE FROM files WHERE id = ?", (obj.id,))
-        for child in (self.root / obj.id).glob("*"):
-            child.unlink()
-        (self.root / obj.id).rmdir()
+        if self.shared is not None:
+            shared_files.delete(self.shared, obj.id)
+        self._remove_local(obj.id)
         return True
+
+    def _remove_local(self, file_id: str) -> None:
+        with self.lock, self.conn() as c:
+            c.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            c.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        for child in (self.root / file_id).glob("*"):
+            child.unlink()
+        if (self.root / file_id).is_dir():
+            (self.root / file_id).rmdir()
 
     def parse(self, file_id: str, known_symbols: Iterable[str] | None = None) -> dict:
         """The parsed content of a file (see :func:`qlwork.tools.file_parsing.parse`) plus its object; PDFs

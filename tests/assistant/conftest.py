@@ -25,6 +25,14 @@ def store(tmp_path):
     s.close()
 
 
+@pytest.fixture()
+def store_both(database):
+    """A store on SQLite, then on PostgreSQL (the ``database`` fixture)."""
+    s = Store(database)
+    yield s
+    s.close()
+
+
 class Tools:
     """A registry of test tools plus what they observed."""
 

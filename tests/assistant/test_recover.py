@@ -44,6 +44,12 @@ ASKER = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture()
+def store(store_both):
+    """These tests run on SQLite and on PostgreSQL."""
+    return store_both
+
+
 def open_session(store, tools, steps=(), **kw):
     return Session("u", backend=ScriptedBackend(list(steps)), store=store, registry=tools.registry,
                    market=object(), **kw)
@@ -55,14 +61,15 @@ def set_owner(store, run_id, pid=DEAD_PID, host=None):
                      (pid, host, run_id))
 
 
-def test_a_killed_process_does_not_block_its_thread(store, tools, final_text):
-    proc = subprocess.Popen([sys.executable, "-c", ASKER, str(store.path), str(store.path) + ".marker"],
+def test_a_killed_process_does_not_block_its_thread(store, tools, final_text, tmp_path):
+    marker = str(tmp_path / "marker")
+    proc = subprocess.Popen([sys.executable, "-c", ASKER, store.target, marker],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         thread_id = proc.stdout.readline().strip()
         assert thread_id.startswith("thread_"), proc.communicate(timeout=30)
         deadline = time.time() + 60
-        while not os.path.exists(str(store.path) + ".marker"):
+        while not os.path.exists(marker):
             assert proc.poll() is None, proc.communicate()
             assert time.time() < deadline, "the tool never started"
             time.sleep(0.02)

@@ -18,14 +18,27 @@ def _set_created(store, table, ids_and_times):
             conn.execute(f"UPDATE {table} SET created_at = ? WHERE id = ?", (t, id_))
 
 
+@pytest.fixture()
+def store(store_both):
+    """These tests run on SQLite and on PostgreSQL."""
+    return store_both
+
+
+@pytest.fixture()
+def sqlite_store(tmp_path):
+    s = Store(tmp_path / "test.db")
+    yield s
+    s.close()
+
+
 def test_default_path_is_under_qlwork_home(tmp_path):
     s = Store()
     assert s.path == tmp_path / "home" / "qlwork.db" and s.path.exists()
     s.close()
 
 
-def test_pragmas(store):
-    conn = store._conn()
+def test_pragmas(sqlite_store):
+    conn = sqlite_store._conn()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
@@ -126,8 +139,8 @@ def test_delete_thread_cascades(store):
         store.delete_thread(t.id)
 
 
-def test_migrations_idempotent(tmp_path):
-    path = tmp_path / "m.db"
+def test_migrations_idempotent(database):
+    path = database
     first = Store(path)
     t = first.create_thread(user_id="u")
     second = Store(path)
@@ -224,8 +237,8 @@ def test_recover_leaves_live_owner_alone(store):
     assert [r.id for r in store.recover(all=True)] == [other.id]
 
 
-def test_default_assistant_once_even_when_racing(tmp_path):
-    path = tmp_path / "d.db"
+def test_default_assistant_once_even_when_racing(database):
+    path = database
     results, errors = [], []
 
     def make():
@@ -249,7 +262,7 @@ def test_default_assistant_once_even_when_racing(tmp_path):
     assert "Indian equity" in assistant.instructions
 
 
-def test_rows_are_json_in_sqlite(store):
-    t = store.create_thread({"a": [1, 2]}, user_id="u")
-    raw = sqlite3.connect(store.path).execute("SELECT metadata FROM threads WHERE id = ?", (t.id,)).fetchone()[0]
+def test_rows_are_json_in_sqlite(sqlite_store):
+    t = sqlite_store.create_thread({"a": [1, 2]}, user_id="u")
+    raw = sqlite3.connect(sqlite_store.path).execute("SELECT metadata FROM threads WHERE id = ?", (t.id,)).fetchone()[0]
     assert json.loads(raw) == {"a": [1, 2], "user_id": "u"}

@@ -3,14 +3,21 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 
+import pytest
+
 from qlwork.assistant.objects import Message, Run, RunStep
+
+
+@pytest.fixture()
+def store(store_both):
+    """These tests run on SQLite and on PostgreSQL."""
+    return store_both
 
 WRITER = textwrap.dedent("""
     import sys
@@ -54,7 +61,7 @@ def _spawn(script, *args):
 
 def test_two_processes_write_200_messages(store):
     t = store.create_thread(user_id="u")
-    procs = [_spawn(WRITER, store.path, t.id, tag) for tag in ("a", "b")]
+    procs = [_spawn(WRITER, store.target, t.id, tag) for tag in ("a", "b")]
     outputs = [p.communicate(timeout=60) for p in procs]
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
@@ -85,7 +92,7 @@ def test_many_threads_share_one_store(store):
 
 def test_killed_process_leaves_a_recoverable_run(store, tmp_path):
     marker = tmp_path / "started"
-    proc = _spawn(CRASHER, store.path, marker)
+    proc = _spawn(CRASHER, store.target, marker)
     deadline = time.time() + 30
     while not (marker.exists() and len(marker.read_text().split()) == 2):
         assert proc.poll() is None, proc.communicate()
@@ -107,8 +114,7 @@ def test_killed_process_leaves_a_recoverable_run(store, tmp_path):
     assert store.recover(reason="again") == []
 
     # every stored row still parses, and the thread can take a new run
-    conn = sqlite3.connect(store.path)
-    conn.row_factory = sqlite3.Row
+    conn = store.connection()
     for table, model in (("messages", Message), ("runs", Run), ("run_steps", RunStep)):
         for row in conn.execute(f"SELECT * FROM {table}"):
             data = {k: row[k] for k in row.keys()}
