@@ -158,6 +158,8 @@ def test_report_html_hides_code_and_shows_the_sections(env):
     # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
     assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
     assert "Tearsheet" in html and "portfolio_tearsheet" in html
+    # self-contained: nothing is fetched when the report is opened (no CDN require.js or MathJax)
+    assert not re.search(r'\b(src|href)="(https?:)?//', html), re.findall(r'\b(?:src|href)="(?:https?:)?//[^"]*', html)
     assert "src=\"data:image/png;base64," not in html
     nb = nbformat.read(env["out"] / "2026-11-20" / "esha" / "portfolio_review.ipynb", as_version=4)
     result, volatile = review_result(nb)

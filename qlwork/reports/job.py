@@ -45,6 +45,22 @@ def _now() -> str:
 _LOCAL = threading.local()
 
 
+_REMOTE_SCRIPT = re.compile(r'<script\b[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
+_MATHJAX_CONFIG = re.compile(r'<script type="text/x-mathjax-config">.*?</script>\s*', re.IGNORECASE | re.DOTALL)
+
+
+def offline_html(html: str) -> str:
+    """The report loads nothing from the network: nbconvert's template adds require.js and MathJax from a
+    CDN (reports have no widgets and no LaTeX), so those script tags and MathJax's config go."""
+    return _MATHJAX_CONFIG.sub("", _REMOTE_SCRIPT.sub("", html))
+
+
+def render_html(nb, title: str) -> str:
+    """The notebook as a self-contained HTML report (code hidden, no network requests)."""
+    html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return offline_html(html)
+
+
 def html_exporter():
     """nbconvert HTML exporter with code (and prompts) hidden; figures embed as base64. One per
     thread (building one loads the templates)."""
@@ -103,8 +119,7 @@ def _placeholder_html(nb, title: str, error: str) -> str:
     from html import escape
 
     try:
-        html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-        return html
+        return render_html(nb, title)
     except Exception:  # noqa: BLE001 - the placeholder must not fail
         return (f"<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title></head><body>"
                 f"<h1>Report failed</h1><pre>{escape(error)}</pre></body></html>")
@@ -227,7 +242,7 @@ def run_user_job(job: dict, kernel=None) -> dict:
     if result is not None and result.get("status") not in (None, "ok") and status == "ok":
         status, error = "failed", str(result.get("error") or "review reported failure")
     try:
-        html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": job.get("title", "report")}})
+        html = render_html(nb, job.get("title", "report"))
     except Exception as exc:  # noqa: BLE001
         html = f"<html><body><h1>Report rendering failed</h1><pre>{_error_text(exc)}</pre></body></html>"
         status, error = "failed", error or f"render: {_error_text(exc)}"
