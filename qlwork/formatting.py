@@ -24,7 +24,9 @@ LABELS = {
     "beta": "Beta vs NIFTY 50", "alpha": "Alpha (annualised)", "correlation_to_benchmark": "Correlation with NIFTY 50",
     "value_at_risk": "1-day 95% VaR", "conditional_value_at_risk": "1-day 95% CVaR",
     "value_at_risk_parametric": "1-day 95% VaR (parametric)", "overall_score": "Health score",
-    "risk_level": "Risk level", "weight": "Weight",
+    "risk_level": "Risk level", "weight": "Weight", "var_95": "1-day 95% VaR", "cvar_95": "1-day 95% CVaR",
+    "var_95_parametric": "1-day 95% VaR (parametric)", "period_return": "Return over the window",
+    "annual_return": "Annual return", "tracking_error": "Tracking error", "downside_deviation": "Downside deviation",
 }
 """Human labels for the metric and field keys qlwork shows."""
 
@@ -97,6 +99,23 @@ def ratio(value: float | None, decimals: int = 2) -> str:
     if value is None or not math.isfinite(float(value)):
         return "n/a"
     return f"{float(value):.{decimals}f}"
+
+
+PERCENT_KEYS = frozenset({"max_drawdown", "volatility", "var_95", "cvar_95", "var_95_parametric", "total_return",
+                          "annual_return", "cagr", "tracking_error", "alpha", "downside_deviation", "period_return",
+                          "value_at_risk", "conditional_value_at_risk", "value_at_risk_parametric", "pnl_pct",
+                          "weight"})
+"""Keys whose values are fractions shown as percentages; other numeric metrics are ratios."""
+
+
+def metric(key: str, value) -> str:
+    """A metric value for people: fractions (``PERCENT_KEYS``) as percentages, other numbers as ratios to 2
+    decimals, anything else as text."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return pct(value) if key in PERCENT_KEYS else ratio(value)
 
 
 def label(key: str) -> str:

@@ -65,7 +65,7 @@ class AssistantChat(widgets.VBox):
         self.charts = charts
         self.last_answer: Any = None
         self._last_run: Any = None
-        self._data_source: str | None = None
+        self._data_source: str | None = None  # the provider's label, never a model's data_source
         self._pending_files: list[dict] = []
         self._pending: widgets.VBox | None = None
         self._stream = ""
@@ -162,12 +162,12 @@ class AssistantChat(widgets.VBox):
             answer = self.session.ask(text, attachments=attachments)
             self.last_answer = answer
             self._last_run = answer.run
+            calls = P.calls_of(answer.steps)
             if answer.response is not None:
-                self._data_source = answer.response.data_source or self._data_source
-                body = R.answer_html(answer.response, answer.text)
+                body = P.answer_card(answer.response, answer.text, calls)
             else:
                 body = R.answer_html(None, answer.text) if answer.message else R.cancelled_html(answer.run)
-            box.children = P.answer_parts(body, P.calls_of(answer.steps), answer.run, self.charts)
+            box.children = P.answer_parts(body, calls, answer.run, self.charts)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
             if not isinstance(exc, QlworkError):
                 P.log.info("assistant widget: unexpected error", exc_info=True)
@@ -247,8 +247,9 @@ class AssistantChat(widgets.VBox):
         """Redraw the header and the thread list from the session."""
         run = self._last_run
         backend, model = (run.backend, run.model) if run is not None else P.configured_backend(self.session)
+        self._data_source = self._data_source or self._market_source()
         self.header.value = R.header_html(self.session.user_id, self.session.thread_id, backend, model,
-                                          self._data_source or self._market_source(),
+                                          self._data_source,
                                           P.portfolio_label(self.session.portfolio))
         threads = self.session.threads(limit=50)
         if self.session.thread_id not in [t.id for t in threads]:
@@ -297,7 +298,7 @@ class AssistantChat(widgets.VBox):
 
     def _render_history(self) -> None:
         store = self.session.store
-        self._last_run, self._data_source = None, None
+        self._last_run = None
         ended = [r for r in store.list_runs(self.session.thread_id, limit=100, order="asc") if r.status in _ENDED]
         turns: list = []
         seen_user = False
@@ -312,10 +313,9 @@ class AssistantChat(widgets.VBox):
                 continue
             run = store.get_run(msg.run_id) if msg.run_id else None
             calls = P.calls_of(store.list_steps(msg.run_id)) if msg.run_id else []
-            data = msg.data
             self._last_run = run or self._last_run
-            self._data_source = (data or {}).get("data_source") or self._data_source
-            turns.append(P.css(widgets.VBox(P.answer_parts(R.answer_html(data, msg.text), calls, run, self.charts)),
+            turns.append(P.css(widgets.VBox(P.answer_parts(P.answer_card(msg.data, msg.text, calls), calls, run,
+                                                           self.charts)),
                               "qlwork-turn", "qlwork-assistant"))
         turns += [self._ended_turn(r) for r in ended]
         if not turns:

@@ -12,6 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..assistant.render import parse_json, score_breakdown
 from ..assistant.render import tool_calls as flatten_calls
 from . import render as R
 
@@ -70,6 +71,20 @@ def chart_images(calls: list[dict]) -> list[widgets.Image]:
         except Exception:  # noqa: BLE001 - a chart problem never hides the answer
             log.info("chart for %s failed", call.get("name"), exc_info=True)
     return images
+
+
+def portfolio_analysis(calls: list[dict]) -> dict | None:
+    """The last successful ``analyze_portfolio`` output among ``calls`` (for the holdings table)."""
+    for call in reversed(calls):
+        out = parse_json(call.get("output"))
+        if call.get("name") == "analyze_portfolio" and not call.get("error") and isinstance(out, dict):
+            return out
+    return None
+
+
+def answer_card(response: Any, text: str | None, calls: list[dict]) -> str:
+    """The answer card's HTML with the score breakdown and holdings taken from the run's tool outputs."""
+    return R.answer_html(response, text, score_breakdown(calls), portfolio_analysis(calls))
 
 
 def answer_parts(body: str, calls: list[dict], run: Any, charts: bool = True) -> list:
