@@ -9,8 +9,10 @@ shown as percentages (0.052 -> ``5.20%``), weight changes in percentage points, 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
+from zoneinfo import ZoneInfo
 
 from .errors import InputError
 
@@ -125,3 +127,13 @@ def label(key: str) -> str:
         return LABELS[key]
     text = str(key).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def when(timestamp: float | None) -> str:
+    """A Unix timestamp for people, in India time: ``1764332940`` -> ``28 Nov 2026, 17:59 IST``."""
+    if timestamp is None:
+        return "n/a"
+    return dt.datetime.fromtimestamp(float(timestamp), IST).strftime("%d %b %Y, %H:%M IST")

@@ -49,10 +49,11 @@ def holdings_table(analysis: dict, markdown: bool = False) -> str:
                         ("weight", "Weight"), ("pnl", cur("P&L")), ("pnl_pct", "P&L %")], markdown)
 
 
-_COMPONENT_VALUES = {"diversification": ("effective holdings", F.ratio), "concentration": ("largest position", F.pct),
-                     "sector_balance": ("sector share", F.pct), "volatility": ("annualised", F.pct),
-                     "drawdown": ("max drawdown", F.pct), "beta": ("beta", F.ratio),
-                     "trend": ("window return", lambda v: F.pct(v, signed=True))}
+_COMPONENT_VALUES = {"diversification": ("effective holdings", lambda v: F.ratio(v, 1)),
+                     "concentration": ("largest position", F.pct), "sector_balance": ("sector share", F.pct),
+                     "volatility": ("annualised volatility", F.pct), "drawdown": ("max drawdown", F.pct),
+                     "beta": ("beta vs NIFTY 50", F.ratio), "trend": ("return over the window",
+                                                                   lambda v: F.pct(v, signed=True))}
 
 
 def score_breakdown(calls: list[dict]) -> dict | None:
@@ -69,7 +70,7 @@ def score_breakdown(calls: list[dict]) -> dict | None:
                 continue
             what, fmt = _COMPONENT_VALUES.get(key, ("value", F.ratio))
             value = comp.get("value")
-            rows.append({"key": key, "label": F.label(key), "score": comp.get("score"), "weight": comp.get("weight"),
+            rows.append({"key": key, "label": key.replace("_", " ").capitalize(), "score": comp.get("score"), "weight": comp.get("weight"),
                          "value": f"{what} {fmt(value)}" if isinstance(value, (int, float)) else "",
                          "rule": str(comp.get("rule") or "")})
         caps = [{"cap": c.get("cap"), "weighted_score": c.get("weighted_score"), "reason": str(c.get("reason") or "")}
@@ -96,7 +97,7 @@ def breakdown_text(breakdown: dict | None, markdown: bool = False) -> str:
     for c in breakdown["components"]:
         lines.append(f"  - {c['label']}: {_num(c['score'], '.1f')} x {F.pct(c['weight'], 0)}"
                      + (f" ({c['value']})" if c["value"] else ""))
-    lines += [f"  ! {cap_text(cap)}" for cap in breakdown["caps"]]
+    lines += [f"  - **{cap_text(cap)}**" if markdown else f"  ! {cap_text(cap)}" for cap in breakdown["caps"]]
     return "\n".join(line.strip() if markdown else line for line in lines)
 
 
