@@ -27,7 +27,7 @@ _TH = ("text-align:left;padding:3px 6px;border-bottom:1px solid var(--jp-border-
        "font-weight:600;white-space:nowrap;")
 _TD = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color3,#eee);vertical-align:top;"
 _MUTED = "color:var(--jp-ui-font-color2,#666);font-size:0.92em;"
-_WARN = ("border-left:3px solid var(--jp-warn-color1,#f57c00);background:var(--jp-warn-color3,rgba(245,124,0,0.08));"
+WARN = ("border-left:3px solid var(--jp-warn-color1,#f57c00);background:var(--jp-warn-color3,rgba(245,124,0,0.08));"
          "padding:3px 8px;margin:3px 0;")
 _RISK_COLOURS = {"low": "#2e7d32", "moderate": "#b26a00", "high": "#c62828", "very_high": "#8e0000"}
 _ACTION_COLOURS = {"buy": "#2e7d32", "add": "#2e7d32", "sell": "#c62828", "reduce": "#c62828",
@@ -67,7 +67,7 @@ def breakdown_html(breakdown: dict | None) -> str:
         f'<td style="{_TD}text-align:right;white-space:nowrap">{esc(F.pct(c["weight"], 0))}</td>'
         f'<td style="{_TD}" title="{esc(c["rule"])}">{esc(c["value"])}</td></tr>' for c in breakdown["components"])
     head = "".join(f'<th style="{_TH}">{h}</th>' for h in ("Component", "Score /10", "Weight", "Based on"))
-    caps = "".join(f'<div class="qlwork-score-cap" style="{_WARN}">⚠ {esc(cap_text(c))}</div>'
+    caps = "".join(f'<div class="qlwork-score-cap" style="{WARN}">⚠ {esc(cap_text(c))}</div>'
                    for c in breakdown["caps"])
     return (f'<details class="qlwork-score-breakdown" open style="margin:2px 0 6px 0"><summary style="cursor:pointer;'
             f'{_MUTED}">What the score is made of (a weighted mean of components, not a quality rating)</summary>'
@@ -256,6 +256,22 @@ def _duration(ms: Any) -> str:
     return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
+FULL_OUTPUT_CHARS = 200_000
+
+
+def full_output_html(output: Any, limit: int = FULL_OUTPUT_CHARS) -> str:
+    """A collapsed "Full output" block with the tool output as indented JSON (cut at ``limit`` characters)."""
+    data = parse_json(output)
+    if data is None:
+        return ""
+    text = data if isinstance(data, str) else json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit:,} more characters; see `qlwork threads show`)"
+    return (f'<details class="qlwork-step-output"><summary style="cursor:pointer;{_MUTED}">Full output</summary>'
+            f'<pre style="white-space:pre-wrap;word-break:break-word;max-height:320px;overflow:auto;margin:2px 0;'
+            f'font-size:0.85em">{esc(text)}</pre></details>')
+
+
 def steps_title(calls: list[dict]) -> str:
     """Title of the "How this answer was made" section: tool-call count, total time, errors."""
     n = len(calls)
@@ -300,7 +316,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
             result = (f'<span class="qlwork-step-error" style="color:#c62828">'
                       f"{esc(_error_text(call['error']))}</span>")
         else:
-            result = esc(output_summary(call.get("output")))
+            result = esc(output_summary(call.get("output"))) + full_output_html(call.get("output"))
         rows.append(f'<tr class="qlwork-step"><td style="{_TD}">{i}</td>'
                     f'<td style="{_TD}font-weight:600">{esc(call.get("name"))}</td>'
                     f'<td style="{_TD}font-family:var(--jp-code-font-family,monospace);font-size:0.9em">'
@@ -308,8 +324,8 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
                     f'<td style="{_TD}white-space:nowrap;text-align:right">{esc(_duration(call.get("duration_ms")))}'
                     "</td></tr>")
     header = "".join(f'<th style="{_TH}">{h}</th>' for h in ("#", "Tool", "Arguments", "Result", "Time"))
-    return (f'<div class="qlwork-steps-body">{head}<table style="{_TABLE}"><thead><tr>{header}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (f'<div class="qlwork-steps-body" style="overflow-x:auto">{head}<table style="{_TABLE}"><thead><tr>'
+            f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def header_html(user_id: str, thread_id: str, backend: str | None, model: str | None,
@@ -324,3 +340,4 @@ def header_html(user_id: str, thread_id: str, backend: str | None, model: str | 
     return (f'<div class="qlwork-header-body" style="padding:4px 2px;border-bottom:2px solid '
             f'var(--jp-brand-color1,#1976d2);margin-bottom:4px"><b style="font-size:1.1em">qlwork assistant</b>'
             f'<div style="font-size:0.95em">{cells}</div></div>')
+
