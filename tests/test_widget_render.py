@@ -114,3 +114,126 @@ def test_dates_are_human_readable_in_india_time(capsys):
     assert main(["threads", "list", "--user", "dana"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\d\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d IST", out) and "dana" in out
+
+
+# -- item 8 and 11: comforts -------------------------------------------------------------------
+
+def test_did_you_mean_is_a_warning_and_a_button_that_asks_again():
+    from qlwork.widget import comforts as C
+
+    chat = AssistantChat(user_id="analyst", portfolio="sample:diversified")
+    chat.send("Show signals for RELIANC")
+    turn = chat.conversation.children[-1]
+    html = chat.transcript_html()
+    assert "qlwork-tool-warning" in html and "Could not generate trading signals" in html
+    assert "not a known NSE symbol" in html
+    [button] = [w for w in _walk(turn) if "qlwork-suggestion" in getattr(w, "_dom_classes", ())]
+    assert button.description == "Did you mean RELIANCE?"
+    button.click()  # asks again in the background, like Send
+    answer = chat.wait(60)
+    assert chat.conversation.children[-2].value.count("Show signals for RELIANCE") == 1
+    assert answer.run.status == "completed" and "RELIANCE" in answer.tool_calls[0].function.arguments
+    assert C.suggestions([{"error": {"suggestions": {"X": ["A", "B"]}}}, {"error": "plain"}]) == [("X", "A")]
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()) or ():
+        yield from _walk(child)
+
+
+def test_full_tool_output_is_viewable_from_the_steps_table():
+    calls = [{"name": "get_market_data", "arguments": "{}", "duration_ms": 3.0, "error": None,
+              "output": json.dumps({"rows": list(range(50)), "note": "<b>x</b>"})}]
+    html = R.steps_html(calls)
+    assert "rows: 50 items" in html and '<details class="qlwork-step-output">' in html
+    assert "&quot;note&quot;: &quot;&lt;b&gt;x&lt;/b&gt;&quot;" in html and "  49\n" in html
+    cut = R.full_output_html({"a": "y" * 500}, limit=100)
+    assert "more characters" in cut and "y" * 101 not in cut
+
+
+def test_copy_as_markdown_button_and_answer_markdown():
+    from qlwork.widget import comforts as C
+
+    chat = AssistantChat(user_id="analyst", portfolio="sample:concentrated")
+    chat.send("Analyze my portfolio")
+    md = chat.answer_markdown()
+    assert md.startswith("**[Portfolio health]  health score") and "- Trend:" in md
+    assert "| Symbol | Sector | Qty | Avg (INR) |" in md and "RELIANCE" in md
+    assert 'class="qlwork-copy"' in chat.conversation.children[-1].children[0].value
+    # the Markdown rides in an attribute: quotes and tags from a model cannot leave it
+    attack = 'x" onmouseover="alert(1)" data-y="<script>alert(2)</script>'
+    button = C.copy_button_html(attack)
+    assert 'onmouseover="' not in button and "<script>" not in button
+    assert button.count('data-markdown="x&quot; onmouseover=&quot;alert(1)&quot;') == 1
+
+
+def test_latest_weekly_report_link(tmp_path, monkeypatch):
+    from qlwork.widget.parts import latest_report, report_link
+
+    root = tmp_path / "reports"
+    for day in ("2026-11-13", "2026-11-20"):
+        (root / day / "asha").mkdir(parents=True)
+        (root / day / "asha" / "portfolio_review.html").write_text("<html></html>")
+    (root / "2026-11-27" / "other").mkdir(parents=True)
+    (root / "notes").mkdir()
+    assert latest_report("asha", root) == (root / "2026-11-20" / "asha" / "portfolio_review.html", "2026-11-20")
+    assert latest_report("nobody", root) is None and latest_report("../reports/2026-11-20/asha", root) is None
+    monkeypatch.chdir(tmp_path)
+    link = report_link("asha")  # default: ./reports
+    assert 'href="reports/2026-11-20/asha/portfolio_review.html"' in link and "(2026-11-20)" in link
+    monkeypatch.setenv("QLWORK_REPORTS_DIR", str(root))
+    chat = AssistantChat(user_id="asha", portfolio="sample:diversified")
+    assert "Latest weekly report (2026-11-20)" in chat.header.value
+    assert "Latest weekly report" not in AssistantChat(user_id="bo", portfolio="sample:diversified").header.value
+
+
+def test_thread_picker_is_titled_by_the_first_question():
+    chat = AssistantChat(user_id="analyst", portfolio="sample:diversified")
+    chat.send("What about the technology sector?")
+    chat.send("Analyze my portfolio")
+    label = dict((v, k) for k, v in chat.thread_picker.options)[chat.session.thread_id]
+    assert label.startswith("What about the technology sector? · ") and label.endswith(" IST")
+    chat.new_thread()
+    assert dict((v, k) for k, v in chat.thread_picker.options)[chat.session.thread_id].startswith("(new thread)")
+
+
+def test_layout_scrolls_the_conversation_and_wraps_for_narrow_panels():
+    chat = AssistantChat(user_id="analyst", portfolio="sample:diversified", height="400px")
+    assert chat.scroller.layout.height == "400px" and chat.scroller.layout.overflow == "auto"
+    assert chat.scroller.layout.flex_flow == "column-reverse" and chat.scroller.children == (chat.conversation,)
+    assert chat.children[2] is chat.scroller and chat.input in chat.children[4].children  # input under the box
+    assert all(box.layout.flex_flow == "row wrap" for box in chat.children[4:6])
+    assert chat.cancel_button.description == "Stop"
+
+
+def test_stop_interrupts_a_running_code_cell():
+    import time
+
+    from qlwork.assistant.backends.scripted import call
+    from qlwork.assistant.backends.base import ToolCalls
+    from qlwork.tools import code_interpreter as ci
+
+    code = "import time\nfor _ in range(600):\n    time.sleep(0.1)\n'finished'"
+    chat = AssistantChat(user_id="stopper", portfolio="sample:diversified", backend=ScriptedBackend(
+        [ToolCalls([call("code_interpreter", {"code": code})]), FinalMessage(json.dumps(RESPONSE))]))
+    pool = ci.default_pool()
+    try:
+        chat.send("Run a long calculation", wait=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the cell is running in the thread's kernel
+            kernel = pool._kernels.get(chat.session.thread_id)
+            if kernel is not None and kernel.lock.locked() and getattr(kernel, "client", None) is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)  # the cell is executing
+        stopped = time.monotonic()
+        assert chat.cancel_button.click() is None
+        answer = chat.wait(40)
+        elapsed = time.monotonic() - stopped
+    finally:
+        pool.shutdown()
+    assert answer.run.status == "cancelled" and not chat.busy
+    output = json.loads(answer.tool_calls[0].function.output)
+    assert output["status"] == "error" and output["exception"]["ename"] == "KeyboardInterrupt"
+    assert elapsed < 20  # the cell would have run 60 s (its limit) without the interrupt
