@@ -125,6 +125,9 @@ def _execute(page, cell) -> None:
     notebook reports "idle" but silently ignores execution requests)."""
     prompt = cell.locator(".jp-InputPrompt")
     for _ in range(8):
+        kernel_dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+        if kernel_dialog.count():  # JupyterLab sometimes asks before the saved kernel spec resolves
+            kernel_dialog.locator("button.jp-mod-accept").click()
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         deadline = time.monotonic() + 4
@@ -296,7 +299,7 @@ def _screenshots(page, chat) -> None:
             page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
             page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
             page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
-            page.locator("body[data-jp-theme-light='false']").wait_for(timeout=20_000)
+            page.locator("body[data-jp-theme-light='false']").wait_for(state="attached", timeout=20_000)
             page.wait_for_timeout(500)
         for width in (1280, 800):
             page.set_viewport_size({"width": width, "height": 1400})
