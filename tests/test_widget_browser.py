@@ -304,10 +304,26 @@ def _screenshots(page, chat) -> None:
         for width in (1280, 800):
             page.set_viewport_size({"width": width, "height": 1400})
             chat.scroll_into_view_if_needed()
+            _show_score(chat)
             page.wait_for_timeout(300)
             chat.screenshot(path=str(ARTIFACTS / f"assistant_widget_{width}_{theme}.png"))
     chat.evaluate("e => { e.style.width = '368px'; }")
+    _show_score(chat)
     page.wait_for_timeout(300)
-    chat.screenshot(path=str(ARTIFACTS / "assistant_widget_368_dark.png"))
+    # usable at 368 px: the card fits the panel; the score breakdown, recommendations (reasons under the
+    # symbol) and metrics wrap to fit it, only the wide holdings table scrolls sideways inside the card
+    widths = chat.locator(".qlwork-answer-body").last.evaluate(
+        "card => Object.fromEntries([['card', card], ['breakdown', card.querySelector('.qlwork-score-breakdown table')],"
+        " ['recommendations', card.querySelector('.qlwork-recommendations')],"
+        " ['metrics', card.querySelector('.qlwork-metrics')]].map(([k, e]) => [k, e && e.getBoundingClientRect().width]))")
+    assert widths["card"] <= 368 and widths["breakdown"] and widths["recommendations"], widths
+    assert all(w is None or w <= widths["card"] - 18 for k, w in widths.items() if k != "card"), widths
     for name in ("1280_light", "800_light", "1280_dark", "800_dark", "368_dark"):
         assert (ARTIFACTS / f"assistant_widget_{name}.png").stat().st_size > 10_000
+
+
+def _show_score(chat) -> None:
+    """Scroll the conversation box so the answer's title, score and breakdown are in the screenshot."""
+    chat.locator(".qlwork-answer-body").last.evaluate(
+        "e => { const box = e.closest('.qlwork-scroll'); box.scrollTop += e.getBoundingClientRect().top"
+        " - box.getBoundingClientRect().top - 4; }")

@@ -25,6 +25,8 @@ _CARD = ("border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;paddin
 _TABLE = "border-collapse:collapse;margin:4px 0;width:100%;"
 _TH = ("text-align:left;padding:3px 6px;border-bottom:1px solid var(--jp-border-color1,#bbb);"
        "font-weight:600;white-space:nowrap;")
+_FIT = "contain:inline-size;overflow-x:auto;"  # wide tables scroll inside the card instead of widening the panel
+_TH_WRAP = _TH.replace("white-space:nowrap;", "")  # headers that may wrap in a narrow (368 px) panel
 _TD = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color3,#eee);vertical-align:top;"
 _MUTED = "color:var(--jp-ui-font-color2,#666);font-size:0.92em;"
 WARN = ("border-left:3px solid var(--jp-warn-color1,#f57c00);background:var(--jp-warn-color3,rgba(245,124,0,0.08));"
@@ -66,7 +68,7 @@ def breakdown_html(breakdown: dict | None) -> str:
         f'<td style="{_TD}text-align:right;white-space:nowrap">{esc(_score(c["score"]))}</td>'
         f'<td style="{_TD}text-align:right;white-space:nowrap">{esc(F.pct(c["weight"], 0))}</td>'
         f'<td style="{_TD}" title="{esc(c["rule"])}">{esc(c["value"])}</td></tr>' for c in breakdown["components"])
-    head = "".join(f'<th style="{_TH}">{h}</th>' for h in ("Component", "Score /10", "Weight", "Based on"))
+    head = "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Component", "Score /10", "Weight", "Based on"))
     caps = "".join(f'<div class="qlwork-score-cap" style="{WARN}">⚠ {esc(cap_text(c))}</div>'
                    for c in breakdown["caps"])
     return (f'<details class="qlwork-score-breakdown" open style="margin:2px 0 6px 0"><summary style="cursor:pointer;'
@@ -112,7 +114,7 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if not data:
         body = esc(text or "(no answer)")
         return f'<div class="qlwork-answer-body" style="{_CARD}white-space:pre-wrap">{body}</div>'
-    out = [f'<div class="qlwork-answer-body" style="{_CARD}">',
+    out = [f'<div class="qlwork-answer-body" style="{_CARD}{_FIT}">',
            f'<div style="font-weight:600;font-size:1.08em;margin-bottom:4px">{esc(_title(data.get("analysis_type")))}'
            f'</div><div style="margin-bottom:6px">']
     score = data.get("overall_score")
@@ -129,7 +131,7 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if recs:  # the reason gets its own full-width row, so it wraps under the symbol in a narrow panel
         out.append(f'<div style="font-weight:600;margin-top:6px">Recommendations</div>'
                    f'<table class="qlwork-recommendations" style="{_TABLE}"><thead><tr>'
-                   + "".join(f'<th style="{_TH}">{h}</th>' for h in ("Action", "Symbol", "Confidence", "Timeframe"))
+                   + "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Action", "Symbol", "Conf.", "Timeframe"))
                    + "</tr></thead><tbody>")
         for rec in recs:
             action = str(rec.get("action") or "")
@@ -324,7 +326,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
                     f'<td style="{_TD}white-space:nowrap;text-align:right">{esc(_duration(call.get("duration_ms")))}'
                     "</td></tr>")
     header = "".join(f'<th style="{_TH}">{h}</th>' for h in ("#", "Tool", "Arguments", "Result", "Time"))
-    return (f'<div class="qlwork-steps-body" style="overflow-x:auto">{head}<table style="{_TABLE}"><thead><tr>'
+    return (f'<div class="qlwork-steps-body" style="{_FIT}">{head}<table style="{_TABLE}"><thead><tr>'
             f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
