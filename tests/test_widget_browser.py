@@ -29,7 +29,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from fake_model import FakeModel, rule_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -210,8 +210,8 @@ def test_layout_scrolls_the_conversation_and_wraps_for_narrow_panels():
 def test_stop_interrupts_a_running_code_cell():
     import time
 
-    from qlwork.assistant.backends.scripted import call
     from qlwork.assistant.backends.base import ToolCalls
+    from qlwork.assistant.backends.scripted import call
     from qlwork.tools import code_interpreter as ci
 
     code = "import time\nfor _ in range(600):\n    time.sleep(0.1)\n'finished'"

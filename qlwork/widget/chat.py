@@ -20,8 +20,14 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..assistant.attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
-                                     use_as_portfolio)
+from ..assistant.attachments import (
+    attachment_name,
+    is_portfolio_file,
+    message_attachment,
+    save_upload,
+    thread_portfolio,
+    use_as_portfolio,
+)
 from ..assistant.progress import RunWatcher, draft_lines
 from ..errors import InputError, QlworkError
 from . import parts as P

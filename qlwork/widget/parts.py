@@ -56,7 +56,12 @@ def chart_images(calls: list[dict]) -> list[widgets.Image]:
     """PNG images for tool outputs that carry series (prices, equity curve, drawdown, holdings) and
     the figures code_interpreter stored in the file store (missing files are skipped)."""
     try:
-        from ..charts import figure_from_tool_output, stored_png, to_png, tool_output_images
+        from ..charts import (
+            figure_from_tool_output,
+            stored_png,
+            to_png,
+            tool_output_images,
+        )
     except ImportError:  # charts not available: answers without figures
         return []
     images: list[widgets.Image] = []
@@ -72,7 +77,7 @@ def chart_images(calls: list[dict]) -> list[widgets.Image]:
                 data = stored_png(ref["file_id"]) if len(images) < MAX_CHARTS else None
                 if data is not None:
                     images.append(_image(data, "qlwork-chart", "qlwork-code-figure"))
-        except Exception:  # noqa: BLE001 - a chart problem never hides the answer
+        except Exception:
             log.info("chart for %s failed", call.get("name"), exc_info=True)
     return images
 
@@ -176,7 +181,7 @@ def interrupt_code(thread_id: str) -> bool:
     module = sys.modules.get("qlwork.tools.code_interpreter")
     try:
         return bool(module and module.default_pool().interrupt(thread_id))
-    except Exception:  # noqa: BLE001 - stopping the run matters more; the cell's time limit still applies
+    except Exception:
         log.info("could not interrupt the code cell of %s", thread_id, exc_info=True)
         return False
 

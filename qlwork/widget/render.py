@@ -15,8 +15,20 @@ from .. import formatting as F
 from ..assistant.render import cap_text, parse_json
 
 __all__ = [
-    "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "header_html",
-    "breakdown_html", "holdings_html", "notice_html", "output_summary", "pending_html", "steps_html", "steps_title",
+    "answer_html",
+    "breakdown_html",
+    "cancelled_html",
+    "describe_error",
+    "error_html",
+    "esc",
+    "format_metric",
+    "header_html",
+    "holdings_html",
+    "notice_html",
+    "output_summary",
+    "pending_html",
+    "steps_html",
+    "steps_title",
     "user_html",
 ]
 
