@@ -9,8 +9,10 @@ shown as percentages (0.052 -> ``5.20%``), weight changes in percentage points, 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
+from zoneinfo import ZoneInfo
 
 from .errors import InputError
 
@@ -24,7 +26,9 @@ LABELS = {
     "beta": "Beta vs NIFTY 50", "alpha": "Alpha (annualised)", "correlation_to_benchmark": "Correlation with NIFTY 50",
     "value_at_risk": "1-day 95% VaR", "conditional_value_at_risk": "1-day 95% CVaR",
     "value_at_risk_parametric": "1-day 95% VaR (parametric)", "overall_score": "Health score",
-    "risk_level": "Risk level", "weight": "Weight",
+    "risk_level": "Risk level", "weight": "Weight", "var_95": "1-day 95% VaR", "cvar_95": "1-day 95% CVaR",
+    "var_95_parametric": "1-day 95% VaR (parametric)", "period_return": "Return over the window",
+    "annual_return": "Annual return", "tracking_error": "Tracking error", "downside_deviation": "Downside deviation",
 }
 """Human labels for the metric and field keys qlwork shows."""
 
@@ -99,6 +103,23 @@ def ratio(value: float | None, decimals: int = 2) -> str:
     return f"{float(value):.{decimals}f}"
 
 
+PERCENT_KEYS = frozenset({"max_drawdown", "volatility", "var_95", "cvar_95", "var_95_parametric", "total_return",
+                          "annual_return", "cagr", "tracking_error", "alpha", "downside_deviation", "period_return",
+                          "value_at_risk", "conditional_value_at_risk", "value_at_risk_parametric", "pnl_pct",
+                          "weight"})
+"""Keys whose values are fractions shown as percentages; other numeric metrics are ratios."""
+
+
+def metric(key: str, value) -> str:
+    """A metric value for people: fractions (``PERCENT_KEYS``) as percentages, other numbers as ratios to 2
+    decimals, anything else as text."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return pct(value) if key in PERCENT_KEYS else ratio(value)
+
+
 def label(key: str) -> str:
     """The human label of a metric/field key (``sharpe_ratio`` -> ``Sharpe ratio``); an enum value such as
     ``very_high`` -> ``Very high``."""
@@ -106,3 +127,13 @@ def label(key: str) -> str:
         return LABELS[key]
     text = str(key).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def when(timestamp: float | None) -> str:
+    """A Unix timestamp for people, in India time: ``1764332940`` -> ``28 Nov 2026, 17:59 IST``."""
+    if timestamp is None:
+        return "n/a"
+    return dt.datetime.fromtimestamp(float(timestamp), IST).strftime("%d %b %Y, %H:%M IST")

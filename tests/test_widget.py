@@ -14,6 +14,7 @@ from qlwork.assistant.backends.scripted import ScriptedBackend, call
 from qlwork.errors import BackendError, InputError
 from qlwork.widget import AssistantChat
 from qlwork.widget import render as R
+from qlwork import formatting as F
 
 PORTFOLIO = "sample:diversified"
 
@@ -65,7 +66,9 @@ def test_send_renders_offline_answer_with_steps():
     html = chat.transcript_html()
     score = answer.response.overall_score
     assert f"Score {score:g}/10" in html
-    assert f"Risk {answer.response.risk_level}" in html
+    assert f"Risk: {F.label(answer.response.risk_level)}" in html and "qlwork-score-breakdown" in html
+    assert html.count("qlwork-score-component") >= 5 and "Diversification" in html and "Trend" in html
+    assert "Value (INR)" in html and "qlwork-holdings" in html  # the CLI's holdings table, Indian grouping
     assert html.count('<tr class="qlwork-rec">') == len(answer.response.recommendations) > 0
     for rec in answer.response.recommendations:
         assert rec.symbol in html

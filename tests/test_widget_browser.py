@@ -3,7 +3,11 @@
 Starts JupyterLab on 127.0.0.1 (free port, random token, QLWORK_HOME and all Jupyter state in a tmp
 dir), opens a copy of notebooks/assistant_workbench.ipynb, runs its cells, asks "Analyze my
 portfolio" through the widget's input and Send button, and checks the answer (score, risk,
-recommendations) and the expandable steps. A screenshot goes to tests/artifacts/.
+recommendations) and the expandable steps. Then it adds a cell with a model-backed chat (the real
+``openai`` client against tests/servers/fake_model.py, streaming slowly) and checks, from every state
+the browser showed while the answer arrived, that no raw JSON was ever visible and that tool progress
+lines appeared; the answer shows the score breakdown. Screenshots at 1280 px and 800 px, light and
+JupyterLab Dark (and the widget squeezed to 368 px) go to tests/artifacts/.
 
 Skips, loudly, only when Chromium or Playwright is missing (``make test`` installs Chromium with
 apt-get when it can).
@@ -25,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fake_model import FakeModel, rule_model
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "assistant_workbench.ipynb"
@@ -119,6 +124,9 @@ def _execute(page, cell) -> None:
     notebook reports "idle" but silently ignores execution requests)."""
     prompt = cell.locator(".jp-InputPrompt")
     for _ in range(8):
+        kernel_dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+        if kernel_dialog.count():  # JupyterLab sometimes asks before the saved kernel spec resolves
+            kernel_dialog.locator("button.jp-mod-accept").click()
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         deadline = time.monotonic() + 4
@@ -210,6 +218,7 @@ def test_chat_in_jupyterlab(lab, tmp_path):
             assert "analyze_portfolio" in steps_text and "ms" in steps_text, steps_text
             page.locator(".jp-Notebook").first.evaluate("n => { n.scrollTop = 0; }")
             page.screenshot(path=str(shot))
+            _model_backed_answer(page, cells_before=len(_code_cells()))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "assistant_widget_failure.png"), full_page=True)
             print("--- browser console ---\n" + "\n".join(console[-40:]))
@@ -218,3 +227,102 @@ def test_chat_in_jupyterlab(lab, tmp_path):
         finally:
             context.close()
     assert shot.stat().st_size > 10_000
+
+
+MODEL_CELL = """from qlwork.widget import AssistantChat
+model_chat = AssistantChat(user_id="modeller", backend="openai-chat", portfolio="sample:concentrated",
+                           backend_options={{"base_url": "{base_url}", "model": "fake-model"}}, height="460px")
+model_chat"""
+
+# records what every pending card and answer showed, on each change, until the answer is in
+WATCH_JS = """root => {
+  window.__qlworkSeen = [];
+  const note = () => root.querySelectorAll('.qlwork-pending, .qlwork-answer-body').forEach(
+      e => window.__qlworkSeen.push(e.innerText));
+  window.__qlworkObserver = new MutationObserver(note);
+  window.__qlworkObserver.observe(root, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _paced(body: dict, path: str):
+    reply = rule_model(body, path)
+    reply.pace, reply.pieces = 0.25, 8  # the answer arrives in 8 slow pieces: the browser sees each state
+    return reply
+
+
+def _model_backed_answer(page, cells_before: int) -> None:
+    """A model-backed chat in a new cell: live progress without raw JSON, the score breakdown, screenshots."""
+    from qlwork.assistant.defaults import default_tools
+
+    default_tools()  # the rule model answers with the tools registered in this process
+    with FakeModel(policy=_paced) as model:
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        cells.nth(cells_before - 1).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # a new cell below, as a reader would add one
+        new = page.locator(".jp-Notebook .jp-CodeCell").nth(cells_before)
+        new.wait_for(timeout=10_000)
+        new.locator(".cm-content").fill(MODEL_CELL.format(base_url=model.base_url))
+        _execute(page, new)
+        chat = new.locator(".qlwork-chat")
+        chat.wait_for(state="visible", timeout=60_000)
+        assert "synthetic demo data" in chat.locator(".qlwork-header").inner_text()
+        chat.evaluate(WATCH_JS)
+        box = chat.locator(".qlwork-input input")
+        box.fill("Analyze my portfolio")
+        chat.locator("button.qlwork-send").click()
+        breakdown = chat.locator(".qlwork-answer .qlwork-score-breakdown")
+        try:
+            breakdown.wait_for(timeout=90_000)
+        except Exception:
+            print("model requests:", [(r.path, len((r.body or {}).get("tools") or [])) for r in model.requests])
+            raise
+        seen = page.evaluate("() => { window.__qlworkObserver.disconnect(); return window.__qlworkSeen; }")
+        assert model.requests and all(b.get("stream") for b in model.bodies())
+    pending = [t for t in seen if "Drafting" in t or "analyze_portfolio" in t or "Working" in t]
+    assert any(re.search(r"analyze_portfolio done in|Running analyze_portfolio", t) for t in seen), seen
+    assert len(pending) >= 2, seen
+    raw = [t for t in seen if re.search(r'[{\[]\s*"|"analysis_type"|analysis_type|":\s', t)]
+    assert not raw, raw[:3]  # no state the browser showed ever held raw JSON
+    text = breakdown.inner_text()
+    assert "Diversification" in text and "Trend" in text and "Weight" in text, text
+    header = chat.locator(".qlwork-header").inner_text()
+    assert "synthetic demo data" in header and "openai-chat" in header, header
+    _screenshots(page, chat)
+
+
+def _screenshots(page, chat) -> None:
+    """The model-backed widget at 1280 px and 800 px, light and JupyterLab Dark, and at 368 px."""
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+            page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+            page.locator("body[data-jp-theme-light='false']").wait_for(state="attached", timeout=20_000)
+            page.wait_for_timeout(500)
+        for width in (1280, 800):
+            page.set_viewport_size({"width": width, "height": 1400})
+            chat.scroll_into_view_if_needed()
+            _show_score(chat)
+            page.wait_for_timeout(300)
+            chat.screenshot(path=str(ARTIFACTS / f"assistant_widget_{width}_{theme}.png"))
+    chat.evaluate("e => { e.style.width = '368px'; }")
+    _show_score(chat)
+    page.wait_for_timeout(300)
+    # usable at 368 px: the card fits the panel; the score breakdown, recommendations (reasons under the
+    # symbol) and metrics wrap to fit it, only the wide holdings table scrolls sideways inside the card
+    widths = chat.locator(".qlwork-answer-body").last.evaluate(
+        "card => Object.fromEntries([['card', card], ['breakdown', card.querySelector('.qlwork-score-breakdown table')],"
+        " ['recommendations', card.querySelector('.qlwork-recommendations')],"
+        " ['metrics', card.querySelector('.qlwork-metrics')]].map(([k, e]) => [k, e && e.getBoundingClientRect().width]))")
+    assert widths["card"] <= 368 and widths["breakdown"] and widths["recommendations"], widths
+    assert all(w is None or w <= widths["card"] - 18 for k, w in widths.items() if k != "card"), widths
+    for name in ("1280_light", "800_light", "1280_dark", "800_dark", "368_dark"):
+        assert (ARTIFACTS / f"assistant_widget_{name}.png").stat().st_size > 10_000
+
+
+def _show_score(chat) -> None:
+    """Scroll the conversation box so the answer's title, score and breakdown are in the screenshot."""
+    chat.locator(".qlwork-answer-body").last.evaluate(
+        "e => { const box = e.closest('.qlwork-scroll'); box.scrollTop += e.getBoundingClientRect().top"
+        " - box.getBoundingClientRect().top - 4; }")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from .. import formatting as F
 from .grounding import RUN_KEY, describe
 
 RULE = "-" * 78
@@ -38,33 +39,94 @@ def _cell(value) -> str:
 
 
 def holdings_table(analysis: dict, markdown: bool = False) -> str:
-    """The holdings of an ``analyze_portfolio`` output, weights and P&L as percentages."""
-    rows = [{**h, "weight": _pct(h["weight"]), "pnl_pct": _pct(h["pnl_pct"])} for h in analysis["holdings"]]
+    """The holdings of an ``analyze_portfolio`` output: amounts with Indian digit grouping and the currency
+    in the column headers, weights and P&L as percentages."""
+    money = ("average_price", "last_price", "market_value", "pnl")
+    rows = [{**h, **{k: F.amount(h.get(k)) for k in money}, "weight": F.pct(h.get("weight")),
+             "pnl_pct": F.pct(h.get("pnl_pct"))} for h in analysis["holdings"]]
+    cur = F.currency_header
     return table(rows, [("symbol", "Symbol"), ("sector", "Sector"), ("quantity", "Qty"),
-                        ("average_price", "Avg INR"), ("last_price", "Last INR"), ("market_value", "Value INR"),
-                        ("weight", "Weight"), ("pnl", "P&L INR"), ("pnl_pct", "P&L %")], markdown)
+                        ("average_price", cur("Avg")), ("last_price", cur("Last")), ("market_value", cur("Value")),
+                        ("weight", "Weight"), ("pnl", cur("P&L")), ("pnl_pct", "P&L %")], markdown)
 
 
-def answer_text(response: dict, markdown: bool = False) -> str:
-    """A TradingResponse dict as readable text."""
+_COMPONENT_VALUES = {"diversification": ("effective holdings", lambda v: F.ratio(v, 1)),
+                     "concentration": ("largest position", F.pct), "sector_balance": ("sector share", F.pct),
+                     "volatility": ("annualised volatility", F.pct), "drawdown": ("max drawdown", F.pct),
+                     "beta": ("beta vs NIFTY 50", F.ratio), "trend": ("return over the window",
+                                                                   lambda v: F.pct(v, signed=True))}
+
+
+def score_breakdown(calls: list[dict]) -> dict | None:
+    """What a health score is made of, from the last ``analyze_portfolio`` output among ``calls`` (the
+    output of :func:`tool_calls`): ``{"components": [...], "caps": [...]}`` with each component's label,
+    score, weight, value (as text) and rule, or None when no call carries components."""
+    for call in reversed(calls or []):
+        out = parse_json(call.get("output"))
+        if call.get("error") or not isinstance(out, dict) or not isinstance(out.get("score_components"), dict):
+            continue
+        rows = []
+        for key, comp in out["score_components"].items():
+            if not isinstance(comp, dict):
+                continue
+            what, fmt = _COMPONENT_VALUES.get(key, ("value", F.ratio))
+            value = comp.get("value")
+            rows.append({"key": key, "label": key.replace("_", " ").capitalize(), "score": comp.get("score"), "weight": comp.get("weight"),
+                         "value": f"{what} {fmt(value)}" if isinstance(value, (int, float)) else "",
+                         "rule": str(comp.get("rule") or "")})
+        caps = [{"cap": c.get("cap"), "weighted_score": c.get("weighted_score"), "reason": str(c.get("reason") or "")}
+                for c in out.get("score_caps") or [] if isinstance(c, dict)]
+        return {"components": rows, "caps": caps} if rows else None
+    return None
+
+
+def _num(x, fmt: str) -> str:
+    return format(x, fmt) if isinstance(x, (int, float)) else "?"
+
+
+def cap_text(cap: dict) -> str:
+    """One sentence for a score cap: the cap, the score before it and why."""
+    return (f"Capped at {_num(cap.get('cap'), '.1f')} (the components give {_num(cap.get('weighted_score'), '.1f')}): "
+            f"{cap.get('reason')}.")
+
+
+def breakdown_text(breakdown: dict | None, markdown: bool = False) -> str:
+    """The score breakdown as lines of text (empty without one)."""
+    if not breakdown:
+        return ""
+    lines = ["Score breakdown (component score/10 x weight):"]
+    for c in breakdown["components"]:
+        lines.append(f"  - {c['label']}: {_num(c['score'], '.1f')} x {F.pct(c['weight'], 0)}"
+                     + (f" ({c['value']})" if c["value"] else ""))
+    lines += [f"  - **{cap_text(cap)}**" if markdown else f"  ! {cap_text(cap)}" for cap in breakdown["caps"]]
+    return "\n".join(line.strip() if markdown else line for line in lines)
+
+
+def answer_text(response: dict, markdown: bool = False, breakdown: dict | None = None) -> str:
+    """A TradingResponse dict as readable text (with the score's ``breakdown`` from :func:`score_breakdown`
+    under the score when given)."""
     out = []
-    head = f"[{response.get('analysis_type')}]"
+    head = f"[{F.label(response.get('analysis_type') or 'answer')}]"
     if response.get("overall_score") is not None:
-        head += f"  score {response['overall_score']}/10"
+        head += f"  health score {_num(response['overall_score'], 'g')}/10"
     if response.get("risk_level"):
-        head += f"  risk {response['risk_level']}"
+        head += f"  risk {F.label(response['risk_level']).lower()}"
     out.append(f"**{head}**" if markdown else head)
+    if breakdown and response.get("overall_score") is not None:
+        out.append(breakdown_text(breakdown, markdown))
     if response.get("data_source"):
         out.append(f"Data: {response['data_source']}")
     for insight in response.get("insights", []):
         out.append(f"- {insight}")
     metrics = response.get("risk_metrics") or {}
     if metrics:
-        out.append("Risk metrics: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+        out.append("Risk metrics: " + ", ".join(f"{F.label(k)} {F.metric(k, v)}" for k, v in metrics.items()))
     recs = response.get("recommendations") or []
     if recs:
         out.append("Recommendations:")
-        out.append(table(recs, [("action", "Action"), ("symbol", "Symbol"), ("confidence", "Conf"),
+        rows = [{**r, "confidence": F.pct(r["confidence"], 0) if isinstance(r.get("confidence"), (int, float))
+                 else r.get("confidence")} for r in recs]
+        out.append(table(rows, [("action", "Action"), ("symbol", "Symbol"), ("confidence", "Conf"),
                                 ("timeframe", "Timeframe"), ("reason", "Reason")], markdown))
     return "\n".join(out)
 

@@ -26,7 +26,7 @@ DEFAULT_PORTFOLIO = "sample:diversified"
 def cmd_chat(args) -> int:
     from .. import open_session
     from ..assistant.progress import ConsoleProgress, RunWatcher
-    from ..assistant.render import answer_text, steps_text
+    from ..assistant.render import answer_text, score_breakdown, steps_text, tool_calls
     from ..market import provider_name
     from .byoai import backend_options
 
@@ -59,12 +59,13 @@ def cmd_chat(args) -> int:
             continue
         finally:
             watcher.stop()
+        steps = [s.model_dump() for s in answer.steps]
         if answer.response is not None:
-            print(answer_text(answer.response.model_dump()))
+            print(answer_text(answer.response.model_dump(), breakdown=score_breakdown(tool_calls(steps))))
         else:  # e.g. incomplete (max_turns reached): no structured answer, say why
             print(answer.text)
         if args.steps:
-            print(steps_text([s.model_dump() for s in answer.steps]))
+            print(steps_text(steps))
 
 
 def _store():
@@ -75,10 +76,11 @@ def _store():
 
 def cmd_threads_list(args) -> int:
     from ..assistant.render import table
+    from ..formatting import when
 
     threads = _store().list_threads(user_id=args.user, limit=args.limit)
     # the owner (the API key's user, or the session's), never metadata a client may set to anything
-    rows = [{"id": t.id, "user": t.user_id or "", "created_at": t.created_at,
+    rows = [{"id": t.id, "user": t.user_id or "", "created_at": when(t.created_at),
              "portfolio": (t.metadata or {}).get("portfolio_id"), "label": _metadata_user(t)} for t in threads]
     columns = [("id", "Thread"), ("user", "User"), ("portfolio", "Portfolio"), ("created_at", "Created")]
     if any(r["label"] for r in rows):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..assistant.render import answer_text, holdings_table, steps_text, tool_calls
+from ..assistant.render import answer_text, holdings_table, score_breakdown, steps_text, tool_calls
 
 DEMO_QUESTIONS = (
     "Analyze my portfolio",
@@ -23,10 +23,11 @@ def run_conversation(session, questions=DEMO_QUESTIONS, echo: Callable[[str], No
         echo(f"\n=== Turn {i}: {question}")
         answer = session.ask(question)
         steps = [s.model_dump() for s in answer.steps]
-        for call in tool_calls(steps):
+        calls = tool_calls(steps)
+        for call in calls:
             if call["name"] == "analyze_portfolio" and not call.get("error"):
                 echo("\nHoldings:\n" + holdings_table(call["output"]))
-        echo("\n" + answer_text(answer.response.model_dump()))
+        echo("\n" + answer_text(answer.response.model_dump(), breakdown=score_breakdown(calls)))
         echo("\nHow this answer was made:\n" + steps_text(steps))
         answers.append(answer)
     return answers

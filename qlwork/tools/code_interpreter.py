@@ -285,6 +285,15 @@ class KernelPool:
             result["working_directory"] = str(k.work_dir)
             return result
 
+    def interrupt(self, key: str) -> bool:
+        """Interrupt the cell running in ``key``'s kernel (a chat's Stop); False when none is running."""
+        with self._lock:
+            k = self._kernels.get(key)
+        if k is None or not k.lock.locked():
+            return False
+        k.km.interrupt_kernel()
+        return True
+
     def keys(self) -> list[str]:
         with self._lock:
             return list(self._kernels)

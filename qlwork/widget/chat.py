@@ -13,7 +13,6 @@ scripts call it with the default ``wait=True`` and get the :class:`Answer` back.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import warnings
 from typing import Any
@@ -21,11 +20,16 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..assistant.attachments import (attachment_name, is_portfolio_file, message_attachment, save_upload, thread_portfolio,
-                                     use_as_portfolio)
+from ..assistant.attachments import (
+    attachment_name,
+    is_portfolio_file,
+    message_attachment,
+    save_upload,
+    thread_portfolio,
+    use_as_portfolio,
+)
 from ..assistant.progress import RunWatcher, draft_lines
 from ..errors import InputError, QlworkError
-from ..market.base import source_label
 from . import parts as P
 from . import render as R
 
@@ -39,14 +43,17 @@ class AssistantChat(widgets.VBox):
 
     ``AssistantChat(user_id="analyst", backend="offline", thread_id=None, portfolio=None)`` opens a
     session (continuing the user's latest thread unless ``thread_id`` or ``new_thread=True``);
-    ``session=`` wraps an existing one instead. Extra keywords go to :class:`Session`.
+    ``session=`` wraps an existing one instead. Extra keywords go to :class:`Session`. The conversation
+    scrolls inside ``height`` (CSS, default 520px) so the input stays visible; ``reports_dir`` is where
+    the header looks for the user's latest weekly report (default ``QLWORK_REPORTS_DIR`` or ``reports``).
     """
 
     busy = traitlets.Bool(False, help="True while a run is in progress (Python side only).")
 
     def __init__(self, user_id: str | None = None, backend: Any = "offline", thread_id: str | None = None, *,
                  portfolio: Any = None, provider: Any = None, session: Any = None, new_thread: bool = False,
-                 store: Any = None, charts: bool = True, **session_options: Any) -> None:
+                 store: Any = None, charts: bool = True, height: str = "520px", reports_dir: Any = None,
+                 **session_options: Any) -> None:
         super().__init__()
         if session is None:
             if not user_id:
@@ -63,9 +70,11 @@ class AssistantChat(widgets.VBox):
                 session.switch(thread_id)
         self.session = session
         self.charts = charts
+        self.reports_dir = reports_dir
+        self._markdown = ""
         self.last_answer: Any = None
         self._last_run: Any = None
-        self._data_source: str | None = None
+        self._data_source: str | None = None  # the provider's label, never a model's data_source
         self._pending_files: list[dict] = []
         self._pending: widgets.VBox | None = None
         self._stream = ""
@@ -74,33 +83,40 @@ class AssistantChat(widgets.VBox):
         self._pending_html = widgets.HTML()
         self._worker: threading.Thread | None = None
         self._syncing = False
-        self._build()
+        self._build(height)
         self._render_history()
         self.refresh()
 
     # -- layout --------------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, height: str) -> None:
         self.add_class("qlwork-chat")
         self.layout = widgets.Layout(width="100%", max_width="1100px")
         self.header = P.css(widgets.HTML(), "qlwork-header")
         self.thread_picker = P.css(widgets.Dropdown(description="Thread", layout=widgets.Layout(width="70%")),
                                   "qlwork-threads")
         self.new_button = P.css(widgets.Button(description="New thread", icon="plus"), "qlwork-new-thread")
-        self.conversation = P.css(widgets.VBox(layout=widgets.Layout(width="100%")), "qlwork-conversation")
+        # column-reverse keeps the scroll pinned to the newest turn; the auto bottom margin keeps a short
+        # conversation at the top of the box
+        self.conversation = P.css(widgets.VBox(layout=widgets.Layout(width="100%", flex="0 0 auto",
+                                                                     margin="0 0 auto 0")), "qlwork-conversation")
+        self.scroller = P.css(widgets.Box([self.conversation], layout=widgets.Layout(
+            width="100%", height=height, overflow="auto", flex_flow="column-reverse")), "qlwork-scroll")
         self.status = P.css(widgets.HTML(), "qlwork-status")
         self.input = P.css(widgets.Text(placeholder="Ask the assistant, e.g. Analyze my portfolio (Enter sends)",
                                        layout=widgets.Layout(flex="1 1 auto", width="auto")), "qlwork-input")
         self.send_button = P.css(widgets.Button(description="Send", button_style="primary", icon="paper-plane"),
                                 "qlwork-send")
-        self.cancel_button = P.css(widgets.Button(description="Cancel", icon="stop", disabled=True),
+        self.cancel_button = P.css(widgets.Button(description="Stop", icon="stop", disabled=True,
+                                                  tooltip="Stop the answer (and any code cell it is running)"),
                                   "qlwork-cancel")
         self.upload = P.css(widgets.FileUpload(accept=".csv,.json,.txt,.md,.pdf,.png,.jpg,.jpeg", multiple=False,
                                               description="Attach file"), "qlwork-upload")
         self.attachment_label = P.css(widgets.HTML(), "qlwork-attachment")
         self.remove_button = widgets.Button(description="Remove", layout=widgets.Layout(display="none"))
-        self.children = [self.header, widgets.HBox([self.thread_picker, self.new_button]), self.conversation,
-                         self.status, widgets.HBox([self.input, self.send_button, self.cancel_button]),
-                         widgets.HBox([self.upload, self.attachment_label, self.remove_button])]
+        wrap = widgets.Layout(flex_flow="row wrap", width="100%")
+        self.children = [self.header, widgets.HBox([self.thread_picker, self.new_button], layout=wrap), self.scroller,
+                         self.status, widgets.HBox([self.input, self.send_button, self.cancel_button], layout=wrap),
+                         widgets.HBox([self.upload, self.attachment_label, self.remove_button], layout=wrap)]
         self.send_button.on_click(lambda _: self._submit())
         with warnings.catch_warnings():  # on_submit is the only Enter-only event in ipywidgets 8
             warnings.simplefilter("ignore")
@@ -162,12 +178,13 @@ class AssistantChat(widgets.VBox):
             answer = self.session.ask(text, attachments=attachments)
             self.last_answer = answer
             self._last_run = answer.run
+            calls = P.calls_of(answer.steps)
             if answer.response is not None:
-                self._data_source = answer.response.data_source or self._data_source
-                body = R.answer_html(answer.response, answer.text)
+                body = P.answer_card(answer.response, answer.text, calls)
             else:
                 body = R.answer_html(None, answer.text) if answer.message else R.cancelled_html(answer.run)
-            box.children = P.answer_parts(body, P.calls_of(answer.steps), answer.run, self.charts)
+            self._markdown = P.answer_markdown(answer.response, answer.text, calls) if answer.message else ""
+            box.children = P.answer_parts(body, calls, answer.run, self.charts, self._markdown, text, self._ask)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
             if not isinstance(exc, QlworkError):
                 P.log.info("assistant widget: unexpected error", exc_info=True)
@@ -208,8 +225,17 @@ class AssistantChat(widgets.VBox):
         # only the pending card's own widget: once the answer replaces it, late updates land nowhere visible
         self._pending_html.value = R.pending_html(self._tool_lines, draft_lines(self._stream), status)
 
+    def _ask(self, text: str) -> None:
+        """A "Did you mean ...?" click: ask the corrected question (in the background, like Send)."""
+        self.send(text, wait=False)
+
+    def answer_markdown(self) -> str:
+        """The latest answer as Markdown (what the Copy as Markdown button copies); empty before one."""
+        return self._markdown
+
     def cancel(self) -> Any:
-        """Cancel the run in progress (the Cancel button); returns the run or None."""
+        """Stop the run in progress (the Stop button), interrupting a running code_interpreter cell too;
+        returns the run or None."""
         if not self.busy:
             self._set_status("Nothing to cancel.")
             return None
@@ -219,6 +245,8 @@ class AssistantChat(widgets.VBox):
             self._set_status(R.describe_error(exc)[1])
             return None
         self._set_status("Cancelling…" if run else "The run has not started yet; try again in a moment.")
+        if run is not None:
+            P.interrupt_code(self.session.thread_id)
         return run
 
     @traitlets.observe("busy")
@@ -233,38 +261,25 @@ class AssistantChat(widgets.VBox):
         spinner = R.SPINNER + " " if busy else ""
         self.status.value = f'<span class="{cls}">{spinner}{R.esc(text)}</span>' if text else ""
 
-    def _market_source(self) -> str | None:
-        """The session's data source before any answer names it (None if the provider fails to load:
-        the first answer reports why)."""
-        try:
-            market = self.session.market_provider()
-            return source_label(market.metadata()) if market is not None else None
-        except Exception:  # noqa: BLE001 - e.g. no Kite login yet; shown by the first answer instead
-            return None
-
     # -- threads and history -------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw the header and the thread list from the session."""
         run = self._last_run
         backend, model = (run.backend, run.model) if run is not None else P.configured_backend(self.session)
+        self._data_source = self._data_source or P.market_source(self.session)
         self.header.value = R.header_html(self.session.user_id, self.session.thread_id, backend, model,
-                                          self._data_source or self._market_source(),
-                                          P.portfolio_label(self.session.portfolio))
+                                          self._data_source,
+                                          P.portfolio_label(self.session.portfolio)) + P.report_link(
+                                              self.session.user_id, self.reports_dir)
         threads = self.session.threads(limit=50)
         if self.session.thread_id not in [t.id for t in threads]:
             threads.insert(0, self.session.thread)
         self._syncing = True
         try:
-            self.thread_picker.options = [(self._thread_label(t), t.id) for t in threads]
+            self.thread_picker.options = [(P.thread_label(self.session.store, t), t.id) for t in threads]
             self.thread_picker.value = self.session.thread_id
         finally:
             self._syncing = False
-
-    def _thread_label(self, thread: Any) -> str:
-        first = self.session.store.list_messages(thread.id, order="asc", limit=1)
-        question = first[0].text.strip().splitlines()[0][:48] if first and first[0].text.strip() else "(empty)"
-        when = dt.datetime.fromtimestamp(thread.created_at).strftime("%Y-%m-%d %H:%M")
-        return f"{when} · {question} · …{thread.id[-6:]}"
 
     def _picked(self, change: dict) -> None:
         new = change.get("new")
@@ -297,7 +312,7 @@ class AssistantChat(widgets.VBox):
 
     def _render_history(self) -> None:
         store = self.session.store
-        self._last_run, self._data_source = None, None
+        self._last_run, self._markdown, question = None, "", None
         ended = [r for r in store.list_runs(self.session.thread_id, limit=100, order="asc") if r.status in _ENDED]
         turns: list = []
         seen_user = False
@@ -308,14 +323,15 @@ class AssistantChat(widgets.VBox):
                         turns.append(self._ended_turn(ended.pop(0)))
                 seen_user = True
                 names = [attachment_name(a.file_id) for a in msg.attachments]
+                question = msg.text
                 turns.append(P.html(R.user_html(msg.text, names), "qlwork-turn", "qlwork-user"))
                 continue
             run = store.get_run(msg.run_id) if msg.run_id else None
             calls = P.calls_of(store.list_steps(msg.run_id)) if msg.run_id else []
-            data = msg.data
             self._last_run = run or self._last_run
-            self._data_source = (data or {}).get("data_source") or self._data_source
-            turns.append(P.css(widgets.VBox(P.answer_parts(R.answer_html(data, msg.text), calls, run, self.charts)),
+            self._markdown = P.answer_markdown(msg.data, msg.text, calls)
+            turns.append(P.css(widgets.VBox(P.answer_parts(P.answer_card(msg.data, msg.text, calls), calls, run,
+                                                           self.charts, self._markdown, question, self._ask)),
                               "qlwork-turn", "qlwork-assistant"))
         turns += [self._ended_turn(r) for r in ended]
         if not turns:

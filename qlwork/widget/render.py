@@ -12,12 +12,27 @@ import json
 import re
 from typing import Any
 
+from .. import formatting as F
 from ..assistant.grounding import describe
-from ..assistant.render import parse_json
+from ..assistant.render import cap_text, parse_json
 
 __all__ = [
-    "answer_html", "cancelled_html", "describe_error", "error_html", "esc", "format_metric", "grounding_html",
-    "header_html", "notice_html", "output_summary", "pending_html", "steps_html", "steps_title", "user_html",
+    "answer_html",
+    "breakdown_html",
+    "cancelled_html",
+    "describe_error",
+    "error_html",
+    "esc",
+    "format_metric",
+    "grounding_html",
+    "header_html",
+    "holdings_html",
+    "notice_html",
+    "output_summary",
+    "pending_html",
+    "steps_html",
+    "steps_title",
+    "user_html",
 ]
 
 _CARD = ("border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;"
@@ -25,13 +40,15 @@ _CARD = ("border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;paddin
 _TABLE = "border-collapse:collapse;margin:4px 0;width:100%;"
 _TH = ("text-align:left;padding:3px 6px;border-bottom:1px solid var(--jp-border-color1,#bbb);"
        "font-weight:600;white-space:nowrap;")
+_FIT = "contain:inline-size;overflow-x:auto;"  # wide tables scroll inside the card instead of widening the panel
+_TH_WRAP = _TH.replace("white-space:nowrap;", "")  # headers that may wrap in a narrow (368 px) panel
 _TD = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color3,#eee);vertical-align:top;"
 _MUTED = "color:var(--jp-ui-font-color2,#666);font-size:0.92em;"
+WARN = ("border-left:3px solid var(--jp-warn-color1,#f57c00);background:var(--jp-warn-color3,rgba(245,124,0,0.08));"
+         "padding:3px 8px;margin:3px 0;")
 _RISK_COLOURS = {"low": "#2e7d32", "moderate": "#b26a00", "high": "#c62828", "very_high": "#8e0000"}
 _ACTION_COLOURS = {"buy": "#2e7d32", "add": "#2e7d32", "sell": "#c62828", "reduce": "#c62828",
                    "rebalance": "#1565c0", "hold": "#555", "watch": "#6a1b9a"}
-_PERCENT_METRICS = {"max_drawdown", "volatility", "var_95", "cvar_95", "var_95_parametric", "total_return",
-                    "annual_return", "cagr", "tracking_error", "alpha", "downside_deviation"}
 
 
 def esc(value: Any) -> str:
@@ -52,14 +69,50 @@ def _badge(text: str, colour: str, css_class: str) -> str:
 
 
 def format_metric(key: str, value: Any) -> str:
-    """A risk metric for display: ratios of value as percentages, other numbers to 4 decimals."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if key in _PERCENT_METRICS:
-        return f"{value * 100:.2f}%"
-    return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(value)
+    """A risk metric for display (``qlwork.formatting.metric``): fractions as percentages, ratios to 2 decimals."""
+    return F.metric(key, value)
+
+
+def breakdown_html(breakdown: dict | None) -> str:
+    """What the health score is made of (``assistant.render.score_breakdown``): one row per component with
+    its score, weight and the value it was computed from, then any cap with its reason."""
+    if not breakdown:
+        return ""
+    rows = "".join(
+        f'<tr class="qlwork-score-component"><td style="{_TD}">{esc(c["label"])}</td>'
+        f'<td style="{_TD}text-align:right;white-space:nowrap">{esc(_score(c["score"]))}</td>'
+        f'<td style="{_TD}text-align:right;white-space:nowrap">{esc(F.pct(c["weight"], 0))}</td>'
+        f'<td style="{_TD}" title="{esc(c["rule"])}">{esc(c["value"])}</td></tr>' for c in breakdown["components"])
+    head = "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Component", "Score /10", "Weight", "Based on"))
+    caps = "".join(f'<div class="qlwork-score-cap" style="{WARN}">⚠ {esc(cap_text(c))}</div>'
+                   for c in breakdown["caps"])
+    return (f'<details class="qlwork-score-breakdown" open style="margin:2px 0 6px 0"><summary style="cursor:pointer;'
+            f'{_MUTED}">What the score is made of (a weighted mean of components, not a quality rating)</summary>'
+            f'<table style="{_TABLE}max-width:520px"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            f"{caps}</details>")
+
+
+def _score(x: Any) -> str:
+    return f"{x:.1f}" if isinstance(x, (int, float)) else str(x)
+
+
+def holdings_html(analysis: dict | None) -> str:
+    """The holdings of an ``analyze_portfolio`` output as a table: Indian digit grouping, the currency in the
+    headers (cells never wrap), weights and P&L in %; scrolls sideways in a narrow panel."""
+    holdings = (analysis or {}).get("holdings") or []
+    if not holdings:
+        return ""
+    cols = [("symbol", "Symbol", str), ("quantity", "Qty", str), ("last_price", F.currency_header("Last"), F.amount),
+            ("market_value", F.currency_header("Value"), F.amount), ("weight", "Weight", F.pct),
+            ("pnl", F.currency_header("P&L"), F.amount), ("pnl_pct", "P&L %", F.pct), ("sector", "Sector", str)]
+    head = "".join(f'<th style="{_TH}">{esc(h)}</th>' for _, h, _ in cols)
+    body = "".join("<tr>" + "".join(
+        f'<td style="{_TD}white-space:nowrap;{"" if fmt is str else "text-align:right"}">'
+        f'{esc(fmt(h.get(k)) if h.get(k) is not None else "")}</td>' for k, _, fmt in cols) + "</tr>"
+        for h in holdings if isinstance(h, dict))
+    return (f'<div style="font-weight:600;margin-top:6px">Holdings</div><div style="overflow-x:auto">'
+            f'<table class="qlwork-holdings" style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>")
 
 
 _MARK = ('<mark class="qlwork-untraced" title="not found in any tool output of this conversation" '
@@ -106,15 +159,18 @@ def _title(analysis_type: str | None) -> str:
     return (analysis_type or "answer").replace("_", " ").capitalize()
 
 
-def answer_html(response: Any, text: str | None = None) -> str:
-    """A TradingResponse (model or dict) as an HTML card: score, risk level, recommendations,
-    insights, risk metrics and data source. With no response, ``text`` is shown as is."""
+def answer_html(response: Any, text: str | None = None, breakdown: dict | None = None,
+                analysis: dict | None = None) -> str:
+    """A TradingResponse (model or dict) as an HTML card: score (with its ``breakdown`` from
+    ``assistant.render.score_breakdown``), risk level, recommendations, insights, risk metrics, the
+    holdings of an ``analyze_portfolio`` output (``analysis``) and data source. With no response, ``text``
+    is shown as is."""
     data = _as_dict(response)
     if not data:
         body = esc(text or "(no answer)")
         return f'<div class="qlwork-answer-body" style="{_CARD}white-space:pre-wrap">{body}</div>'
     untraced = _untraced(data)
-    out = [f'<div class="qlwork-answer-body" style="{_CARD}">',
+    out = [f'<div class="qlwork-answer-body" style="{_CARD}{_FIT}">',
            f'<div style="font-weight:600;font-size:1.08em;margin-bottom:4px">{esc(_title(data.get("analysis_type")))}'
            f'</div><div style="margin-bottom:6px">']
     score = data.get("overall_score")
@@ -123,26 +179,29 @@ def answer_html(response: Any, text: str | None = None) -> str:
         out.append(_marked(_badge(label, "#37474f", "qlwork-score"), "overall_score" in untraced))
     risk = data.get("risk_level")
     if risk:
-        out.append(_badge(f"Risk {str(risk).replace('_', ' ')}", _RISK_COLOURS.get(str(risk), "#555"),
-                          "qlwork-risk"))
+        out.append(_badge(f"Risk: {F.label(str(risk))}", _RISK_COLOURS.get(str(risk), "#555"), "qlwork-risk"))
     out.append("</div>")
+    if score is not None:
+        out.append(breakdown_html(breakdown))
     recs = data.get("recommendations") or []
-    if recs:
+    if recs:  # the reason gets its own full-width row, so it wraps under the symbol in a narrow panel
         out.append(f'<div style="font-weight:600;margin-top:6px">Recommendations</div>'
                    f'<table class="qlwork-recommendations" style="{_TABLE}"><thead><tr>'
-                   + "".join(f'<th style="{_TH}">{h}</th>' for h in
-                             ("Action", "Symbol", "Confidence", "Timeframe", "Reason"))
+                   + "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Action", "Symbol", "Conf.", "Timeframe"))
                    + "</tr></thead><tbody>")
         for i, rec in enumerate(recs):
             action = str(rec.get("action") or "")
             conf = rec.get("confidence")
-            conf_text = _marked(f"{conf * 100:.0f}%" if isinstance(conf, (int, float)) else esc(conf),
+            conf_text = _marked(F.pct(conf, 0) if isinstance(conf, (int, float)) else esc(conf),
                                 f"recommendations[{i}].confidence" in untraced)
             reason = _marked_text(rec.get("reason"), untraced.get(f"recommendations[{i}].reason", []))
-            out.append(f'<tr class="qlwork-rec"><td style="{_TD}color:{_ACTION_COLOURS.get(action, "#555")};'
-                       f'font-weight:600">{esc(action.upper())}</td><td style="{_TD}">{esc(rec.get("symbol"))}</td>'
-                       f'<td style="{_TD}">{conf_text}</td><td style="{_TD}">{esc(rec.get("timeframe"))}</td>'
-                       f'<td style="{_TD}">{reason}</td></tr>')
+            out.append(f'<tr class="qlwork-rec"><td style="{_TD}border-bottom:none;'
+                       f'color:{_ACTION_COLOURS.get(action, "#555")};font-weight:600">{esc(action.upper())}</td>'
+                       f'<td style="{_TD}border-bottom:none;font-weight:600">{esc(rec.get("symbol"))}</td>'
+                       f'<td style="{_TD}border-bottom:none">{conf_text}</td>'
+                       f'<td style="{_TD}border-bottom:none">{esc(rec.get("timeframe"))}</td></tr>'
+                       f'<tr class="qlwork-rec-reason"><td colspan="4" style="{_TD}padding-left:14px">'
+                       f'{reason}</td></tr>')
         out.append("</tbody></table>")
     insights = data.get("insights") or []
     if insights:
@@ -152,14 +211,16 @@ def answer_html(response: Any, text: str | None = None) -> str:
                              for i, x in enumerate(insights)) + "</ul>")
     metrics = data.get("risk_metrics") or {}
     if metrics:
-        cells = "".join(f'<tr><td style="{_TD}">{esc(k.replace("_", " "))}</td>'
+        cells = "".join(f'<tr><td style="{_TD}">{esc(F.label(k))}</td>'
                         f'<td style="{_TD}text-align:right;font-family:var(--jp-code-font-family,monospace)">'
                         f"{_marked(esc(format_metric(k, v)), f'risk_metrics.{k}' in untraced)}</td></tr>"
                         for k, v in metrics.items())
         out.append('<div style="font-weight:600;margin-top:6px">Risk metrics</div>'
                    f'<table class="qlwork-metrics" style="{_TABLE}max-width:360px"><tbody>{cells}</tbody></table>')
+    out.append(holdings_html(analysis))
     if data.get("data_source"):
-        out.append(f'<div style="{_MUTED}margin-top:4px">Data: {esc(data["data_source"])}</div>')
+        out.append(f'<div style="{_MUTED}margin-top:4px">Data (as the answer states it): '
+                   f'{esc(data["data_source"])}</div>')
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
     out.append(grounding_html(data.get("grounding")))
@@ -258,6 +319,22 @@ def _duration(ms: Any) -> str:
     return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
+FULL_OUTPUT_CHARS = 200_000
+
+
+def full_output_html(output: Any, limit: int = FULL_OUTPUT_CHARS) -> str:
+    """A collapsed "Full output" block with the tool output as indented JSON (cut at ``limit`` characters)."""
+    data = parse_json(output)
+    if data is None:
+        return ""
+    text = data if isinstance(data, str) else json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit:,} more characters; see `qlwork threads show`)"
+    return (f'<details class="qlwork-step-output"><summary style="cursor:pointer;{_MUTED}">Full output</summary>'
+            f'<pre style="white-space:pre-wrap;word-break:break-word;max-height:320px;overflow:auto;margin:2px 0;'
+            f'font-size:0.85em">{esc(text)}</pre></details>')
+
+
 def steps_title(calls: list[dict]) -> str:
     """Title of the "How this answer was made" section: tool-call count, total time, errors."""
     n = len(calls)
@@ -302,7 +379,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
             result = (f'<span class="qlwork-step-error" style="color:#c62828">'
                       f"{esc(_error_text(call['error']))}</span>")
         else:
-            result = esc(output_summary(call.get("output")))
+            result = esc(output_summary(call.get("output"))) + full_output_html(call.get("output"))
         rows.append(f'<tr class="qlwork-step"><td style="{_TD}">{i}</td>'
                     f'<td style="{_TD}font-weight:600">{esc(call.get("name"))}</td>'
                     f'<td style="{_TD}font-family:var(--jp-code-font-family,monospace);font-size:0.9em">'
@@ -310,8 +387,8 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
                     f'<td style="{_TD}white-space:nowrap;text-align:right">{esc(_duration(call.get("duration_ms")))}'
                     "</td></tr>")
     header = "".join(f'<th style="{_TH}">{h}</th>' for h in ("#", "Tool", "Arguments", "Result", "Time"))
-    return (f'<div class="qlwork-steps-body">{head}<table style="{_TABLE}"><thead><tr>{header}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (f'<div class="qlwork-steps-body" style="{_FIT}">{head}<table style="{_TABLE}"><thead><tr>'
+            f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def header_html(user_id: str, thread_id: str, backend: str | None, model: str | None,
@@ -326,3 +403,4 @@ def header_html(user_id: str, thread_id: str, backend: str | None, model: str | 
     return (f'<div class="qlwork-header-body" style="padding:4px 2px;border-bottom:2px solid '
             f'var(--jp-brand-color1,#1976d2);margin-bottom:4px"><b style="font-size:1.1em">qlwork assistant</b>'
             f'<div style="font-size:0.95em">{cells}</div></div>')
+

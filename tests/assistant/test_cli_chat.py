@@ -82,7 +82,7 @@ def test_a_follow_up_in_a_new_process_uses_the_thread(tmp_path):
 
     first = qlwork_chat("--new", question="Analyze my portfolio")
     tid = re.search(r"thread (thread_\w+)", first).group(1)
-    assert "[portfolio_health]" in first
+    assert "[Portfolio health]" in first and "Score breakdown" in first and "- Trend:" in first
     second = qlwork_chat("--thread", tid, "--steps", question="What about the technology sector?")
     assert "Building on the previous portfolio analysis" in second  # turn 1's analysis, from the store
     assert "generate_trading_signals(" in second and "analyze_portfolio(" not in second  # reused, not redone

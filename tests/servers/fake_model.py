@@ -27,6 +27,8 @@ class Reply:
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0
     usage: dict | None = None
+    pace: float = 0.0  # streaming: seconds between events (lets a browser watch the answer arrive)
+    pieces: int = 3  # streaming: a final text arrives in this many content deltas
 
 
 def calls(*specs: tuple) -> Reply:
@@ -172,6 +174,8 @@ def _handler(fake: FakeModel):
                         head = f"event: {event['type']}\n" if named else ""
                         self.wfile.write(f"{head}data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
+                    if reply.pace:
+                        fake._closing.wait(reply.pace)
                     if reply.kind == "stall" and i == 1:
                         fake._closing.wait(reply.seconds)
                         return
@@ -206,7 +210,7 @@ def _responses_events(reply: Reply, body: dict, usage: dict) -> list[dict]:
             events.append({"type": "response.output_item.added", "output_index": index,
                            "item": {**item, "content": [], "status": "in_progress"}})
             events += [{"type": "response.output_text.delta", "item_id": item["id"], "output_index": index,
-                        "content_index": 0, "delta": piece} for piece in _pieces(reply.text)]
+                        "content_index": 0, "delta": piece} for piece in _pieces(reply.text, reply.pieces)]
         else:
             events.append({"type": "response.output_item.added", "output_index": index,
                            "item": {**item, "arguments": "", "status": "in_progress"}})
@@ -244,7 +248,7 @@ def _chat_chunks(reply: Reply, body: dict, usage: dict) -> list[dict]:
             out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}) for piece in _pieces(args, 2)]
         out.append(chunk({}, "tool_calls"))
     else:
-        out += [chunk({"content": piece}) for piece in _pieces(reply.text)]
+        out += [chunk({"content": piece}) for piece in _pieces(reply.text, reply.pieces)]
         out.append(chunk({}, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         out.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
