@@ -309,6 +309,7 @@ def _screenshots(page, chat) -> None:
     chat.evaluate("e => { e.style.width = '368px'; }")
     _show_score(chat)
     page.wait_for_timeout(300)
+    chat.screenshot(path=str(ARTIFACTS / "assistant_widget_368_dark.png"))
     # usable at 368 px: the card fits the panel; the score breakdown, recommendations (reasons under the
     # symbol) and metrics wrap to fit it, only the wide holdings table scrolls sideways inside the card
     widths = chat.locator(".qlwork-answer-body").last.evaluate(

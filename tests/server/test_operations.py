@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,54 +17,13 @@ import httpx
 import openai
 import pytest
 
+from served import Served
+
 from qlwork.assistant.store import Store
 from qlwork.server.keys import KeyStore
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 QUESTION = "Review my portfolio"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    """``python -m qlwork.cli serve`` on a free port of 127.0.0.1 with QLWORK_HOME=home."""
-
-    def __init__(self, home: Path, *args: str) -> None:
-        self.port = _port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "QLWORK_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
-        self.log = open(home / f"serve-{self.port}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(self.port), *args],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError(f"qlwork serve did not start: {Path(self.log.name).read_text()[-2000:]}")
-            time.sleep(0.05)
-
-    def client(self, key: str) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=20)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.log.close()
 
 
 @pytest.fixture()

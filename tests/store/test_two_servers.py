@@ -4,18 +4,14 @@ killed with SIGKILL mid-load leaves nothing active -- the other takes its runs o
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import openai
+from served import Served
 
 from qlwork.assistant.store import Store
 from qlwork.server.keys import KeyStore
@@ -23,43 +19,9 @@ from qlwork.server.keys import KeyStore
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 
 
-class Server:
-    def __init__(self, home: Path, url: str) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "QLWORK_HOME": str(home), "QLWORK_DATABASE_URL": url,
-               "PYTHONPATH": os.pathsep.join(sys.path)}
-        self.log = home / "serve.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "qlwork.cli", "serve", "--port", str(self.port),
-                                      "--threads", "2", "--lease-seconds", "3"],
-                                     env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError(f"qlwork serve did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
-
-    def client(self, key: str) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=20)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(40)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(5)
+def Server(home: Path, url: str) -> Served:
+    """A server on its own QLWORK_HOME (one "host") with the shared database."""
+    return Served(home, "--threads", "2", "--lease-seconds", "3", env={"QLWORK_DATABASE_URL": url})
 
 
 def _load(client, assistant_id, acked, limit, errors):
