@@ -158,6 +158,7 @@ def test_report_html_hides_code_and_shows_the_sections(env):
     # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
     assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
     assert "Tearsheet" in html and "portfolio_tearsheet" in html
+    assert "qlwork review esha 2026-11-20:" not in html  # the batch's summary line stays out of the report
     # self-contained: nothing is fetched when the report is opened (no CDN require.js or MathJax)
     assert not re.search(r'\b(src|href)="(https?:)?//', html), re.findall(r'\b(?:src|href)="(?:https?:)?//[^"]*', html)
     assert "src=\"data:image/png;base64," not in html

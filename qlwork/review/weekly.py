@@ -252,7 +252,10 @@ def emit_result(summary: dict, volatile: dict | None = None) -> None:
 
     text = (f"qlwork review {summary.get('user_id')} {summary.get('as_of')}: {summary.get('status')}, "
             f"score {summary.get('overall_score')}, risk {summary.get('risk_level')}")
-    display({REVIEW_MIME: summary, "text/plain": text}, metadata={REVIEW_MIME: volatile or {}}, raw=True)
+    # text/plain for logs and plain frontends; an empty text/html so the rendered report does not end with
+    # this machine-facing line (nbconvert shows the richest format it knows)
+    display({REVIEW_MIME: summary, "text/html": "", "text/plain": text}, metadata={REVIEW_MIME: volatile or {}},
+            raw=True)
 
 
 def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
