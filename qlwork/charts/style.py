@@ -9,6 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from ..formatting import group_digits
+
 SYNTHETIC_LABEL = "SYNTHETIC DATA - not real market prices"
 DPI = 100
 COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6", "#a50021", "#5f5f5f")
@@ -18,23 +20,14 @@ PORTFOLIO_COLOR, BENCH_COLOR, NEG_COLOR, POS_COLOR = "#1f4e79", "#7f7f7f", "#c00
 # -- formatting --------------------------------------------------------------------------------------
 
 def inr(value: float, _pos=None) -> str:
-    """``INR 1,23,456`` style label in Indian digit grouping (lakh / crore); ``value`` in rupees."""
+    """``INR 1,23,456`` style tick label (digit grouping of :func:`qlwork.formatting.group_digits`: lakh /
+    crore unless ``QLWORK_NUMBER_GROUPING=international``); ``value`` in rupees."""
     if value is None or not np.isfinite(value):
         return ""
     sign = "-" if value < 0 else ""
     if abs(value) < 1000 and abs(value - round(value)) > 1e-9:
         return f"{sign}INR {abs(value):,.2f}".rstrip("0").rstrip(".")
-    whole = f"{abs(value):.0f}"
-    if len(whole) > 3:
-        head, tail = whole[:-3], whole[-3:]
-        groups = []
-        while len(head) > 2:
-            groups.insert(0, head[-2:])
-            head = head[:-2]
-        if head:
-            groups.insert(0, head)
-        whole = ",".join(groups + [tail])
-    return f"{sign}INR {whole}"
+    return f"{sign}INR {group_digits(round(abs(value)))}"
 
 
 INR_TICKS = FuncFormatter(inr)

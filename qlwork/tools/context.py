@@ -102,15 +102,10 @@ def _file_portfolio(ctx: ToolContext, file_id: str, known: set) -> Portfolio:
         raise InputError(exc.message, fix=exc.fix, field="portfolio", code="not_found") from None
 
 
-def resolve_universe(market, symbols: list[str]) -> list[str]:
-    """Validated, de-duplicated NSE symbols (clear error with suggestions for unknown ones)."""
-    return resolve_known(market, symbols, partial=False)[0]
-
-
-def resolve_known(market, symbols: list[str], partial: bool = True) -> tuple[list[str], list[dict]]:
-    """``(known symbols, not found)``: with ``partial`` an unknown symbol never fails the call for the
-    known ones; each one not found is ``{"symbol", "suggestions", "message"}`` for the answer to name.
-    Raises the usual InputError (with suggestions) when none is known."""
+def resolve_known(market, symbols: list[str]) -> tuple[list[str], list[dict]]:
+    """Validated, de-duplicated NSE symbols and those not found: an unknown symbol never fails the call
+    for the known ones; each one not found is ``{"symbol", "suggestions", "message"}`` for the answer to
+    name. Raises the usual InputError (with suggestions) when none is known."""
     if not symbols:
         raise InputError("symbols is empty.", fix='Pass at least one NSE symbol, e.g. ["TCS"].')
     inst = market.instruments()
@@ -123,7 +118,7 @@ def resolve_known(market, symbols: list[str], partial: bool = True) -> tuple[lis
         suggestions = dict(exc.details.get("suggestions") or {})
         items = [symbols] if isinstance(symbols, str) else list(symbols)
         rest = [s for s in (x.strip() for i in items for x in str(i).split(",")) if s and s not in unknown]
-        if not partial or not unknown or not rest:
+        if not unknown or not rest:
             raise
     found = list(dict.fromkeys(resolve_symbols(rest, known, names=companies)))
     return found, [{"symbol": s, "suggestions": list(suggestions.get(s) or []),
