@@ -21,6 +21,19 @@ def rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
+def _complete(reply: bytes) -> bool:
+    """Whether ``reply`` holds the whole head and as many body bytes as its Content-Length says
+    (the head and body may arrive in separate packets)."""
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return True
+
+
 def _raw(served, head: str, pieces, timeout: float = 20.0) -> tuple[str, int]:
     """Send a request head, then body pieces until the server answers (or stops reading for
     ``timeout`` s); returns (the reply's start, body bytes sent)."""
@@ -47,7 +60,7 @@ def _raw(served, head: str, pieces, timeout: float = 20.0) -> tuple[str, int]:
             sent += n
             pending = pending[n:]
         sock.settimeout(timeout)
-        while b"\r\n\r\n" not in reply:
+        while not _complete(reply):
             try:
                 data = sock.recv(65536)
             except OSError:
