@@ -317,6 +317,11 @@ def _screenshots(page, chat) -> None:
         " ['recommendations', card.querySelector('.qlwork-recommendations')],"
         " ['metrics', card.querySelector('.qlwork-metrics')]].map(([k, e]) => [k, e && e.getBoundingClientRect().width]))")
     assert widths["card"] <= 368 and widths["breakdown"] and widths["recommendations"], widths
+    # header items wrap between themselves, never inside one (the thread id stays on one line, whole in its title)
+    items = chat.locator(".qlwork-header-item").evaluate_all(
+        "els => els.map(e => [e.textContent, e.getClientRects().length, e.getBoundingClientRect().height])")
+    assert len(items) >= 5 and all(rects == 1 for _, rects, _ in items), items
+    assert max(h for *_, h in items) < 2 * min(h for *_, h in items), items
     assert all(w is None or w <= widths["card"] - 18 for k, w in widths.items() if k != "card"), widths
     for name in ("1280_light", "800_light", "1280_dark", "800_dark", "368_dark"):
         assert (ARTIFACTS / f"assistant_widget_{name}.png").stat().st_size > 10_000

@@ -399,7 +399,14 @@ def header_html(user_id: str, thread_id: str, backend: str | None, model: str | 
     if portfolio:
         items.append(("Portfolio", portfolio))
     items.append(("Data", data_source or "(known after the first answer)"))
-    cells = " · ".join(f'<span><span style="{_MUTED}">{k}:</span> {esc(v)}</span>' for k, v in items)
+    # each item stays on one line (items wrap between themselves, never inside); a long thread id is
+    # cut with an ellipsis at narrow widths, its full text kept for copying (title, user-select: all)
+    cells = " · ".join(
+        f'<span class="qlwork-header-item" style="display:inline-block;max-width:100%;white-space:nowrap;'
+        f'overflow:hidden;text-overflow:ellipsis;vertical-align:bottom"><span style="{_MUTED}">{k}:</span> '
+        + (f'<code title="{esc(v)}" style="user-select:all;font-size:0.95em">{esc(v)}</code>' if k == "Thread"
+           else esc(v)) + "</span>"
+        for k, v in items)
     return (f'<div class="qlwork-header-body" style="padding:4px 2px;border-bottom:2px solid '
             f'var(--jp-brand-color1,#1976d2);margin-bottom:4px"><b style="font-size:1.1em">qlwork assistant</b>'
             f'<div style="font-size:0.95em">{cells}</div></div>')
