@@ -20,7 +20,7 @@ from .analytics import mean_reversion_backtest, momentum_backtest, risk
 from .analytics.backtest import window_summary
 from .config import BENCHMARK, TRADING_DAYS_PER_YEAR
 from .errors import InputError
-from .formatting import group_digits, pct, ratio
+from .formatting import group_digits, label, pct, ratio
 from .market.base import parse_date
 from .market.sectors import match_sector
 
@@ -66,8 +66,8 @@ class SectorStudy:
         from .review.render import table
 
         names = list(source)
-        rows = [[label, *(_cell(source[name].get(key), kind) for name in names)] for key, label, kind in spec]
-        return table(["", *(n.replace("_", " ") for n in names)], rows, numeric=set(range(1, len(names) + 1)))
+        rows = [[text, *(_cell(source[name].get(key), kind) for name in names)] for key, text, kind in spec]
+        return table(["", *(label(n) for n in names)], rows, numeric=set(range(1, len(names) + 1)))
 
     def metrics_html(self):
         """The strategies' metrics (returns in %, ratios to 2 decimals) and their trading (IPython HTML)."""
@@ -89,8 +89,9 @@ class SectorStudy:
         """All equity curves rebased to 100, dated from the window's first to its last day (a Figure)."""
         from .charts import rebased_figure
 
-        return rebased_figure(self.dates, {k: v for k, v in self.equity.items()}, synthetic=self.synthetic,
-                              title=f"{self.sector}: strategies vs equal weight and {BENCHMARK}")
+        return rebased_figure(self.dates, {label(k): v for k, v in self.equity.items()}, synthetic=self.synthetic,
+                              title=f"{self.sector}: strategies vs equal weight and {BENCHMARK}",
+                              ylabel="Value (start = 100)")
 
     def drawdown_figure(self, strategy: str = "momentum"):
         """One strategy's equity vs the benchmark with drawdowns (a Figure)."""
@@ -99,8 +100,8 @@ class SectorStudy:
         if strategy not in self.equity:
             raise InputError(f"Unknown strategy {strategy!r}.", fix=f"Use one of: {', '.join(self.equity)}.")
         return equity_drawdown_figure(self.dates, self.equity[strategy], self.equity[BENCHMARK],
-                                      synthetic=self.synthetic, label=strategy.replace("_", " "),
-                                      title=f"{self.sector} {strategy.replace('_', ' ')} backtest")
+                                      synthetic=self.synthetic, label=label(strategy),
+                                      title=f"{self.sector}: {label(strategy).lower()} backtest")
 
     def comparison_chart(self):
         """:meth:`comparison_figure` as an image."""
@@ -126,8 +127,8 @@ def sector_study(sector: str = "IT", as_of="2026-11-20", years: int = 3, top_n: 
     if not 1 <= years <= 10:
         raise InputError(f"years {years} is out of range.", fix="Use 1 to 10 years.")
     inst = market.instruments()
-    label = match_sector(sector, inst.loc[inst["instrument_type"] == "EQ", "sector"].unique()) or str(sector)
-    rows = inst[(inst["sector"].str.lower() == label.lower()) & (inst["instrument_type"] == "EQ")]
+    name = match_sector(sector, inst.loc[inst["instrument_type"] == "EQ", "sector"].unique()) or str(sector)
+    rows = inst[(inst["sector"].str.lower() == name.lower()) & (inst["instrument_type"] == "EQ")]
     symbols = sorted(rows["tradingsymbol"].tolist())
     if len(symbols) < 2:
         known = sorted(set(inst["sector"]) - {"Index"})

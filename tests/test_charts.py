@@ -132,7 +132,7 @@ def test_indicator_figure_has_moving_averages_and_volume():
     fig = charts.indicator_figure(dates[-shown:], close, rsi(close), line, sig, hist, "TCS", synthetic=True,
                                   volume=volume)
     p_ax, v_ax, r_ax, m_ax = fig.axes
-    assert [yl for _, yl in _labels(fig)] == ["Close (INR)", "Volume (shares)", "RSI", "MACD (INR)"]
+    assert [yl for _, yl in _labels(fig)] == ["Close (INR)", "Volume\n(lakh shares)", "RSI", "MACD (INR)"]
     assert [t.get_text() for t in p_ax.get_legend().get_texts()] == ["TCS close", "SMA50", "SMA200"]
     sma50, sma200 = _line(p_ax, "SMA50").get_ydata(), _line(p_ax, "SMA200").get_ydata()
     np.testing.assert_allclose(sma50, sma(close, 50)[-shown:], rtol=1e-12)
@@ -144,7 +144,8 @@ def test_indicator_figure_has_moving_averages_and_volume():
     assert len(bars) == 2 and sum(len(v) for v in bars.values()) == shown
     heights = sorted(seg[1][1] for segs in bars.values() for seg in segs)
     np.testing.assert_allclose(heights, np.sort(volume[-shown:]))
-    assert v_ax.yaxis.get_major_formatter()(2345678.0, 0) == "23,45,678"
+    fmt = v_ax.yaxis.get_major_formatter()
+    assert (fmt(6_000_000.0, 0), fmt(250_000.0, 0), fmt(1_23_45_67_80_000.0, 0)) == ("60", "2.5", "12,34,568")  # lakh
     assert _synthetic_marks(fig) == 1 and "TCS" in _title(fig)
     assert p_ax.yaxis.get_major_formatter()(123456.0, 0) == "INR 1,23,456"
     # averages given by the caller are drawn as given; no volume -> the panel says so
@@ -153,6 +154,16 @@ def test_indicator_figure_has_moving_averages_and_volume():
     assert set(_line(fig.axes[0], "SMA50").get_ydata()) == {5.0} and set(_line(fig.axes[0], "SMA200").get_ydata()) == {7.0}
     assert [t.get_text() for t in fig.axes[1].texts] == ["volume not available"]
     assert _synthetic_marks(fig) == 0
+
+
+def test_volume_axis_follows_the_digit_grouping(monkeypatch):
+    monkeypatch.setenv("QLWORK_NUMBER_GROUPING", "international")
+    volume = np.full(len(DATES), 3_000_000.0)
+    fig = charts.indicator_figure(DATES, np.linspace(100, 120, len(DATES)), *[np.zeros(len(DATES))] * 4, "A",
+                                  volume=volume)
+    v_ax = fig.axes[1]
+    assert v_ax.get_ylabel() == "Volume\n(million shares)"
+    assert v_ax.yaxis.get_major_formatter()(3_000_000.0, 0) == "3"
 
 
 def test_time_axes_end_at_the_data():
@@ -267,7 +278,7 @@ def test_review_series_matches_the_tools_and_analytics(market):
     fig = charts.indicator_figure(panel.dates, panel.close, panel.rsi, panel.macd, panel.signal, panel.hist,
                                   panel.symbol, synthetic=s.synthetic, volume=panel.volume, sma50=panel.sma50,
                                   sma200=panel.sma200)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["Close (INR)", "Volume (shares)", "RSI", "MACD (INR)"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["Close (INR)", "Volume\n(lakh shares)", "RSI", "MACD (INR)"]
     np.testing.assert_array_equal(_line(fig.axes[0], "SMA200").get_ydata(), panel.sma200)
 
 

@@ -84,7 +84,8 @@ def test_explorer_charts_end_at_the_data_and_are_marked_once(study):
             assert (lo, hi) == (first, last)  # no empty stretch after the last date
         assert study.synthetic and _text_count(fig, "SYNTHETIC") == 1
     lines = study.comparison_figure().axes[0].lines
-    assert [ln.get_label() for ln in lines] == list(study.equity)
+    assert [ln.get_label() for ln in lines] == ["Momentum", "Mean reversion", "Equal weight", "NIFTY 50"]
+    assert study.comparison_figure().axes[0].get_ylabel() == "Value (start = 100)"
     np.testing.assert_allclose(lines[0].get_ydata(), study.equity["momentum"] * 100)
     with pytest.raises(InputError, match="Unknown strategy"):
         study.drawdown_figure("carry")

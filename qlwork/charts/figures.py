@@ -10,8 +10,9 @@ from matplotlib.figure import Figure  # no pyplot: figures render through Agg wi
 from matplotlib.patches import Patch
 
 from ..analytics.indicators import sma
-from .style import (BENCH_COLOR, COLORS, COUNT_TICKS, INR_TICKS, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR,
-                    align_xy, as_dates, fit_dates, label_room, mark_empty, new_figure, themed)
+from .style import (BENCH_COLOR, COLORS, INR_TICKS, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR,
+                    align_xy, as_dates, fit_dates, label_room, mark_empty, new_figure, themed,
+                    volume_ticks, volume_unit)
 
 
 @themed
@@ -154,7 +155,8 @@ def _sma_tail(close: np.ndarray, n: int, days: int) -> np.ndarray:
 def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthetic: bool = False, *,
                      volume=None, sma50=None, sma200=None) -> Figure:
     """Four panels on one date axis: close price (INR) with its 50- and 200-day simple moving
-    averages, daily volume (shares; green on up days, red on down days), RSI(14) with 30/70 bands,
+    averages, daily volume (in lakh shares, or million with international grouping; green on up days,
+    red on down days), RSI(14) with 30/70 bands,
     MACD(12,26,9) with signal and histogram. Series are aligned at their end on ``dates``.
 
     ``sma50`` / ``sma200`` default to averages of ``close``; pass ``close`` with history before the
@@ -182,6 +184,7 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
     p_ax.legend(loc="upper left", fontsize=8, ncols=3)
     p_ax.grid(alpha=0.3)
     fit_dates(p_ax, x)
+    unit, scale = volume_unit()
     if volume is None or not len(volume):
         v_ax.text(0.5, 0.5, "volume not available", ha="center", va="center", transform=v_ax.transAxes,
                   color="#555555", fontsize=8)
@@ -192,9 +195,9 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
         up = np.concatenate([[True], c[-v.size:][1:] >= c[-v.size:][:-1]])
         v_ax.vlines(xv[up], 0.0, v[up], color=POS_COLOR, lw=1.0, alpha=0.7, label="Up day")
         v_ax.vlines(xv[~up], 0.0, v[~up], color=NEG_COLOR, lw=1.0, alpha=0.7, label="Down day")
-        v_ax.yaxis.set_major_formatter(COUNT_TICKS)
+        volume_ticks(v_ax, scale)
         v_ax.set_ylim(0, max(float(np.nanmax(v)) * 1.05, 1.0) if np.isfinite(v).any() else 1.0)
-    v_ax.set_ylabel("Volume (shares)")
+    v_ax.set_ylabel(f"Volume\n({unit} shares)")
     r_ax.plot(x, rsi, color=COLORS[3], lw=1.0, label="RSI(14)")
     r_ax.axhline(70, color=NEG_COLOR, lw=0.7, ls="--")
     r_ax.axhline(30, color=POS_COLOR, lw=0.7, ls="--")
@@ -210,13 +213,15 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
     m_ax.set_ylabel("MACD (INR)")
     m_ax.set_xlabel("Date")
     m_ax.legend(loc="upper left", fontsize=8)
+    fig.align_ylabels()
     return fig
 
 
 @themed
 def rebased_figure(dates, close: Mapping[str, Sequence[float]], synthetic: bool = False,
-                   title: str = "Close prices") -> Figure:
-    """Close prices of one symbol (INR) or several rebased to 100 at the first date."""
+                   title: str = "Close prices", ylabel: str = "Close (start = 100)") -> Figure:
+    """Close prices of one symbol (INR) or several rebased to 100 at the first date (``ylabel`` names
+    the rebased series: e.g. "Value (start = 100)" for equity curves)."""
     fig, (ax,) = new_figure((9, 4.5), title, synthetic)
     if not close:
         mark_empty(ax)
@@ -230,7 +235,7 @@ def rebased_figure(dates, close: Mapping[str, Sequence[float]], synthetic: bool 
         ax.plot(xv, v / first * 100.0 if many else v, lw=1.2, color=COLORS[i % len(COLORS)], label=sym)
     fit_dates(ax, x)
     if many:
-        ax.set_ylabel("Close (start = 100)")
+        ax.set_ylabel(ylabel)
     else:
         ax.yaxis.set_major_formatter(INR_TICKS)
         ax.set_ylabel("Close (INR)")

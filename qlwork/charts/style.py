@@ -13,7 +13,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from ..formatting import group_digits
 
@@ -57,8 +58,16 @@ def inr(value: float, _pos=None) -> str:
 
 
 INR_TICKS = FuncFormatter(inr)
-COUNT_TICKS = FuncFormatter(lambda v, _pos=None: group_digits(round(v)) if np.isfinite(v) else "")
+
 PCT_TICKS = PercentFormatter(xmax=1.0, decimals=0)
+
+
+def volume_ticks(ax, scale: float) -> None:
+    """Three or so ticks on a volume axis, labelled in units of ``scale`` shares (``12.5``, ``1,250``)."""
+    ax.yaxis.set_major_locator(MaxNLocator(3))
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _pos=None: "" if not np.isfinite(v) else
+        group_digits(round(v / scale)) if v / scale >= 100 else f"{v / scale:g}"))
 
 
 def as_dates(dates) -> np.ndarray:
@@ -81,9 +90,18 @@ def align_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_dates(ax, x: np.ndarray) -> None:
-    """Date axis from the first to the last date drawn (no empty margin after the data ends)."""
+    """Date axis from the first to the last date drawn (no empty margin after the data ends), with
+    short month / year tick labels ("Mar", "2026") that do not run into each other."""
     if len(x) > 1:
         ax.set_xlim(x[0], x[-1])
+    locator = AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+
+
+def volume_unit() -> tuple[str, float]:
+    """The unit volume axes are shown in: lakh (1e5) shares with Indian digit grouping, else million."""
+    return ("lakh", 1e5) if group_digits(100000) == "1,00,000" else ("million", 1e6)
 
 
 def new_figure(figsize: tuple[float, float], title: str, synthetic: bool, left_in: float = 1.35,
