@@ -144,6 +144,10 @@ def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool
     return fig
 
 
+LEFT_IN = 1.5
+"""Left margin of the indicator figure (inches): tick labels, then the y labels in one column."""
+
+
 def _sma_tail(close: np.ndarray, n: int, days: int) -> np.ndarray:
     """The last ``days`` values of the ``n``-day SMA of ``close`` (NaN until ``n`` closes exist)."""
     if close.size < n:
@@ -164,7 +168,7 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
     ``volume=None`` leaves the volume panel saying so. NaN warm-up values are left blank."""
     fig, (p_ax, v_ax, r_ax, m_ax) = new_figure((9, 8.2), f"{symbol}: price, moving averages, volume, RSI and MACD",
                                                synthetic, nrows=4, ncols=1, sharex=True,
-                                               gridspec_kw={"height_ratios": [2, 0.8, 1, 1]})
+                                               gridspec_kw={"height_ratios": [2, 0.8, 1, 1]}, left_in=LEFT_IN)
     full = np.asarray(close, dtype=float)
     if full.size == 0:
         for ax in (p_ax, v_ax, r_ax, m_ax):
@@ -213,7 +217,9 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
     m_ax.set_ylabel("MACD (INR)")
     m_ax.set_xlabel("Date")
     m_ax.legend(loc="upper left", fontsize=8)
-    fig.align_ylabels()
+    width_in = p_ax.get_position().width * fig.get_figwidth()
+    for ax in (p_ax, v_ax, r_ax, m_ax):  # one column of y labels (cheaper than fig.align_ylabels at draw time)
+        ax.yaxis.set_label_coords(-(LEFT_IN - 0.45) / width_in, 0.5)  # 1 in for tick labels (INR 1,30,000)
     return fig
 
 

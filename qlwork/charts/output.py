@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import matplotlib
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
 
+from ..formatting import label
 from .figures import allocation_figure, equity_drawdown_figure, rebased_figure
 from .style import BACKGROUND, DPI
 
@@ -33,9 +34,9 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
         elif name == "generate_trading_signals":
             series = (output.get("backtest") or {}).get("series") or {}
             if series.get("dates") and series.get("equity"):
-                label = str(output.get("strategy", "strategy")).replace("_", " ")
+                name = label(str(output.get("strategy", "strategy")))
                 return equity_drawdown_figure(series["dates"], series["equity"], synthetic=synthetic,
-                                              label=f"{label} backtest", title=f"Backtest: {label}")
+                                              label=f"{name} backtest", title=f"Backtest: {name.lower()}")
         elif name == "analyze_portfolio" and output.get("holdings"):
             return allocation_figure(output["holdings"], synthetic=synthetic)
     except (TypeError, ValueError, KeyError):
