@@ -151,7 +151,8 @@ def test_indicator_figure_has_moving_averages_and_volume():
     # averages given by the caller are drawn as given; no volume -> the panel says so
     fig = charts.indicator_figure(dates[-shown:], close[-shown:], rsi(close)[-shown:], line, sig, hist, "TCS",
                                   sma50=np.full(shown, 5.0), sma200=np.full(shown, 7.0))
-    assert set(_line(fig.axes[0], "SMA50").get_ydata()) == {5.0} and set(_line(fig.axes[0], "SMA200").get_ydata()) == {7.0}
+    assert set(_line(fig.axes[0], "SMA50").get_ydata()) == {5.0}
+    assert set(_line(fig.axes[0], "SMA200").get_ydata()) == {7.0}
     assert [t.get_text() for t in fig.axes[1].texts] == ["volume not available"]
     assert _synthetic_marks(fig) == 0
 
