@@ -20,6 +20,7 @@ from .analytics import mean_reversion_backtest, momentum_backtest, risk
 from .analytics.backtest import window_summary
 from .config import BENCHMARK, TRADING_DAYS_PER_YEAR
 from .errors import InputError
+from .formatting import group_digits, label, pct, ratio
 from .market.base import parse_date
 from .market.sectors import match_sector
 
@@ -35,11 +36,12 @@ TRADING = (("trades", "Trades (positions opened or closed)", "int"), ("rebalance
 
 
 def _cell(value, kind: str) -> str:
+    """A table cell through :mod:`qlwork.formatting`: a percentage, a 2-decimal ratio or a grouped count."""
     if value is None:
         return "n/a"
     if kind == "pct":
-        return f"{value * 100:.2f}%"
-    return f"{value:.2f}" if kind == "ratio" else f"{int(value):,}"
+        return pct(value)
+    return ratio(value) if kind == "ratio" else group_digits(int(value))
 
 
 @dataclass
@@ -64,8 +66,8 @@ class SectorStudy:
         from .review.render import table
 
         names = list(source)
-        rows = [[label, *(_cell(source[name].get(key), kind) for name in names)] for key, label, kind in spec]
-        return table(["", *(n.replace("_", " ") for n in names)], rows, numeric=set(range(1, len(names) + 1)))
+        rows = [[text, *(_cell(source[name].get(key), kind) for name in names)] for key, text, kind in spec]
+        return table(["", *(label(n) for n in names)], rows, numeric=set(range(1, len(names) + 1)))
 
     def metrics_html(self):
         """The strategies' metrics (returns in %, ratios to 2 decimals) and their trading (IPython HTML)."""
@@ -76,28 +78,42 @@ class SectorStudy:
         note = ("<p><b>SYNTHETIC DATA</b>: demo prices, not NSE.</p>" if self.synthetic else "")
         warm = self.params["warmup_days"]
         head = (f"<h3>{escape(self.sector)}: {', '.join(map(escape, self.symbols))}</h3>"
-                f"<p>{self.dates[0]} to {self.dates[-1]} ({len(self.dates) - 1} trading days); each strategy "
-                f"had {warm} trading days of history before the window to warm up, so every curve is invested "
+                f"<p>{self.dates[0]} to {self.dates[-1]} ({group_digits(len(self.dates) - 1)} trading days); each "
+                f"strategy had {group_digits(warm)} trading days of history before the window to warm up, so every "
+                f"curve is invested "
                 f"from the first day. Costs {self.params['cost_bps']:g} bps of turnover.</p>")
         return HTML('<div class="qlwork-report">' + STYLE + head + note + self._table(METRICS, self.metrics)
                     + "<h4>Trading in the window</h4>" + self._table(TRADING, self.trading) + "</div>")
 
-    def comparison_chart(self):
-        """All equity curves rebased to 100 (image)."""
-        from .charts import image, rebased_figure
+    def comparison_figure(self):
+        """All equity curves rebased to 100, dated from the window's first to its last day (a Figure)."""
+        from .charts import rebased_figure
 
-        return image(rebased_figure(self.dates, {k: v for k, v in self.equity.items()}, synthetic=self.synthetic,
-                                    title=f"{self.sector}: strategies vs equal weight and {BENCHMARK}"))
+        return rebased_figure(self.dates, {label(k): v for k, v in self.equity.items()}, synthetic=self.synthetic,
+                              title=f"{self.sector}: strategies vs equal weight and {BENCHMARK}",
+                              ylabel="Value (start = 100)")
 
-    def drawdown_chart(self, strategy: str = "momentum"):
-        """One strategy's equity vs the benchmark with drawdowns (image)."""
-        from .charts import equity_drawdown_figure, image
+    def drawdown_figure(self, strategy: str = "momentum"):
+        """One strategy's equity vs the benchmark with drawdowns (a Figure)."""
+        from .charts import equity_drawdown_figure
 
         if strategy not in self.equity:
             raise InputError(f"Unknown strategy {strategy!r}.", fix=f"Use one of: {', '.join(self.equity)}.")
-        return image(equity_drawdown_figure(self.dates, self.equity[strategy], self.equity[BENCHMARK],
-                                            synthetic=self.synthetic, label=strategy.replace("_", " "),
-                                            title=f"{self.sector} {strategy.replace('_', ' ')} backtest"))
+        return equity_drawdown_figure(self.dates, self.equity[strategy], self.equity[BENCHMARK],
+                                      synthetic=self.synthetic, label=label(strategy),
+                                      title=f"{self.sector}: {label(strategy).lower()} backtest")
+
+    def comparison_chart(self):
+        """:meth:`comparison_figure` as an image."""
+        from .charts import image
+
+        return image(self.comparison_figure())
+
+    def drawdown_chart(self, strategy: str = "momentum"):
+        """:meth:`drawdown_figure` as an image."""
+        from .charts import image
+
+        return image(self.drawdown_figure(strategy))
 
 
 def sector_study(sector: str = "IT", as_of="2026-11-20", years: int = 3, top_n: int = 3, lookback: int = 126,
@@ -111,8 +127,8 @@ def sector_study(sector: str = "IT", as_of="2026-11-20", years: int = 3, top_n: 
     if not 1 <= years <= 10:
         raise InputError(f"years {years} is out of range.", fix="Use 1 to 10 years.")
     inst = market.instruments()
-    label = match_sector(sector, inst.loc[inst["instrument_type"] == "EQ", "sector"].unique()) or str(sector)
-    rows = inst[(inst["sector"].str.lower() == label.lower()) & (inst["instrument_type"] == "EQ")]
+    name = match_sector(sector, inst.loc[inst["instrument_type"] == "EQ", "sector"].unique()) or str(sector)
+    rows = inst[(inst["sector"].str.lower() == name.lower()) & (inst["instrument_type"] == "EQ")]
     symbols = sorted(rows["tradingsymbol"].tolist())
     if len(symbols) < 2:
         known = sorted(set(inst["sector"]) - {"Index"})

@@ -66,3 +66,41 @@ def test_window_summary_rejects_an_empty_window():
     result = momentum_backtest(np.linspace(100, 120, 200).reshape(100, 2), lookback=10, skip=2, top_n=1)
     with pytest.raises(InputError, match="start=99"):
         window_summary(result, 99)
+
+
+def _text_count(fig, word: str) -> int:
+    from matplotlib.text import Text
+
+    return sum(word in t.get_text() for t in fig.findobj(Text))
+
+
+def test_explorer_charts_end_at_the_data_and_are_marked_once(study):
+    import matplotlib.dates as mdates
+
+    first, last = np.datetime64(study.dates[0]), np.datetime64(study.dates[-1])
+    for fig in (study.comparison_figure(), study.drawdown_figure("mean_reversion")):
+        for ax in fig.axes:
+            lo, hi = (np.datetime64(mdates.num2date(v).replace(tzinfo=None)) for v in ax.get_xlim())
+            assert (lo, hi) == (first, last)  # no empty stretch after the last date
+        assert study.synthetic and _text_count(fig, "SYNTHETIC") == 1
+    lines = study.comparison_figure().axes[0].lines
+    assert [ln.get_label() for ln in lines] == ["Momentum", "Mean reversion", "Equal weight", "NIFTY 50"]
+    assert study.comparison_figure().axes[0].get_ylabel() == "Value (start = 100)"
+    np.testing.assert_allclose(lines[0].get_ydata(), study.equity["momentum"] * 100)
+    with pytest.raises(InputError, match="Unknown strategy"):
+        study.drawdown_figure("carry")
+
+
+def test_explorer_numbers_come_from_the_formatter(study, monkeypatch):
+    from qlwork import formatting
+
+    html = study.metrics_html().data
+    for name, values in study.metrics.items():
+        assert formatting.pct(values["max_drawdown"]) in html and formatting.ratio(values["sharpe_ratio"]) in html
+    # counts use the configured digit grouping: 1234567 shows as 12,34,567 (Indian) or 1,234,567
+    from qlwork import explore
+
+    assert explore._cell(1234567, "int") == "12,34,567"
+    monkeypatch.setenv("QLWORK_NUMBER_GROUPING", "international")
+    assert explore._cell(1234567, "int") == "1,234,567"
+    assert explore._cell(-0.0523, "pct") == "-5.23%" and explore._cell(None, "ratio") == "n/a"

@@ -2,8 +2,9 @@
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (no ``pyplot``, so it is safe under
 the Agg backend, in threads and in kernels, and nothing is left registered in a global figure
-manager), with labelled axes, INR / percent tick formatting, a fixed size and dpi, and - when the data
-is synthetic - a "SYNTHETIC DATA" subtitle and watermark.
+manager), with labelled axes, INR / percent tick formatting, a fixed size and dpi, an opaque light
+background with dark text in light and dark pages alike, and - when the data is synthetic - one
+"SYNTHETIC DATA" line under the title.
 
 Output is reproducible: :func:`to_png` / :func:`to_svg` strip the creation date and software
 metadata and fix the SVG hash salt, so the same inputs give the same bytes.

@@ -1,5 +1,5 @@
 """The figures of a review and an answer: allocation, sectors vs NIFTY 50, equity and drawdown,
-price with RSI and MACD, rebased prices. Each returns a :class:`~matplotlib.figure.Figure`."""
+price with SMA50/SMA200, volume, RSI and MACD, rebased prices. Each returns a :class:`~matplotlib.figure.Figure`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import numpy as np
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
 from matplotlib.patches import Patch
 
-from .style import (BENCH_COLOR, COLORS, INR_TICKS, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR, align_xy,
-                    as_dates, label_room, mark_empty, new_figure)
+from ..analytics.indicators import sma
+from .style import (BENCH_COLOR, COLORS, INR_TICKS, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR,
+                    align_xy, as_dates, fit_dates, label_room, mark_empty, new_figure, themed,
+                    volume_ticks, volume_unit)
 
 
+@themed
 def allocation_figure(holdings: Sequence[Mapping], synthetic: bool = False, title: str | None = None, *,
                       benchmark_weights: Mapping[str, float] | None = None,
                       benchmark: str = "NIFTY 50") -> Figure:
@@ -73,6 +76,7 @@ def allocation_figure(holdings: Sequence[Mapping], synthetic: bool = False, titl
     return fig
 
 
+@themed
 def sector_figure(sector_weights: Mapping[str, float], benchmark_sector_weights: Mapping[str, float] | None = None,
                   synthetic: bool = False, benchmark: str = "NIFTY 50", title: str = "Sector weights vs benchmark") -> Figure:
     """Grouped horizontal bars: portfolio vs benchmark weight per sector (fractions)."""
@@ -97,13 +101,20 @@ def sector_figure(sector_weights: Mapping[str, float], benchmark_sector_weights:
     return fig
 
 
+PROJECTION_NOTE = "Today's holdings held over the whole window (not the actual past portfolio)"
+"""The equity curve's caption when it is today's holdings traced back (``projected=True``)."""
+
+
+@themed
 def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool = False,
                            label: str = "Portfolio", benchmark: str = "NIFTY 50",
-                           title: str = "Equity curve and drawdown") -> Figure:
+                           title: str = "Equity curve and drawdown", projected: bool = False) -> Figure:
     """Two panels sharing the date axis: value rebased to 100 (portfolio vs benchmark) and drawdown
-    from the running peak (fraction, shaded)."""
+    from the running peak (fraction, shaded). ``projected=True`` (a review's curve: today's quantities
+    priced back through the window) captions the chart with :data:`PROJECTION_NOTE`."""
     fig, (top, bottom) = new_figure((9, 6), title, synthetic, nrows=2, ncols=1, sharex=True,
-                              gridspec_kw={"height_ratios": [2, 1]})
+                                    gridspec_kw={"height_ratios": [2, 1]},
+                                    note=PROJECTION_NOTE if projected else None)
     eq = np.asarray(equity, dtype=float)
     if eq.size == 0:
         mark_empty(top)
@@ -121,6 +132,7 @@ def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool
         top.plot(x_b, be / be[0] * 100.0, color=BENCH_COLOR, lw=1.2, label=benchmark)
         bdd = be / np.fmax.accumulate(be) - 1.0
         bottom.plot(x_b, bdd, color=BENCH_COLOR, lw=0.9, label=benchmark)
+    fit_dates(top, x)
     top.set_ylabel("Value (start = 100)")
     top.legend(loc="upper left", fontsize=8)
     top.grid(alpha=0.3)
@@ -132,47 +144,90 @@ def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool
     return fig
 
 
-def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthetic: bool = False) -> Figure:
-    """Three panels: close price (INR), RSI(14) with 30/70 bands, MACD(12,26,9) with signal and
-    histogram. NaN warm-up values are left blank."""
-    fig, (p_ax, r_ax, m_ax) = new_figure((9, 7), f"{symbol}: price, RSI and MACD", synthetic, nrows=3, ncols=1,
-                                   sharex=True, gridspec_kw={"height_ratios": [2, 1, 1]})
-    c = np.asarray(close, dtype=float)
-    if c.size == 0:
-        for ax in (p_ax, r_ax, m_ax):
+LEFT_IN = 1.5
+"""Left margin of the indicator figure (inches): tick labels, then the y labels in one column."""
+
+
+def _sma_tail(close: np.ndarray, n: int, days: int) -> np.ndarray:
+    """The last ``days`` values of the ``n``-day SMA of ``close`` (NaN until ``n`` closes exist)."""
+    if close.size < n:
+        return np.full(days, np.nan)
+    return np.asarray(sma(close, n), dtype=float)[-days:]
+
+
+@themed
+def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthetic: bool = False, *,
+                     volume=None, sma50=None, sma200=None) -> Figure:
+    """Four panels on one date axis: close price (INR) with its 50- and 200-day simple moving
+    averages, daily volume (in lakh shares, or million with international grouping; green on up days,
+    red on down days), RSI(14) with 30/70 bands,
+    MACD(12,26,9) with signal and histogram. Series are aligned at their end on ``dates``.
+
+    ``sma50`` / ``sma200`` default to averages of ``close``; pass ``close`` with history before the
+    window (it may be longer than ``dates``) or the averages themselves, or they start blank.
+    ``volume=None`` leaves the volume panel saying so. NaN warm-up values are left blank."""
+    fig, (p_ax, v_ax, r_ax, m_ax) = new_figure((9, 8.2), f"{symbol}: price, moving averages, volume, RSI and MACD",
+                                               synthetic, nrows=4, ncols=1, sharex=True,
+                                               gridspec_kw={"height_ratios": [2, 0.8, 1, 1]}, left_in=LEFT_IN)
+    full = np.asarray(close, dtype=float)
+    if full.size == 0:
+        for ax in (p_ax, v_ax, r_ax, m_ax):
             mark_empty(ax)
         return fig
-    n = min(len(dates), c.size)
-    x, c = as_dates(dates)[-n:], c[-n:]
+    n = min(len(dates), full.size)
+    x, c = as_dates(dates)[-n:], full[-n:]
     tail = (lambda a: np.asarray(a, dtype=float)[-n:])
     rsi, macd, signal, hist = tail(rsi), tail(macd), tail(signal), tail(hist)
+    s50 = _sma_tail(full, 50, n) if sma50 is None else tail(sma50)
+    s200 = _sma_tail(full, 200, n) if sma200 is None else tail(sma200)
     p_ax.plot(x, c, color=PORTFOLIO_COLOR, lw=1.3, label=f"{symbol} close")
+    p_ax.plot(x, s50, color=COLORS[1], lw=1.0, label="SMA50")
+    p_ax.plot(x, s200, color=COLORS[2], lw=1.0, ls="--", label="SMA200")
     p_ax.yaxis.set_major_formatter(INR_TICKS)
     p_ax.set_ylabel("Close (INR)")
-    p_ax.legend(loc="upper left", fontsize=8)
+    p_ax.legend(loc="upper left", fontsize=8, ncols=3)
     p_ax.grid(alpha=0.3)
-    r_ax.plot(x, np.asarray(rsi, dtype=float), color=COLORS[3], lw=1.0, label="RSI(14)")
+    fit_dates(p_ax, x)
+    unit, scale = volume_unit()
+    if volume is None or not len(volume):
+        v_ax.text(0.5, 0.5, "volume not available", ha="center", va="center", transform=v_ax.transAxes,
+                  color="#555555", fontsize=8)
+        v_ax.set_yticks([])
+    else:
+        v = tail(volume)[-n:]
+        xv = x[-v.size:]
+        up = np.concatenate([[True], c[-v.size:][1:] >= c[-v.size:][:-1]])
+        v_ax.vlines(xv[up], 0.0, v[up], color=POS_COLOR, lw=1.0, alpha=0.7, label="Up day")
+        v_ax.vlines(xv[~up], 0.0, v[~up], color=NEG_COLOR, lw=1.0, alpha=0.7, label="Down day")
+        volume_ticks(v_ax, scale)
+        v_ax.set_ylim(0, max(float(np.nanmax(v)) * 1.05, 1.0) if np.isfinite(v).any() else 1.0)
+    v_ax.set_ylabel(f"Volume\n({unit} shares)")
+    r_ax.plot(x, rsi, color=COLORS[3], lw=1.0, label="RSI(14)")
     r_ax.axhline(70, color=NEG_COLOR, lw=0.7, ls="--")
     r_ax.axhline(30, color=POS_COLOR, lw=0.7, ls="--")
     r_ax.set_ylim(0, 100)
     r_ax.set_ylabel("RSI")
     r_ax.legend(loc="upper left", fontsize=8)
-    h = np.asarray(hist, dtype=float)
-    hz = np.nan_to_num(h)
+    hz = np.nan_to_num(hist)
     m_ax.fill_between(x, hz, 0.0, where=hz >= 0, step="mid", color=POS_COLOR, alpha=0.45, lw=0, label="Histogram")
     m_ax.fill_between(x, hz, 0.0, where=hz < 0, step="mid", color=NEG_COLOR, alpha=0.45, lw=0)
-    m_ax.plot(x, np.asarray(macd, dtype=float), color=PORTFOLIO_COLOR, lw=1.0, label="MACD(12,26)")
-    m_ax.plot(x, np.asarray(signal, dtype=float), color=COLORS[1], lw=1.0, label="Signal(9)")
+    m_ax.plot(x, macd, color=PORTFOLIO_COLOR, lw=1.0, label="MACD(12,26)")
+    m_ax.plot(x, signal, color=COLORS[1], lw=1.0, label="Signal(9)")
     m_ax.axhline(0, color="#333333", lw=0.5)
     m_ax.set_ylabel("MACD (INR)")
     m_ax.set_xlabel("Date")
     m_ax.legend(loc="upper left", fontsize=8)
+    width_in = p_ax.get_position().width * fig.get_figwidth()
+    for ax in (p_ax, v_ax, r_ax, m_ax):  # one column of y labels (cheaper than fig.align_ylabels at draw time)
+        ax.yaxis.set_label_coords(-(LEFT_IN - 0.45) / width_in, 0.5)  # 1 in for tick labels (INR 1,30,000)
     return fig
 
 
+@themed
 def rebased_figure(dates, close: Mapping[str, Sequence[float]], synthetic: bool = False,
-                   title: str = "Close prices") -> Figure:
-    """Close prices of one symbol (INR) or several rebased to 100 at the first date."""
+                   title: str = "Close prices", ylabel: str = "Close (start = 100)") -> Figure:
+    """Close prices of one symbol (INR) or several rebased to 100 at the first date (``ylabel`` names
+    the rebased series: e.g. "Value (start = 100)" for equity curves)."""
     fig, (ax,) = new_figure((9, 4.5), title, synthetic)
     if not close:
         mark_empty(ax)
@@ -184,8 +239,9 @@ def rebased_figure(dates, close: Mapping[str, Sequence[float]], synthetic: bool 
         first = v[np.isfinite(v)][0] if np.isfinite(v).any() else 1.0
         xv, v = align_xy(x, v)
         ax.plot(xv, v / first * 100.0 if many else v, lw=1.2, color=COLORS[i % len(COLORS)], label=sym)
+    fit_dates(ax, x)
     if many:
-        ax.set_ylabel("Close (start = 100)")
+        ax.set_ylabel(ylabel)
     else:
         ax.yaxis.set_major_formatter(INR_TICKS)
         ax.set_ylabel("Close (INR)")

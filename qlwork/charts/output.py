@@ -10,8 +10,9 @@ from collections.abc import Mapping
 import matplotlib
 from matplotlib.figure import Figure  # no pyplot: figures render through Agg without a GUI backend
 
+from ..formatting import label
 from .figures import allocation_figure, equity_drawdown_figure, rebased_figure
-from .style import DPI
+from .style import BACKGROUND, DPI
 
 
 def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
@@ -33,9 +34,9 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
         elif name == "generate_trading_signals":
             series = (output.get("backtest") or {}).get("series") or {}
             if series.get("dates") and series.get("equity"):
-                label = str(output.get("strategy", "strategy")).replace("_", " ")
+                name = label(str(output.get("strategy", "strategy")))
                 return equity_drawdown_figure(series["dates"], series["equity"], synthetic=synthetic,
-                                              label=f"{label} backtest", title=f"Backtest: {label}")
+                                              label=f"{name} backtest", title=f"Backtest: {name.lower()}")
         elif name == "analyze_portfolio" and output.get("holdings"):
             return allocation_figure(output["holdings"], synthetic=synthetic)
     except (TypeError, ValueError, KeyError):
@@ -46,6 +47,7 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
 # -- reproducible output -----------------------------------------------------------------------------
 
 _PNG_META = {"Software": None}
+_OPAQUE = {"facecolor": BACKGROUND, "edgecolor": BACKGROUND, "transparent": False}  # whatever savefig.* rcParams say
 _SVG_META = {"Date": None, "Creator": None}
 
 
@@ -60,7 +62,7 @@ def to_png(fig: Figure) -> bytes:
     """PNG bytes without timestamp/software metadata (same figure -> same bytes)."""
     _freeze(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata=_PNG_META)
+    fig.savefig(buf, format="png", dpi=DPI, metadata=_PNG_META, **_OPAQUE)
     return buf.getvalue()
 
 
@@ -72,7 +74,7 @@ def to_svg(fig: Figure, text: str = "path") -> str:
     buf = io.StringIO()
     fonttype = "none" if text == "text" else "path"
     with matplotlib.rc_context({"svg.hashsalt": "qlwork", "svg.fonttype": fonttype}):
-        fig.savefig(buf, format="svg", metadata=_SVG_META)
+        fig.savefig(buf, format="svg", metadata=_SVG_META, **_OPAQUE)
     return buf.getvalue()
 
 

@@ -11,7 +11,8 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from .style import BENCH_COLOR, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR, as_dates, mark_empty, new_figure
+from .style import (BENCH_COLOR, NEG_COLOR, PCT_TICKS, PORTFOLIO_COLOR, POS_COLOR, as_dates, fit_dates, mark_empty,
+                    new_figure, themed)
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -20,6 +21,7 @@ def _f(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
+@themed
 def monthly_heatmap_figure(out: Mapping, synthetic: bool = False) -> Figure:
     """Years x months grid of the portfolio's monthly returns (red losses, green gains), values printed."""
     monthly = out.get("monthly_returns") or {}
@@ -44,6 +46,7 @@ def monthly_heatmap_figure(out: Mapping, synthetic: bool = False) -> Figure:
     return fig
 
 
+@themed
 def rolling_figure(out: Mapping, synthetic: bool = False) -> Figure:
     """Rolling annualised volatility (top) and Sharpe (bottom), portfolio vs benchmark."""
     roll = out.get("rolling") or {}
@@ -62,12 +65,14 @@ def rolling_figure(out: Mapping, synthetic: bool = False) -> Figure:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
+    fit_dates(v_ax, x)
     v_ax.yaxis.set_major_formatter(PCT_TICKS)
     s_ax.axhline(0, color="#333333", lw=0.5)
     s_ax.set_xlabel("Date (end of each window)")
     return fig
 
 
+@themed
 def returns_distribution_figure(out: Mapping, synthetic: bool = False) -> Figure:
     """Histogram of daily returns with the historical VaR and CVaR marked."""
     level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
@@ -91,6 +96,7 @@ def returns_distribution_figure(out: Mapping, synthetic: bool = False) -> Figure
     return fig
 
 
+@themed
 def contributions_figure(out: Mapping, synthetic: bool = False) -> Figure:
     """Horizontal bars: the holdings that added most and took away most return over the window."""
     rows = list(out.get("contributors") or []) + list(reversed(out.get("detractors") or []))

@@ -270,7 +270,7 @@ def figure(review, name: str):
     if name == "equity":
         return equity_drawdown_figure(s.dates, s.equity, s.benchmark, synthetic=review.synthetic,
                                       benchmark=s.benchmark_name,
-                                      title=f"Holdings value vs {s.benchmark_name} and drawdown")
+                                      title=f"Holdings value vs {s.benchmark_name} and drawdown", projected=True)
     raise ValueError(f"unknown chart {name!r}; use allocation, sectors or equity")
 
 
@@ -289,12 +289,14 @@ def indicator_image(review, panel):
     from ..charts import VectorImage
 
     h = hashlib.sha256(f"{panel.symbol}|{review.synthetic}|{','.join(panel.dates)}".encode())
-    for values in (panel.close, panel.rsi, panel.macd, panel.signal, panel.hist):
-        h.update(np.ascontiguousarray(values, dtype=float).tobytes())
+    for values in (panel.close, panel.rsi, panel.macd, panel.signal, panel.hist, panel.sma50, panel.sma200,
+                   panel.volume):
+        h.update(b"-" if values is None else np.ascontiguousarray(values, dtype=float).tobytes())
     key = h.hexdigest()
     hit = _PANEL_SVG.get(key)
     if hit is None:
-        hit = _PANEL_SVG[key] = VectorImage(indicator(review, panel), alt=f"Chart: {panel.symbol} price, RSI, MACD")
+        alt = f"Chart: {panel.symbol} price, SMA50/200, volume, RSI, MACD"
+        hit = _PANEL_SVG[key] = VectorImage(indicator(review, panel), alt=alt)
         while len(_PANEL_SVG) > PANEL_CACHE_SIZE:
             _PANEL_SVG.popitem(last=False)
     else:
@@ -304,4 +306,5 @@ def indicator_image(review, panel):
 
 def indicator(review, panel):
     return indicator_figure(panel.dates, panel.close, panel.rsi, panel.macd, panel.signal, panel.hist,
-                            panel.symbol, synthetic=review.synthetic)
+                            panel.symbol, synthetic=review.synthetic, volume=panel.volume, sma50=panel.sma50,
+                            sma200=panel.sma200)

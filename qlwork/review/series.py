@@ -2,8 +2,9 @@
 
 :func:`review_series` takes a market provider, a portfolio and an as-of date and returns, vectorised
 over days x symbols: the buy-and-hold value of today's holdings through the window vs the ``NIFTY 50``
-benchmark (both rebased), their drawdowns, and price / RSI(14) / MACD(12,26,9) panels for the largest
-holdings. Indicators are computed on extra warm-up history so the displayed window has no gaps.
+benchmark (both rebased), their drawdowns, and price / SMA50 / SMA200 / volume / RSI(14) / MACD(12,26,9)
+panels for the largest holdings. Indicators are computed on extra warm-up history so the displayed window
+has no gaps.
 
 No I/O beyond the market provider, no model, no plotting (see :mod:`qlwork.charts`).
 """
@@ -17,19 +18,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..analytics import drawdown, macd, rsi
+from ..analytics import drawdown, macd, rsi, sma
 from ..analytics.risk import holding_returns
 from ..config import BENCHMARK
 from ..errors import InputError
 from ..market.base import parse_date
 
 WARMUP_DAYS = 60
-"""Extra trading days fetched before the window so MACD (first value at row 33) is warm."""
+"""Extra trading days before the window for RSI and MACD (first MACD value at row 33)."""
+SMA_HISTORY = 199
+"""Extra trading days before the window so the 200-day average has a value on its first day."""
 
 
 @dataclass
 class IndicatorPanel:
-    """Close, RSI and MACD of one symbol over the review window (NaN before warm-up)."""
+    """Close, RSI and MACD of one symbol over the review window (NaN before warm-up); its 50- and
+    200-day SMAs (INR) and daily volume (shares), ``None`` when not computed."""
 
     symbol: str
     dates: list[str]
@@ -38,6 +42,9 @@ class IndicatorPanel:
     macd: np.ndarray
     signal: np.ndarray
     hist: np.ndarray
+    sma50: np.ndarray | None = None
+    sma200: np.ndarray | None = None
+    volume: np.ndarray | None = None
 
     def last(self) -> dict:
         """The latest close / RSI / MACD values, rounded (for tables)."""
@@ -97,6 +104,15 @@ def _dates(index: pd.Index) -> list[str]:
     return [d.date().isoformat() if hasattr(d, "date") else str(d) for d in index]
 
 
+def _volume(market, symbols: list[str], index: pd.Index, day: dt.date) -> np.ndarray | None:
+    """Daily volume (shares) of ``symbols`` on ``index`` (days x symbols), ``None`` when the provider has none."""
+    try:
+        frame = market.ohlcv(symbols, start=index[0].date(), end=day)["volume"]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return frame.reindex(index=index, columns=symbols).to_numpy(dtype=float)
+
+
 def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int = 3,
                   benchmark: str = BENCHMARK) -> ReviewSeries:
     """Equity curve of the holdings vs ``benchmark``, drawdowns and indicator panels for the
@@ -109,7 +125,7 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
     day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
     symbols = list(qty)
     close = market.close_prices(symbols + [benchmark], end=day)
-    close = close.iloc[-(lookback_days + 1 + WARMUP_DAYS):].ffill()  # carried forward only: no look-ahead
+    close = close.iloc[-(lookback_days + 1 + max(WARMUP_DAYS, SMA_HISTORY)):].ffill()  # carried forward only
     if len(close) < lookback_days + 1:
         raise InputError(f"Only {len(close)} trading days of data up to {day}.",
                          fix="Use a later as_of or a shorter lookback.")
@@ -134,12 +150,17 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
     if top:
         cols = [symbols.index(s) for s in top]
         block = prices[:, cols]  # (days incl. warm-up) x top_n, vectorised over symbols
-        r = rsi(block)
-        line, sig, hist = macd(block)
+        warm = block[-(lookback_days + 1 + WARMUP_DAYS):]
+        r = rsi(warm)
+        line, sig, hist = macd(warm)
+        s50, s200 = (sma(block, k) if len(block) >= k else np.full(block.shape, np.nan) for k in (50, 200))
+        shown = slice(-(lookback_days + 1), None)
         dates = _dates(close.index[window])
+        volume = _volume(market, top, close.index[window], day)
         for j, sym in enumerate(top):
-            panels.append(IndicatorPanel(sym, dates, block[window, j], r[window, j], line[window, j],
-                                         sig[window, j], hist[window, j]))
+            panels.append(IndicatorPanel(sym, dates, block[window, j], r[shown, j], line[shown, j],
+                                         sig[shown, j], hist[shown, j], s50[window, j], s200[window, j],
+                                         None if volume is None else volume[:, j]))
     meta = market.metadata() if hasattr(market, "metadata") else {}
     return ReviewSeries(dates=_dates(close.index[window]), equity=values, benchmark=bench, drawdown=dd,
                         benchmark_drawdown=bdd, weights=weights, indicators=panels,

@@ -17,6 +17,7 @@ from ..analytics import health, risk
 from ..analytics.signals import generate_signals
 from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from ..errors import InputError
+from ..formatting import inr, pct, ratio
 from ..market.sectors import match_sector
 from .context import (
     DISCLAIMER,
@@ -60,7 +61,7 @@ def _with_data(pf, close):
 
 def _unclassified_text(share: float, holdings: list[dict]) -> str:
     names = ", ".join(h["symbol"] for h in holdings if h["sector"] == health.UNCLASSIFIED)
-    return (f"{share:.2%} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: {names}); it is left out "
+    return (f"{pct(share)} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: {names}); it is left out "
             "of the sector-balance score.")
 
 
@@ -134,13 +135,13 @@ def analyze_portfolio(
     top_sector = max(classified, key=classified.get) if classified else None
     unclassified = rnd(report.unclassified_weight)
     insights = [
-        f"{len(holdings)} holdings worth INR {total_value:,.2f} with unrealised P&L of INR {total_pnl:,.2f}.",
-        f"Largest position {top['symbol']} at {top['weight']:.2%} of value"
-        + (f"; top sector {top_sector} at {sector_w[top_sector]:.2%}." if top_sector else "."),
+        f"{len(holdings)} holdings worth {inr(total_value)} with unrealised P&L of {inr(total_pnl)}.",
+        f"Largest position {top['symbol']} at {pct(top['weight'])} of value"
+        + (f"; top sector {top_sector} at {pct(sector_w[top_sector])}." if top_sector else "."),
         *([_unclassified_text(unclassified, holdings)] if unclassified else []),
-        f"Effective number of holdings {report.effective_holdings:.1f} (HHI {report.hhi:.4f}).",
-        f"Over {window['days']} trading days: volatility {metrics['volatility']:.2%}, max drawdown "
-        f"{metrics['max_drawdown']:.2%}, beta to {BENCHMARK} {metrics['beta']:.2f}.",
+        f"Effective number of holdings {ratio(report.effective_holdings, 1)} (HHI {ratio(report.hhi, 4)}).",
+        f"Over {window['days']} trading days: volatility {pct(metrics['volatility'])}, max drawdown "
+        f"{pct(metrics['max_drawdown'])}, beta to {BENCHMARK} {ratio(metrics['beta'])}.",
     ]
     return {
         "analysis_type": "portfolio_health",
@@ -407,7 +408,7 @@ def _recommendations(val, report, signals: dict, profile: str) -> list[dict]:
         if row.weight > target * 1.5:
             excess = min(1.0, (row.weight - target) / max(row.weight, 1e-9))
             recs.append({"action": "rebalance" if row.weight < 2 * target else "reduce", "symbol": row.symbol,
-                         "reason": f"Overweight position ({row.weight:.1%} vs {target:.1%} target)",
+                         "reason": f"Overweight position ({pct(row.weight, 1)} vs {pct(target, 1)} target)",
                          "confidence": rnd(0.6 + 0.35 * excess, 2), "timeframe": "1-2 weeks"})
     held = {r["symbol"] for r in recs}
     for sym, s in signals.items():

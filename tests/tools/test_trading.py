@@ -144,3 +144,42 @@ def test_range_errors_name_the_field_and_allowed_values(ctx, fn, args, field):
 def test_no_portfolio_in_context_is_explained():
     result = run(analyze_portfolio, ToolContext(market=MARKET))
     assert "sample:diversified" in result.error["fix"]
+
+
+def test_insight_texts_use_the_shared_formatter_and_stay_traceable(ctx, monkeypatch):
+    from qlwork import formatting
+    from qlwork.assistant.grounding import untraceable_figures
+
+    out = run(analyze_portfolio, ctx).output
+    first = out["insights"][0]
+    value, pnl = out["total_value"], sum(h["pnl"] for h in out["holdings"])
+    assert value > 1e5  # large enough that lakh grouping differs from thousands grouping
+    assert f"worth {formatting.inr(value)} with unrealised P&L of {formatting.inr(pnl)}" in first
+    whole = formatting.amount(value).split(".")[0]
+    assert whole.count(",") >= 2 and len(whole.split(",")[-2]) == 2  # Indian: ...,12,34,567 pairs
+    top = max(out["holdings"], key=lambda h: h["weight"])
+    assert f"{top['symbol']} at {formatting.pct(top['weight'])} of value" in out["insights"][1]
+    # grounding reads the Indian-grouped amount as the tool's number, not only as a copy of its text
+    numbers_only = {k: v for k, v in out.items() if k not in ("insights", "recommendations")}
+    answer = {"analysis_type": "portfolio_health", "insights": [f"The portfolio is worth {formatting.inr(value)}."],
+              "recommendations": [], "risk_metrics": {}}
+    assert untraceable_figures(answer, [numbers_only]) == []
+    answer["insights"] = [f"The portfolio is worth {formatting.inr(value * 1.01)}."]  # a figure the tools never gave
+    assert len(untraceable_figures(answer, [numbers_only])) == 1
+    monkeypatch.setenv("QLWORK_CURRENCY_STYLE", "rupee")
+    rupee = run(analyze_portfolio, ctx).output["insights"][0]
+    assert f"worth \u20b9{formatting.amount(value)}" in rupee
+    answer["insights"] = [rupee.split(" with ")[0] + "."]
+    assert untraceable_figures(answer, [numbers_only]) == []
+
+
+def test_recommendation_reasons_show_weights_as_percentages(ctx):
+    from qlwork import formatting
+
+    out = run(analyze_portfolio, ctx, portfolio="sample:concentrated").output
+    weights = {h["symbol"]: h["weight"] for h in out["holdings"]}
+    recs = [r for r in out["recommendations"] if r["reason"].startswith("Overweight")]
+    assert recs
+    for rec in recs:
+        assert rec["reason"].startswith(f"Overweight position ({formatting.pct(weights[rec['symbol']], 1)} vs ")
+        assert rec["reason"].endswith("% target)")
