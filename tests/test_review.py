@@ -320,7 +320,7 @@ def test_executive_summary_first_with_returns_score_breakdown_and_actions(weeks)
     _, first, second, _ = weeks
     html = ex.header_html(second)
     marks = ["Weekly portfolio review: chitra", "SYNTHETIC DATA", "Executive summary", "<h4>Returns</h4>",
-             "what it is made of", "<h4>Top "]
+             "what it is made of", "<h4>Top actions</h4>"]
     assert [html.index(m) for m in marks] == sorted(html.index(m) for m in marks)
     # returns, independently: today's quantities through the demo closes, base = last close on or before
     pf = load_portfolio("sample:it_heavy")

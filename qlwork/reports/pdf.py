@@ -30,6 +30,7 @@ PRINT_CSS = """<style>
   .qlwork-report h2, .qlwork-report h3 { break-after: avoid; }
   .qlwork-report table, .qlwork-report tr, img, svg, figure, .jp-RenderedSVG, .jp-RenderedImage { break-inside: avoid; }
   .qlwork-report thead { display: table-header-group; }
+  .jp-OutputArea-child { break-inside: auto; }  /* JupyterLab keeps an output on one page: a long one left a blank page */
   img { max-width: 100% !important; height: auto; }
   .jp-OutputArea-output { overflow: visible !important; }
 }

@@ -103,7 +103,7 @@ def actions_html(review) -> str:
         f"<li><b>{escape(F.label(str(r.get('action') or '')))} {escape(str(r.get('symbol') or ''))}</b>: "
         f"{escape(str(r.get('reason') or ''))} (confidence {escape(F.pct(r.get('confidence'), 0))}"
         + (f", {escape(str(r['timeframe']))}" if r.get("timeframe") else "") + ")</li>" for r in picks)
-    return f"<h4>Top {len(picks)} action{'s' if len(picks) > 1 else ''}</h4><ol>{items}</ol>"
+    return f"<h4>Top actions</h4><ol>{items}</ol>"
 
 
 def header_html(review) -> str:
