@@ -397,3 +397,11 @@ def test_period_start_dates():
     assert period_start(dt.date(2026, 1, 15), "1M") == dt.date(2025, 12, 15)
     with pytest.raises(QlworkError, match="1W, 1M, YTD, 1Y"):
         period_start(day, "5Y")
+
+
+def test_top_actions_prefer_changes_and_keep_the_order():
+    recs = [{"action": "hold", "symbol": "A"}, {"action": "reduce", "symbol": "B"}, {"action": "add", "symbol": "C"},
+            {"action": "rebalance", "symbol": "D"}, {"action": "add", "symbol": "E"}]
+    assert [r["symbol"] for r in ex.top_actions(recs)] == ["B", "C", "D"]
+    assert [r["symbol"] for r in ex.top_actions(recs[:1])] == ["A"]  # only a hold: shown
+    assert ex.top_actions([]) == []
