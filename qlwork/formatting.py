@@ -96,11 +96,11 @@ def pp(change: float | None, decimals: int = 1) -> str:
     return f"{float(change) * 100:+.{decimals}f} pp"
 
 
-def ratio(value: float | None, decimals: int = 2) -> str:
+def ratio(value: float | None, decimals: int = 2, signed: bool = False) -> str:
     """A ratio (Sharpe, beta) to ``decimals`` places."""
     if value is None or not math.isfinite(float(value)):
         return "n/a"
-    return f"{float(value):.{decimals}f}"
+    return f"{float(value):{'+' if signed else ''}.{decimals}f}"
 
 
 PERCENT_KEYS = frozenset({"max_drawdown", "volatility", "var_95", "cvar_95", "var_95_parametric", "total_return",
@@ -120,6 +120,13 @@ def metric(key: str, value) -> str:
     return pct(value) if key in PERCENT_KEYS else ratio(value)
 
 
+def metric_change(key: str, change) -> str:
+    """A change of a metric: fractions (``PERCENT_KEYS``) in percentage points, ratios signed to 2 decimals."""
+    if change is None or isinstance(change, bool) or not isinstance(change, (int, float)):
+        return "n/a"
+    return pp(change, 2) if key in PERCENT_KEYS else ratio(change, signed=True)
+
+
 def label(key: str) -> str:
     """The human label of a metric/field key (``sharpe_ratio`` -> ``Sharpe ratio``); an enum value such as
     ``very_high`` -> ``Very high``."""
@@ -132,8 +139,16 @@ def label(key: str) -> str:
 IST = ZoneInfo("Asia/Kolkata")
 
 
-def when(timestamp: float | None) -> str:
-    """A Unix timestamp for people, in India time: ``1764332940`` -> ``28 Nov 2026, 17:59 IST``."""
-    if timestamp is None:
+def when(timestamp: float | str | dt.datetime | None, seconds: bool = False) -> str:
+    """A moment for people, in India time: a Unix timestamp (``1764332940``), an ISO 8601 string with an
+    offset (``2026-11-28T12:29:00+00:00``) or an aware datetime -> ``28 Nov 2026, 17:59 IST`` (with
+    ``seconds``: ``17:59:00 IST``). A naive ISO string or datetime is taken as UTC."""
+    if timestamp is None or timestamp == "":
         return "n/a"
-    return dt.datetime.fromtimestamp(float(timestamp), IST).strftime("%d %b %Y, %H:%M IST")
+    if isinstance(timestamp, str):
+        timestamp = dt.datetime.fromisoformat(timestamp)
+    if isinstance(timestamp, dt.datetime):
+        moment = (timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=dt.timezone.utc)).astimezone(IST)
+    else:
+        moment = dt.datetime.fromtimestamp(float(timestamp), IST)
+    return moment.strftime(f"%d %b %Y, %H:%M{':%S' if seconds else ''} IST")

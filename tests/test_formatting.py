@@ -44,3 +44,24 @@ def test_percentages_points_ratios_labels():
     assert ratio(-0.6634) == "-0.66"
     assert label("sharpe_ratio") == "Sharpe ratio" and label("value_at_risk") == "1-day 95% VaR"
     assert label("very_high") == "Very high"
+
+
+def test_metric_changes_and_signed_ratios():
+    from qlwork.formatting import metric_change
+
+    assert metric_change("volatility", -0.0007) == "-0.07 pp" and metric_change("max_drawdown", 0.0) == "+0.00 pp"
+    assert metric_change("sharpe_ratio", 0.2379) == "+0.24" and metric_change("beta", -0.006) == "-0.01"
+    assert metric_change("beta", None) == "n/a" and ratio(0.5, 1, signed=True) == "+0.5"
+
+
+def test_times_are_shown_in_india_time():
+    import datetime as dt
+
+    from qlwork.formatting import when
+
+    assert when("2026-11-21T06:30:00+00:00") == "21 Nov 2026, 12:00 IST"
+    assert when("2026-11-21T20:15:09+00:00", seconds=True) == "22 Nov 2026, 01:45:09 IST"  # the next day in India
+    assert when("2026-11-21T06:30:00") == "21 Nov 2026, 12:00 IST"  # naive: UTC
+    assert when(dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))) == \
+        "21 Nov 2026, 12:00 IST"
+    assert when(1795242600) == "21 Nov 2026, 12:00 IST" and when(None) == when("") == "n/a"

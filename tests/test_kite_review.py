@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qlwork.review import render as rr
+from qlwork.review import executive as ex, render as rr
 from qlwork.assistant.store import Store
 from qlwork.errors import ProviderError
 from qlwork.market import kite_auth, ratelimit
@@ -83,12 +83,12 @@ def test_review_of_kite_holdings(fake, kite_home):
         assert summary["status"] == "ok" and summary["synthetic"] is False and review.synthetic is False
         assert summary["data_source"]["provider"] == "kite" and "Kite" in summary["data_source"]["description"]
         assert summary["parameters"]["portfolio"] == "kite" and summary["parameters"]["provider"] == "kite"
-        assert "SYNTHETIC DATA" not in rr.header_html(review)
+        assert "SYNTHETIC DATA" not in ex.header_html(review)
         assert fake.count("/portfolio/holdings") >= 1 and fake.count("/user/profile") >= 1
         texts = [json.dumps(summary, default=str), json.dumps(review.volatile_metadata(), default=str),
                  json.dumps(review.analysis, default=str), json.dumps(review.response, default=str),
-                 json.dumps(review.calls, default=str), *(getattr(rr, n)(review) for n in
-                                                          ("header_html", "holdings_html", "audit_html"))]
+                 json.dumps(review.calls, default=str), ex.header_html(review), rr.holdings_html(review),
+                 ex.appendix_html(review)]
     finally:
         store.close()
     assert not _leaks(kite_home, texts)

@@ -132,7 +132,29 @@ def test_batch_writes_dated_per_user_reports_index_and_manifest(env):
     index = (day / "index.html").read_text()
     assert 'href="esha/portfolio_review.html"' in index and 'href="broken/portfolio_review.html"' in index
     assert "2 ok, 1 failed" in index and "SYNTHETIC DATA" in index
+    # triage columns: score change vs last week, human risk label, 1W return; amounts under "Value (INR)"
+    headers = re.findall(r"<th>(.*?)</th>", index)
+    assert headers[:7] == ["User", "Status", "Health score", "Score change", "Risk level", "1W return", "Value (INR)"]
+    cells = _index_row(index, "esha")
+    week46 = _manifest(env["out"] / "2026-11-13")["users"]["esha"]
+    assert cells[2] == f"{esha['overall_score']:.1f}"
+    assert cells[3] == f"{esha['overall_score'] - week46['overall_score']:+.1f}" == f"{esha['score_change']:+.1f}"
+    assert cells[4] == esha["risk_level"].replace("_", " ").capitalize() and "_" not in cells[4]
+    esha_nb = nbformat.read(day / "esha" / "portfolio_review.ipynb", as_version=4)
+    week = review_result(esha_nb)[0]["returns"]["1W"]["portfolio"]
+    assert esha["return_1w"] == week and cells[5] == f"{week * 100:+.2f}%"
+    assert float(cells[6].replace(",", "")) == pytest.approx(esha["total_value"], abs=0.005)
+    assert _index_row(index, "broken")[2:7] == ["", "", "", "", ""]  # a failed user has no figures
+    # times in India time (the manifest keeps ISO 8601 for machines)
+    shown = re.search(r'data-field="generated_at">([^<]*)<', index).group(1)
+    assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d IST", shown), shown
+    assert "+00:00" not in index and "@page { size: A4" in index
     assert "FAILED broken" in (env["root"] / "logs" / "cli.log").read_text()  # the summary
+
+
+def _index_row(index: str, user: str) -> list[str]:
+    row = re.search(rf"<tr><td>{user}</td>(.*?)</tr>", index, re.S).group(0)
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
 
 
 def test_model_backed_user_gets_its_key_and_per_user_settings(env):
@@ -151,10 +173,30 @@ def test_model_backed_user_gets_its_key_and_per_user_settings(env):
 def test_report_html_hides_code_and_shows_the_sections(env):
     html = (env["out"] / "2026-11-20" / "esha" / "portfolio_review.html").read_text()
     assert "run_review(" not in html and "user_id = " not in html  # code and parameters hidden
-    for text in ("Weekly portfolio review: esha", "SYNTHETIC DATA", "Holdings (", "Sector weights vs NIFTY 50",
-                 "Score, risk level and risk metrics", "Recommendations", "Insights",
-                 "Compared with the review as of 2026-11-13", "Audit trail: tool calls", "not investment advice"):
-        assert text in html, text
+    # top-down: title and executive summary, the details, then the appendix; the disclaimer closes
+    order = ("Weekly portfolio review: esha", "SYNTHETIC DATA", "Executive summary", "1W return",
+             "what it is made of", "Holdings (", "Sector weights vs NIFTY 50", "Score, risk level and risk metrics",
+             "Tearsheet", "<h3>Recommendations", "<h3>Insights", "Compared with the review as of 2026-11-13",
+             "Appendix: run details and audit trail", "Audit trail: tool calls", "not investment advice")
+    at = [html.find(text) for text in order]
+    assert -1 not in at and at == sorted(at), dict(zip(order, at))
+    appendix = html[html.index("Appendix: run details"):]
+    thread = _manifest(env["out"] / "2026-11-20")["users"]["esha"]["thread_id"]
+    assert thread.startswith("thread_") and "THREAD_ID" not in html
+    assert html.index(thread) > html.index("Appendix: run details")  # run details live in the appendix only
+    assert f'qlwork threads show <span class="qlwork-volatile" data-field="thread_id">{thread}</span>' in appendix
+    assert re.search(r'data-field="generated_at">\d\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d IST<', appendix)
+    # the change table is filled (last week's and this week's figures in every row)
+    change = html[html.index("Compared with the review as of"):html.index("Appendix: run details")]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", change.split("</table>")[0])
+    assert len(cells) >= 4 * 6 and all(c.strip() for c in cells)
+    # print like the PDF: A4 pages, rows, tables and figures kept whole, table headers repeated
+    from qlwork.reports.pdf import PRINT_CSS
+
+    assert html.count(PRINT_CSS) == 1 and html.index(PRINT_CSS) < html.index("</head>")
+    for rule in ("@page { size: A4", ".qlwork-report table, .qlwork-report tr, img, svg, figure",
+                 "break-inside: avoid", "thead { display: table-header-group"):
+        assert rule in PRINT_CSS, rule
     # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
     assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
     assert "Tearsheet" in html and "portfolio_tearsheet" in html
@@ -498,8 +540,9 @@ def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, ca
     assert len(pages) >= 8  # the header, holdings, charts, ... each section starts a page
     assert pages[0].startswith("Weekly portfolio review: asha") and "SYNTHETIC DATA" in pages[0]
     starts = [p[:40] for p in pages]
+    assert "Executive summary" in pages[0]
     for section in ("Holdings (5)", "Score, risk level and risk metrics", "Recommendations", "Insights",
-                    "Audit trail: tool calls", "Disclaimer."):
+                    "Appendix: run details and audit trail", "Disclaimer."):
         assert any(s.startswith(section) for s in starts), (section, starts)
     text = " ".join(pages)
     assert "run_review(" not in text and "user_id = " not in text  # code and parameters hidden

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from qlwork.review import render as rr
+from qlwork.review import executive as ex, render as rr
 from qlwork.assistant.store import Store
 from qlwork.errors import QlworkError
 from qlwork.assistant.preferences import AIPreferences, save_preferences
@@ -15,8 +15,8 @@ from qlwork.review.weekly import (REVIEW_KIND, REVIEW_MIME, _backend, compare, e
                            find_week_thread, iso_week, run_review)
 from qlwork.reports.job import mask_volatile_html
 
-SECTIONS = ("header_html", "holdings_html", "assessment_html", "recommendations_html", "insights_html",
-            "change_html", "audit_html", "disclaimer_html")
+SECTIONS = {"header_html": ex, "holdings_html": rr, "assessment_html": rr, "recommendations_html": rr,
+            "insights_html": rr, "change_html": rr, "appendix_html": ex, "disclaimer_html": rr}
 NOW = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.timezone.utc)
 
 
@@ -99,15 +99,15 @@ def test_summary_is_deterministic_and_ids_are_volatile(weeks):
     assert vol["thread_id"] == second.thread_id and vol["generated_at"] == "2026-11-21T06:30:00+00:00"
     text = json.dumps(second.summary())
     assert second.thread_id not in text and "2026-11-21T06" not in text
-    for name in SECTIONS:  # HTML differs only inside declared volatile spans
-        assert mask_volatile_html(getattr(rr, name)(second)) == mask_volatile_html(getattr(rr, name)(again)), name
+    for name, mod in SECTIONS.items():  # HTML differs only inside declared volatile spans
+        assert mask_volatile_html(getattr(mod, name)(second)) == mask_volatile_html(getattr(mod, name)(again)), name
 
 
 def test_sections_render(weeks):
     _, _, second, _ = weeks
-    html = {name: getattr(rr, name)(second) for name in SECTIONS}
-    assert "SYNTHETIC DATA" in html["header_html"] and "offline" in html["header_html"]
-    assert 'data-field="generated_at"' in html["header_html"]
+    html = {name: getattr(mod, name)(second) for name, mod in SECTIONS.items()}
+    assert "SYNTHETIC DATA" in html["header_html"] and "offline" in html["appendix_html"]
+    assert 'data-field="generated_at"' in html["appendix_html"] and "generated_at" not in html["header_html"]
     for h in second.analysis["holdings"]:
         assert f"<td>{h['symbol']}</td>" in html["holdings_html"]
     assert "Sector weights vs NIFTY 50" in html["holdings_html"]
@@ -115,7 +115,7 @@ def test_sections_render(weeks):
     for rec in second.response["recommendations"]:
         assert f"<td>{rec['symbol']}</td>" in html["recommendations_html"]
     assert "Compared with the review as of 2026-11-13" in html["change_html"]
-    assert "analyze_portfolio" in html["audit_html"] and 'data-field="duration_ms"' in html["audit_html"]
+    assert "analyze_portfolio" in html["appendix_html"] and 'data-field="duration_ms"' in html["appendix_html"]
     assert "not investment advice" in html["disclaimer_html"] and "No orders were placed" in html["disclaimer_html"]
     for name in ("allocation", "sectors", "equity"):
         assert rr.figure(second, name).axes
@@ -143,7 +143,8 @@ def test_compare_lists_what_changed():
            "recommendations": [["add", "A"], ["reduce", "C"]]}
     ch = compare(prev, cur)
     assert ch["score"]["delta"] == -0.5 and ch["risk_level"]["changed"] is True
-    assert ch["total_value"]["delta"] == 10.0 and ch["risk_metrics"] == {"beta": 0.2}
+    assert ch["total_value"]["delta"] == 10.0
+    assert ch["risk_metrics"] == {"beta": {"previous": 1.0, "current": 1.2, "delta": 0.2}}  # "new": no last week
     assert ch["added"] == ["C"] and ch["removed"] == ["B"] and ch["weight_changes"] == {"A": 0.2}
     assert ch["new_recommendations"] == [["reduce", "C"]] and ch["dropped_recommendations"] == [["hold", "B"]]
 
@@ -209,7 +210,7 @@ def test_tearsheet_comes_from_a_tool_call_in_the_audit_trail(weeks):
     call = next(c for c in second.report_calls if c["name"] == "portfolio_tearsheet")
     out = call["output"]
     assert call["error"] is None and call["arguments"] == {"lookback_days": 756}
-    assert "portfolio_tearsheet" in rr.audit_html(second) and '{&quot;lookback_days&quot;: 756}' in rr.audit_html(second)
+    assert "portfolio_tearsheet" in ex.appendix_html(second) and '{&quot;lookback_days&quot;: 756}' in rr.audit_html(second)
     # independent: the same window's prices, today's quantities held through it
     market = get_provider("demo")
     pf = load_portfolio("sample:it_heavy")
@@ -261,3 +262,146 @@ def test_indicator_panel_images_are_shared_only_for_identical_content(weeks):
     assert rr.indicator_image(second, changed) is not img  # one different price: a new drawing
     older = first.series.indicators[0]
     assert older.dates != panel.dates and rr.indicator_image(first, older) is not img
+
+
+def _rows(html: str) -> list[list[str]]:
+    """The body rows of every table in ``html`` as lists of cell texts (tags stripped)."""
+    from html import unescape
+    import re
+
+    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", html, re.S) if "<td" in tr]
+
+
+def _number(cell: str) -> float:
+    """``"+3.32%"`` -> 0.0332, ``"-0.21 pp"`` -> -0.0021, ``"15,01,185.00"`` -> 1501185.0, ``"0.19"`` -> 0.19."""
+    text = cell.replace(",", "").strip()
+    if text.endswith("%") or text.endswith(" pp"):
+        return float(text.rstrip("%").removesuffix(" pp")) / 100
+    return float(text)
+
+
+def test_change_table_holds_last_and_this_weeks_figures(weeks):
+    """Two weekly reviews through one store: every cell of the change table is filled, with last week's
+    figures from the first review's stored snapshot and this week's from the second review."""
+    from qlwork.formatting import label
+
+    store, first, second, _ = weeks
+    assert store.get_thread(first.thread_id).metadata["review"]["risk_metrics"] == first.analysis["risk_metrics"]
+    rows = {r[0]: r[1:] for r in _rows(rr.change_html(second))}
+    assert rows and all(cell for cells in rows.values() for cell in cells), rows
+    prev, cur = first.analysis["risk_metrics"], second.analysis["risk_metrics"]
+    assert set(prev) == set(cur) and len(prev) >= 5
+    for key in cur:
+        last, this, change = rows[label(key)]
+        if key in ("sharpe_ratio", "sortino_ratio", "beta"):  # ratios, 2 decimals
+            assert (last, this) == (f"{prev[key]:.2f}", f"{cur[key]:.2f}"), key
+            assert change == f"{round(cur[key] - prev[key], 4):+.2f}", key
+        else:  # fractions as %, their change in percentage points
+            assert (last, this) == (f"{prev[key] * 100:.2f}%", f"{cur[key] * 100:.2f}%"), key
+            assert change == f"{round(cur[key] - prev[key], 4) * 100:+.2f} pp", key
+    last, this, change = rows["Value (INR)"]
+    assert _number(last) == pytest.approx(first.analysis["total_value"], abs=0.005)
+    assert _number(this) == pytest.approx(second.analysis["total_value"], abs=0.005)
+    assert this == "15,01,185.00" or this.count(",") >= 2  # Indian grouping: lakh and thousand separators
+    assert _number(change) == pytest.approx(second.analysis["total_value"] - first.analysis["total_value"], abs=0.01)
+    assert rows["Health score (0-10)"][:2] == [f"{first.response['overall_score']:.1f}",
+                                               f"{second.response['overall_score']:.1f}"]
+    assert rows["Risk level"][:2] == [first.response["risk_level"].replace("_", " ").capitalize(),
+                                      second.response["risk_level"].replace("_", " ").capitalize()]
+
+
+def test_executive_summary_first_with_returns_score_breakdown_and_actions(weeks):
+    import numpy as np
+
+    from qlwork.market import get_provider
+    from qlwork.portfolio import load_portfolio
+
+    _, first, second, _ = weeks
+    html = ex.header_html(second)
+    marks = ["Weekly portfolio review: chitra", "SYNTHETIC DATA", "Executive summary", "<h4>Returns</h4>",
+             "what it is made of", "<h4>Top actions</h4>"]
+    assert [html.index(m) for m in marks] == sorted(html.index(m) for m in marks)
+    # returns, independently: today's quantities through the demo closes, base = last close on or before
+    pf = load_portfolio("sample:it_heavy")
+    close = get_provider("demo").close_prices(pf.symbols + ["NIFTY 50"], end=dt.date(2026, 11, 20))
+    value = close[pf.symbols].ffill().to_numpy() @ np.asarray(pf.quantities, dtype=float)
+    bench = close["NIFTY 50"].to_numpy()
+    days = [d.date() for d in close.index]
+    table = {r[0]: r for r in _rows(html) if r and r[0] in ("1 week", "1 month", "Year to date", "1 year")}
+    for name, base in (("1 week", dt.date(2026, 11, 13)), ("1 month", dt.date(2026, 10, 20)),
+                       ("Year to date", dt.date(2025, 12, 31)), ("1 year", dt.date(2025, 11, 20))):
+        k = max(i for i, d in enumerate(days) if d <= base)
+        port, ref = value[-1] / value[k] - 1, bench[-1] / bench[k] - 1
+        _, start, p_cell, b_cell, a_cell = table[name]
+        assert start == days[k].isoformat(), name
+        assert _number(p_cell) == pytest.approx(port, abs=6e-5) and _number(b_cell) == pytest.approx(ref, abs=6e-5)
+        assert a_cell.endswith(" pp") and _number(a_cell) == pytest.approx(port - ref, abs=1.1e-4), name
+    # the week's return is the change in value since last week's review (same holdings)
+    week = second.analysis["total_value"] / first.analysis["total_value"] - 1
+    assert second.returns["1W"]["portfolio"] == pytest.approx(week, abs=1e-4)
+    value_cell, pnl_cell, week_cell, score, change, risk = _rows(html)[0]
+    assert _number(value_cell) == pytest.approx(second.analysis["total_value"], abs=0.005)
+    assert _number(week_cell) == pytest.approx(week, abs=6e-5)
+    assert score == f"{second.response['overall_score']:.1f}"
+    assert change == f"{second.response['overall_score'] - first.response['overall_score']:+.1f}"
+    assert risk == second.response["risk_level"].replace("_", " ").capitalize() and "_" not in risk
+    # the score's components: one row each, with the tool's score and weight
+    comps = second.analysis["score_components"]
+    rows = [r for r in _rows(html) if len(r) == 5 and r[0].lower().replace(" ", "_") in comps]
+    assert len(rows) == len(comps) >= 5
+    for r in rows:
+        c = comps[r[0].lower().replace(" ", "_")]
+        assert r[1] == f"{c['score']:.1f}" and r[2] == f"{c['weight'] * 100:.0f}%" and r[4] == c["rule"]
+    assert "not a quality rating" in html
+    # the top three actions, in the recommendations' order
+    recs = second.response["recommendations"]
+    picks = ([r for r in recs if r["action"] != "hold"] or recs)[:3]
+    assert picks
+    shown = [html.index(f"<b>{r['action'].capitalize()} {r['symbol']}</b>") for r in picks]
+    assert shown == sorted(shown) and html.count("<li><b>") == len(picks)
+    # run details moved to the appendix
+    assert second.thread_id not in html and "qlwork version" not in html
+
+
+def test_appendix_names_the_real_thread_and_shows_times_in_ist(weeks):
+    _, _, second, again = weeks
+    html = ex.appendix_html(second)
+    assert html.index("Appendix: run details and audit trail") < html.index("Run details") < \
+        html.index("Audit trail: tool calls")
+    assert "THREAD_ID" not in html and html.count(second.thread_id) >= 3  # details, the command, the audit intro
+    assert f'qlwork threads show <span class="qlwork-volatile" data-field="thread_id">{second.thread_id}</span>' in html
+    assert second.run_id in html
+    assert '<span class="qlwork-volatile" data-field="generated_at">21 Nov 2026, 12:00:00 IST</span>' in html
+    assert "+00:00" not in html and "13:00:00 IST" in ex.appendix_html(again)  # one hour later
+
+
+def test_notebook_shows_the_summary_first_and_the_appendix_last():
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "portfolio_review.ipynb", as_version=4)
+    calls = [c.source.strip() for c in nb.cells if c.cell_type == "code" and c.source.startswith("review.")]
+    assert calls[0] == "review.header()" and calls[-3:] == ["review.appendix()", "review.disclaimer()", "review.emit()"]
+    assert calls.index("review.changes()") < calls.index("review.appendix()")
+
+
+def test_period_start_dates():
+    from qlwork.review.series import period_start
+
+    day = dt.date(2026, 3, 31)
+    assert [period_start(day, p) for p in ("1W", "1M", "YTD", "1Y")] == [
+        dt.date(2026, 3, 24), dt.date(2026, 2, 28), dt.date(2025, 12, 31), dt.date(2025, 3, 31)]
+    assert period_start(dt.date(2024, 2, 29), "1Y") == dt.date(2023, 2, 28)
+    assert period_start(dt.date(2026, 1, 15), "1M") == dt.date(2025, 12, 15)
+    with pytest.raises(QlworkError, match="1W, 1M, YTD, 1Y"):
+        period_start(day, "5Y")
+
+
+def test_top_actions_prefer_changes_and_keep_the_order():
+    recs = [{"action": "hold", "symbol": "A"}, {"action": "reduce", "symbol": "B"}, {"action": "add", "symbol": "C"},
+            {"action": "rebalance", "symbol": "D"}, {"action": "add", "symbol": "E"}]
+    assert [r["symbol"] for r in ex.top_actions(recs)] == ["B", "C", "D"]
+    assert [r["symbol"] for r in ex.top_actions(recs[:1])] == ["A"]  # only a hold: shown
+    assert ex.top_actions([]) == []

@@ -227,6 +227,8 @@ def _entry(outcome: dict, user: UserConfig, as_of: str, digest: str, executor: s
             "inputs_hash": digest, "parameters": user.parameters(as_of), "notebook": f"{stem}.ipynb",
             "html": f"{stem}.html", "pdf": f"{stem}.pdf" if outcome.get("pdf") else None, "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
             "total_value": res.get("total_value"), "synthetic": res.get("synthetic"), "executor": executor,
+            "return_1w": ((res.get("returns") or {}).get("1W") or {}).get("portfolio"),
+            "score_change": ((res.get("change") or {}).get("score") or {}).get("delta"),
             "started_at": outcome.get("started_at"), "finished_at": outcome.get("finished_at"),
             "duration_s": outcome.get("duration_s"), "timings": outcome.get("timings"),
             "thread_id": vol.get("thread_id"), "run_id": vol.get("run_id"),

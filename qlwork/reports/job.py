@@ -56,9 +56,13 @@ def offline_html(html: str) -> str:
 
 
 def render_html(nb, title: str) -> str:
-    """The notebook as a self-contained HTML report (code hidden, no network requests)."""
+    """The notebook as a self-contained HTML report (code hidden, no network requests) with the print
+    stylesheet of the PDF (A4 pages, sections on new pages, rows and figures kept whole, table headers
+    repeated), so a browser's print looks like the PDF."""
+    from .pdf import print_html
+
     html, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return offline_html(html)
+    return print_html(offline_html(html))
 
 
 def html_exporter():

@@ -28,7 +28,9 @@ PRINT_CSS = """<style>
   .jp-Cell:has(.qlwork-report) ~ .jp-Cell:has(.qlwork-report) { break-before: page; }
   .jp-Cell:has(.qlwork-report) + .jp-Cell:has([data-mime-type="image/svg+xml"]) { break-before: page; }
   .qlwork-report h2, .qlwork-report h3 { break-after: avoid; }
-  .qlwork-report tr, img, svg { break-inside: avoid; }
+  .qlwork-report table, .qlwork-report tr, img, svg, figure, .jp-RenderedSVG, .jp-RenderedImage { break-inside: avoid; }
+  .qlwork-report thead { display: table-header-group; }
+  .jp-OutputArea-child { break-inside: auto; }  /* JupyterLab keeps an output on one page: a long one left a blank page */
   img { max-width: 100% !important; height: auto; }
   .jp-OutputArea-output { overflow: visible !important; }
 }
@@ -59,7 +61,9 @@ def chromium_path() -> str | None:
 
 
 def print_html(html: str) -> str:
-    """The report HTML with the print stylesheet (page breaks between sections)."""
+    """The report HTML with the print stylesheet (page breaks between sections); unchanged when it has it."""
+    if PRINT_CSS in html:
+        return html
     return html.replace("</head>", PRINT_CSS + "</head>", 1) if "</head>" in html else PRINT_CSS + html
 
 

@@ -13,7 +13,7 @@ from html import escape
 
 import numpy as np
 
-from .. import __version__
+from .. import formatting as F
 from ..assistant.grounding import describe
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
 from ..tools.context import DISCLAIMER
@@ -32,6 +32,8 @@ STYLE = """<style>
 .qlwork-synthetic{background:#fff4ce;border:1px solid #e0b100;padding:6px 10px;margin:6px 0}
 .qlwork-disclaimer{background:#f4f4f4;border-left:4px solid #888;padding:6px 10px}
 .qlwork-neg{color:#b00000}.qlwork-pos{color:#1b6e20}
+.qlwork-lede{color:#444;margin:0.2em 0 0.6em}.qlwork-cap{font-weight:bold;color:#8a5a00}
+.qlwork-report td,.qlwork-report th{vertical-align:top}.qlwork-report td.num{white-space:nowrap}
 .jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
 </style>"""
 
@@ -43,18 +45,6 @@ def volatile(value, field: str) -> str:
 
 def _wrap(title: str, body: str) -> str:
     return f'<div class="qlwork-report"><h3>{escape(title)}</h3>{body}</div>'
-
-
-def pct(x, digits: int = 2, signed: bool = False) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x * 100:+.{digits}f}%" if signed else f"{x * 100:.{digits}f}%"
-
-
-def money(x, signed: bool = False) -> str:
-    if x is None:
-        return "n/a"
-    return f"INR {x:+,.2f}" if signed else f"INR {x:,.2f}"
 
 
 def _sign_class(x) -> str:
@@ -78,59 +68,40 @@ def table(headers: list[str], rows: list[list], numeric: set[int] = frozenset(),
 
 # -- sections ------------------------------------------------------------------------------------
 
-def header_html(review) -> str:
-    p = review.params
-    src = review.analysis.get("data_source") or {}
-    backend = f"{p['backend']}" + (f" / model {review.model}" if review.model else "")
-    if p["backend"] == "offline":
-        backend += " (deterministic rule engine, not a language model)"
-    rows = [["User", p["user_id"]], ["As of", f"{p['as_of']} (ISO week {review.week})"],
-            ["Portfolio", p["portfolio"]], ["Risk profile / horizon", f"{p['risk_profile']} / {p['horizon']}"],
-            ["Benchmark", p["benchmark"]],
-            ["Data source", f"{src.get('provider')}: {src.get('description') or ''}".strip()],
-            ["Assistant backend", backend], ["Generated at", (volatile(review.generated_at, "generated_at"),)],
-            ["Thread", (volatile(review.thread_id, "thread_id"),)], ["qlwork version", __version__]]
-    notice = ""
-    if review.synthetic:
-        notice = ('<div class="qlwork-synthetic"><b>SYNTHETIC DATA.</b> Prices come from qlwork\'s deterministic '
-                  'demo generator, not from NSE. Figures illustrate the method only.</div>')
-    body = STYLE + notice + table(["Field", "Value"], rows)
-    return f'<div class="qlwork-report"><h2>Weekly portfolio review: {escape(p["user_id"])}</h2>{body}</div>'
-
-
 def holdings_html(review) -> str:
-    a = review.analysis
+    """Holdings with amounts in INR (currency in the headers, Indian digit grouping) and sector weights."""
+    a, cur = review.analysis, F.currency_header
     rows, classes = [], []
     for h in sorted(a.get("holdings", []), key=lambda h: (-h["weight"], h["symbol"])):
-        rows.append([h["symbol"], h.get("sector"), f"{h['quantity']:,.0f}", money(h.get("average_price")),
-                     money(h.get("last_price")), money(h.get("market_value")), pct(h["weight"]),
-                     money(h.get("pnl"), True), pct(h.get("pnl_pct"), signed=True)])
+        rows.append([h["symbol"], h.get("sector"), F.amount(h["quantity"], 0), F.amount(h.get("average_price")),
+                     F.amount(h.get("last_price")), F.amount(h.get("market_value")), F.pct(h["weight"]),
+                     F.amount(h.get("pnl"), signed=True), F.pct(h.get("pnl_pct"), signed=True)])
         classes.append([""] * 7 + [_sign_class(h.get("pnl"))] * 2)
-    rows.append(["Total", "", "", "", "", money(a.get("total_value")), "100.00%", money(a.get("total_pnl"), True), ""])
+    rows.append(["Total", "", "", "", "", F.amount(a.get("total_value")), F.pct(1.0),
+                 F.amount(a.get("total_pnl"), signed=True), ""])
     classes.append([""] * 7 + [_sign_class(a.get("total_pnl")), ""])
-    body = table(["Symbol", "Sector", "Qty", "Avg price", "Last price", "Value", "Weight", "P&L", "P&L %"],
-                 rows, numeric={2, 3, 4, 5, 6, 7, 8}, classes=classes)
+    body = table(["Symbol", "Sector", "Qty", cur("Avg price"), cur("Last price"), cur("Value"), "Weight",
+                  cur("P&L"), "P&L %"], rows, numeric={2, 3, 4, 5, 6, 7, 8}, classes=classes)
     active = a.get("active_sector_weights") or {}
     if active:
-        srows = [[s, pct((a.get("sector_weights") or {}).get(s, 0.0)), pct(review.benchmark_sectors.get(s, 0.0)),
-                  pct(v, signed=True)] for s, v in sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0]))]
+        srows = [[s, F.pct((a.get("sector_weights") or {}).get(s, 0.0)), F.pct(review.benchmark_sectors.get(s, 0.0)),
+                  F.pp(v, 2)] for s, v in sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0]))]
         body += "<h4>Sector weights vs " + escape(review.params["benchmark"]) + "</h4>" + table(
-            ["Sector", "Portfolio", "Benchmark", "Active"], srows, numeric={1, 2, 3})
+            ["Sector", "Portfolio", "Benchmark", "Active (pp)"], srows, numeric={1, 2, 3})
     return _wrap(f"Holdings ({len(a.get('holdings', []))})", body)
 
 
 def assessment_html(review) -> str:
-    r, a = review.response, review.analysis
+    r = review.response
     s = review.series.summary()
-    head = table(["Overall score (0-10)", "Risk level", "Window", "Portfolio return", f"{review.params['benchmark']} return"],
-                 [[r.get("overall_score"), r.get("risk_level"), f"{s['start']} to {s['end']} ({s['days']} days)",
-                   pct(s["portfolio_return"], signed=True), pct(s["benchmark_return"], signed=True)]])
+    head = table([f"{F.label('overall_score')} (0-10)", "Risk level", "Window", "Portfolio return",
+                  f"{review.params['benchmark']} return"],
+                 [[F.ratio(r.get("overall_score"), 1), F.label(r.get("risk_level") or "n/a"),
+                   f"{s['start']} to {s['end']} ({s['days']} days)", F.pct(s["portfolio_return"], signed=True),
+                   F.pct(s["benchmark_return"], signed=True)]])
     defs = {**METRIC_DEFINITIONS, **EXTRA_DEFINITIONS}
-    metrics = r.get("risk_metrics") or a.get("risk_metrics") or {}
-    rows = []
-    for k, v in metrics.items():
-        shown = f"{v:.4f}" if k in ("sharpe_ratio", "sortino_ratio", "beta") else pct(v)
-        rows.append([k, shown, defs.get(k, "")])
+    metrics = r.get("risk_metrics") or review.analysis.get("risk_metrics") or {}
+    rows = [[F.label(k), F.metric(k, v), defs.get(k, "")] for k, v in metrics.items()]
     return _wrap("Score, risk level and risk metrics", head + table(["Metric", "Value", "Definition"], rows, {1}))
 
 
@@ -138,8 +109,8 @@ def recommendations_html(review) -> str:
     recs = review.response.get("recommendations") or []
     if not recs:
         return _wrap("Recommendations", "<p>No recommendations this week.</p>")
-    rows = [[x.get("action"), x.get("symbol"), x.get("reason"), f"{x.get('confidence', 0):.2f}", x.get("timeframe")]
-            for x in recs]
+    rows = [[F.label(x.get("action") or ""), x.get("symbol"), x.get("reason"), F.pct(x.get("confidence"), 0),
+             x.get("timeframe")] for x in recs]
     return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Confidence", "Timeframe"], rows, {3}))
 
 
@@ -149,15 +120,20 @@ def insights_html(review) -> str:
 
 
 def change_html(review) -> str:
+    """Last week's and this week's figures side by side; changes of fractions in percentage points."""
     ch = review.change()
     if ch is None:
         return _wrap("Change since last week", "<p>No previous weekly review for this user: this is the baseline "
                      "that next week's report compares against.</p>")
     sc, rl, tv = ch["score"], ch["risk_level"], ch["total_value"]
-    rows = [["Overall score", sc["previous"], sc["current"], "n/a" if sc["delta"] is None else f"{sc['delta']:+.1f}"],
-            ["Risk level", rl["previous"], rl["current"], "changed" if rl["changed"] else "unchanged"],
-            ["Total value", money(tv["previous"]), money(tv["current"]), money(tv["delta"], True)]]
-    rows += [[k, "", "", f"{d:+.4f}"] for k, d in ch["risk_metrics"].items() if d is not None]
+    rows = [[f"{F.label('overall_score')} (0-10)", F.ratio(sc["previous"], 1), F.ratio(sc["current"], 1),
+             F.ratio(sc["delta"], 1, signed=True)],
+            ["Risk level", F.label(rl["previous"] or "n/a"), F.label(rl["current"] or "n/a"),
+             "changed" if rl["changed"] else "unchanged"],
+            [F.currency_header("Value"), F.amount(tv["previous"]), F.amount(tv["current"]),
+             F.amount(tv["delta"], signed=True)]]
+    rows += [[F.label(k), F.metric(k, m["previous"]), F.metric(k, m["current"]), F.metric_change(k, m["delta"])]
+             for k, m in ch["risk_metrics"].items()]
     body = f"<p>Compared with the review as of {escape(str(ch['previous_as_of']))} " \
            f"(thread {volatile((review.previous or {}).get('thread_id'), 'previous_thread_id')}).</p>"
     body += table(["Item", "Last week", "This week", "Change"], rows, {1, 2, 3})
@@ -166,7 +142,7 @@ def change_html(review) -> str:
         lines.append(f"Holdings added: {', '.join(ch['added']) or 'none'}; removed: {', '.join(ch['removed']) or 'none'}.")
     if ch["weight_changes"]:
         lines.append("Weight changes of 0.5 points or more: " + ", ".join(
-            f"{s} {pct(d, signed=True)}" for s, d in ch["weight_changes"].items()) + ".")
+            f"{s} {F.pp(d)}" for s, d in ch["weight_changes"].items()) + ".")
     for key, label in (("new_recommendations", "New recommendations"), ("dropped_recommendations", "Dropped")):
         if ch[key]:
             lines.append(f"{label}: " + ", ".join(f"{a} {s}" for a, s in ch[key]) + ".")
@@ -180,6 +156,7 @@ def _short(value, limit: int = 160) -> str:
 
 
 def audit_html(review) -> str:
+    """The tool calls behind the answer and the report (a part of the appendix)."""
     rows = []
     for i, c in enumerate(review.calls, 1):
         out = c.get("output")
@@ -209,8 +186,8 @@ def audit_html(review) -> str:
              + (f'<span class="qlwork-grounding">{escape(grounded)}</span>' if grounded else
                 "Every figure in the answer comes from these tool outputs.")
              + f" Full trail: <code>qlwork threads show {volatile(review.thread_id, 'thread_id')}</code>.</p>")
-    return _wrap("Audit trail: tool calls", intro + table(
-        ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows))
+    return "<h3>Audit trail: tool calls</h3>" + intro + table(
+        ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows)
 
 
 def disclaimer_html(review) -> str:
@@ -233,10 +210,10 @@ def tearsheet_html(review) -> str:
     w = out.get("window") or {}
     level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
     rows = [["Window", f"{w.get('start')} to {w.get('end')} ({w.get('days')} days)"],
-            ["Portfolio return", pct(out.get("total_return"), signed=True)],
-            [f"{out.get('benchmark')} return", pct(out.get("benchmark_return"), signed=True)],
-            [f"1-day VaR {level}% (historical)", pct(out.get(f"var_{level}"))],
-            [f"1-day CVaR {level}% (historical)", pct(out.get(f"cvar_{level}"))]]
+            ["Portfolio return", F.pct(out.get("total_return"), signed=True)],
+            [f"{out.get('benchmark')} return", F.pct(out.get("benchmark_return"), signed=True)],
+            [f"1-day {level}% VaR (historical)", F.pct(out.get(f"var_{level}"))],
+            [f"1-day {level}% CVaR (historical)", F.pct(out.get(f"cvar_{level}"))]]
     intro = ("<p>Every figure below is drawn from the output of the <code>portfolio_tearsheet</code> tool call "
              f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
     return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1}))

@@ -165,3 +165,52 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
     return ReviewSeries(dates=_dates(close.index[window]), equity=values, benchmark=bench, drawdown=dd,
                         benchmark_drawdown=bdd, weights=weights, indicators=panels,
                         synthetic=bool(meta.get("synthetic")), benchmark_name=benchmark)
+
+
+PERIODS = ("1W", "1M", "YTD", "1Y")
+"""Return periods of the executive summary: a week, a calendar month, the year to date, a year."""
+
+
+def period_start(as_of: dt.date, period: str) -> dt.date:
+    """The base date of ``period`` ending at ``as_of``: the return runs from the last close on or before
+    it (``YTD``: the last close of the previous year)."""
+    if period == "1W":
+        return as_of - dt.timedelta(days=7)
+    if period == "1M":
+        year, month = (as_of.year, as_of.month - 1) if as_of.month > 1 else (as_of.year - 1, 12)
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        return dt.date(year, month, min(as_of.day, last))
+    if period == "YTD":
+        return dt.date(as_of.year - 1, 12, 31)
+    if period == "1Y":
+        return as_of.replace(year=as_of.year - 1, day=min(as_of.day, 28 if as_of.month == 2 else as_of.day))
+    raise InputError(f"Unknown return period {period!r}.", fix=f"Use one of: {', '.join(PERIODS)}.")
+
+
+def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK) -> dict:
+    """``{period: {"start", "portfolio", "benchmark", "active"}}`` for :data:`PERIODS` (fractions, rounded
+    to 4 places; ``active`` is portfolio minus benchmark). The portfolio is today's quantities held
+    through the period (as the equity chart), a holding priced only part-way counting from its first
+    price; ``start`` is the base close's date. A period the price history does not cover is None."""
+    qty = quantities_of(portfolio)
+    day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
+    earliest = min(period_start(day, p) for p in PERIODS) - dt.timedelta(days=14)
+    symbols = list(qty)
+    close = market.close_prices(symbols + [benchmark], start=earliest, end=day)
+    dates = [parse_date(d) for d in _dates(close.index)]
+    if len(dates) < 2:
+        return {p: None for p in PERIODS}
+    growth = np.concatenate([[1.0], np.cumprod(1.0 + holding_returns(close[symbols].to_numpy(dtype=float),
+                                                                     [qty[s] for s in symbols]))])
+    bench = close[benchmark].ffill().to_numpy(dtype=float)
+    out: dict = {}
+    for p in PERIODS:
+        base = period_start(day, p)
+        k = int(np.searchsorted(np.array(dates, dtype="datetime64[D]"), np.datetime64(base), side="right")) - 1
+        if k < 0 or k >= len(dates) - 1 or not np.isfinite(bench[k]):
+            out[p] = None
+            continue
+        port, ref = float(growth[-1] / growth[k] - 1.0), float(bench[-1] / bench[k] - 1.0)
+        out[p] = {"start": dates[k].isoformat(), "portfolio": round(port, 4), "benchmark": round(ref, 4),
+                  "active": round(port - ref, 4)}
+    return out

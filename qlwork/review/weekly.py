@@ -28,7 +28,7 @@ from ..assistant.store import Store
 from ..config import BENCHMARK
 from ..errors import InputError
 from ..market.base import parse_date
-from .series import ReviewSeries, review_series
+from .series import ReviewSeries, period_returns, review_series
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 REVIEW_KIND = "weekly_review"
@@ -145,6 +145,8 @@ class Review:
     report_calls: list = field(default_factory=list)
     """Tool calls the report made itself (the tearsheet): ``{name, arguments, output, error,
     duration_ms}``, listed in the audit trail; the tearsheet figures are drawn from their output."""
+    returns: dict = field(default_factory=dict)
+    """1W/1M/YTD/1Y returns of the holdings vs the benchmark (:func:`~qlwork.review.series.period_returns`)."""
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -174,7 +176,7 @@ class Review:
                 "risk_level": r.get("risk_level"), "risk_metrics": r.get("risk_metrics") or {},
                 "total_value": self.analysis.get("total_value"), "total_pnl": self.analysis.get("total_pnl"),
                 "recommendations": r.get("recommendations") or [], "insights": r.get("insights") or [],
-                "series": self.series.summary(), "has_previous": self.previous is not None,
+                "series": self.series.summary(), "returns": self.returns, "has_previous": self.previous is not None,
                 "change": self.change(), "tools_used": [c["name"] for c in self.calls]}
 
     def volatile_metadata(self) -> dict:
@@ -186,11 +188,12 @@ class Review:
     def _html(self, name: str):
         from IPython.display import HTML
 
-        from . import render as review_render
+        from . import executive, render as review_render
 
-        return HTML(getattr(review_render, name)(self))
+        return HTML((getattr(executive, name, None) or getattr(review_render, name))(self))
 
     def header(self):
+        """Title, the synthetic-data notice and the executive summary (the report's first page)."""
         return self._html("header_html")
 
     def holdings(self):
@@ -208,8 +211,9 @@ class Review:
     def changes(self):
         return self._html("change_html")
 
-    def audit_trail(self):
-        return self._html("audit_html")
+    def appendix(self):
+        """Run details (thread, run, version, times in IST) and the audit trail of tool calls."""
+        return self._html("appendix_html")
 
     def disclaimer(self):
         return self._html("disclaimer_html")
@@ -259,7 +263,9 @@ def emit_result(summary: dict, volatile: dict | None = None) -> None:
 
 
 def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
-    """Week-on-week change between two review snapshots (see :meth:`Review.snapshot`)."""
+    """Week-on-week change between two review snapshots (see :meth:`Review.snapshot`). Score, risk level,
+    total value and each risk metric known both weeks carry ``previous`` and ``current`` beside the
+    change (``delta``, this week minus last); weight changes are fractions (0.01 = one point)."""
     def delta(a, b):
         return None if a is None or b is None else round(float(b) - float(a), 4)
 
@@ -267,8 +273,9 @@ def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
     moved = {s: delta(pw.get(s, 0.0), cw.get(s, 0.0)) for s in sorted(set(pw) & set(cw))}
     prev_recs = {tuple(x) for x in prev.get("recommendations") or []}
     cur_recs = {tuple(x) for x in cur.get("recommendations") or []}
-    metrics = {k: delta((prev.get("risk_metrics") or {}).get(k), v) for k, v in (cur.get("risk_metrics") or {}).items()
-               if (prev.get("risk_metrics") or {}).get(k) is not None}
+    before = prev.get("risk_metrics") or {}
+    metrics = {k: {"previous": before[k], "current": v, "delta": delta(before[k], v)}
+               for k, v in (cur.get("risk_metrics") or {}).items() if before.get(k) is not None and v is not None}
     return {"previous_as_of": prev.get("as_of"), "previous_week": (previous or {}).get("week"),
             "score": {"previous": prev.get("overall_score"), "current": cur.get("overall_score"),
                       "delta": delta(prev.get("overall_score"), cur.get("overall_score"))},
@@ -359,6 +366,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
         analysis = analyze_portfolio.tool.invoke({"lookback_days": lookback_days}, ctx)
     quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
     series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
+    returns = period_returns(market, quantities, day, benchmark=benchmark)
     bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
     # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
     bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
@@ -373,6 +381,6 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                     model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
                     direct_analysis=direct,
                     benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())},
-                    report_calls=report_calls)
+                    report_calls=report_calls, returns=returns)
     store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
     return review
