@@ -502,6 +502,34 @@ def test_runtime_folder_is_removed_and_stale_ones_are_swept():
     tmp_path.rmdir()
 
 
+def test_a_sweep_between_creating_and_locking_keeps_the_new_folder(monkeypatch):
+    """Two batches starting together: the other one's sweep runs in the gap after this batch creates
+    its lock file and before it holds the lock. The folder must survive (CI saw every user of one
+    overlapping batch fail with FileNotFoundError on its deleted kernel folder)."""
+    import fcntl
+    import tempfile
+
+    from qlwork.reports import kernels
+    from qlwork.reports.kernels import BatchRuntime, sweep_stale
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="q17-"))
+    real_flock, swept = fcntl.flock, []
+
+    def flock_after_a_sweep(fd, op):
+        if not swept:  # the other batch's sweep gets in first
+            swept.append(sweep_stale(tmp_path))
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(kernels.fcntl, "flock", flock_after_a_sweep)
+    with BatchRuntime(root=tmp_path) as live:
+        monkeypatch.setattr(kernels.fcntl, "flock", real_flock)
+        assert swept == [[]] and live.path.exists()
+        assert Path(live.folder("kernel")).is_dir()
+        assert sweep_stale(tmp_path) == [] and live.path.exists()
+    assert not live.path.exists()
+    tmp_path.rmdir()
+
+
 def test_a_batch_leaves_no_runtime_folders(tmp_path, monkeypatch):
     import tempfile
 

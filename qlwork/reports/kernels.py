@@ -104,8 +104,13 @@ class BatchRuntime:
             raise InputError(f"The temporary folder {base} has too long a path for kernel sockets.",
                              fix="Set TMPDIR to a short path such as /tmp.")
         self.path = Path(tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-", dir=base))
-        self._fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # lock the file before it is visible under its name: a sweep by another batch between create
+        # and flock would find ".lock" unlocked and delete this folder (a folder without ".lock" is
+        # young and left alone; rename keeps the inode, so the lock holds under the final name)
+        pending = self.path / ".lock-pending"
+        self._fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.rename(pending, self.path / ".lock")
         return self
 
     def folder(self, kind: str) -> str:
