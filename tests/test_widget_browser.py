@@ -293,6 +293,13 @@ def _model_backed_answer(page, cells_before: int) -> None:
 
 def _screenshots(page, chat) -> None:
     """The model-backed widget at 1280 px and 800 px, light and JupyterLab Dark, and at 368 px."""
+    # the notebook gets the whole width, as an analyst working at 800 px would have it (with the file
+    # browser open the widget is already squeezed to ~368 px there)
+    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current.count():
+        current.first.click()
+        page.wait_for_timeout(300)
+    widths = {}
     for theme in ("light", "dark"):
         if theme == "dark":
             page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
@@ -306,6 +313,8 @@ def _screenshots(page, chat) -> None:
             _show_score(chat)
             page.wait_for_timeout(300)
             chat.screenshot(path=str(ARTIFACTS / f"assistant_widget_{width}_{theme}.png"))
+            widths[width] = chat.evaluate("e => e.getBoundingClientRect().width")
+    assert widths[1280] > widths[800] > 600, widths  # three distinct layouts, not one squeezed widget
     chat.evaluate("e => { e.style.width = '368px'; }")
     _show_score(chat)
     page.wait_for_timeout(300)
