@@ -52,6 +52,16 @@ MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
         "CREATE INDEX runs_by_status ON runs(status, lease_expires)",
         "CREATE INDEX runs_by_lease_owner ON runs(lease_owner)",
     ]),
+    (4, "vector stores", [  # tools/file_search.py: shared by every host with QLWORK_DATABASE_URL (the
+        # file store keeps them in files.db without one); same DDL as tools/shared_files.VECTOR_TABLES
+        """CREATE TABLE IF NOT EXISTS vector_stores (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, name TEXT,
+        owner_kind TEXT, owner_id TEXT)""",
+        "CREATE INDEX IF NOT EXISTS vector_stores_by_owner ON vector_stores(owner_kind, owner_id)",
+        """CREATE TABLE IF NOT EXISTS vector_store_files (vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL,
+        status TEXT NOT NULL, chunks INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,
+        PRIMARY KEY (vector_store_id, file_id))""",
+        "CREATE INDEX IF NOT EXISTS vector_store_files_by_file ON vector_store_files(file_id)",
+    ]),
 ]
 """Ordered schema migrations: (version, description, statements). Append; never edit a shipped one."""
 

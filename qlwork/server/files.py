@@ -278,7 +278,7 @@ def delete_file(file_id: Id = FileId, user: str = Depends(current_user), st: Ser
 
 def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list[str]) -> str:
     """Create a vector store of the user holding ``file_ids`` (checked to be the user's first)."""
-    from ..tools.file_search import create_vector_store as create
+    from ..tools.file_search import create_vector_store as create, delete_vector_store
 
     for file_id in file_ids:
         fa.get(user, file_id)
@@ -288,8 +288,7 @@ def new_vector_store(fa: FileAccess, user: str, name: str | None, file_ids: list
         for file_id in file_ids:
             add_to_store(fa, vs["id"], file_id)
     except BaseException:  # no half-made vector store left behind
-        with fa.files.lock, fa.files.conn() as c:
-            c.execute("DELETE FROM vector_stores WHERE id = ?", (vs["id"],))
+        delete_vector_store(fa.files, vs["id"])
         fa.keys.release("vector_store", vs["id"])
         raise
     return vs["id"]

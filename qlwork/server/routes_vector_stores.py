@@ -1,6 +1,10 @@
 """/v1/vector_stores: stores, their files (retrieve, delete, attributes, parsed content), file batches
 and search, on top of :mod:`qlwork.tools.file_search` (SQLite FTS5).
 
+Stores and their file lists are read from ``FileStore.objects``: the shared database when
+``QLWORK_DATABASE_URL`` is set (so every server lists the same stores), else ``files.db``. Search and
+a file's parsed content use this host's FTS5 index, filled on demand from the shared file bytes.
+
 Files are indexed while the request runs, so a store, file or batch is ``completed`` (or ``failed``,
 with the reason) when the response arrives; ``cancel`` on a batch therefore finds nothing left to
 cancel and returns it as it is. What the Assistants API keeps beside a store (``metadata``,
@@ -46,11 +50,16 @@ def _store_out(st: ServerState, user: str, vs_id: str) -> dict:
 
 def _file_entry(st: ServerState, user: str, vs_id: str, file_id: str) -> dict:
     vs = _files(st).vector_store(user, vs_id)
-    row = _files(st).files.conn().execute("SELECT file_id, status, last_error, created_at FROM vector_store_files "
-                                          "WHERE vector_store_id = ? AND file_id = ?", (vs_id, file_id)).fetchone()
+    row = _files(st).files.objects.connection().execute(
+        "SELECT file_id, status, last_error, created_at FROM vector_store_files WHERE vector_store_id = ? AND "
+        "file_id = ?", (vs_id, file_id)).fetchone()
     if row is None:
         raise not_found("vector store file", file_id)
-    return {**dict(row), "vs_created": vs["created_at"]}
+    return {**_entry(row), "vs_created": vs["created_at"]}
+
+
+def _entry(row) -> dict:
+    return {"file_id": row[0], "status": row[1], "last_error": row[2], "created_at": row[3]}
 
 
 def _file_out(st: ServerState, vs_id: str, entry: dict) -> dict:
@@ -114,10 +123,11 @@ def modify_vector_store(body: VectorStoreUpdate, vector_store_id: Id = VsId, use
                summary="Delete a vector store")
 def delete_vector_store(vector_store_id: Id = VsId, user: str = Depends(current_user),
                         st: ServerState = Depends(state)):
+    from ..tools.file_search import delete_vector_store as delete
+
     fa = _files(st)
     fa.vector_store(user, vector_store_id)
-    with fa.files.lock, fa.files.conn() as c:
-        c.execute("DELETE FROM vector_stores WHERE id = ?", (vector_store_id,))
+    delete(fa.files, vector_store_id)
     fa.keys.release("vector_store", vector_store_id)
     extras = Extras(st)
     for kind in ("vs", "vs_file"):
@@ -148,13 +158,13 @@ def list_vector_store_files(vector_store_id: Id = VsId, params: ListParams = Dep
 def _file_page(st: ServerState, vs_id: str, params: ListParams, status: str | None,
                only: list[str] | None = None) -> dict:
     """A page of a store's files by creation (``only``: restricted to these file ids, e.g. a batch's)."""
-    conn = _files(st).files.conn()
+    conn = _files(st).files.objects.connection()
     clauses, args = ["vector_store_id = ?"], [vs_id]
     if status is not None:
         clauses.append("status = ?")
         args.append(status)
     if only is not None:
-        clauses.append(f"file_id IN ({', '.join('?' * len(only))})" if only else "0")
+        clauses.append(f"file_id IN ({', '.join('?' * len(only))})" if only else "1 = 0")
         args += only
     for name, cursor, later in (("after", params.after, True), ("before", params.before, False)):
         if cursor is None:
@@ -171,7 +181,7 @@ def _file_page(st: ServerState, vs_id: str, params: ListParams, status: str | No
     rows = conn.execute(f"SELECT file_id, status, last_error, created_at FROM vector_store_files WHERE "
                         f"{' AND '.join(clauses)} ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
                         [*args, params.limit + 1]).fetchall()
-    items = [dict(r) for r in rows][::-1] if reverse else [dict(r) for r in rows]
+    items = [_entry(r) for r in rows][::-1] if reverse else [_entry(r) for r in rows]
     more = len(items) > params.limit
     if more:
         items = items[1:] if reverse else items[:params.limit]
@@ -198,10 +208,10 @@ def update_vector_store_file(body: AttributesUpdate, vector_store_id: Id = VsId,
                summary="Remove a file from a vector store (the file itself stays)")
 def delete_vector_store_file(vector_store_id: Id = VsId, file_id: Id = FileId, user: str = Depends(current_user),
                              st: ServerState = Depends(state)):
+    from ..tools.file_search import remove_file
+
     _file_entry(st, user, vector_store_id, file_id)
-    fa = _files(st)
-    with fa.files.lock, fa.files.conn() as c:
-        c.execute("DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", (vector_store_id, file_id))
+    remove_file(_files(st).files, vector_store_id, file_id)
     Extras(st).drop("vs_file", f"{vector_store_id}/{file_id}")
     return JSON({"id": file_id, "object": "vector_store.file.deleted", "deleted": True})
 
@@ -210,8 +220,16 @@ def delete_vector_store_file(vector_store_id: Id = VsId, file_id: Id = FileId, u
             summary="The parsed text of a vector store file")
 def vector_store_file_content(vector_store_id: Id = VsId, file_id: Id = FileId, user: str = Depends(current_user),
                               st: ServerState = Depends(state)):
-    _file_entry(st, user, vector_store_id, file_id)
-    rows = _files(st).files.conn().execute("SELECT text FROM chunks WHERE file_id = ? ORDER BY CAST(page AS INTEGER), "
+    from ..tools.file_search import index_file
+
+    entry = _file_entry(st, user, vector_store_id, file_id)
+    fs = _files(st).files
+    if entry["status"] == "completed":  # added through another server: index it on this host first
+        try:
+            index_file(fs, file_id)
+        except InputError:
+            raise not_found("vector store file", file_id) from None
+    rows = fs.conn().execute("SELECT text FROM chunks WHERE file_id = ? ORDER BY CAST(page AS INTEGER), "
                                            "CAST(chunk AS INTEGER)", (file_id,)).fetchall()
     return JSON({"object": "vector_store.file_content.page", "data": [{"type": "text", "text": r[0]} for r in rows],
                  "has_more": False, "next_page": None})
@@ -229,7 +247,7 @@ def _batch(st: ServerState, user: str, vs_id: str, batch_id: str) -> dict:
 
 def _batch_out(st: ServerState, batch_id: str, batch: dict) -> dict:
     ids = batch["file_ids"]
-    conn = _files(st).files.conn()
+    conn = _files(st).files.objects.connection()
     rows = conn.execute(f"SELECT status FROM vector_store_files WHERE vector_store_id = ? AND file_id IN "
                         f"({', '.join('?' * len(ids))})", [batch["vector_store_id"], *ids]).fetchall() if ids else []
     statuses = [r[0] for r in rows]

@@ -6,6 +6,11 @@ them once per file in an FTS5 table (porter stemming). A search ranks chunks by 
 file_id, filename, page, score and a quoted passage, so answers can cite ``[filename p.N]``.
 No embeddings, no model download.
 
+With ``QLWORK_DATABASE_URL`` set, the vector stores and their file lists (per-file status, chunk
+count, error) are shared by every host through the database; the FTS5 index is a per-host cache in
+``files.db``, filled on demand from the shared file bytes (so a store made through one server is
+listed and searched through any other). BM25's corpus statistics are those of the host's local index.
+
 The ``file_search`` tool searches the thread's and the assistant's stores (files attached to the
 thread's messages with the file_search tool are indexed on first use). When neither has files it
 searches qlwork's sample research library (synthetic notes in ``qlwork/data/research``) and says so.
@@ -43,41 +48,65 @@ def chunk_text(text: str, size: int = CHUNK_WORDS, overlap: int = OVERLAP_WORDS)
 
 
 # -- vector stores -------------------------------------------------------------------------------
+# The stores and their file lists live in ``fs.objects`` (the shared database with QLWORK_DATABASE_URL,
+# else files.db); the chunks live in this host's files.db, indexed once per file and rebuilt on demand.
 
 def create_vector_store(fs: FileStore, name: str | None = None, file_ids: Iterable[str] = (),
                         owner_kind: str | None = None, owner_id: str | None = None) -> dict:
     """A new vector store (optionally owned by an assistant or thread) with ``file_ids`` added."""
     vs_id = new_id("vs")
-    with fs.lock, fs.conn() as c:
-        c.execute("INSERT INTO vector_stores VALUES (?, ?, ?, ?, ?)", (vs_id, int(time.time()), name, owner_kind, owner_id))
+    with fs.objects.transaction() as c:
+        c.execute("INSERT INTO vector_stores (id, created_at, name, owner_kind, owner_id) VALUES (?, ?, ?, ?, ?)",
+                  (vs_id, int(time.time()), name, owner_kind, owner_id))
     for fid in file_ids:
         add_file(fs, vs_id, fid)
     return get_vector_store(fs, vs_id)
 
 
 def get_vector_store(fs: FileStore, vs_id: str) -> dict:
-    row = fs.conn().execute("SELECT * FROM vector_stores WHERE id = ?", (vs_id,)).fetchone()
+    conn = fs.objects.connection()
+    row = conn.execute("SELECT id, created_at, name, owner_kind, owner_id FROM vector_stores WHERE id = ?",
+                       (vs_id,)).fetchone()
     if row is None:
         raise InputError(f"No vector store with id {vs_id!r}.", code="not_found", id=vs_id)
-    files = fs.conn().execute("SELECT file_id, status, chunks, last_error FROM vector_store_files WHERE "
-                              "vector_store_id = ? ORDER BY created_at, rowid", (vs_id,)).fetchall()
+    files = [{"file_id": f[0], "status": f[1], "chunks": f[2], "last_error": f[3]} for f in conn.execute(
+        "SELECT file_id, status, chunks, last_error FROM vector_store_files WHERE vector_store_id = ? "
+        "ORDER BY created_at, rowid", (vs_id,)).fetchall()]
     return {"id": vs_id, "object": "vector_store", "name": row["name"], "created_at": row["created_at"],
             "owner": {"kind": row["owner_kind"], "id": row["owner_id"]},
             "file_counts": {"total": len(files), "completed": sum(f["status"] == "completed" for f in files),
                             "failed": sum(f["status"] == "failed" for f in files)},
-            "files": [dict(f) for f in files]}
+            "files": files}
+
+
+def delete_vector_store(fs: FileStore, vs_id: str) -> None:
+    """Delete a vector store and its file list (the files themselves stay)."""
+    with fs.objects.transaction() as c:
+        c.execute("DELETE FROM vector_store_files WHERE vector_store_id = ?", (vs_id,))
+        c.execute("DELETE FROM vector_stores WHERE id = ?", (vs_id,))
+
+
+def remove_file(fs: FileStore, vs_id: str, file_id: str) -> None:
+    """Take a file out of a vector store (the file and its index stay)."""
+    with fs.objects.transaction() as c:
+        c.execute("DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", (vs_id, file_id))
 
 
 def owned_store(fs: FileStore, owner_kind: str, owner_id: str, create: bool = True) -> str | None:
-    """The id of the vector store owned by (owner_kind, owner_id), created on demand."""
-    with fs.lock:
-        row = fs.conn().execute("SELECT id FROM vector_stores WHERE owner_kind = ? AND owner_id = ? "
-                                "ORDER BY created_at LIMIT 1", (owner_kind, owner_id)).fetchone()
+    """The id of the vector store owned by (owner_kind, owner_id), created on demand (in one write
+    transaction, so two servers sharing a database create one)."""
+    sql = "SELECT id FROM vector_stores WHERE owner_kind = ? AND owner_id = ? ORDER BY created_at, rowid LIMIT 1"
+    row = fs.objects.connection().execute(sql, (owner_kind, owner_id)).fetchone()
+    if row is not None or not create:
+        return row[0] if row is not None else None
+    with fs.objects.transaction() as c:
+        row = c.execute(sql, (owner_kind, owner_id)).fetchone()
         if row is not None:
             return row[0]
-        if not create:
-            return None
-        return create_vector_store(fs, f"{owner_kind} {owner_id}", owner_kind=owner_kind, owner_id=owner_id)["id"]
+        vs_id = new_id("vs")
+        c.execute("INSERT INTO vector_stores (id, created_at, name, owner_kind, owner_id) VALUES (?, ?, ?, ?, ?)",
+                  (vs_id, int(time.time()), f"{owner_kind} {owner_id}", owner_kind, owner_id))
+    return vs_id
 
 
 def add_file(fs: FileStore, vs_id: str, file_id: str) -> dict:
@@ -85,26 +114,31 @@ def add_file(fs: FileStore, vs_id: str, file_id: str) -> dict:
     as ``failed`` with the reason (and the InputError is raised)."""
     get_vector_store(fs, vs_id)
     obj = fs.get(file_id)
-    with fs.lock:
-        done = fs.conn().execute("SELECT status FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
-                                 (vs_id, file_id)).fetchone()
-        if done is not None and done[0] == "completed":
-            return {"file_id": file_id, "status": "completed"}
-    try:  # parsed outside the store's lock: a slow file never blocks other users' file operations
-        rows = None if _indexed(fs, obj.id) else _chunks(fs, obj.id)
-        error = None
+    done = fs.objects.connection().execute("SELECT status FROM vector_store_files WHERE vector_store_id = ? AND "
+                                           "file_id = ?", (vs_id, obj.id)).fetchone()
+    if done is not None and done[0] == "completed":
+        return {"file_id": obj.id, "status": "completed"}
+    try:
+        count, error = index_file(fs, obj.id), None
     except QlworkError as exc:
-        rows, error = [], exc.message
-    with fs.lock:
-        count = _store_chunks(fs, obj.id, rows) if error is None else 0
-        status = "completed" if error is None else "failed"
-        with fs.conn() as c:
-            c.execute("INSERT OR REPLACE INTO vector_store_files VALUES (?, ?, ?, ?, ?, ?)",
-                      (vs_id, obj.id, status, count, error, int(time.time())))
+        count, error = 0, exc.message
+    status = "completed" if error is None else "failed"
+    with fs.objects.transaction() as c:  # re-adding a failed file replaces its row (a new position)
+        c.execute("DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?", (vs_id, obj.id))
+        c.execute("INSERT INTO vector_store_files (vector_store_id, file_id, status, chunks, last_error, created_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?)", (vs_id, obj.id, status, count, error, int(time.time())))
     if error:
         raise InputError(f"{obj.filename} cannot be searched: {error}", fix="Attach a PDF, text, CSV or JSON file.",
                          code="not_searchable", file_id=file_id)
-    return {"file_id": file_id, "status": status, "chunks": count}
+    return {"file_id": obj.id, "status": status, "chunks": count}
+
+
+def index_file(fs: FileStore, file_id: str) -> int:
+    """Index a file in this host's FTS5 table unless it already is; its chunk count. Parsed outside
+    the store's lock (a slow file never blocks other users); raises InputError if unsearchable."""
+    rows = None if _indexed(fs, file_id) else _chunks(fs, file_id)
+    with fs.lock:
+        return _store_chunks(fs, file_id, rows)
 
 
 def _indexed(fs: FileStore, file_id: str) -> bool:
@@ -129,6 +163,26 @@ def _store_chunks(fs: FileStore, file_id: str, rows: list[tuple] | None) -> int:
             c.executemany("INSERT INTO chunks (text, file_id, page, chunk) VALUES (?, ?, ?, ?)", rows)
             c.execute("INSERT INTO indexed_files VALUES (?)", (file_id,))
     return fs.conn().execute("SELECT COUNT(*) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()[0]
+
+
+def searchable_files(fs: FileStore, vector_store_ids: Iterable[str]) -> list[str]:
+    """The completed files of the stores, each indexed on this host (a file added through another
+    server is fetched and indexed here on first use; one that vanished meanwhile is left out)."""
+    ids = list(vector_store_ids)
+    if not ids:
+        return []
+    rows = fs.objects.connection().execute(
+        f"SELECT DISTINCT file_id FROM vector_store_files WHERE vector_store_id IN ({', '.join('?' * len(ids))}) "
+        f"AND status = 'completed'", ids).fetchall()
+    ready = []
+    for (file_id,) in rows:
+        try:
+            if not _indexed(fs, file_id):
+                index_file(fs, file_id)
+            ready.append(file_id)
+        except QlworkError:
+            continue  # deleted elsewhere since, or not parseable on this host
+    return sorted(ready)
 
 
 # -- search --------------------------------------------------------------------------------------
@@ -163,14 +217,16 @@ def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_resul
     ids = list(vector_store_ids)
     if not ids:
         return []
-    marks = ", ".join("?" * len(ids))
+    expression = fts_query(query)
+    files = searchable_files(fs, ids)
+    if not files:
+        return []
     sql = (f"SELECT c.text, c.file_id, c.page, c.chunk, bm25(chunks) AS rank, f.filename FROM chunks c "
-           f"JOIN files f ON f.id = c.file_id WHERE chunks MATCH ? AND c.file_id IN (SELECT file_id FROM "
-           f"vector_store_files WHERE vector_store_id IN ({marks}) AND status = 'completed') "
+           f"JOIN files f ON f.id = c.file_id WHERE chunks MATCH ? AND c.file_id IN ({', '.join('?' * len(files))}) "
            f"ORDER BY rank LIMIT ?")
-    rows = fs.conn().execute(sql, (fts_query(query), *ids, max_results * 4)).fetchall()
+    rows = fs.conn().execute(sql, (expression, *files, max_results * 4)).fetchall()
     # BM25's IDF collapses to ~0 in tiny collections (a term in most chunks): add query-term coverage
-    terms = fts_query(query).replace('"', "").split(" OR ")
+    terms = expression.replace('"', "").split(" OR ")
     scored = sorted(((-float(r["rank"]) + 0.1 * _coverage(r["text"], terms), r) for r in rows),
                     key=lambda x: -x[0])[:max_results]
     multi_page = {r["file_id"]: _page_count(fs, r["file_id"]) > 1 or r["filename"].lower().endswith(".pdf") for r in rows}

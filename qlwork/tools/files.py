@@ -2,11 +2,12 @@
 
 Bytes live in ``$QLWORK_HOME/files/<file_id>/<filename>``; metadata (id, filename, bytes, purpose,
 sha256, kind, created_at) lives in ``$QLWORK_HOME/files/files.db``, a small SQLite database (WAL)
-that also holds the file_search vector stores and their FTS5 index. It is separate from the
-assistant store on purpose: tools sit below the assistant layer and must not import it, and messages
-only carry ``attachments`` (``{file_id, tools}``) that point here. With ``QLWORK_DATABASE_URL`` set,
-files are also written to the shared database and this folder is a per-host copy
-(:mod:`qlwork.tools.shared_files`).
+that also holds the file_search FTS5 index and, without a database URL, the vector stores. It is
+separate from the assistant store on purpose: tools sit below the assistant layer and must not import
+it, and messages only carry ``attachments`` (``{file_id, tools}``) that point here. With
+``QLWORK_DATABASE_URL`` set, files and vector stores live in the shared database and this folder is a
+per-host copy and index (:mod:`qlwork.tools.shared_files`); :attr:`FileStore.objects` is where the
+vector stores are, either way.
 
 The type is sniffed from the content; the size limit is ``QLWORK_MAX_FILE_BYTES`` (default 20 MB).
 """
@@ -21,9 +22,10 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..config import home
 from ..errors import InputError
@@ -36,13 +38,6 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, filename TEXT NOT NULL,
         bytes INTEGER NOT NULL, purpose TEXT NOT NULL, sha256 TEXT NOT NULL, kind TEXT NOT NULL,
         mime_type TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}')""",
-    """CREATE TABLE IF NOT EXISTS vector_stores (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, name TEXT,
-        owner_kind TEXT, owner_id TEXT)""",
-    "CREATE INDEX IF NOT EXISTS vector_stores_by_owner ON vector_stores(owner_kind, owner_id)",
-    """CREATE TABLE IF NOT EXISTS vector_store_files (vector_store_id TEXT NOT NULL REFERENCES vector_stores(id)
-        ON DELETE CASCADE, file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, status TEXT NOT NULL,
-        chunks INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,
-        PRIMARY KEY (vector_store_id, file_id))""",
     "CREATE TABLE IF NOT EXISTS indexed_files (file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE)",
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(text, file_id UNINDEXED, page UNINDEXED,
         chunk UNINDEXED, tokenize = 'porter unicode61')""",
@@ -97,9 +92,11 @@ class FileStore:
         self._local = threading.local()
         self.lock = threading.RLock()
         self.shared = shared_files.shared_database()  # files shared by every host (QLWORK_DATABASE_URL)
+        self.objects: Any = self.shared if self.shared is not None else LocalObjects(self)
+        """Where the vector stores live: the shared database, else files.db (see :class:`LocalObjects`)."""
         with self.conn() as c:
             c.execute("PRAGMA journal_mode = WAL")
-            for statement in SCHEMA:
+            for statement in SCHEMA + ([] if self.shared is not None else list(shared_files.VECTOR_TABLES)):
                 c.execute(statement)
 
     def conn(self) -> sqlite3.Connection:
@@ -193,7 +190,10 @@ class FileStore:
         return self.path(file_id).read_bytes()
 
     def delete(self, file_id: str) -> bool:
+        """Delete a file everywhere; it leaves every vector store that held it."""
         obj = self.get(file_id)
+        with self.objects.transaction() as c:
+            c.execute("DELETE FROM vector_store_files WHERE file_id = ?", (obj.id,))
         if self.shared is not None:
             shared_files.delete(self.shared, obj.id)
         self._remove_local(obj.id)
@@ -231,6 +231,24 @@ class FileStore:
                              code="not_an_image")
         encoded = base64.b64encode(self.content(file_id)).decode("ascii")
         return {"type": "input_image", "image_url": f"data:{obj.mime_type};base64,{encoded}", "detail": detail}
+
+
+class LocalObjects:
+    """``files.db`` seen as a :class:`qlwork.db.Database` (no database URL: nothing is shared, so the
+    vector-store tables stay beside the index), on the file store's own connection and lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, fs: FileStore) -> None:
+        self.fs = fs
+
+    def connection(self) -> sqlite3.Connection:
+        return self.fs.conn()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.fs.lock, self.fs.conn() as c:
+            yield c
 
 
 _STORES: dict[str, FileStore] = {}
