@@ -113,7 +113,9 @@ class Extras:
 
     def put(self, kind: str, object_id: str, data: dict) -> None:
         with self.store.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO server_extras VALUES (?, ?, ?)", (kind, object_id, json.dumps(data)))
+            conn.execute("DELETE FROM server_extras WHERE kind = ? AND object_id = ?", (kind, object_id))  # upsert,
+            conn.execute("INSERT INTO server_extras (kind, object_id, data) VALUES (?, ?, ?)",  # on any database
+                         (kind, object_id, json.dumps(data)))
 
     def drop(self, kind: str, prefix: str) -> None:
         with self.store.transaction() as conn:
