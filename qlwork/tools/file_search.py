@@ -9,7 +9,8 @@ No embeddings, no model download.
 With ``QLWORK_DATABASE_URL`` set, the vector stores and their file lists (per-file status, chunk
 count, error) are shared by every host through the database; the FTS5 index is a per-host cache in
 ``files.db``, filled on demand from the shared file bytes (so a store made through one server is
-listed and searched through any other). BM25's corpus statistics are those of the host's local index.
+listed and searched through any other). Scores use only the searched files' statistics
+(:mod:`qlwork.tools.search_rank`), so every host scores a search the same.
 
 The ``file_search`` tool searches the thread's and the assistant's stores (files attached to the
 thread's messages with the file_search tool are indexed on first use). When neither has files it
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError, QlworkError
+from . import search_rank
 from .files import FileStore, new_id, store_of
 from .registry import ToolContext, tool
 
@@ -221,20 +223,21 @@ def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_resul
     files = searchable_files(fs, ids)
     if not files:
         return []
-    sql = (f"SELECT c.text, c.file_id, c.page, c.chunk, bm25(chunks) AS rank, f.filename FROM chunks c "
-           f"JOIN files f ON f.id = c.file_id WHERE chunks MATCH ? AND c.file_id IN ({', '.join('?' * len(files))}) "
-           f"ORDER BY rank LIMIT ?")
-    rows = fs.conn().execute(sql, (expression, *files, max_results * 4)).fetchall()
-    # BM25's IDF collapses to ~0 in tiny collections (a term in most chunks): add query-term coverage
+    # BM25 with the searched files' statistics (search_rank), plus query-term coverage as before
     terms = expression.replace('"', "").split(" OR ")
-    scored = sorted(((-float(r["rank"]) + 0.1 * _coverage(r["text"], terms), r) for r in rows),
-                    key=lambda x: -x[0])[:max_results]
-    multi_page = {r["file_id"]: _page_count(fs, r["file_id"]) > 1 or r["filename"].lower().endswith(".pdf") for r in rows}
+    ranked = search_rank.rank(fs.conn(), expression, terms, files)
+    rows = [r for _, r in ranked]
+    scored = sorted(((score + 0.1 * _coverage(r["text"], terms), r) for score, r in ranked),
+                    key=lambda x: -x[0])[:max_results]  # stable: ties keep rank's order
+    names = dict(fs.conn().execute(f"SELECT id, filename FROM files WHERE id IN ({', '.join('?' * len(files))})",
+                                   files).fetchall())
+    multi_page = {f: _page_count(fs, f) > 1 or names[f].lower().endswith(".pdf") for f in {r["file_id"] for r in rows}}
     results = []
     for score, r in scored:
         page = int(r["page"]) if multi_page[r["file_id"]] else None
-        cite = f"[{r['filename']} p.{page}]" if page else f"[{r['filename']}]"
-        results.append({"file_id": r["file_id"], "filename": r["filename"], "page": page, "chunk": int(r["chunk"]),
+        name = names[r["file_id"]]
+        cite = f"[{name} p.{page}]" if page else f"[{name}]"
+        results.append({"file_id": r["file_id"], "filename": name, "page": page, "chunk": int(r["chunk"]),
                         "score": round(score, 4), "quote": _quote(r["text"], query),
                         "text": r["text"], "citation": cite})
     return results

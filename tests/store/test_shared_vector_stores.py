@@ -64,6 +64,10 @@ def test_python_api_two_homes_one_database(pg_cluster, tmp_path, monkeypatch):
     assert fsearch.owned_store(host_b, "thread", "thread_x", create=False) == thread_store
     assert not (tmp_path / "b" / "files" / weekly.id).exists()  # nothing fetched or indexed yet
 
+    # host a has also indexed another store's long file, mostly without the query's words (which moves
+    # SQLite's own BM25 statistics): scores must not care
+    noise = host_a.create(b"Quarterly dividend payout ratio commentary. " * 600 + b"NIFTY support zones.", "noise.txt")
+    fsearch.create_vector_store(host_a, "other", [noise.id])
     on_a, on_b = fsearch.search(host_a, QUERY, [made["id"]]), fsearch.search(host_b, QUERY, [made["id"]])
     assert on_b and _hits(on_b) == _hits(on_a)
     assert {r["filename"] for r in on_b} == {"nifty50_weekly_levels.md", "nifty50_technical_outlook.pdf"}
