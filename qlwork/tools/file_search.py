@@ -225,13 +225,12 @@ def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_resul
         return []
     # BM25 with the searched files' statistics (search_rank), plus query-term coverage as before
     terms = expression.replace('"', "").split(" OR ")
-    ranked = search_rank.rank(fs.conn(), expression, terms, files)
-    rows = [r for _, r in ranked]
+    ranked = search_rank.rank(fs.conn(), expression, terms, files)[:max_results * 4]
     scored = sorted(((score + 0.1 * _coverage(r["text"], terms), r) for score, r in ranked),
                     key=lambda x: -x[0])[:max_results]  # stable: ties keep rank's order
     names = dict(fs.conn().execute(f"SELECT id, filename FROM files WHERE id IN ({', '.join('?' * len(files))})",
                                    files).fetchall())
-    multi_page = {f: _page_count(fs, f) > 1 or names[f].lower().endswith(".pdf") for f in {r["file_id"] for r in rows}}
+    multi_page = {f: names[f].lower().endswith(".pdf") or _page_count(fs, f) > 1 for f in {r["file_id"] for _, r in scored}}
     results = []
     for score, r in scored:
         page = int(r["page"]) if multi_page[r["file_id"]] else None

@@ -10,19 +10,17 @@ the index); the statistics come from the files being searched:
     idf(t) = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))
 
 with N the chunks of the searched files, n(t) those holding t, tf the occurrences of t in the chunk,
-dl its length in tokens and avgdl the mean length of the matching chunks. This IDF stays positive in
+dl its length in words and avgdl the mean length of the matching chunks. This IDF stays positive in
 tiny collections (SQLite's clamps to ~0 when a term is in most chunks).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 from typing import Any
 
 K1, B = 1.2, 0.75
-TOKEN = re.compile(r"[^\W_]+")  # unicode61's tokens: runs of letters and digits
 
 
 def _setup(conn: sqlite3.Connection) -> None:
@@ -58,7 +56,7 @@ def rank(conn: sqlite3.Connection, expression: str, words: list[str], files: lis
                 freq[doc][term] = count
     held = {t: sum(t in f for f in freq.values()) for t in {t for f in freq.values() for t in f}}
     idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in held.items()}
-    length = {doc: len(TOKEN.findall(r["text"])) for doc, r in docs.items()}
+    length = {doc: r["text"].count(" ") + 1 for doc, r in docs.items()}  # chunks are words joined by spaces
     mean = sum(length.values()) / len(length) or 1.0
     scored = []
     for doc, r in docs.items():
