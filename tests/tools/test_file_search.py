@@ -94,3 +94,21 @@ def _png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_bm25_uses_the_searched_files_statistics(fs):
+    from qlwork.tools import search_rank
+
+    one, two = fs.create(b"alpha betas beta", "one.txt"), fs.create(b"gamma delta", "two.txt")
+    store = fsearch.create_vector_store(fs, "tiny", [one.id, two.id])
+    ranked = search_rank.rank(fs.conn(), '"beta"', ["beta"], [one.id, two.id])
+    # by hand: N = 2 chunks, n(beta) = 1, tf = 2 (porter: betas -> beta), dl = avgdl = 3 words
+    # idf = ln(1 + 1.5 / 1.5) = ln 2; score = ln 2 * 2 * 2.2 / (2 + 1.2)
+    assert [r["file_id"] for _, r in ranked] == [one.id]
+    assert ranked[0][0] == pytest.approx(0.6931472 * 4.4 / 3.2)
+    before = fsearch.search(fs, "beta", [store["id"]])
+    assert before[0]["score"] == pytest.approx(round(0.6931472 * 4.4 / 3.2 + 0.1, 4))  # + term coverage
+    # another store's files on this host change nothing (SQLite's bm25() counts the whole index)
+    other = fs.create(b"beta " * 30 + b"epsilon " * 3000, "other.txt")
+    fsearch.create_vector_store(fs, "other", [other.id])
+    assert fsearch.search(fs, "beta", [store["id"]]) == before
