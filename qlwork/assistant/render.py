@@ -13,10 +13,6 @@ from .grounding import RUN_KEY, describe
 RULE = "-" * 78
 
 
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{x * 100:.2f}%"
-
-
 def table(rows: list[dict], columns: list[tuple[str, str]], markdown: bool = False) -> str:
     """A fixed-width (or Markdown) table; ``columns`` are (key, header) pairs."""
     cells = [[_cell(r.get(k)) for k, _ in columns] for r in rows]
@@ -34,7 +30,7 @@ def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.2f}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else F.amount(value)
     return str(value)
 
 
