@@ -137,40 +137,46 @@ class Runner:
     # -- public API ----------------------------------------------------------------------------
     def create_run(self, thread_id: str, assistant_id: str | None = None, instructions: str | None = None,
                    tools: list[dict] | None = None, max_turns: int | None = None,
-                   metadata: dict | None = None) -> Run:
-        """A queued run on the thread (InputError ``run_active`` if one is already active)."""
-        thread = self.store.get_thread(thread_id)
-        assistant_id = assistant_id or thread.assistant_id
-        if assistant_id is None:
-            raise InputError(f"Thread {thread_id} has no assistant and none was given.",
-                             fix="Pass assistant_id.", code="missing_assistant")
-        assistant = self.store.get_assistant(assistant_id)
+                   metadata: dict | None = None, *, assistant: Assistant | None = None,
+                   columns: dict | None = None) -> Run:
+        """A queued run on the thread (InputError ``run_active`` if one is already active).
+        ``assistant``: the assistant already read (not read again); ``columns``: extra row columns
+        (a server's lease)."""
+        if assistant is None or (assistant_id is not None and assistant_id != assistant.id):
+            if assistant_id is None:
+                assistant_id = self.store.get_thread(thread_id).assistant_id
+            if assistant_id is None:
+                raise InputError(f"Thread {thread_id} has no assistant and none was given.",
+                                 fix="Pass assistant_id.", code="missing_assistant")
+            assistant = self.store.get_assistant(assistant_id)
         backend = self.backend
         return self.store.create_run(
             thread_id, assistant.id, model=backend.model, backend=backend.name,
             instructions=instructions if instructions is not None else assistant.instructions,
             tools=assistant.tools if tools is None else tools, max_turns=max_turns or self.max_turns,
-            metadata=metadata)
+            metadata=metadata, columns=columns)
 
     def create_and_run(self, thread_id: str, assistant_id: str | None = None,
                        instructions: str | None = None, **options: Any) -> Run:
         return self.execute(self.create_run(thread_id, assistant_id, instructions, **options).id)
 
-    def execute(self, run_id: str) -> Run:
+    def execute(self, run_id: str, claim: Callable[[], bool] | None = None) -> Run | None:
         """Run a queued run to its next resting status (completed, failed, requires_action, ...).
 
         A run that already ended is returned as is; one being executed elsewhere is refused.
+        ``claim`` (a server's lease check) is called first, in the transaction that starts the run;
+        when it returns False nothing happens and the result is None.
         """
-        run = self.store.get_run(run_id)
-        if run.status in TERMINAL_STATUSES:
-            return run
-        if run.status != "queued":
-            raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
-                             code="run_not_queued")
-        try:
-            run = self.store.transition(run_id, "in_progress")
-        except InputError:  # cancelled between creation and start
-            return self.store.get_run(run_id)
+        with self.store.transaction():  # one write: claim, check and queued -> in_progress
+            if claim is not None and not claim():
+                return None
+            run = self.store.get_run(run_id)
+            if run.status in TERMINAL_STATUSES:
+                return run
+            if run.status != "queued":
+                raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
+                                 code="run_not_queued")
+            run = self.store.transition(run_id, "in_progress", current=run)
         return self._drive(run)
 
     def cancel(self, run_id: str) -> Run:
@@ -335,13 +341,14 @@ class Runner:
         pending = [c for r, c in zip(requests, calls) if r.name in state.client_tools]
         if pending:
             with self.store.transaction():
-                self.store.update_step(record.id, step_details={"type": "tool_calls", "tool_calls": calls})
+                self.store.update_step(record.id, current=record,
+                                       step_details={"type": "tool_calls", "tool_calls": calls})
                 return self.store.transition(run.id, "requires_action", usage=state.usage, turns=state.turn,
                                              required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {
                                                  "tool_calls": [c.model_dump(include={"id", "type", "function"},
                                                                              exclude={"function": {"output"}})
                                                                 for c in pending]}})
-        self.store.update_step(record.id, status="completed", completed_at=now(),
+        self.store.update_step(record.id, current=record, status="completed", completed_at=now(),
                                step_details={"type": "tool_calls", "tool_calls": calls})
         state.run_items += [(r, c.function.output or "null") for r, c in zip(requests, calls)]
         return None
@@ -397,16 +404,19 @@ class Runner:
                                                                 tools_used=list(state.tools_used))
             response.grounding = record
             content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
-        with self.store.transaction():
-            self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
-                                   assistant_id=run.assistant_id, id=message_id,
-                                   metadata=record.metadata() if record else None)
-            self.store.add_step(run.id, "message_creation",
-                                {"type": "message_creation", "message_creation": {"message_id": message_id}},
-                                status="completed", completed_at=now(), thread_id=run.thread_id,
-                                assistant_id=run.assistant_id)
-            fields = {"metadata": record.on(self.store.get_run(run.id))} if record else {}
-            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn, **fields)
+        message = self.store.new_message(run.thread_id, "assistant", content, run_id=run.id,
+                                         assistant_id=run.assistant_id, id=message_id,
+                                         metadata=record.metadata() if record else None)
+        step = self.store.new_step(run.id, "message_creation",
+                                   {"type": "message_creation", "message_creation": {"message_id": message_id}},
+                                   status="completed", completed_at=now(), thread_id=run.thread_id,
+                                   assistant_id=run.assistant_id)
+        with self.store.transaction():  # one write: the answer, its step and the run's completion
+            self.store.insert(message, step)
+            current = self.store.get_run(run.id)  # read under the write lock: its status and metadata are current
+            fields = {"metadata": record.on(current)} if record else {}
+            return self.store.transition(run.id, "completed", current=current, usage=state.usage, turns=state.turn,
+                                         **fields)
 
     # -- endings -------------------------------------------------------------------------------
     def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:
