@@ -160,12 +160,14 @@ class Runner:
                        instructions: str | None = None, **options: Any) -> Run:
         return self.execute(self.create_run(thread_id, assistant_id, instructions, **options).id)
 
-    def execute(self, run_id: str, claim: Callable[[], bool] | None = None) -> Run | None:
+    def execute(self, run_id: str, claim: Callable[[], bool] | None = None, *, thread: Thread | None = None,
+                assistant: Assistant | None = None) -> Run | None:
         """Run a queued run to its next resting status (completed, failed, requires_action, ...).
 
         A run that already ended is returned as is; one being executed elsewhere is refused.
         ``claim`` (a server's lease check) is called first, in the transaction that starts the run;
-        when it returns False nothing happens and the result is None.
+        when it returns False nothing happens and the result is None. ``thread``, ``assistant``: the
+        run's, just read by the caller (not read again).
         """
         with self.store.transaction():  # one write: claim, check and queued -> in_progress
             if claim is not None and not claim():
@@ -177,7 +179,9 @@ class Runner:
                 raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
                                  code="run_not_queued")
             run = self.store.transition(run_id, "in_progress", current=run)
-        return self._drive(run)
+        known = (thread if thread is not None and thread.id == run.thread_id else None,
+                 assistant if assistant is not None and assistant.id == run.assistant_id else None)
+        return self._drive(run, *known)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a run: at once if nothing is executing it, else via ``cancelling``."""
@@ -221,9 +225,9 @@ class Runner:
         return self._drive(run)
 
     # -- the loop ------------------------------------------------------------------------------
-    def _drive(self, run: Run) -> Run:
+    def _drive(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> Run:
         try:
-            state = self._load_state(run)
+            state = self._load_state(run, thread, assistant)
             return self._loop(state)
         except KeyboardInterrupt:
             self._finish(run.id, "cancelled")
@@ -237,9 +241,9 @@ class Runner:
             self._fail(run.id, "internal_error", f"{type(exc).__name__}: {redact(str(exc))}")
             raise
 
-    def _load_state(self, run: Run) -> _RunState:
+    def _load_state(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> _RunState:
         store = self.store
-        thread = store.get_thread(run.thread_id)
+        thread = thread or store.get_thread(run.thread_id)
         # a function entry marked "_qlwork_client" (declared by an API client, see qlwork.server.common)
         # is client-side even when a registry tool has its name; unmarked entries use the registry
         names = [(t.get("function") or {}).get("name") if t.get("type") == "function" else t.get("type")
@@ -255,7 +259,8 @@ class Runner:
         context.extra.setdefault("attachments", thread_attachments(history))
         prior = [{"run_id": run_id, "name": c.function.name, "arguments": parse_json(c.function.arguments),
                   "output": parse_json(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
-        state = _RunState(run=run, assistant=store.get_assistant(run.assistant_id), thread=thread, tools=tools,
+        state = _RunState(run=run, assistant=assistant or store.get_assistant(run.assistant_id), thread=thread,
+                          tools=tools,
                           client_tools=client, context=context,
                           messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
                           usage=run.usage or Usage(), turn=run.turns)

@@ -208,7 +208,7 @@ class RunEngine:
         except InputError:  # deleted meanwhile (its thread or assistant): nothing left to execute
             return None
         with self.runner(assistant, thread.user_id or "", run.model) as runner:
-            return runner.execute(run_id, claim=lambda: self.leases.holds(run_id))
+            return runner.execute(run_id, claim=lambda: self.leases.holds(run_id), thread=thread, assistant=assistant)
 
     def submit_tool_outputs(self, user_id: str, run: Run, outputs: list[dict], wait: float = 5.0) -> Run:
         """Resume a run waiting for client outputs; invalid outputs answer at once (400)."""
