@@ -123,7 +123,8 @@ class Database:
 # -- SQLite --------------------------------------------------------------------------------------
 class _WriteTurn:
     """The right to write one SQLite file: a lock among this process's threads, then an exclusive
-    ``flock`` on ``<file>-wlock`` among processes (polled, so a wait still ends at the timeout)."""
+    ``flock`` on ``<file>-wlock`` among processes (polled, so a wait still ends at the timeout). The
+    lock file is opened for each turn and closed after it, so no descriptor outlives a transaction."""
 
     def __init__(self, path: str) -> None:
         self.lock = threading.Lock()
@@ -135,29 +136,34 @@ class _WriteTurn:
         if not self.lock.acquire(timeout=timeout):
             return False
         try:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:  # no lock file possible (read-only directory): SQLite's busy handler alone
+            return True
+        try:
             pause = 0.0002
             while True:
                 try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self._fd = fd
                     return True
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        self.lock.release()
-                        return False
+                        break
                     time.sleep(pause)
                     pause = min(pause * 2, 0.002)
-        except OSError:  # no lock file possible (read-only directory): SQLite's busy handler alone
-            return True
         except BaseException:
+            os.close(fd)
             self.lock.release()
             raise
+        os.close(fd)
+        self.lock.release()
+        return False
 
     def release(self) -> None:
+        fd, self._fd = self._fd, None
         try:
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if fd is not None:
+                os.close(fd)  # drops the flock
         finally:
             self.lock.release()
 
