@@ -84,6 +84,10 @@ class Leases:
     def _until(self) -> int:
         return _ms() + int(self.seconds * 1000)
 
+    def columns(self) -> dict:
+        """The lease columns of a run this server creates (written with its row)."""
+        return {"lease_owner": self.owner, "lease_expires": self._until()}
+
     def assign(self, run_id: str) -> None:
         """Make this server the run's holder (inside the caller's transaction, if any)."""
         with self.store.transaction() as conn:

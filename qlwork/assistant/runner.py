@@ -137,41 +137,51 @@ class Runner:
     # -- public API ----------------------------------------------------------------------------
     def create_run(self, thread_id: str, assistant_id: str | None = None, instructions: str | None = None,
                    tools: list[dict] | None = None, max_turns: int | None = None,
-                   metadata: dict | None = None) -> Run:
-        """A queued run on the thread (InputError ``run_active`` if one is already active)."""
-        thread = self.store.get_thread(thread_id)
-        assistant_id = assistant_id or thread.assistant_id
-        if assistant_id is None:
-            raise InputError(f"Thread {thread_id} has no assistant and none was given.",
-                             fix="Pass assistant_id.", code="missing_assistant")
-        assistant = self.store.get_assistant(assistant_id)
+                   metadata: dict | None = None, *, assistant: Assistant | None = None,
+                   columns: dict | None = None) -> Run:
+        """A queued run on the thread (InputError ``run_active`` if one is already active).
+        ``assistant``: the assistant already read (not read again); ``columns``: extra row columns
+        (a server's lease)."""
+        if assistant is None or (assistant_id is not None and assistant_id != assistant.id):
+            if assistant_id is None:
+                assistant_id = self.store.get_thread(thread_id).assistant_id
+            if assistant_id is None:
+                raise InputError(f"Thread {thread_id} has no assistant and none was given.",
+                                 fix="Pass assistant_id.", code="missing_assistant")
+            assistant = self.store.get_assistant(assistant_id)
         backend = self.backend
         return self.store.create_run(
             thread_id, assistant.id, model=backend.model, backend=backend.name,
             instructions=instructions if instructions is not None else assistant.instructions,
             tools=assistant.tools if tools is None else tools, max_turns=max_turns or self.max_turns,
-            metadata=metadata)
+            metadata=metadata, columns=columns)
 
     def create_and_run(self, thread_id: str, assistant_id: str | None = None,
                        instructions: str | None = None, **options: Any) -> Run:
         return self.execute(self.create_run(thread_id, assistant_id, instructions, **options).id)
 
-    def execute(self, run_id: str) -> Run:
+    def execute(self, run_id: str, claim: Callable[[], bool] | None = None, *, thread: Thread | None = None,
+                assistant: Assistant | None = None) -> Run | None:
         """Run a queued run to its next resting status (completed, failed, requires_action, ...).
 
         A run that already ended is returned as is; one being executed elsewhere is refused.
+        ``claim`` (a server's lease check) is called first, in the transaction that starts the run;
+        when it returns False nothing happens and the result is None. ``thread``, ``assistant``: the
+        run's, just read by the caller (not read again).
         """
-        run = self.store.get_run(run_id)
-        if run.status in TERMINAL_STATUSES:
-            return run
-        if run.status != "queued":
-            raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
-                             code="run_not_queued")
-        try:
-            run = self.store.transition(run_id, "in_progress")
-        except InputError:  # cancelled between creation and start
-            return self.store.get_run(run_id)
-        return self._drive(run)
+        with self.store.transaction():  # one write: claim, check and queued -> in_progress
+            if claim is not None and not claim():
+                return None
+            run = self.store.get_run(run_id)
+            if run.status in TERMINAL_STATUSES:
+                return run
+            if run.status != "queued":
+                raise InputError(f"Run {run_id} is {run.status}; only a queued run can be executed.",
+                                 code="run_not_queued")
+            run = self.store.transition(run_id, "in_progress", current=run)
+        known = (thread if thread is not None and thread.id == run.thread_id else None,
+                 assistant if assistant is not None and assistant.id == run.assistant_id else None)
+        return self._drive(run, *known)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a run: at once if nothing is executing it, else via ``cancelling``."""
@@ -215,9 +225,9 @@ class Runner:
         return self._drive(run)
 
     # -- the loop ------------------------------------------------------------------------------
-    def _drive(self, run: Run) -> Run:
+    def _drive(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> Run:
         try:
-            state = self._load_state(run)
+            state = self._load_state(run, thread, assistant)
             return self._loop(state)
         except KeyboardInterrupt:
             self._finish(run.id, "cancelled")
@@ -231,9 +241,9 @@ class Runner:
             self._fail(run.id, "internal_error", f"{type(exc).__name__}: {redact(str(exc))}")
             raise
 
-    def _load_state(self, run: Run) -> _RunState:
+    def _load_state(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> _RunState:
         store = self.store
-        thread = store.get_thread(run.thread_id)
+        thread = thread or store.get_thread(run.thread_id)
         # a function entry marked "_qlwork_client" (declared by an API client, see qlwork.server.common)
         # is client-side even when a registry tool has its name; unmarked entries use the registry
         names = [(t.get("function") or {}).get("name") if t.get("type") == "function" else t.get("type")
@@ -249,7 +259,8 @@ class Runner:
         context.extra.setdefault("attachments", thread_attachments(history))
         prior = [{"run_id": run_id, "name": c.function.name, "arguments": parse_json(c.function.arguments),
                   "output": parse_json(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
-        state = _RunState(run=run, assistant=store.get_assistant(run.assistant_id), thread=thread, tools=tools,
+        state = _RunState(run=run, assistant=assistant or store.get_assistant(run.assistant_id), thread=thread,
+                          tools=tools,
                           client_tools=client, context=context,
                           messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
                           usage=run.usage or Usage(), turn=run.turns)
@@ -335,13 +346,14 @@ class Runner:
         pending = [c for r, c in zip(requests, calls) if r.name in state.client_tools]
         if pending:
             with self.store.transaction():
-                self.store.update_step(record.id, step_details={"type": "tool_calls", "tool_calls": calls})
+                self.store.update_step(record.id, current=record,
+                                       step_details={"type": "tool_calls", "tool_calls": calls})
                 return self.store.transition(run.id, "requires_action", usage=state.usage, turns=state.turn,
                                              required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {
                                                  "tool_calls": [c.model_dump(include={"id", "type", "function"},
                                                                              exclude={"function": {"output"}})
                                                                 for c in pending]}})
-        self.store.update_step(record.id, status="completed", completed_at=now(),
+        self.store.update_step(record.id, current=record, status="completed", completed_at=now(),
                                step_details={"type": "tool_calls", "tool_calls": calls})
         state.run_items += [(r, c.function.output or "null") for r, c in zip(requests, calls)]
         return None
@@ -397,16 +409,19 @@ class Runner:
                                                                 tools_used=list(state.tools_used))
             response.grounding = record
             content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
-        with self.store.transaction():
-            self.store.add_message(run.thread_id, "assistant", content, run_id=run.id,
-                                   assistant_id=run.assistant_id, id=message_id,
-                                   metadata=record.metadata() if record else None)
-            self.store.add_step(run.id, "message_creation",
-                                {"type": "message_creation", "message_creation": {"message_id": message_id}},
-                                status="completed", completed_at=now(), thread_id=run.thread_id,
-                                assistant_id=run.assistant_id)
-            fields = {"metadata": record.on(self.store.get_run(run.id))} if record else {}
-            return self.store.transition(run.id, "completed", usage=state.usage, turns=state.turn, **fields)
+        message = self.store.new_message(run.thread_id, "assistant", content, run_id=run.id,
+                                         assistant_id=run.assistant_id, id=message_id,
+                                         metadata=record.metadata() if record else None)
+        step = self.store.new_step(run.id, "message_creation",
+                                   {"type": "message_creation", "message_creation": {"message_id": message_id}},
+                                   status="completed", completed_at=now(), thread_id=run.thread_id,
+                                   assistant_id=run.assistant_id)
+        with self.store.transaction():  # one write: the answer, its step and the run's completion
+            self.store.insert(message, step)
+            current = self.store.get_run(run.id)  # read under the write lock: its status and metadata are current
+            fields = {"metadata": record.on(current)} if record else {}
+            return self.store.transition(run.id, "completed", current=current, usage=state.usage, turns=state.turn,
+                                         **fields)
 
     # -- endings -------------------------------------------------------------------------------
     def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:

@@ -86,18 +86,21 @@ class Store:
 
     # -- generic helpers -----------------------------------------------------------------------
     def _insert(self, table: str, obj: BaseModel, **extra: Any) -> None:
-        row = {**to_row(obj), **extra}
-        sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-        try:
-            with self.transaction() as conn:
-                conn.execute(sql, list(row.values()))
-        except IntegrityError as exc:
-            if "UNIQUE" in str(exc).upper():
-                raise InputError(f"A {NAMES[table]} with id {getattr(obj, 'id', '')!r} already exists.",
-                                 code="duplicate_id", id=getattr(obj, "id", None)) from exc
-            parent = getattr(obj, "thread_id", None) or getattr(obj, "run_id", None)
-            raise InputError(f"Cannot store {NAMES[table]} {getattr(obj, 'id', '')}: {exc} "
-                             f"(does {parent!r} exist?).", code="not_found", id=parent) from exc
+        self._insert_rows([(table, obj, {**to_row(obj), **extra})])
+
+    def insert(self, *objects: Message | RunStep) -> None:
+        """Store prepared messages and steps (:meth:`new_message`, :meth:`new_step`) in one write,
+        serialised before the write lock is taken."""
+        self._insert_rows([(_TABLES[type(o)], o, to_row(o)) for o in objects])
+
+    def _insert_rows(self, rows: list[tuple[str, BaseModel, dict]]) -> None:
+        with self.transaction() as conn:
+            for table, obj, row in rows:
+                try:
+                    conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                 list(row.values()))
+                except IntegrityError as exc:  # the transaction rolls back as this leaves it
+                    raise _insert_error(table, obj, exc) from exc
 
     def _get(self, table: str, id_: str) -> Any:
         row = self._conn().execute(f"SELECT * FROM {table} WHERE id = ?", (id_,)).fetchone()
@@ -111,10 +114,14 @@ class Store:
         if unknown:
             raise InputError(f"Cannot update {', '.join(sorted(unknown))} of a {NAMES[table]}.",
                              code="invalid_field")
-        with self.transaction() as conn:
-            current = current if current is not None else self._get(table, id_)
+        given = current is not None
+        if given:  # validate and serialise before the write lock: only ``fields`` are written
             updated = build(model, **{**current.model_dump(), **fields})
             row = to_row(updated)
+        with self.transaction() as conn:
+            if not given:
+                updated = build(model, **{**self._get(table, id_).model_dump(), **fields})
+                row = to_row(updated)
             values = {k: row[k] for k in fields} | extra
             if values:
                 conn.execute(f"UPDATE {table} SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
@@ -173,10 +180,12 @@ class Store:
 
     # -- threads -------------------------------------------------------------------------------
     def create_thread(self, metadata: dict | None = None, user_id: str | None = None,
-                      assistant_id: str | None = None) -> Thread:
+                      assistant_id: str | None = None, *, stamp_user: bool = True) -> Thread:
+        """A new thread; its ``metadata["user_id"]`` is set to ``user_id`` unless ``stamp_user`` is
+        false (the server keeps a client's metadata exactly as sent; the owner is the column)."""
         meta = dict(metadata or {})
         user_id = user_id or meta.get("user_id")
-        if user_id is not None:
+        if user_id is not None and stamp_user:
             meta["user_id"] = user_id
         thread = build(Thread, metadata=meta, user_id=user_id, assistant_id=assistant_id)
         self._insert("threads", thread)
@@ -210,12 +219,19 @@ class Store:
                     run_id: str | None = None, assistant_id: str | None = None,
                     metadata: dict | None = None, id: str | None = None) -> Message:
         """Append a message; ``content`` is plain text or a list of content parts."""
-        parts = [text_part(content)] if isinstance(content, str) else content
-        message = build(Message, id=id, thread_id=thread_id, role=role, content=parts,
-                         attachments=attachments, run_id=run_id, assistant_id=assistant_id,
-                         metadata=metadata)
+        message = self.new_message(thread_id, role, content, attachments=attachments, run_id=run_id,
+                                   assistant_id=assistant_id, metadata=metadata, id=id)
         self._insert("messages", message)
         return message
+
+    @staticmethod
+    def new_message(thread_id: str, role: str, content: str | list, *, attachments: list | None = None,
+                    run_id: str | None = None, assistant_id: str | None = None,
+                    metadata: dict | None = None, id: str | None = None) -> Message:
+        """A validated message, not stored yet (see :meth:`insert`)."""
+        parts = [text_part(content)] if isinstance(content, str) else content
+        return build(Message, id=id, thread_id=thread_id, role=role, content=parts, attachments=attachments,
+                     run_id=run_id, assistant_id=assistant_id, metadata=metadata)
 
     def get_message(self, message_id: str) -> Message:
         return self._get("messages", message_id)
@@ -226,17 +242,19 @@ class Store:
         return self._list("messages", where, limit, order, after, before)
 
     # -- runs ----------------------------------------------------------------------------------
-    def create_run(self, thread_id: str, assistant_id: str, **fields: Any) -> Run:
-        """A queued run; refuses (InputError code ``run_active``) if the thread has an active run."""
+    def create_run(self, thread_id: str, assistant_id: str, *, columns: dict | None = None, **fields: Any) -> Run:
+        """A queued run; refuses (InputError code ``run_active``) if the thread has an active run.
+        ``columns``: extra columns written with the row (a server's lease, see :mod:`.leases`)."""
         run = build(Run, thread_id=thread_id, assistant_id=assistant_id, status="queued", **fields)
-        with self.transaction():
-            self.get_thread(thread_id)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
+                raise not_found("threads", thread_id)
             active = self.active_run(thread_id)
             if active is not None:
                 raise InputError(f"Thread {thread_id} already has an active run {active.id} ({active.status}).",
                                  fix="Wait for it to finish or cancel it.", code="run_active",
                                  run_id=active.id)
-            self._insert("runs", run, **owner())
+            self._insert("runs", run, **owner(), **(columns or {}))
         return run
 
     def get_run(self, run_id: str) -> Run:
@@ -262,14 +280,15 @@ class Store:
             raise InputError("Use transition() to change a run's status.", code="invalid_field")
         return self._update("runs", run_id, fields)
 
-    def transition(self, run_id: str, new_status: str, **fields: Any) -> Run:
+    def transition(self, run_id: str, new_status: str, *, current: Run | None = None, **fields: Any) -> Run:
         """Move a run to ``new_status`` atomically, refusing moves not in ALLOWED_TRANSITIONS.
 
         Sets started_at / completed_at / failed_at / cancelled_at, clears required_action unless
         entering requires_action, and claims ownership for this process on ``in_progress``.
+        ``current``: the run as just read inside the caller's transaction (saves reading it again).
         """
         with self.transaction():
-            run = self.get_run(run_id)
+            run = current if current is not None else self.get_run(run_id)
             if new_status not in ALLOWED_TRANSITIONS.get(run.status, ()):
                 raise InputError(f"Run {run_id} cannot go from {run.status} to {new_status}.",
                                  code="illegal_transition", run_id=run_id, status=run.status,
@@ -374,16 +393,24 @@ class Store:
         if thread_id is None:
             run = self.get_run(run_id)
             thread_id, assistant_id = run.thread_id, assistant_id or run.assistant_id
-        step = build(RunStep, run_id=run_id, thread_id=thread_id, assistant_id=assistant_id, type=type,
-                      status=status, step_details=step_details, **fields)
+        step = self.new_step(run_id, type, step_details, status=status, thread_id=thread_id,
+                             assistant_id=assistant_id, **fields)
         self._insert("run_steps", step)
         return step
+
+    @staticmethod
+    def new_step(run_id: str, type: str, step_details: dict | BaseModel, *, status: str = "in_progress",
+                 thread_id: str, assistant_id: str | None, **fields: Any) -> RunStep:
+        """A validated run step, not stored yet (see :meth:`insert`)."""
+        return build(RunStep, run_id=run_id, thread_id=thread_id, assistant_id=assistant_id, type=type,
+                     status=status, step_details=step_details, **fields)
 
     def get_step(self, step_id: str) -> RunStep:
         return self._get("run_steps", step_id)
 
-    def update_step(self, step_id: str, **fields: Any) -> RunStep:
-        return self._update("run_steps", step_id, fields)
+    def update_step(self, step_id: str, *, current: RunStep | None = None, **fields: Any) -> RunStep:
+        """Change a step's fields; ``current``: the step as this process wrote it (not read again)."""
+        return self._update("run_steps", step_id, fields, current=current)
 
     def list_steps(self, run_id: str, order: str = "asc", limit: int = 100, after: str | None = None,
                    before: str | None = None) -> list[RunStep]:
@@ -408,3 +435,16 @@ class Store:
                                 (thread_id,)).fetchall()
             out[key] = [from_row(MODELS[table], r).model_dump(mode="json") for r in rows]
         return out
+
+
+_TABLES = {Message: "messages", RunStep: "run_steps"}
+
+
+def _insert_error(table: str, obj: BaseModel, exc: Exception) -> InputError:
+    """The InputError for a refused insert: a duplicate id, or a parent that does not exist."""
+    if "UNIQUE" in str(exc).upper():
+        return InputError(f"A {NAMES[table]} with id {getattr(obj, 'id', '')!r} already exists.",
+                          code="duplicate_id", id=getattr(obj, "id", None))
+    parent = getattr(obj, "thread_id", None) or getattr(obj, "run_id", None)
+    return InputError(f"Cannot store {NAMES[table]} {getattr(obj, 'id', '')}: {exc} "
+                      f"(does {parent!r} exist?).", code="not_found", id=parent)

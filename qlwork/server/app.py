@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from .errors import install
 from .keys import KeyStore
 from .limits import BodySizeLimit
 from .runners import DEFAULT_RUNNERS
+
+SYMBOLS_TTL = 60.0
+"""Seconds the market's symbol list (checked against attached holdings) is kept between reads."""
 
 DESCRIPTION = """An Assistants-API-compatible server for qlwork (OpenAI Assistants v2 shapes).
 
@@ -56,9 +60,15 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
     default_assistant = ensure_default_assistant(store)
     built: list[RunEngine] = []  # the engine recovers runs while it is built, so the resolver must not need it
 
+    symbols: list[tuple[float, set[str]]] = []  # (when read, the market's symbols): read once a minute
+
     def known_symbols() -> set[str]:
+        if symbols and time.monotonic() - symbols[0][0] < SYMBOLS_TTL:
+            return symbols[0][1]
         source = built[0].market if built else (market if market is not None else get_provider("demo"))
-        return set(source.instruments()["tradingsymbol"])
+        known = set(source.instruments()["tradingsymbol"])
+        symbols[:] = [(time.monotonic(), known)]
+        return known
 
     resolver = files_routes.portfolio_resolver(store, known_symbols)
     engine = RunEngine(store, default_backend=backend, workers=workers, max_pending_per_user=max_pending_per_user,

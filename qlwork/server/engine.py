@@ -191,8 +191,8 @@ class RunEngine:
             with self.runner(assistant, user_id, model) as runner, self.store.transaction():
                 if before is not None:
                     before()
-                run = runner.create_run(thread.id, assistant.id, **options)
-                self.leases.assign(run.id)
+                run = runner.create_run(thread.id, assistant.id, assistant=assistant, columns=self.leases.columns(),
+                                        **options)
         except BaseException:
             self._release(user_id)
             raise
@@ -200,13 +200,15 @@ class RunEngine:
         return run
 
     def _execute(self, run_id: str) -> Run | None:
-        """Execute a queued run this server holds (nothing if another server took it over)."""
-        if not self.leases.holds(run_id):
+        """Execute a queued run this server holds (nothing if another server took it over: the lease
+        is confirmed in the transaction that starts the run)."""
+        try:
+            run = self.store.get_run(run_id)
+            thread, assistant = self.store.get_thread(run.thread_id), self.store.get_assistant(run.assistant_id)
+        except InputError:  # deleted meanwhile (its thread or assistant): nothing left to execute
             return None
-        run = self.store.get_run(run_id)
-        thread = self.store.get_thread(run.thread_id)
-        with self.runner(self.store.get_assistant(run.assistant_id), thread.user_id or "", run.model) as runner:
-            return runner.execute(run_id)
+        with self.runner(assistant, thread.user_id or "", run.model) as runner:
+            return runner.execute(run_id, claim=lambda: self.leases.holds(run_id), thread=thread, assistant=assistant)
 
     def submit_tool_outputs(self, user_id: str, run: Run, outputs: list[dict], wait: float = 5.0) -> Run:
         """Resume a run waiting for client outputs; invalid outputs answer at once (400)."""

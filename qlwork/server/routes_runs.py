@@ -7,7 +7,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import StreamingResponse
 
-from ..assistant.objects import Thread
+from ..assistant.objects import Assistant, Thread
 from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params, tools_in
 from .errors import APIError
@@ -35,9 +35,10 @@ def _run_json(st: ServerState, run) -> JSON:
     return JSON(run_out(run), headers={"openai-poll-after-ms": str(st.poll_after_ms)})
 
 
-def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
-    """Create and start a run from a request body (additional messages join its transaction)."""
-    assistant = st.access.assistant(user, body.assistant_id)
+def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate, assistant: Assistant | None = None):
+    """Create and start a run from a request body (additional messages join its transaction);
+    ``assistant``: the body's assistant, already checked for this user."""
+    assistant = assistant or st.access.assistant(user, body.assistant_id)
     extra = body.additional_messages or []
     for m in extra:
         check_attachments(st, user, m)
@@ -61,10 +62,10 @@ def start_run(st: ServerState, user: str, thread: Thread, body: RunCreate):
 @router.post("/runs", response_class=JSON, responses=STREAMED, summary="Create a thread and run it")
 def create_thread_and_run(body: ThreadAndRunCreate, user: str = Depends(current_user),
                           st: ServerState = Depends(state)):
-    st.access.assistant(user, body.assistant_id)  # check before creating anything
+    assistant = st.access.assistant(user, body.assistant_id)  # check before creating anything
     thread = create_thread(st, user, body.thread, body.tool_resources)
     try:
-        run = start_run(st, user, thread, body)
+        run = start_run(st, user, thread, body, assistant)
     except BaseException:
         st.store.delete_thread(thread.id)  # nothing half-made is left behind
         raise

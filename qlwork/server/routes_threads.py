@@ -38,9 +38,7 @@ def create_thread(st: ServerState, user: str, body: ThreadCreate | None,
         metadata[TOOL_RESOURCES] = merge_tool_resources(stored_tool_resources(st, user, body.tool_resources),
                                                         stored_tool_resources(st, user, tool_resources))
     with st.store.transaction():
-        thread = st.store.create_thread(metadata, user_id=user)
-        if (body.metadata or {}).get("user_id") != user:  # the store stamps the owner; keep the client's value
-            thread = st.store.update_thread_metadata(thread.id, {"user_id": (body.metadata or {}).get("user_id")})
+        thread = st.store.create_thread(metadata, user_id=user, stamp_user=False)  # the client's metadata as sent
         for m in messages:
             add_message(st, thread.id, m)
     return thread
