@@ -132,42 +132,65 @@ def test_kill_9_mid_load_then_restart_loses_no_acknowledged_run(home):
         assert server.stop() == 0
 
 
-def test_sigterm_finishes_in_flight_runs_and_leaves_queued_ones_for_the_next_start(home):
-    key = _key(home, "ops")
-    server = Served(home, "--threads", "1", "--grace-seconds", "20")
-    client = server.client(key)
-    assistant = client.beta.assistants.create(model="gpt-4o", name="ops")
-    acked: list[tuple[str, str]] = []
-    _load(client, assistant.id, acked, threading.Event(), 16)
-    assert len(acked) == 16
-    server.proc.send_signal(signal.SIGTERM)
-    refused = None
-    for _ in range(200):  # bounded: new runs are refused while the server drains
-        try:
-            response = httpx.post(f"{server.base}/v1/threads/runs", headers={"authorization": f"Bearer {key}"},
-                                  json={"assistant_id": assistant.id}, timeout=5)
-        except httpx.TransportError:
-            break
-        if response.status_code == 503:
-            refused = response
-            break
-        time.sleep(0.01)
-    assert server.stop(timeout=40) == 0  # exit status 0
-    assert refused is not None, "no 503 while draining"
-    assert int(refused.headers["retry-after"]) > 0
-    assert refused.json()["error"]["code"] == "server_shutting_down"
-    run_ids = [r for _, r in acked]
-    statuses = dict(_rows(home, f"SELECT id, status FROM runs WHERE id IN ({','.join('?' * 16)})", *run_ids))
-    counts = Counter(statuses.values())
-    assert set(counts) <= {"completed", "queued"}, counts  # nothing cancelled, failed or cut short
-    assert counts["queued"] >= 1, counts  # left for the next start
+SLOW_ANSWER = {"analysis_type": "portfolio_health", "overall_score": 6.0, "risk_level": "moderate",
+               "recommendations": [{"action": "hold", "symbol": "TCS", "reason": "Steady",
+                                    "confidence": 0.5, "timeframe": "1 month"}],
+               "insights": ["Balanced"], "risk_metrics": {}}
 
-    server = Served(home, "--threads", "2")
-    try:
-        statuses = _wait_terminal(home, run_ids)
-        assert set(statuses.values()) == {"completed"}, Counter(statuses.values())
-    finally:
-        assert server.stop() == 0
+
+def test_sigterm_finishes_in_flight_runs_and_leaves_queued_ones_for_the_next_start(home, fm, monkeypatch):
+    """A run in flight takes a second (a slow model), so the stop certainly has one to wait for: new
+    runs get 503 meanwhile, it completes, the queued ones wait for the next start."""
+    from qlwork.assistant.preferences import AIPreferences, save_preferences
+
+    def slow(body, path):
+        time.sleep(1.0)
+        return fm.text(SLOW_ANSWER)
+
+    monkeypatch.setenv("QLWORK_HOME", str(home))
+    monkeypatch.setenv("QLWORK_TEST_KEY", "sk-test-ops-0123456789abcdef")
+    with fm.FakeModel(policy=slow) as model:
+        save_preferences("ops", AIPreferences(preferred_ai_provider="openai-chat", base_url=model.base_url,
+                                              model="fake-model", api_key_env="QLWORK_TEST_KEY", stream=False,
+                                              max_retries=0, timeout=10))
+        key = _key(home, "ops")
+        server = Served(home, "--threads", "1", "--grace-seconds", "20")
+        client = server.client(key)
+        assistant = client.beta.assistants.create(model="fake-model", name="ops")
+        acked: list[tuple[str, str]] = []
+        _load(client, assistant.id, acked, threading.Event(), 4)
+        assert len(acked) == 4
+        deadline = time.monotonic() + 10
+        while not _rows(home, "SELECT id FROM runs WHERE status = 'in_progress'") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.proc.send_signal(signal.SIGTERM)
+        refused = None
+        for _ in range(100):  # bounded: new runs are refused while the in-flight run finishes
+            try:
+                response = httpx.post(f"{server.base}/v1/threads/runs", headers={"authorization": f"Bearer {key}"},
+                                      json={"assistant_id": assistant.id}, timeout=5)
+            except httpx.TransportError:
+                break
+            if response.status_code == 503:
+                refused = response
+                break
+            time.sleep(0.01)
+        assert server.stop(timeout=40) == 0  # exit status 0
+        assert refused is not None, "no 503 while draining"
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.json()["error"]["code"] == "server_shutting_down"
+        run_ids = [r for _, r in acked]
+        statuses = dict(_rows(home, f"SELECT id, status FROM runs WHERE id IN ({','.join('?' * 4)})", *run_ids))
+        counts = Counter(statuses.values())
+        assert set(counts) <= {"completed", "queued"}, counts  # nothing cancelled, failed or cut short
+        assert counts["completed"] >= 1 and counts["queued"] >= 1, counts  # finished / left for the next start
+
+        server = Served(home, "--threads", "2")
+        try:
+            statuses = _wait_terminal(home, run_ids)
+            assert set(statuses.values()) == {"completed"}, Counter(statuses.values())
+        finally:
+            assert server.stop() == 0
 
 
 def test_two_servers_on_one_store_execute_each_run_once_and_take_over_a_dead_one(home):
