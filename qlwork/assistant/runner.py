@@ -11,14 +11,13 @@ client-side: the run waits in ``requires_action`` until :meth:`Runner.submit_too
 from __future__ import annotations
 
 import json
-import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BackendError, InputError, ModelBehaviorError
+from ..redaction import redact
 from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
 from . import grounding
@@ -27,56 +26,10 @@ from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, 
                       text_part)
 from .render import parse_json
 from .response import ConversationContext, TradingResponse, parse_response, render_text, wants_trading_response
+from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .store import Store
 
-DEFAULT_HISTORY_CHARS = 24_000
 BUILTIN_TOOL_TYPES = ("code_interpreter", "file_search")
-
-
-def trim_history(messages: list[Message], max_chars: int = DEFAULT_HISTORY_CHARS) -> list[Message]:
-    """The newest messages whose content fits in ``max_chars``, oldest first.
-
-    The latest user message is always kept, even alone over budget; older messages are dropped
-    from the oldest end so the kept history is contiguous.
-    """
-    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
-    budget = max_chars - (_message_chars(messages[last_user]) if last_user is not None else 0)
-    kept: list[Message] = []
-    for i in range(len(messages) - 1, -1, -1):
-        if i == last_user:
-            kept.append(messages[i])
-            continue
-        size = _message_chars(messages[i])
-        if size <= budget:
-            kept.append(messages[i])
-            budget -= size
-        elif last_user is None or i < last_user:
-            break
-    return kept[::-1]
-
-
-def _message_chars(message: Message) -> int:
-    total = 0
-    for part in message.content:
-        if part.type == "text":
-            total += len(part.text.value)
-        elif part.type == "json":
-            total += len(json.dumps(part.json, default=str))
-        else:
-            total += 64
-    return total
-
-
-_SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}|"
-                             r"(?i:\b[\w-]*(?:key|token|secret|password))\s*[=:]\s*[^\s,;'\"]+")
-
-
-def redact(text: str) -> str:
-    """Remove things that look like credentials (and values of *KEY*/*TOKEN*/*SECRET* env vars)."""
-    for name, value in os.environ.items():
-        if len(value) >= 8 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")):
-            text = text.replace(value, "[redacted]")
-    return _SECRET_PATTERN.sub("[redacted]", text)
 
 
 @dataclass

@@ -280,7 +280,7 @@ def _now() -> str:
 
 def _crashed(job: dict, exc: BaseException, executor: str) -> dict:
     """A failed outcome for a job that raised instead of returning (crashed or lost worker)."""
-    from ..assistant.runner import redact
+    from ..redaction import redact
     from .job import failed_outcome
 
     text = redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))

@@ -9,7 +9,8 @@ from qlwork.assistant.backends.base import FinalMessage, ToolCallRequest, ToolCa
 from qlwork.assistant.backends.scripted import ScriptedBackend, call
 from qlwork.assistant.objects import Message
 from qlwork.assistant.response import TradingResponse
-from qlwork.assistant.runner import Runner, redact, trim_history
+from qlwork.assistant.runner import Runner, trim_history
+from qlwork.redaction import redact
 from qlwork.errors import BackendError, InputError
 from qlwork.tools.registry import ToolContext
 

@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - older openai releases
     import httpx as http_lib
 
 from ...errors import BackendError
-from ..runner import redact
+from ...redaction import redact
 
 log = logging.getLogger("qlwork.assistant.backends")
 
