@@ -69,24 +69,8 @@ def _watch(st: ServerState, run_id: str, thread: Thread | None, known_steps: dic
     while True:
         run = store.get_run(run_id)
         wire = run_out(run)
-        if run.status != "queued" and "in_progress" not in emitted and run.status != "cancelled":
-            emitted.add("in_progress")
-            yield sse("thread.run.in_progress", {**wire, "status": "in_progress"})
-        yield from text.more(st, run)  # before the steps: the answer's step may already be complete
-        for step in store.list_steps(run_id, limit=100):
-            out = step_out(step, include)
-            if step.id not in steps:
-                steps[step.id] = "in_progress"
-                created.add(step.id)
-                yield from _step_started(out)
-            if step.id in created and (step.status != "in_progress" or run.status == "requires_action"):
-                created.discard(step.id)  # its calls rest (done, or waiting for the client): announce them
-                yield from _call_deltas(out)
-            if step.status != steps[step.id]:
-                if step.type == "message_creation":
-                    yield from text.finish(st, step.step_details.message_creation.message_id)
-                steps[step.id] = step.status
-                yield sse(f"thread.run.step.{step.status}", out)
+        if run.status != "queued":  # steps and text are read after the run, so they never run ahead of it
+            yield from _progress(st, run, wire, emitted, steps, created, text, include)
         if run.status == "cancelling" and "cancelling" not in emitted:
             emitted.add("cancelling")
             yield sse("thread.run.cancelling", wire)
@@ -100,6 +84,29 @@ def _watch(st: ServerState, run_id: str, thread: Thread | None, known_steps: dic
                                           "code": "stream_timeout"}})
             return
         st.engine.wait(run_id, interval) if st.engine.running(run_id) else time.sleep(interval)
+
+
+def _progress(st: ServerState, run, wire: dict, emitted: set, steps: dict, created: set, text: "_TextStream",
+              include: list[str] | None) -> Iterator[str]:
+    """What changed since the last look at a run that has left ``queued``: its start, answer text, steps."""
+    if "in_progress" not in emitted and run.status != "cancelled":
+        emitted.add("in_progress")
+        yield sse("thread.run.in_progress", {**wire, "status": "in_progress"})
+    yield from text.more(st, run)  # before the steps: the answer's step may already be complete
+    for step in st.store.list_steps(run.id, limit=100):
+        out = step_out(step, include)
+        if step.id not in steps:
+            steps[step.id] = "in_progress"
+            created.add(step.id)
+            yield from _step_started(out)
+        if step.id in created and (step.status != "in_progress" or run.status == "requires_action"):
+            created.discard(step.id)  # its calls rest (done, or waiting for the client): announce them
+            yield from _call_deltas(out)
+        if step.status != steps[step.id]:
+            if step.type == "message_creation":
+                yield from text.finish(st, step.step_details.message_creation.message_id)
+            steps[step.id] = step.status
+            yield sse(f"thread.run.step.{step.status}", out)
 
 
 def _step_started(out: dict) -> Iterator[str]:
