@@ -4,9 +4,8 @@ The store and its extensions write one SQL dialect (SQLite's: ``?`` placeholders
 stable order, ``INSERT OR IGNORE``) and get connections from a :class:`Database`:
 
 * :class:`SQLiteDatabase`: one file, one connection per thread, ``BEGIN IMMEDIATE`` write
-  transactions. Threads of a process queue on an in-process lock, processes on an ``flock`` of
-  ``<database>-wlock`` polled every 0.2-2 ms (SQLite's busy handler, still the fallback for writers
-  that do not take it, sleeps up to 100 ms between tries); the kernel drops it when a process dies.
+  transactions taken in turn (:mod:`qlwork.write_turn`: threads on a lock, processes on a polled
+  ``flock`` of ``<database>-wlock``; SQLite's busy handler stays the fallback).
 * :class:`PostgresDatabase` (``QLWORK_DATABASE_URL=postgresql://...``): a psycopg 3 connection pool.
   Statements are translated once (:func:`to_postgres`): ``%s`` placeholders, ``ON CONFLICT DO
   NOTHING``, 64-bit integers, and every table gets a ``rowid`` identity column so orderings by
@@ -20,12 +19,10 @@ Rows support access by position and by column name on both.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -33,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .write_turn import write_turn
 
 URL_ENV = "QLWORK_DATABASE_URL"
 WRITE_LOCK_KEY = 0x716C776F726B  # "qlwork": the advisory lock every PostgreSQL write transaction takes
@@ -121,65 +119,6 @@ class Database:
 
 
 # -- SQLite --------------------------------------------------------------------------------------
-class _WriteTurn:
-    """The right to write one SQLite file: a lock among this process's threads, then an exclusive
-    ``flock`` on ``<file>-wlock`` among processes (polled, so a wait still ends at the timeout). The
-    lock file is opened for each turn and closed after it, so no descriptor outlives a transaction."""
-
-    def __init__(self, path: str) -> None:
-        self.lock = threading.Lock()
-        self._path = f"{path}-wlock"
-        self._fd: int | None = None
-
-    def acquire(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        if not self.lock.acquire(timeout=timeout):
-            return False
-        try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:  # no lock file possible (read-only directory): SQLite's busy handler alone
-            return True
-        try:
-            pause = 0.0002
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    self._fd = fd
-                    return True
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        break
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.002)
-        except BaseException:
-            os.close(fd)
-            self.lock.release()
-            raise
-        os.close(fd)
-        self.lock.release()
-        return False
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        try:
-            if fd is not None:
-                os.close(fd)  # drops the flock
-        finally:
-            self.lock.release()
-
-
-_WRITE_LOCKS: dict[str, _WriteTurn] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-os.register_at_fork(after_in_child=_WRITE_LOCKS.clear)  # a forked child starts with no lock held
-
-
-def _write_lock(path: Path) -> _WriteTurn:
-    """One write turn per database file in this process, shared by every Store opened on it."""
-    key = os.path.realpath(path)
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, _WriteTurn(key))
-
-
 class SQLiteDatabase(Database):
     dialect = "sqlite"
 
@@ -190,7 +129,7 @@ class SQLiteDatabase(Database):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
+        self._write_lock, self._write_lock_pid = write_turn(self.path), os.getpid()
         self.connection().execute("PRAGMA journal_mode = WAL")
 
     def connection(self) -> sqlite3.Connection:
@@ -214,9 +153,9 @@ class SQLiteDatabase(Database):
             yield conn
             return
         # threads queue on a lock of this process (woken at once), processes on a polled flock, rather
-        # than in SQLite's busy handler, which sleeps up to 100 ms between tries (see _WriteTurn)
+        # than in SQLite's busy handler, which sleeps up to 100 ms between tries (see qlwork.write_turn)
         if self._write_lock_pid != os.getpid():  # a forked child gets a fresh lock
-            self._write_lock, self._write_lock_pid = _write_lock(self.path), os.getpid()
+            self._write_lock, self._write_lock_pid = write_turn(self.path), os.getpid()
         lock = self._write_lock
         if not lock.acquire(self.busy_timeout):
             raise sqlite3.OperationalError(f"database is locked (no write turn in {self.busy_timeout:.0f} s)")

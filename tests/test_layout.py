@@ -12,7 +12,7 @@ ROOT = Path(qlwork.__file__).resolve().parent
 
 # layer of each top-level part of the package; a module may import its own part or a lower layer
 LAYERS = {
-    "config": 0, "db": 0, "errors": 0, "fileio": 0, "formatting": 0, "redaction": 0,
+    "config": 0, "db": 0, "errors": 0, "fileio": 0, "formatting": 0, "redaction": 0, "write_turn": 0,
     "analytics": 1,
     "market": 2, "portfolio": 2,
     "tools": 3,
