@@ -16,7 +16,7 @@ What a takeover does, by status:
 * ``cancelling``: the run ends ``cancelled``.
 
 ``requires_action`` runs hold no live lease (they wait for the client, not a server); every server
-expires them at their expiry (:meth:`Store._action_expiry`: ``metadata["expires_at"]`` or the action
+expires them at their expiry (:func:`.recovery.action_expiry`: ``metadata["expires_at"]`` or the action
 timeout after the step holding the pending calls). Runs without a lease (made by a :class:`Session`
 in a notebook, or by a server of an older version) are left to their creator unless it is a process
 on this host that is gone (``owner_host``/``owner_pid``).
@@ -38,7 +38,8 @@ from collections.abc import Iterable
 from ..errors import InputError
 from .objects import Run, now
 from .ownership import proc_stat, process_alive
-from .store import DEFAULT_ACTION_TIMEOUT, Store
+from .recovery import DEFAULT_ACTION_TIMEOUT, action_expiry
+from .store import Store
 
 log = logging.getLogger("qlwork.leases")
 
@@ -195,4 +196,4 @@ def expiry(store: Store, run_id: str, metadata: str | dict | None, since: int,
            action_timeout: float = DEFAULT_ACTION_TIMEOUT) -> int:
     """When a ``requires_action`` run expires (Unix seconds)."""
     raw = json.dumps(metadata) if isinstance(metadata, dict) else metadata
-    return Store._action_expiry(store.connection(), run_id, raw, since, int(action_timeout))
+    return action_expiry(store.connection(), run_id, raw, since, int(action_timeout))
