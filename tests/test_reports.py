@@ -579,9 +579,47 @@ def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, ca
 
     try:
         again = html_to_pdf((day / "asha" / "portfolio_review.html").read_text(encoding="utf-8"))
+        _screenshots_of_report(day / "asha" / "portfolio_review.html")
     finally:
         close_browser()
     first = (day / "asha" / "portfolio_review.pdf").read_bytes()
     assert mask_volatile_pdf(again) == mask_volatile_pdf(first) and b"/CreationDate (D:*)" in mask_volatile_pdf(first)
     assert _manifest(day)["users"]["asha"]["pdf"] == "asha/portfolio_review.pdf"
     assert '<a href="asha/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()
+
+
+def _screenshots_of_report(html: Path) -> None:
+    """The report as a reader's browser shows it at 1280 px and 800 px (screenshots in tests/artifacts/):
+    nothing wider than the page, every chart scaled into it, the tearsheet's four figures drawn."""
+    from qlwork.reports.pdf import _browser
+
+    artifacts = Path(__file__).resolve().parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    context = _browser().new_context(offline=True)
+    try:
+        page = context.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                   else route.abort())
+        page.goto(f"file://{html}", wait_until="load")
+        for width in (1280, 800):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(200)
+            look = page.evaluate("""() => {
+                const imgs = [...document.images];
+                const heads = [...document.querySelectorAll('h1,h2,h3')];
+                const tear = heads.find(h => h.textContent.trim() === 'Tearsheet');
+                const after = tear ? imgs.filter(i => tear.compareDocumentPosition(i) & Node.DOCUMENT_POSITION_FOLLOWING) : [];
+                return {scroll: document.documentElement.scrollWidth, view: window.innerWidth,
+                        images: imgs.length, broken: imgs.filter(i => !i.complete || !i.naturalWidth).length,
+                        widest: Math.max(...imgs.map(i => i.getBoundingClientRect().right)),
+                        tearsheet: after.length};
+            }""")
+            assert look["scroll"] <= look["view"], look  # no sideways scrolling
+            assert look["images"] >= 8 and look["broken"] == 0 and look["widest"] <= look["view"], look
+            assert look["tearsheet"] >= 4, look
+            shot = artifacts / f"report_{width}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 50_000
+    finally:
+        context.close()
+
