@@ -1,4 +1,5 @@
-"""A real qlwork server on 127.0.0.1 (uvicorn in a thread, free port, tmp QLWORK_HOME) and real
+"""A real qlwork server on 127.0.0.1 (uvicorn in a thread, free port, tmp QLWORK_HOME; or, for the SDK
+flow modules, a `qlwork serve` subprocess on the same home) and real
 openai SDK clients pointed at it."""
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import warnings
 import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+SCRIPTED_KEY = "sk-test-server-0123456789abcdef"
+"""The API key variable of scripted-model users (QLWORK_TEST_KEY), known to both kinds of server."""
 
 
 class LiveServer:
@@ -81,6 +86,36 @@ def live(server_home):
     server.stop()
 
 
+class ServedLive(LiveServer):
+    """The same interface over a real ``qlwork serve`` subprocess on the session's home: keys are created
+    in the shared store from this process, clients speak HTTP to the other process."""
+
+    def __init__(self, home) -> None:  # noqa: D107 - LiveServer's threads are not started
+        from served import Served
+
+        from qlwork.assistant.store import Store
+
+        # the server's own environment: the scripted-model users' key variable, and the grounding policy
+        # every test runs under (set per test in this process, after a session fixture starts)
+        self.served = Served(home, "--threads", "4", env={"QLWORK_TEST_KEY": SCRIPTED_KEY, "QLWORK_GROUNDING": "flag"})
+        self.store = Store(os.path.join(home, "qlwork.db"))
+        self.port = self.served.port
+        self.base_url = f"{self.served.base}/v1"
+
+    def stop(self) -> None:
+        assert self.served.stop() == 0  # a clean graceful stop
+        self.store.close()
+
+
+@pytest.fixture(scope="session")
+def served_live(server_home):
+    """``qlwork serve`` as a subprocess: for the tests that show OpenAI's SDK flows run unchanged
+    against the real command (a module opts in by overriding ``live`` with it)."""
+    server = ServedLive(server_home)
+    yield server
+    server.stop()
+
+
 @pytest.fixture()
 def alice(live):
     return live.client("alice")
@@ -122,7 +157,7 @@ def scripted_model_user(fm, monkeypatch, stream: bool = False):
     """A new user whose preferences select openai-chat on a scripted fake model: yields (user, model)."""
     from qlwork.assistant.preferences import AIPreferences, save_preferences
 
-    monkeypatch.setenv("QLWORK_TEST_KEY", "sk-test-server-0123456789abcdef")
+    monkeypatch.setenv("QLWORK_TEST_KEY", SCRIPTED_KEY)
     user = f"carol{time.monotonic_ns() % 10**9}"
     with fm.FakeModel() as model:
         save_preferences(user, AIPreferences(preferred_ai_provider="openai-chat", base_url=model.base_url,

@@ -8,6 +8,13 @@ import io
 import openai
 import pytest
 
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
+
+
 NOTES = [("nifty.txt", b"NIFTY 50 support sits near 22000 with resistance at 22800 according to the desk.\n"),
          ("it.txt", b"IT sector momentum is strong: TCS and INFY lead on rising deal wins.\n"),
          ("banks.txt", b"Private banks lag; HDFCBANK margins compress as deposit costs rise.\n")]

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pytest
 
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 
 from qlwork.assistant.response import TradingResponse
+
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
+
 
 META = {"portfolio_id": "sample:diversified"}
 CALLBACKS = ("on_run_step_created", "on_run_step_delta", "on_run_step_done", "on_tool_call_created",

@@ -10,6 +10,13 @@ import pytest
 
 from qlwork.assistant.response import TradingResponse
 
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
+
+
 ORDER_BOOK = {"type": "function", "function": {
     "name": "get_order_book", "description": "Best bid/ask from the platform's own order book.",
     "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}}

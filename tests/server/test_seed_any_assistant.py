@@ -4,6 +4,14 @@
 from __future__ import annotations
 
 import json
+import pytest
+
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
+
 
 TUTOR = dict(name="Math Tutor", instructions="You are a personal math tutor. Write and run code to answer math "
              "questions.", tools=[{"type": "code_interpreter"}])

@@ -11,6 +11,13 @@ import pytest
 
 from qlwork.assistant.response import TradingResponse
 
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
+
+
 HOLDINGS = [  # Kite holdings() rows (extra fields are ignored)
     {"tradingsymbol": "TCS", "exchange": "NSE", "isin": "INE467B01029", "quantity": 12, "t1_quantity": 0,
      "average_price": 3100.5, "last_price": 3400.0, "product": "CNC"},

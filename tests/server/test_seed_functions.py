@@ -4,8 +4,15 @@ like the engine's tools, runs them itself, and the answer is built from what it 
 from __future__ import annotations
 
 import json
+import pytest
 
 from qlwork.assistant.response import TradingResponse
+
+
+@pytest.fixture()
+def live(served_live):
+    """This module's flows run against a real ``qlwork serve`` subprocess."""
+    return served_live
 
 
 def fn(name: str, **properties) -> dict:
