@@ -22,11 +22,11 @@ from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
 from . import grounding
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
+from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
 from .render import parse_json
 from .response import ConversationContext, TradingResponse, parse_response, render_text, wants_trading_response
-from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .store import Store
 
 BUILTIN_TOOL_TYPES = ("code_interpreter", "file_search")
@@ -213,8 +213,7 @@ class Runner:
         prior = [{"run_id": run_id, "name": c.function.name, "arguments": parse_json(c.function.arguments),
                   "output": parse_json(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
         state = _RunState(run=run, assistant=assistant or store.get_assistant(run.assistant_id), thread=thread,
-                          tools=tools,
-                          client_tools=client, context=context,
+                          tools=tools, client_tools=client, context=context,
                           messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
                           usage=run.usage or Usage(), turn=run.turns)
         if run.turns:  # resuming after requires_action: replay this run's finished calls

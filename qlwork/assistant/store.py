@@ -45,8 +45,6 @@ from .schema import (
     to_row,
 )
 
-"""Seconds a ``requires_action`` run waits for tool outputs before :meth:`Store.recover` expires it."""
-
 
 class Store:
     """The object store on SQLite (default) or PostgreSQL (``QLWORK_DATABASE_URL``; see

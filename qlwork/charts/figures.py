@@ -194,7 +194,7 @@ def indicator_figure(dates, close, rsi, macd, signal, hist, symbol: str, synthet
                   color="#555555", fontsize=8)
         v_ax.set_yticks([])
     else:
-        v = tail(volume)[-n:]
+        v = tail(volume)
         xv = x[-v.size:]
         up = np.concatenate([[True], c[-v.size:][1:] >= c[-v.size:][:-1]])
         v_ax.vlines(xv[up], 0.0, v[up], color=POS_COLOR, lw=1.0, alpha=0.7, label="Up day")

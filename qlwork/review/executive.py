@@ -132,7 +132,6 @@ def appendix_html(review) -> str:
             ["Assistant backend", backend],
             ["Generated at", (volatile(F.when(review.generated_at, seconds=True), "generated_at"),)],
             ["Thread", (volatile(review.thread_id, "thread_id"),)], ["Run", (volatile(review.run_id, "run_id"),)],
-            ["Full audit trail", ("<code>qlwork threads show " + volatile(review.thread_id, "thread_id") + "</code>",)],
             ["qlwork version", __version__]]
     return (f'<div class="qlwork-report qlwork-appendix"><h2>Appendix: run details and audit trail</h2>'
             f'<h3>Run details</h3>{table(["Field", "Value"], rows)}{audit_html(review)}</div>')

@@ -11,6 +11,7 @@ No I/O beyond the market provider, no model, no plotting (see :mod:`qlwork.chart
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,12 +179,12 @@ def period_start(as_of: dt.date, period: str) -> dt.date:
         return as_of - dt.timedelta(days=7)
     if period == "1M":
         year, month = (as_of.year, as_of.month - 1) if as_of.month > 1 else (as_of.year - 1, 12)
-        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-        return dt.date(year, month, min(as_of.day, last))
+        return dt.date(year, month, min(as_of.day, calendar.monthrange(year, month)[1]))
     if period == "YTD":
         return dt.date(as_of.year - 1, 12, 31)
     if period == "1Y":
-        return as_of.replace(year=as_of.year - 1, day=min(as_of.day, 28 if as_of.month == 2 else as_of.day))
+        year = as_of.year - 1
+        return dt.date(year, as_of.month, min(as_of.day, calendar.monthrange(year, as_of.month)[1]))
     raise InputError(f"Unknown return period {period!r}.", fix=f"Use one of: {', '.join(PERIODS)}.")
 
 
@@ -198,6 +199,7 @@ def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK) -> dict
     symbols = list(qty)
     close = market.close_prices(symbols + [benchmark], start=earliest, end=day)
     dates = [parse_date(d) for d in _dates(close.index)]
+    days = np.array(dates, dtype="datetime64[D]")
     if len(dates) < 2:
         return {p: None for p in PERIODS}
     growth = np.concatenate([[1.0], np.cumprod(1.0 + holding_returns(close[symbols].to_numpy(dtype=float),
@@ -206,7 +208,7 @@ def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK) -> dict
     out: dict = {}
     for p in PERIODS:
         base = period_start(day, p)
-        k = int(np.searchsorted(np.array(dates, dtype="datetime64[D]"), np.datetime64(base), side="right")) - 1
+        k = int(np.searchsorted(days, np.datetime64(base), side="right")) - 1
         if k < 0 or k >= len(dates) - 1 or not np.isfinite(bench[k]):
             out[p] = None
             continue

@@ -230,7 +230,7 @@ def vector_store_file_content(vector_store_id: Id = VsId, file_id: Id = FileId, 
         except InputError:
             raise not_found("vector store file", file_id) from None
     rows = fs.conn().execute("SELECT text FROM chunks WHERE file_id = ? ORDER BY CAST(page AS INTEGER), "
-                                           "CAST(chunk AS INTEGER)", (file_id,)).fetchall()
+                             "CAST(chunk AS INTEGER)", (file_id,)).fetchall()
     return JSON({"object": "vector_store.file_content.page", "data": [{"type": "text", "text": r[0]} for r in rows],
                  "has_more": False, "next_page": None})
 

@@ -56,10 +56,8 @@ def chunk_text(text: str, size: int = CHUNK_WORDS, overlap: int = OVERLAP_WORDS)
 def create_vector_store(fs: FileStore, name: str | None = None, file_ids: Iterable[str] = (),
                         owner_kind: str | None = None, owner_id: str | None = None) -> dict:
     """A new vector store (optionally owned by an assistant or thread) with ``file_ids`` added."""
-    vs_id = new_id("vs")
     with fs.objects.transaction() as c:
-        c.execute("INSERT INTO vector_stores (id, created_at, name, owner_kind, owner_id) VALUES (?, ?, ?, ?, ?)",
-                  (vs_id, int(time.time()), name, owner_kind, owner_id))
+        vs_id = _insert_store(c, name, owner_kind, owner_id)
     for fid in file_ids:
         add_file(fs, vs_id, fid)
     return get_vector_store(fs, vs_id)
@@ -105,9 +103,14 @@ def owned_store(fs: FileStore, owner_kind: str, owner_id: str, create: bool = Tr
         row = c.execute(sql, (owner_kind, owner_id)).fetchone()
         if row is not None:
             return row[0]
-        vs_id = new_id("vs")
-        c.execute("INSERT INTO vector_stores (id, created_at, name, owner_kind, owner_id) VALUES (?, ?, ?, ?, ?)",
-                  (vs_id, int(time.time()), f"{owner_kind} {owner_id}", owner_kind, owner_id))
+        return _insert_store(c, f"{owner_kind} {owner_id}", owner_kind, owner_id)
+
+
+def _insert_store(conn, name: str | None, owner_kind: str | None, owner_id: str | None) -> str:
+    """Insert a new vector store row in the caller's transaction; its id."""
+    vs_id = new_id("vs")
+    conn.execute("INSERT INTO vector_stores (id, created_at, name, owner_kind, owner_id) VALUES (?, ?, ?, ?, ?)",
+                 (vs_id, int(time.time()), name, owner_kind, owner_id))
     return vs_id
 
 
