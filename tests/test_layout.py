@@ -12,14 +12,15 @@ ROOT = Path(qlwork.__file__).resolve().parent
 
 # layer of each top-level part of the package; a module may import its own part or a lower layer
 LAYERS = {
-    "config": 0, "db": 0, "errors": 0, "fileio": 0, "formatting": 0, "redaction": 0, "write_turn": 0,
+    "config": 0, "db": 0, "errors": 0, "fileio": 0, "formatting": 0, "redaction": 0, "symbols": 0, "write_turn": 0,
     "analytics": 1,
-    "market": 2, "portfolio": 2,
-    "tools": 3,
-    "assistant": 4, "charts": 4, "": 4,  # "": the package's own __init__ (open_session -> assistant)
-    "review": 5,
-    "reports": 6, "widget": 6, "server": 6, "explore": 6, "mcp": 6,
-    "cli": 7,
+    "portfolio": 2,
+    "market": 3,  # providers return holdings as Portfolio objects (market/kite_account.py)
+    "tools": 4,
+    "assistant": 5, "charts": 5, "": 5,  # "": the package's own __init__ (open_session -> assistant)
+    "review": 6,
+    "reports": 7, "widget": 7, "server": 7, "explore": 7, "mcp": 7,
+    "cli": 8,
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import InputError
-from .base import CANDLE_COLUMNS, Candles, MarketData, parse_date, resolve_symbols
+from ..symbols import resolve_symbols
+from .base import CANDLE_COLUMNS, Candles, MarketData, parse_date
 from .demo import DEMO_AS_OF, DemoMarketData
 
 __all__ = ["CANDLE_COLUMNS", "Candles", "DEMO_AS_OF", "DemoMarketData", "MarketData", "get_provider",

@@ -37,16 +37,15 @@ import pandas as pd
 
 from ..config import BENCHMARK, TIMEZONE
 from ..errors import InputError
+from ..symbols import QUOTE_KEY_PREFIX, resolve_symbols
 from .base import (
     CANDLE_COLUMNS,
     INSTRUMENT_COLUMNS,
     OHLCV_FIELDS,
-    QUOTE_KEY_PREFIX,
     check_interval,
     date_range_bounds,
     mark,
     parse_date,
-    resolve_symbols,
     round_to_tick,
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)

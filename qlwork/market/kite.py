@@ -39,13 +39,13 @@ from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
 from ..fileio import atomic_write
 from . import kite_auth
+from ..symbols import resolve_symbols
 from .base import (
     CANDLE_COLUMNS,
     OHLCV_FIELDS,
     check_interval,
     mark,
     parse_date,
-    resolve_symbols,
 )
 from .cache import CandleCache
 from .kite_account import BATCH, PROVIDER, KiteAccount, Partial  # noqa: F401  (BATCH: tests tune it here)

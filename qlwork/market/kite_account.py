@@ -15,7 +15,7 @@ from ..config import TIMEZONE
 from ..errors import InputError, ProviderError, QlworkError
 from . import kite_auth
 
-if TYPE_CHECKING:  # imported lazily at run time (portfolio sits above market in the import order)
+if TYPE_CHECKING:  # only a type here; the loaders are imported where holdings are read
     from ..portfolio import Portfolio
 
 log = logging.getLogger("qlwork.market.kite")

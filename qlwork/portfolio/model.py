@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import InputError
-from ..market.base import normalise_symbol
+from ..symbols import normalise_symbol
 
 VALUATION_COLUMNS = ["symbol", "quantity", "average_price", "last_price", "invested", "market_value", "weight",
                      "pnl", "pnl_pct", "sector"]

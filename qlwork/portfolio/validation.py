@@ -12,7 +12,7 @@ from typing import Any
 
 
 from ..errors import InputError
-from ..market.base import normalise_symbol, suggest_symbols, symbol_lookup
+from ..symbols import normalise_symbol, suggest_symbols, symbol_lookup
 from .model import FLOAT_FIELDS, Holding, Portfolio
 
 EXPECTED_HEADER = "tradingsymbol,exchange,quantity,average_price"

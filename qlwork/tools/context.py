@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..errors import InputError, ProviderError
 from ..market import get_provider
-from ..market.base import parse_date, resolve_symbols, unknown_symbol_text
+from ..market.base import parse_date
+from ..symbols import resolve_symbols, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
 

@@ -316,7 +316,7 @@ def _number(raw: Any) -> float | None:
 def validate_earnings(records: list[dict], filename: str, known_symbols: Iterable[str] | None = None,
                       csv_rows: bool = False) -> dict:
     """Check an earnings table (symbol, period, numeric metrics); every problem names row and field."""
-    from ..market.base import suggest_symbols, symbol_lookup
+    from ..symbols import suggest_symbols, symbol_lookup
     from ..portfolio import RowProblems
 
     problems = RowProblems(filename)

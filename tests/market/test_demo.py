@@ -18,8 +18,8 @@ from qlwork.market.base import (
     INSTRUMENT_COLUMNS,
     Candles,
     parse_date,
-    resolve_symbols,
 )
+from qlwork.symbols import resolve_symbols
 from qlwork.market.demo import _generate, nse_holidays
 from qlwork.market.sectors import bundled_industries
 
