@@ -108,3 +108,30 @@ def test_the_graph_sees_real_imports():
     assert "qlwork.review.weekly" in graph["qlwork.reports.batch"]  # lazy import inside a function
     assert "qlwork.market.kite_auth" in graph["qlwork.market.kite_client"]
     assert "qlwork.portfolio.model" in graph["qlwork.portfolio.validation"]
+
+
+# inside assistant/: what each folder may not import (its __init__ docstring says the same)
+ASSISTANT_FORBIDDEN = {
+    "qlwork.assistant.store": ("qlwork.assistant.runner", "qlwork.assistant.session", "qlwork.assistant.backends",
+                               "qlwork.assistant.offline", "qlwork.assistant.grounding", "qlwork.tools"),
+    "qlwork.assistant.offline": ("qlwork.assistant.runner", "qlwork.assistant.session", "qlwork.assistant.store",
+                                 "qlwork.assistant.backends.openai_base", "qlwork.assistant.backends.sdk_backend",
+                                 "qlwork.assistant.backends.openai_chat", "qlwork.assistant.backends.openai_responses"),
+    "qlwork.assistant.backends": ("qlwork.assistant.runner", "qlwork.assistant.session", "qlwork.assistant.store",
+                                  "qlwork.assistant.offline"),
+}
+
+
+def test_assistant_folders_keep_to_their_part():
+    graph = _imports(_modules())
+    broken = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                    for folder, banned in ASSISTANT_FORBIDDEN.items()
+                    if (m == folder or m.startswith(folder + ".")) and any(d == b or d.startswith(b + ".") for b in banned))
+    assert broken == []
+
+
+def test_no_module_is_too_long():
+    """STYLE.md: no module over ~400 lines (a little slack for a docstring's growth)."""
+    long = sorted(f"{p.relative_to(ROOT)}: {n}" for p in ROOT.rglob("*.py")
+                  if (n := len(p.read_text().splitlines())) > 420)
+    assert long == []

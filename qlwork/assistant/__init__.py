@@ -1,4 +1,6 @@
-"""The assistant: Assistants-style objects, SQLite store, run loop, backends and Session."""
+"""The assistant: Assistants-style objects, their store (`store/`), the run loop and its checks
+(runner, grounding, response), the offline rule engine (`offline/`), model backends (`backends/`)
+and the Session used by widget, notebooks and CLI."""
 
 from .defaults import ensure_default_assistant
 from .objects import Assistant, Message, Run, RunStep, Thread, ToolCall

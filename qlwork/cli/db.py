@@ -24,7 +24,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from ..assistant.dbcopy import copy_store
+    from ..assistant.store.dbcopy import copy_store
     from ..config import home
     target = args.to or database_url()
     if not target or not target.startswith(("postgresql://", "postgres://")):

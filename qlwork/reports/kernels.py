@@ -162,7 +162,7 @@ def reset_kernel(scratch: str, first: bool) -> None:
                      rc=dict(matplotlib.rcParams))
     else:
         ip.reset(new_session=False)
-        store_mod = sys.modules.get("qlwork.assistant.store")
+        store_mod = sys.modules.get("qlwork.assistant.store.store")
         if store_mod is not None:
             for obj in gc.get_objects():
                 if isinstance(obj, store_mod.Store):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..assistant.objects import Assistant, Message, Run, RunStep, Thread
-from ..assistant.schema import from_row
+from ..assistant.store.schema import from_row
 from ..assistant.store import Store
 from ..errors import InputError
 from .errors import APIError, not_found

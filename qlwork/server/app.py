@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..db import database_url
-from ..assistant.leases import LEASE_SECONDS
+from ..assistant.store.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
 from ..market import get_provider
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store

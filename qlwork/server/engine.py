@@ -1,6 +1,6 @@
 """Run execution for the server: backend choice, tool context, and a worker pool.
 
-``runs.create`` stores a queued run, leased to this server (:mod:`qlwork.assistant.leases`), and
+``runs.create`` stores a queued run, leased to this server (:mod:`qlwork.assistant.store.leases`), and
 hands it to a thread pool, so the request returns at once; clients poll (or stream). Runners are
 kept per backend configuration in a bounded cache (:mod:`qlwork.server.runners`). The backend of a
 run is the assistant's ``backend``; for the shared default assistant it is the user's preferred
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from ..assistant.backends.base import get_backend
-from ..assistant.leases import LEASE_SECONDS, Leases
+from ..assistant.store.leases import LEASE_SECONDS, Leases
 from ..assistant.objects import Assistant, Run, Thread
 from ..assistant.runner import Runner
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store
@@ -38,7 +38,7 @@ PortfolioResolver = Callable[[dict, str], Any]
 class RunEngine:
     """Creates runs, executes them in worker threads under leases, and lets callers wait for them.
 
-    At start it recovers what a previous server left (see :mod:`qlwork.assistant.leases`); a
+    At start it recovers what a previous server left (see :mod:`qlwork.assistant.store.leases`); a
     heartbeat thread renews its leases, takes over runs of servers that died and expires
     ``requires_action`` runs past their expiry. :meth:`drain` is the graceful stop.
     """

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import uvicorn
 
-from ..assistant.leases import LEASE_SECONDS
+from ..assistant.store.leases import LEASE_SECONDS
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT
 
 LOOPBACK_NAMES = ("localhost",)

@@ -8,7 +8,7 @@ is used and files live only in ``$QLWORK_HOME/files``.
 
 The file_search vector stores (which files each holds, with per-file status) follow the same rule:
 with a URL they live in the tables ``vector_stores`` and ``vector_store_files`` of the shared database
-(migration 4 of :mod:`qlwork.assistant.schema`; :data:`VECTOR_TABLES` is the same DDL, applied here
+(migration 4 of :mod:`qlwork.assistant.store.schema`; :data:`VECTOR_TABLES` is the same DDL, applied here
 too so a process that never opened the assistant store works), without one in ``files.db``. The FTS5
 index stays a per-host cache in ``files.db``, rebuilt on demand from the shared bytes.
 """

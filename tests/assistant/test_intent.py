@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qlwork.assistant.backends.intent import read_intent
+from qlwork.assistant.offline.intent import read_intent
 from qlwork.market import get_provider
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import qlwork
 from qlwork.assistant.evaluation import untraceable_figures
-from qlwork.assistant.backends.intent import read_intent
+from qlwork.assistant.offline.intent import read_intent
 from qlwork.assistant.render import tool_calls
 from qlwork.assistant.store import Store
 from qlwork.market import get_provider

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from qlwork.assistant.backends.intent import read_intent
+from qlwork.assistant.offline.intent import read_intent
 from qlwork.assistant.session import Session
 from qlwork.tools import code_interpreter as ci
 from qlwork.tools.file_search import RESEARCH_DIR

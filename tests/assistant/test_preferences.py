@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from qlwork.assistant.backends.offline import OfflineBackend
+from qlwork.assistant.offline.engine import OfflineBackend
 from qlwork.assistant.preferences import (AIPreferences, backend_from_preferences, load_preferences,
                                           save_preferences, session_from_preferences)
 from qlwork.errors import BackendError

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from qlwork.assistant.leases import Leases
+from qlwork.assistant.store.leases import Leases
 from qlwork.assistant.runner import Runner
 from qlwork.assistant.store import Store
 from qlwork.errors import InputError

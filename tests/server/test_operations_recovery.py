@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from qlwork.assistant.leases import Leases, holder_gone
+from qlwork.assistant.store.leases import Leases, holder_gone
 from qlwork.assistant.store import Store
 
 ANSWER = {"analysis_type": "portfolio_health", "overall_score": 6.0, "risk_level": "moderate",

@@ -267,7 +267,7 @@ def rule_model(body: dict, path: str) -> Reply:
     pairs, and earlier runs' tool outputs (from the compact block in a user-role message, framed as data).
     """
     from qlwork.assistant.backends.base import ModelInput, ToolCalls
-    from qlwork.assistant.backends.offline import OfflineBackend
+    from qlwork.assistant.offline.engine import OfflineBackend
     from qlwork.assistant.backends.scripted import call as make_call
     from qlwork.assistant.backends.transcript import PRIOR_FOOTER, PRIOR_HEADER, REPAIR_PREFIX
     from qlwork.assistant.objects import Assistant, Message, Thread, text_part

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from qlwork.assistant.schema import MIGRATIONS
+from qlwork.assistant.store.schema import MIGRATIONS
 from qlwork.assistant.store import Store
 from qlwork.cli.commands import main
 from qlwork.db import to_postgres
@@ -80,7 +80,7 @@ def test_migrate_from_sqlite_copies_and_verifies(pg_cluster, tmp_path, capsys):
 
     # a second copy into the same (now non-empty) database is refused, nothing changes
     with pytest.raises(InputError, match="not empty"):
-        from qlwork.assistant.dbcopy import copy_store
+        from qlwork.assistant.store.dbcopy import copy_store
         copy_store(old, new)
     assert main(["db", "migrate-from-sqlite", "--from", str(path), "--to", url]) == 2
     assert new.connection().execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 15

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from served import Served
 
-from qlwork.assistant.schema import MIGRATIONS
+from qlwork.assistant.store.schema import MIGRATIONS
 from qlwork.assistant.store import Store
 from qlwork.errors import InputError
 from qlwork.server.keys import KeyStore

@@ -84,7 +84,7 @@ class Backend(Protocol):
 
 
 BACKENDS: dict[str, str | Callable[..., Backend] | None] = {
-    "offline": "qlwork.assistant.backends.offline:OfflineBackend",
+    "offline": "qlwork.assistant.offline.engine:OfflineBackend",
     "scripted": "qlwork.assistant.backends.scripted:ScriptedBackend",
     "openai": "qlwork.assistant.backends.openai_responses:OpenAIResponsesBackend",
     "openai-chat": "qlwork.assistant.backends.openai_chat:OpenAIChatBackend",

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..db import IntegrityError, open_database
-from ..errors import InputError
-from .objects import (
+from ...db import IntegrityError, open_database
+from ...errors import InputError
+from ..objects import (
     ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
     Assistant,

@@ -35,8 +35,8 @@ import socket
 import time
 from collections.abc import Iterable
 
-from ..errors import InputError
-from .objects import Run, now
+from ...errors import InputError
+from ..objects import Run, now
 from .ownership import proc_stat, process_alive
 from .recovery import DEFAULT_ACTION_TIMEOUT, action_expiry
 from .store import Store

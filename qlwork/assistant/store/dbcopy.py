@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from ..errors import InputError
+from ...errors import InputError
 from .store import Store
 
 FIRST = ("assistants", "threads", "messages", "runs", "run_steps")

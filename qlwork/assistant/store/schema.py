@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InputError
-from .objects import Assistant, Message, Run, RunStep, Thread, now
+from ...errors import InputError
+from ..objects import Assistant, Message, Run, RunStep, Thread, now
 
 Statement = str | dict[str, str]
 """One migration statement: SQL in SQLite's dialect (translated for PostgreSQL by

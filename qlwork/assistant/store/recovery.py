@@ -8,7 +8,7 @@ import json
 import socket
 from typing import Any
 
-from .objects import ACTIVE_STATUSES, Run, now
+from ..objects import ACTIVE_STATUSES, Run, now
 from .ownership import process_alive
 
 DEFAULT_ACTION_TIMEOUT = 600

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
+from ..backends.base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import ENGINE_NOTE, _errors
 from .intent import Intent
 

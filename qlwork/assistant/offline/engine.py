@@ -11,7 +11,7 @@ import datetime as dt
 import json
 
 from ..response import wants_trading_response
-from .base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
+from ..backends.base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import compose
 from .compose_client import KNOWN as CLIENT_KNOWN, client_arguments, compose_client
 from .compose_files import FILE_KINDS, files_step
