@@ -15,7 +15,6 @@ Conventions (see DESIGN.md section 3):
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 

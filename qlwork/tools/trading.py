@@ -29,6 +29,7 @@ from .context import (
     rnd,
     source_of,
 )
+from .recommendations import benchmark_sector_weights, recommendations
 from .registry import ToolContext, tool
 
 RiskProfile = Literal["conservative", "moderate", "aggressive"]
@@ -109,11 +110,11 @@ def analyze_portfolio(
     beta = float(risk.beta(port_ret, bench_ret))
     period_return = float(np.prod(1.0 + port_ret) - 1.0)
     report = health.assess_health(
-        weights, list(val["sector"]), _benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile,
+        weights, list(val["sector"]), benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile,
         period_return=period_return,
     )
     sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
-    recs = _recommendations(val, report, sig, profile)
+    recs = recommendations(val, report, sig, profile)
     metrics = {
         "max_drawdown": rnd(mdd),
         "sharpe_ratio": rnd(float(risk.sharpe_ratio(port_ret, risk_free=rf))),
@@ -387,39 +388,3 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> tuple[list[str], 
                              allowed=known)
         return names, []
     return load_holdings(ctx, None).symbols, []
-
-
-def _benchmark_sector_weights(market) -> dict[str, float]:
-    weights = getattr(market, "benchmark_sector_weights", None)
-    if callable(weights):
-        return weights()
-    inst = market.instruments()
-    stocks = inst[inst["instrument_type"] == "EQ"]
-    counts = stocks["sector"].value_counts(normalize=True)
-    return {k: float(v) for k, v in counts.items()}
-
-
-def _recommendations(val, report, signals: dict, profile: str) -> list[dict]:
-    """Rebalance overweight positions, then act on strong signals for held stocks."""
-    n = len(val)
-    target = health.target_weight(n, profile)
-    recs = []
-    for row in val.sort_values("weight", ascending=False).itertuples():
-        if row.weight > target * 1.5:
-            excess = min(1.0, (row.weight - target) / max(row.weight, 1e-9))
-            recs.append({"action": "rebalance" if row.weight < 2 * target else "reduce", "symbol": row.symbol,
-                         "reason": f"Overweight position ({pct(row.weight, 1)} vs {pct(target, 1)} target)",
-                         "confidence": rnd(0.6 + 0.35 * excess, 2), "timeframe": "1-2 weeks"})
-    held = {r["symbol"] for r in recs}
-    for sym, s in signals.items():
-        if sym in held or s["action"] == "hold" or s["confidence"] < 0.6:
-            continue
-        action = "add" if s["action"] == "buy" else "reduce"
-        recs.append({"action": action, "symbol": sym, "reason": "; ".join(s["reasons"][:2]),
-                     "confidence": rnd(s["confidence"], 2), "timeframe": "1-4 weeks"})
-    if not recs:
-        top = val.sort_values("weight", ascending=False).iloc[0]
-        recs.append({"action": "hold", "symbol": top["symbol"],
-                     "reason": "No position breaches its target weight and no strong signal",
-                     "confidence": 0.6, "timeframe": "1 month"})
-    return recs[:8]
