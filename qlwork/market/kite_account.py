@@ -71,8 +71,9 @@ class KiteAccount:
 
     # -- quotes -----------------------------------------------------------------------------
     def _batched(self, kind: str, symbols) -> Partial:
-        names = self.resolve(symbols)
-        keys = [f"{self.exchange_of(s)}:{s}" for s in names]
+        listed = self.listings(symbols)
+        names = [sym for sym, _, _ in listed]
+        keys = [f"{exchange}:{sym}" for sym, exchange, _ in listed]
         size = BATCH[kind]
         call = getattr(self._client, kind)
         out, failures = Partial(), {}

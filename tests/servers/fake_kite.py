@@ -1,7 +1,7 @@
 """A local fake of the Kite Connect HTTP API for tests and benchmarks (binds 127.0.0.1 only).
 
 Serves Kite-shaped data generated from the demo universe: ``POST /session/token``, ``GET /user/profile``,
-``/portfolio/holdings``, ``/instruments``, ``/instruments/NSE`` (CSV), ``/instruments/historical/{token}/
+``/portfolio/holdings``, ``/mf/holdings``, ``/instruments``, ``/instruments/NSE`` and ``/instruments/BSE`` (CSV), ``/instruments/historical/{token}/
 {interval}``, ``/quote``, ``/quote/ltp``, ``/quote/ohlc``; anything else is 404 (and recorded). Responses
 use Kite's envelope; errors carry ``error_type`` like Kite (each request's Authorization header and body
 are recorded in ``Request.extra``). Requests need ``Authorization: token
@@ -268,6 +268,14 @@ class FakeKite:
                 "depth": {"buy": [{"price": last, "quantity": 10, "orders": 1}],
                           "sell": [{"price": last + 0.05, "quantity": 10, "orders": 1}]}}
 
+    def bse_csv(self) -> str:
+        """``GET /instruments/BSE``: the BSE equities of :data:`BSE`."""
+        lines = [",".join(CSV_COLUMNS)]
+        for i, (sym, name, _, _) in enumerate(BSE):
+            token = self.bse_tokens[sym]
+            lines.append(f"{token},{token // 256},{sym},{name},0.0,,0.0,0.05,1,EQ,BSE,BSE")
+        return "\n".join(lines) + "\n"
+
     def dump_csv(self, everything: bool) -> str:
         rows = list(self._rows)
         if everything:
@@ -427,6 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, "text/csv", fake.dump_csv(everything=path == "/instruments").encode()
         if path.startswith("/instruments/historical/"):
             return self._historical(path, query)
+        if path == "/instruments/BSE":
+            return 200, "text/csv", fake.bse_csv().encode()
         if path.startswith("/instruments/"):
             return 200, "text/csv", (",".join(CSV_COLUMNS) + "\n").encode()
         keys = query.get("i", [])
