@@ -19,11 +19,13 @@ from .errors import InputError
 QUOTE_KEY_PREFIX = "NSE:"
 """Quotes are keyed ``NSE:SYMBOL`` (Kite's ``i=EXCHANGE:SYMBOL`` convention)."""
 EXCHANGES = ("NSE", "BSE")
-"""Cash-equity exchanges an ``EXCHANGE:`` prefix may name."""
+"""Cash-equity exchanges a holding or a price may be on."""
+PREFIXES = ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX", "NCO")
+"""Kite's exchange names, recognised as an ``EXCHANGE:`` prefix (only :data:`EXCHANGES` are priced)."""
 
 
 _WS = re.compile(r"\s+")
-_PREFIX = re.compile(r"^(NSE|BSE)\s*:\s*")
+_PREFIX = re.compile(rf"^({'|'.join(PREFIXES)})\s*:\s*")
 
 
 def split_exchange(symbol: str) -> tuple[str | None, str]:

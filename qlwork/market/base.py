@@ -177,3 +177,12 @@ def mark(frame: pd.DataFrame, provider: str, synthetic: bool) -> pd.DataFrame:
 def round_to_tick(values: np.ndarray, tick: float = 0.05) -> np.ndarray:
     """Round prices to the nearest tick (two decimals, no float dust)."""
     return np.round(np.round(np.asarray(values, dtype=float) / tick) * tick, 2)
+
+
+def priceable_symbols(market) -> set[str]:
+    """Every symbol ``market`` can price: its ``all_instruments()`` when it lists more than
+    ``instruments()`` (the demo provider: the whole NIFTY 500 list and the indices), else ``instruments()``.
+    Holdings are checked against this, so a holding is left out only when it truly cannot be priced."""
+    wider = getattr(market, "all_instruments", None)
+    frame = wider() if callable(wider) else market.instruments()
+    return set(frame["tradingsymbol"])

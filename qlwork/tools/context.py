@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import InputError, ProviderError
 from ..market import get_provider
-from ..market.base import parse_date
+from ..market.base import parse_date, priceable_symbols
 from ..symbols import resolve_symbols, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
@@ -79,7 +79,7 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                              fix=f'Start the session with provider="kite" after `qlwork kite login{who}`, '
                                  'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
         return loader(name="kite")
-    known = set(market.instruments()["tradingsymbol"])
+    known = priceable_symbols(market)
     if isinstance(chosen, str) and FILE_ID.fullmatch(chosen.strip()):  # one of the caller's uploads
         return _file_portfolio(ctx, chosen.strip(), known)
     if source is not None and not ctx.paths_allowed and not (
