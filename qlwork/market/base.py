@@ -186,3 +186,11 @@ def priceable_symbols(market) -> set[str]:
     wider = getattr(market, "all_instruments", None)
     frame = wider() if callable(wider) else market.instruments()
     return set(frame["tradingsymbol"])
+
+
+def index_symbols(market) -> list[str]:
+    """The indices ``market`` prices (``segment`` INDICES in its widest instrument list), NIFTY 50 first."""
+    wider = getattr(market, "all_instruments", None)
+    frame = wider() if callable(wider) else market.instruments()
+    names = frame.loc[frame["segment"].eq("INDICES"), "tradingsymbol"].astype(str).tolist()
+    return sorted(dict.fromkeys(names), key=lambda s: (s != BENCHMARK, s))

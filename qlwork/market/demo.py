@@ -1,15 +1,14 @@
 """Deterministic synthetic NSE-like market data (the default provider).
 
 Everything here is **synthetic**: generated from a fixed seed, not real NSE prices. Frames carry
-``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says
-so too.
+``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says so.
 
-Universe: 49 large caps with approximate 2026 price levels, 6 high-volatility small caps (``cap``
-``"small"``), the liquid ETF ``LIQUIDBEES`` (about INR 1,000, near-zero volatility) and the ``NIFTY 50``
-index built as a cap-weighted basket of the large caps. Sectors are NSE's industry names (from the
-bundled NIFTY 500 list, :mod:`.sectors`, as for live Kite data; ``"Unclassified"`` for the ETF); the
-generator's correlated factor groups are the finer groups of :data:`.demo_universe.UNIVERSE`. Daily bars from 2014-01-01 to
-2026-12-31 on trading days only (weekends and NSE-like holidays skipped).
+Core universe (:meth:`~DemoMarketData.instruments`): 49 large caps with approximate 2026 price levels, 6
+high-volatility small caps, the liquid ETF ``LIQUIDBEES`` and ``NIFTY 50`` (a cap-weighted basket of the
+large caps). Beyond it the provider prices the rest of the bundled NIFTY 500 list and eight more indices
+(:mod:`.demo_nifty500`, a separate seeded stream; :meth:`~DemoMarketData.all_instruments`), so a real
+holdings file works offline; the core's numbers never depend on them. Sectors are NSE's industry names
+(:mod:`.sectors`). Daily bars 2014-01-01 to 2026-12-31 on trading days (NSE-like holidays skipped).
 
 Model (log returns, vectorised over days x symbols)::
 
@@ -49,7 +48,7 @@ from .base import (
     round_to_tick,
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
-from .demo_nifty500 import INDICES, extended_universe, listed_names
+from .demo_nifty500 import INDICES, extended_universe, index_weights, listed_names
 from .demo_universe import SECTOR_PARAMS, UNIVERSE
 from .sectors import bundled_industries, industry_of
 
@@ -257,7 +256,6 @@ class DemoMarketData:
     def __init__(self, seed: int = DEMO_SEED) -> None:
         self.seed = int(seed)
 
-    # internals
     @property
     def _u(self) -> _Universe:
         return _generate(self.seed)
@@ -288,7 +286,6 @@ class DemoMarketData:
         frame.columns.name = "symbol"
         return mark(frame, PROVIDER, True)
 
-    # protocol
     def metadata(self) -> dict:
         u = self._u
         return {
@@ -393,18 +390,22 @@ class DemoMarketData:
         inst = u.instruments.set_index("tradingsymbol")["sector"]
         return {s: str(inst[s]) for s in names}
 
-    # extras
-    def benchmark_sector_weights(self) -> dict[str, float]:
-        """NIFTY 50 sector weights at :data:`DEMO_AS_OF` (sum to 1), largest first."""
-        sectors = self.sectors(list(self._u.index_weights))
+    def benchmark_sector_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Sector weights of ``index`` (NIFTY 50 or one of :data:`.demo_nifty500.INDICES`) at
+        :data:`DEMO_AS_OF` (sum to 1), largest first."""
+        weights = self.benchmark_weights(index)
+        sectors = self.sectors(list(weights))
         out: dict[str, float] = {}
-        for sym, w in self._u.index_weights.items():
+        for sym, w in weights.items():
             out[sectors[sym]] = out.get(sectors[sym], 0.0) + w
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
-    def benchmark_weights(self) -> dict[str, float]:
-        """NIFTY 50 constituent weights at :data:`DEMO_AS_OF` (sum to 1)."""
-        return dict(self._u.index_weights)
+    def benchmark_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Constituent weights of ``index`` at :data:`DEMO_AS_OF` (sum to 1; synthetic caps)."""
+        name = resolve_symbols([index], listed_names(self._u)[0])[0]
+        if name != BENCHMARK and name not in INDICES:
+            raise InputError(f"{name} is not an index.", fix=f"Use one of: {BENCHMARK}, {', '.join(INDICES)}.")
+        return dict(self._u.index_weights) if name == BENCHMARK else index_weights(self._u, self.seed, name)
 
     def regimes(self, start=None, end=None) -> pd.Series:
         """The market regime per day: ``"calm"`` or ``"stressed"``."""

@@ -239,21 +239,12 @@ def _extended(core, seed: int, as_of, tick: float, provider: str):
     import pandas as pd
 
     from .base import INSTRUMENT_COLUMNS, mark
-    from .sectors import bundled_industries, industry_of
 
     core_n = len(core.symbols) - 1  # stock columns before NIFTY 50
-    static = extra_static(seed, core.symbols[:-1], _core_caps(core))
+    static, symbols, caps, masks = _memberships(core, seed)
     at = int(np.searchsorted(core.days, np.datetime64(as_of, "D")))
     extra = generate_extra(seed, core.days, at, core.market, core.regime, static, tick)
     stocks = {k: np.column_stack([getattr(core, k)[:, :core_n], extra[k]]) for k in extra}
-    inst_core = core.instruments.iloc[:core_n]
-    symbols = [*inst_core["tradingsymbol"], *(s.symbol for s in static.stocks)]
-    names = [*inst_core["name"], *(s.name.upper() for s in static.stocks)]
-    table = bundled_industries()
-    industries = [*(industry_of(s, table=table) for s in inst_core["tradingsymbol"]),
-                  *(s.industry for s in static.stocks)]
-    caps = np.array([*_core_caps(core), *static.market_cap])
-    masks = {name: members(rule, symbols, industries, names, caps) for name, (_, rule) in INDICES.items()}
     idx = index_series(stocks, masks, caps, at, tick)
     arrays = {k: np.column_stack([stocks[k], getattr(core, k)[:, core_n:], idx[k]]) for k in extra}
     for arr in arrays.values():
@@ -275,6 +266,32 @@ def _extended(core, seed: int, as_of, tick: float, provider: str):
     return dataclasses.replace(core, symbols=all_syms, col={s: i for i, s in enumerate(all_syms)},
                                instruments=inst, names=dict(zip(inst["tradingsymbol"], inst["name"])),
                                **arrays)
+
+
+def _memberships(core, seed: int):
+    """(extra statics, stock symbols in column order, synthetic caps, {index: member mask})."""
+    from .sectors import bundled_industries, industry_of
+
+    core_n = len(core.symbols) - 1
+    static = extra_static(seed, core.symbols[:-1], _core_caps(core))
+    inst_core = core.instruments.iloc[:core_n]
+    symbols = [*inst_core["tradingsymbol"], *(s.symbol for s in static.stocks)]
+    names = [*inst_core["name"], *(s.name.upper() for s in static.stocks)]
+    table = bundled_industries()
+    industries = [*(industry_of(s, table=table) for s in inst_core["tradingsymbol"]),
+                  *(s.industry for s in static.stocks)]
+    caps = np.array([*_core_caps(core), *static.market_cap])
+    masks = {name: members(rule, symbols, industries, names, caps) for name, (_, rule) in INDICES.items()}
+    return static, symbols, caps, masks
+
+
+def index_weights(core, seed: int, index: str) -> dict[str, float]:
+    """``{symbol: weight}`` (sum 1) of an index of :data:`INDICES` at the calibration date: synthetic
+    cap weights of its members (no series is generated)."""
+    _, symbols, caps, masks = _memberships(core, seed)
+    w = np.where(masks[index], caps, 0.0)
+    w = w / w.sum()
+    return {s: float(x) for s, x in zip(symbols, w) if x > 0}
 
 
 _BUILT: dict[tuple, object] = {}

@@ -330,13 +330,16 @@ class KiteMarketData(KiteAccount):
         return {k: self._wide(res, k) for k in OHLCV_FIELDS}
 
     # -- misc -------------------------------------------------------------------------------
-    def benchmark_sector_weights(self) -> dict[str, float]:
-        """Approximate NIFTY 50 sector weights from qlwork's static demo table (Kite publishes no index
+    def benchmark_sector_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Approximate sector weights of ``index`` from qlwork's demo tables (Kite publishes no index
         weights), labelled with NSE's industry names like :meth:`sectors`. An approximation, not live
-        index data."""
+        index data; ``{}`` for an index the demo tables do not have."""
         from .demo import DemoMarketData
 
-        return DemoMarketData().benchmark_sector_weights()
+        try:
+            return DemoMarketData().benchmark_sector_weights(index)
+        except InputError:
+            return {}
 
     def last_date(self) -> dt.date:
         """The last day (IST) with a NIFTY 50 daily bar, looking back up to 14 days."""

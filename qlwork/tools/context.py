@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..errors import InputError, ProviderError
 from ..market import get_provider
-from ..market.base import parse_date, priceable_symbols
+from ..config import BENCHMARK
+from ..market.base import index_symbols, parse_date, priceable_symbols
 from ..symbols import resolve_symbols, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
@@ -226,3 +227,18 @@ def _drop_failed(close: pd.DataFrame, symbols: list[str], required) -> tuple[pd.
     out = close[keep]
     out.attrs = {k: v for k, v in close.attrs.items() if k != "failures"}
     return out, dropped
+
+
+def resolve_benchmark(ctx: ToolContext, value: str | None = None) -> str:
+    """The benchmark index: ``value`` (the question's), else the context's (the user's, from users.toml or
+    the thread), else NIFTY 50. InputError listing the provider's indices when it names none of them."""
+    chosen = value or getattr(ctx, "benchmark", None) or BENCHMARK
+    if not isinstance(chosen, str):
+        raise InputError(f"benchmark must be an index name, not {type(chosen).__name__}.",
+                         fix=f'Pass e.g. "{BENCHMARK}" or "NIFTY BANK".', field="benchmark")
+    indices = index_symbols(market_of(ctx))
+    try:
+        return resolve_symbols([chosen], indices)[0]
+    except InputError:
+        raise InputError(f"{chosen.strip()!r} is not an index this market data provider has.",
+                         fix=f"Use one of: {', '.join(indices)}.", field="benchmark", allowed=indices) from None
