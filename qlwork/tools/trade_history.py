@@ -62,7 +62,8 @@ def trade_history_report(trades, market, *, as_of=None, start=None, benchmark: s
     ``trades``: a tradebook path/text/records or a list of :class:`~qlwork.portfolio.trades.Trade`.
     ``fmv_2018``: 31 Jan 2018 highest prices for grandfathering (default: the provider's day high).
     """
-    trades = trades if trades and isinstance(trades[0], Trade) else load_trades(trades)
+    is_list = isinstance(trades, list) and trades and all(isinstance(t, Trade) for t in trades)
+    trades = trades if is_list else load_trades(trades)
     ctx = ToolContext(market=market, benchmark=benchmark)
     index = resolve_benchmark(ctx, benchmark)
     day = parse_date(as_of, field="as_of") if as_of is not None else (
