@@ -129,6 +129,19 @@ class KiteAccount:
         self._check_account()
         return list(self._client.holdings())
 
+    def mf_holdings(self) -> list[dict]:
+        """Kite's mutual fund holdings as returned by ``GET /mf/holdings`` (units, NAVs in INR), after
+        checking the account."""
+        self._check_account()
+        return list(self._client.mf_holdings())
+
+    def funds(self, name: str = "kite-mf"):
+        """The mutual fund holdings as :class:`qlwork.portfolio.funds.FundPortfolio` (category from the
+        scheme name: equity / debt / hybrid / liquid / index / other)."""
+        from ..portfolio.funds import funds_from_kite
+
+        return funds_from_kite(self.mf_holdings(), name=name)
+
     def portfolio(self, name: str = "kite") -> Portfolio:
         """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`, each holding priced on its own
         exchange.

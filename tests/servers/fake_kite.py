@@ -105,6 +105,18 @@ class FakeKite:
             self._holding("HDFCBANK", 20, 900.0), self._holding("INFY", 15, 1500.0),
             self._holding("ZOMATO", 100, 200.0), self._holding("ITC", 0, 400.0, t1=50),
         ]
+        # Kite's documented /mf/holdings fields; tradingsymbol is the scheme's ISIN
+        self.mf_holdings = [
+            {"folio": "1234567/89", "fund": "PARAG PARIKH FLEXI CAP FUND - DIRECT PLAN", "tradingsymbol": "INF879O01027",
+             "average_price": 62.35, "last_price": 88.412, "last_price_date": "2026-11-19", "pnl": 13031.0,
+             "quantity": 500.123, "pledged_quantity": 0},
+            {"folio": "7654321", "fund": "HDFC LIQUID FUND - DIRECT PLAN", "tradingsymbol": "INF179KB1HP9",
+             "average_price": 4650.0, "last_price": 5102.77, "last_price_date": "2026-11-19", "pnl": 4527.7,
+             "quantity": 10.0, "pledged_quantity": 0},
+            {"folio": "555000", "fund": "UTI NIFTY 50 INDEX FUND - DIRECT PLAN", "tradingsymbol": "INF789F01XA0",
+             "average_price": 120.0, "last_price": 171.5, "last_price_date": "2026-11-19", "pnl": 5150.0,
+             "quantity": 100.0, "pledged_quantity": 0},
+        ]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -419,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if method == "POST" and path == "/session/token":
             return self._session(urllib.parse.parse_qs(body.decode()))
-        known_get = path in ("/user/profile", "/portfolio/holdings", "/instruments", "/quote", "/quote/ltp",
+        known_get = path in ("/user/profile", "/portfolio/holdings", "/mf/holdings", "/instruments", "/quote", "/quote/ltp",
                              "/quote/ohlc") or path.startswith("/instruments/")
         if method != "GET" or not known_get:
             return _error(404, "GeneralException", f"Route not found: {method} {path}")
@@ -431,6 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
                         "exchanges": ["NSE", "BSE"], "products": ["CNC"], "order_types": ["MARKET", "LIMIT"]})
         if path == "/portfolio/holdings":
             return _ok(fake.holdings)
+        if path == "/mf/holdings":
+            return _ok(fake.mf_holdings)
         if path in ("/instruments", "/instruments/NSE"):
             return 200, "text/csv", fake.dump_csv(everything=path == "/instruments").encode()
         if path.startswith("/instruments/historical/"):
