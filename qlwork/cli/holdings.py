@@ -1,5 +1,6 @@
-"""``qlwork holdings`` (how a holdings file loads: what is valued, what is left out and why) and ``qlwork
-trades`` (what a tradebook earned: lots, gains, XIRR, time-weighted return vs a benchmark)."""
+"""``qlwork holdings`` (how a holdings file loads: what is valued, what is left out and why), ``qlwork
+trades`` (what a tradebook earned: lots, gains, XIRR, time-weighted return vs a benchmark) and ``qlwork
+funds`` (mutual funds from a CAS PDF or Kite)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import json
 
 EXAMPLES = {
+    "funds": ["QLWORK_CAS_PASSWORD=ABCDE1234F qlwork funds --cas cas.pdf", "qlwork funds --kite --user asha"],
     "holdings": ["qlwork holdings holdings.csv", "qlwork holdings console-holdings.xlsx --json"],
     "trades": ["qlwork trades tradebook.csv", "qlwork trades tradebook.csv --holdings holdings.csv "
                "--benchmark 'NIFTY 500' --start 2024-04-01"],
@@ -60,6 +62,29 @@ def cmd_trades(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_funds(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..portfolio.funds import load_cas
+
+    if bool(args.cas) == bool(args.kite):
+        raise InputError("Give either --cas FILE or --kite.", fix="e.g. qlwork funds --cas cas.pdf")
+    if args.cas:
+        funds = load_cas(args.cas)
+    else:
+        from ..market import resolve_provider
+
+        funds = resolve_provider("kite", args.user).funds()
+    if args.json:
+        print(json.dumps({"name": funds.name, "source": funds.source, "value": round(funds.value, 2),
+                          "category_weights": funds.category_weights(), "funds": funds.to_records(),
+                          "metadata": funds.metadata}, indent=2, default=str))
+        return 0
+    print(f"{funds.name} ({funds.source}): {len(funds.funds)} funds worth INR {funds.value:,.2f}.")
+    for f in funds.funds:
+        print(f"  {f.scheme[:60]:<60} {f.category:<7} {f.units:>12,.3f} units x {f.nav:>10,.4f} = {f.value:>14,.2f}")
+    return 0
+
+
 def _provider_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", default=None, help="market data: demo (synthetic, default) or kite")
     p.add_argument("--user", default=None, help="user whose Kite login prices the holdings (with --provider kite)")
@@ -67,6 +92,13 @@ def _provider_args(p: argparse.ArgumentParser) -> None:
 
 
 def register_holdings(sub) -> None:
+    p = sub.add_parser("funds", help="mutual fund holdings from a CAS PDF (password from QLWORK_CAS_PASSWORD or "
+                                     "a prompt, never stored) or from Kite (read-only)")
+    p.add_argument("--cas", default=None, help="CAMS / KFintech / NSDL / CDSL Consolidated Account Statement PDF")
+    p.add_argument("--kite", action="store_true", help="read the Kite account's mutual fund holdings")
+    p.add_argument("--user", default=None, help="user whose Kite login to use (with --kite)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_funds)
     p = sub.add_parser("holdings", help="load a holdings file (Kite/Console CSV or XLSX, JSON) and say what "
                                         "is valued and what is left out, with reasons")
     p.add_argument("file", help="holdings file: .csv, .xlsx or .json")

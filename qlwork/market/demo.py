@@ -48,6 +48,7 @@ from .base import (
     round_to_tick,
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
+from .demo_funds import DemoFunds
 from .demo_nifty500 import INDICES, extended_universe, index_weights, listed_names
 from .demo_universe import SECTOR_PARAMS, UNIVERSE
 from .sectors import bundled_industries, industry_of
@@ -242,7 +243,7 @@ def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -
 
 
 # -- provider --------------------------------------------------------------------------------
-class DemoMarketData:
+class DemoMarketData(DemoFunds):
     """Synthetic NSE-like daily market data; implements :class:`qlwork.market.base.MarketData`.
 
     ``quote()`` keys are ``"NSE:SYMBOL"`` (Kite's convention). ``default_as_of`` is :data:`DEMO_AS_OF`.

@@ -117,7 +117,7 @@ def funds_from_kite(holdings: Iterable[Mapping], name: str = "kite-mf") -> FundP
         avg = _num(h.get("average_price"))
         day = h.get("last_price_date")
         funds.append(Fund(scheme=scheme, isin=h.get("tradingsymbol"), units=units, nav=nav, value=round(units * nav, 2),
-                          cost=round(units * avg, 2) if avg else None, category=fund_category(scheme),
+                          cost=units * avg if avg else None, category=fund_category(scheme),
                           folio=h.get("folio"), nav_date=dt.date.fromisoformat(str(day)[:10]) if day else None))
     if not funds:
         raise InputError("The Kite account holds no mutual fund units.", fix="Use the equity holdings (portfolio "
