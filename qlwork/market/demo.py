@@ -49,7 +49,7 @@ from .base import (
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
 from .demo_funds import DemoFunds
-from .demo_nifty500 import INDICES, extended_universe, index_weights, listed_names
+from .demo_nifty500 import INDICES, extended_instruments, extended_universe, index_weights, listed_names
 from .demo_universe import SECTOR_PARAMS, UNIVERSE
 from .sectors import bundled_industries, industry_of
 
@@ -265,14 +265,15 @@ class DemoMarketData(DemoFunds):
     def _x(self) -> _Universe:  # the core plus the rest of the NIFTY 500 list and the indices (lazy)
         return extended_universe(_generate(self.seed), self.seed, DEMO_AS_OF, TICK, PROVIDER)
 
-    def _pick(self, symbols) -> tuple[list[str], _Universe]:
-        """Canonical names and the universe holding them (the core one unless a wider symbol is asked)."""
+    def _pick(self, symbols) -> tuple[list[str], bool]:
+        """Canonical names, and whether any is outside the core universe (the wider one is then needed)."""
         known, companies = listed_names(self._u)
         names = resolve_symbols(symbols, known, names=companies)
-        return names, (self._u if all(s in self._u.col for s in names) else self._x)
+        return names, not all(s in self._u.col for s in names)
 
     def _cols(self, symbols) -> tuple[list[str], np.ndarray, _Universe]:
-        names, u = self._pick(symbols)
+        names, wide = self._pick(symbols)
+        u = self._x if wide else self._u
         return names, np.array([u.col[s] for s in names], dtype=np.int64), u
 
     def _rows(self, start, end) -> slice:
@@ -317,7 +318,7 @@ class DemoMarketData(DemoFunds):
         """Everything this provider prices: the core, the rest of the bundled NIFTY 500 list (``cap``
         large/mid/small by synthetic market cap) and the indices (NIFTY 50 and
         :data:`.demo_nifty500.INDICES`); all synthetic."""
-        return mark(self._x.instruments.copy(), PROVIDER, True)
+        return mark(extended_instruments(self._u, self.seed, TICK, PROVIDER).copy(), PROVIDER, True)
 
     def first_date(self) -> dt.date:
         return self._u.days[0].astype(dt.date)
@@ -387,8 +388,8 @@ class DemoMarketData(DemoFunds):
         return out
 
     def sectors(self, symbols) -> dict[str, str]:
-        names, u = self._pick(symbols)
-        inst = u.instruments.set_index("tradingsymbol")["sector"]
+        names, wide = self._pick(symbols)
+        inst = (self.all_instruments() if wide else self._u.instruments).set_index("tradingsymbol")["sector"]
         return {s: str(inst[s]) for s in names}
 
     def benchmark_sector_weights(self, index: str = BENCHMARK) -> dict[str, float]:

@@ -188,14 +188,11 @@ def index_series(raw: dict[str, np.ndarray], masks: dict[str, np.ndarray], caps:
                  tick: float) -> dict[str, np.ndarray]:
     """OHLCV (T, len(INDICES)) of the indices: buy-and-hold baskets weighted by synthetic cap at row
     ``at`` and calibrated to their :data:`INDICES` level there; volume is the members' total."""
-    out = {k: np.empty((raw["close"].shape[0], len(INDICES))) for k in ("open", "high", "low", "close")}
-    vol = np.empty((raw["close"].shape[0], len(INDICES)), dtype=np.int64)
-    for j, (name, (level, _)) in enumerate(INDICES.items()):
-        w = np.where(masks[name], caps, 0.0)
-        units = level * (w / w.sum()) / raw["close"][at]
-        for key in out:
-            out[key][:, j] = raw[key] @ units
-        vol[:, j] = raw["volume"][:, masks[name]].sum(axis=1)
+    w = np.column_stack([np.where(masks[name], caps, 0.0) for name in INDICES])  # (N, I)
+    levels = np.array([level for level, _ in INDICES.values()])
+    units = levels * (w / w.sum(axis=0)) / raw["close"][at][:, None]  # index points per share
+    out = {key: raw[key] @ units for key in ("open", "high", "low", "close")}  # one product per field
+    vol = np.rint(raw["volume"].astype(float) @ (w > 0)).astype(np.int64)
     rounded = {k: round_to_tick(v, tick) for k, v in out.items()}
     rounded["high"] = np.maximum(rounded["high"], np.maximum(rounded["open"], rounded["close"]))
     rounded["low"] = np.minimum(rounded["low"], np.minimum(rounded["open"], rounded["close"]))
@@ -233,12 +230,31 @@ def listed_names(core) -> tuple[tuple[str, ...], dict[str, str]]:
     return _listed(core.symbols, tuple(core.names.items()))
 
 
-def _extended(core, seed: int, as_of, tick: float, provider: str):
-    import dataclasses
-
+def _instruments(core, seed: int, tick: float, provider: str):
+    """The wider instrument list without generating a series: a stock's close at the calibration date is its
+    static level, an index's is its :data:`INDICES` level (both tick-rounded by construction)."""
     import pandas as pd
 
-    from .base import INSTRUMENT_COLUMNS, mark
+    from .base import INSTRUMENT_COLUMNS, mark, round_to_tick
+
+    static = extra_static(seed, core.symbols[:-1], _core_caps(core))
+    rows = [dict(r) for r in core.instruments.to_dict("records")]
+    for i, (s, c, level) in enumerate(zip(static.stocks, static.cap, round_to_tick(static.level, tick))):
+        token = 20_000 + 7 * i
+        rows.append({"instrument_token": token * 256 + 1, "exchange_token": token, "tradingsymbol": s.symbol,
+                     "name": s.name.upper(), "last_price": float(level), "expiry": None, "strike": 0.0,
+                     "tick_size": tick, "lot_size": 1, "instrument_type": "EQ", "segment": "NSE", "exchange": "NSE",
+                     "sector": s.industry, "cap": c})
+    for name, (level, _) in INDICES.items():
+        rows.append({"instrument_token": INDEX_TOKENS[name], "exchange_token": INDEX_TOKENS[name] // 256,
+                     "tradingsymbol": name, "name": name, "last_price": float(round_to_tick(level, tick)),
+                     "expiry": None, "strike": 0.0, "tick_size": 0.0, "lot_size": 0, "instrument_type": "INDEX",
+                     "segment": "INDICES", "exchange": "NSE", "sector": "Index", "cap": "index"})
+    return mark(pd.DataFrame(rows, columns=INSTRUMENT_COLUMNS + ["cap"]), provider, True)
+
+
+def _extended(core, seed: int, as_of, tick: float, provider: str):
+    import dataclasses
 
     core_n = len(core.symbols) - 1  # stock columns before NIFTY 50
     static, symbols, caps, masks = _memberships(core, seed)
@@ -250,19 +266,7 @@ def _extended(core, seed: int, as_of, tick: float, provider: str):
     for arr in arrays.values():
         arr.setflags(write=False)
     all_syms = (*symbols, BENCHMARK, *INDICES)
-    rows = [dict(r) for r in core.instruments.to_dict("records")]
-    for i, (s, c) in enumerate(zip(static.stocks, static.cap)):
-        token = 20_000 + 7 * i
-        rows.append({"instrument_token": token * 256 + 1, "exchange_token": token, "tradingsymbol": s.symbol,
-                     "name": s.name.upper(), "last_price": float(extra["close"][at, i]), "expiry": None,
-                     "strike": 0.0, "tick_size": tick, "lot_size": 1, "instrument_type": "EQ", "segment": "NSE",
-                     "exchange": "NSE", "sector": s.industry, "cap": c})
-    for j, name in enumerate(INDICES):
-        rows.append({"instrument_token": INDEX_TOKENS[name], "exchange_token": INDEX_TOKENS[name] // 256,
-                     "tradingsymbol": name, "name": name, "last_price": float(idx["close"][at, j]), "expiry": None,
-                     "strike": 0.0, "tick_size": 0.0, "lot_size": 0, "instrument_type": "INDEX",
-                     "segment": "INDICES", "exchange": "NSE", "sector": "Index", "cap": "index"})
-    inst = mark(pd.DataFrame(rows, columns=INSTRUMENT_COLUMNS + ["cap"]), provider, True)
+    inst = extended_instruments(core, seed, tick, provider)
     return dataclasses.replace(core, symbols=all_syms, col={s: i for i, s in enumerate(all_syms)},
                                instruments=inst, names=dict(zip(inst["tradingsymbol"], inst["name"])),
                                **arrays)
@@ -296,6 +300,15 @@ def index_weights(core, seed: int, index: str) -> dict[str, float]:
 
 _BUILT: dict[tuple, object] = {}
 _LOCK = threading.Lock()
+
+
+def extended_instruments(core, seed: int, tick: float, provider: str):
+    """The wider instrument list (core, extra stocks, indices), cached; no series is generated."""
+    key = ("instruments", id(core), seed, tick, provider)
+    with _LOCK:
+        if key not in _BUILT:
+            _BUILT[key] = (core, _instruments(core, seed, tick, provider))
+        return _BUILT[key][1]
 
 
 def extended_universe(core, seed: int, as_of, tick: float, provider: str):
