@@ -299,7 +299,7 @@ def index_weights(core, seed: int, index: str) -> dict[str, float]:
 
 
 _BUILT: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # extended_universe builds its instruments under the same lock
 
 
 def extended_instruments(core, seed: int, tick: float, provider: str):
