@@ -39,3 +39,20 @@ def test_benchmark_per_question_and_per_user(market):
     assert risk["benchmark"] == "NIFTY MIDCAP 150"
     bad = calculate_risk_metrics.tool.run({"lookback_days": 120, "benchmark": "TCS"}, ctx)
     assert bad.error is not None and "not an index" in str(bad.error) and "NIFTY BANK" in str(bad.error)
+
+
+def test_a_threads_benchmark_reaches_the_tools(tmp_path):
+    """users.toml's benchmark is recorded on the review thread; every tool call of the thread uses it."""
+    import qlwork
+    from qlwork.assistant.render import tool_calls
+    from qlwork.assistant.store import Store
+
+    store = Store(tmp_path / "store.db")
+    session = qlwork.open_session("asha", store=store, portfolio="sample:diversified", new_thread=True)
+    store.update_thread_metadata(session.thread_id, {"benchmark": "NIFTY BANK"})
+    assert session._context(store.get_thread(session.thread_id)).benchmark == "NIFTY BANK"
+    answer = session.ask("Analyze my portfolio")
+    calls = tool_calls([s.model_dump(mode="json") for s in answer.steps])
+    analysis = next(c["output"] for c in calls if c["name"] == "analyze_portfolio")
+    assert analysis["benchmark"] == "NIFTY BANK"
+    store.close()
