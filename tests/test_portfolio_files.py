@@ -165,3 +165,15 @@ def test_a_file_with_nothing_priceable_is_an_error_naming_each_row(tmp_path, kno
         load_portfolio(path, known_symbols=known)
     assert "row 2" in err.value.message and "row 3" in err.value.message and "ZZNOTREAL" in err.value.message
     assert str(tmp_path) not in err.value.message
+
+
+def test_symbol_tools_price_the_wider_universe(market):
+    from qlwork.tools.trading import calculate_risk_metrics, get_market_data
+
+    ctx = ToolContext(market=market, as_of="2026-11-20")
+    out = get_market_data.tool.run({"symbols": ["DMART", "nse:persistent", "TCS"], "limit": 5}, ctx)
+    assert out.error is None, out.error
+    risk = calculate_risk_metrics.tool.run({"symbols": ["DMART", "ZZNOTREAL"], "lookback_days": 60}, ctx).output
+    assert list(risk["metrics"]) == ["DMART"]
+    bad = get_market_data.tool.run({"symbols": ["INFOSIS"]}, ctx)  # suggestions as before, from the core list
+    assert "did you mean INFY" in str(bad.error)

@@ -15,7 +15,7 @@ from ..errors import InputError, ProviderError
 from ..market import get_provider
 from ..config import BENCHMARK
 from ..market.base import index_symbols, parse_date, priceable_symbols
-from ..symbols import resolve_symbols, unknown_symbol_text
+from ..symbols import normalise_symbol, resolve_symbols, symbol_lookup, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
 
@@ -117,12 +117,17 @@ def resolve_known(market, symbols: list[str]) -> tuple[list[str], list[dict]]:
         return list(dict.fromkeys(resolve_symbols(symbols, known, names=companies))), []
     except InputError as exc:
         unknown = list(exc.details.get("unknown") or [])
+        if not unknown:
+            raise
         suggestions = dict(exc.details.get("suggestions") or {})
+        # symbols the provider prices beyond instruments() (demo: the rest of the NIFTY 500 list) are known
+        extra = symbol_lookup(priceable_symbols(market) - set(known))
+        unknown = [u for u in unknown if normalise_symbol(u).replace(" ", "") not in extra]
         items = [symbols] if isinstance(symbols, str) else list(symbols)
         rest = [s for s in (x.strip() for i in items for x in str(i).split(",")) if s and s not in unknown]
-        if not unknown or not rest:
+        if not rest:
             raise
-    found = list(dict.fromkeys(resolve_symbols(rest, known, names=companies)))
+    found = list(dict.fromkeys(resolve_symbols(rest, known + sorted(extra.values()), names=companies)))
     return found, [{"symbol": s, "suggestions": list(suggestions.get(s) or []),
                     "message": unknown_symbol_text(s, known, companies)} for s in unknown]
 
