@@ -73,7 +73,7 @@ def cmd_funds(args: argparse.Namespace) -> int:
     else:
         from ..market import resolve_provider
 
-        funds = resolve_provider("kite", args.user).funds()
+        funds = resolve_provider("kite", args.user).mf_portfolio()
     if args.json:
         print(json.dumps({"name": funds.name, "source": funds.source, "value": round(funds.value, 2),
                           "category_weights": funds.category_weights(), "funds": funds.to_records(),

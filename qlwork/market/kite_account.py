@@ -135,7 +135,7 @@ class KiteAccount:
         self._check_account()
         return list(self._client.mf_holdings())
 
-    def funds(self, name: str = "kite-mf"):
+    def mf_portfolio(self, name: str = "kite-mf"):
         """The mutual fund holdings as :class:`qlwork.portfolio.funds.FundPortfolio` (category from the
         scheme name: equity / debt / hybrid / liquid / index / other)."""
         from ..portfolio.funds import funds_from_kite

@@ -42,3 +42,15 @@ def test_bse_only_symbol_and_wrong_exchange(kite, fake_kite):
     with pytest.raises(InputError) as err:
         kite.instrument_tokens(["BSE:TCS"])  # not in Kite's BSE list here: said, not priced from NSE
     assert "not listed on BSE" in err.value.message
+
+
+def test_any_kite_index_is_a_benchmark(kite):
+    from qlwork.market.base import index_symbols
+    from qlwork.tools.registry import ToolContext
+    from qlwork.tools.trading import calculate_risk_metrics
+
+    assert {"NIFTY 50", "NIFTY BANK", "NIFTY MIDCAP 150"} <= set(index_symbols(kite))
+    ctx = ToolContext(market=kite, portfolio="kite", as_of="2026-11-20", user_id="analyst")
+    res = calculate_risk_metrics.tool.run({"lookback_days": 40, "benchmark": "NIFTY BANK"}, ctx)
+    assert res.error is None, res.error
+    assert res.output["benchmark"] == "NIFTY BANK"

@@ -11,7 +11,7 @@ from qlwork.market.ratelimit import RateLimiter
 
 def test_kite_mf_holdings(make_kite, fake_kite):
     kite = make_kite(limiter=RateLimiter({"historical": 100, "quote": 100, "other": 100}))
-    funds = kite.funds()
+    funds = kite.mf_portfolio()
     assert funds.source == "kite:mf" and [f.category for f in funds.funds] == ["equity", "liquid", "index"]
     first = funds.funds[0]
     assert first.isin == "INF879O01027" and first.units == 500.123 and first.value == pytest.approx(500.123 * 88.412, abs=0.01)

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 
 from qlwork.market.demo import DEMO_AS_OF, DemoMarketData
+from qlwork.market.demo_nifty500 import INDEX_TOKENS
 
 CAPS = {"minute": 60, "3minute": 100, "5minute": 100, "10minute": 100, "15minute": 200, "30minute": 200,
         "60minute": 400, "day": 2000}
@@ -94,6 +95,11 @@ class FakeKite:
                                "name": name, "last_price": 0.0, "expiry": "", "strike": 0.0, "tick_size": 0.05,
                                "lot_size": 1, "instrument_type": "EQ", "segment": "NSE", "exchange": "NSE"})
             self._source[token] = (base, scale)
+        for name, token in INDEX_TOKENS.items():  # the demo's other indices, as Kite lists indices
+            self._rows.append({"instrument_token": token, "exchange_token": token // 256, "tradingsymbol": name,
+                               "name": name, "last_price": 0.0, "expiry": "", "strike": 0.0, "tick_size": 0.0,
+                               "lot_size": 0, "instrument_type": "EQ", "segment": "INDICES", "exchange": "NSE"})
+            self._source[token] = (name, 1.0)
         self.tokens = {r["tradingsymbol"]: int(r["instrument_token"]) for r in self._rows}
         self.bse_tokens: dict[str, int] = {}
         for i, (sym, name, base, scale) in enumerate(BSE):
