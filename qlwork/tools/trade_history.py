@@ -15,7 +15,6 @@ from dataclasses import asdict
 import numpy as np
 
 from ..analytics.cashflows import annualise, time_weighted_return, xirr
-from ..config import BENCHMARK
 from ..errors import InputError
 from ..market.base import parse_date, priceable_symbols
 from ..portfolio import Portfolio, load_portfolio
