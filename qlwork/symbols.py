@@ -1,8 +1,10 @@
 """NSE trading symbols: normalisation, lookup and suggestions for unknown ones.
 
 Below both ``portfolio/`` and ``market/`` (base layer): a holdings file and a provider agree on what a
-symbol is. Symbols are NSE trading symbols (``RELIANCE``, ``TCS``, ``NIFTY 50`` for the index); an
-``NSE:`` quote-key prefix is accepted and dropped.
+symbol is. Symbols are NSE trading symbols (``RELIANCE``, ``TCS``, ``NIFTY 50`` for the index). An
+exchange prefix (``NSE:``, ``BSE:``, Kite's quote-key convention) is accepted everywhere:
+:func:`normalise_symbol` drops it for matching, :func:`split_exchange` / :func:`resolve_listings` keep it
+so a provider can price the listing asked for (``BSE:SBIN`` on BSE, ``nse:sbin`` on NSE).
 """
 
 from __future__ import annotations
@@ -16,17 +18,29 @@ from .errors import InputError
 
 QUOTE_KEY_PREFIX = "NSE:"
 """Quotes are keyed ``NSE:SYMBOL`` (Kite's ``i=EXCHANGE:SYMBOL`` convention)."""
+EXCHANGES = ("NSE", "BSE")
+"""Cash-equity exchanges a holding or a price may be on."""
+PREFIXES = ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX", "NCO")
+"""Kite's exchange names, recognised as an ``EXCHANGE:`` prefix (only :data:`EXCHANGES` are priced)."""
 
 
 _WS = re.compile(r"\s+")
+_PREFIX = re.compile(rf"^({'|'.join(PREFIXES)})\s*:\s*")
+
+
+def split_exchange(symbol: str) -> tuple[str | None, str]:
+    """``(exchange or None, symbol)``: ``"bse:sbin"`` -> ``("BSE", "SBIN")``, ``"TCS"`` -> ``(None, "TCS")``
+    (upper-case, trimmed, inner whitespace collapsed)."""
+    text = _WS.sub(" ", str(symbol).strip()).upper()
+    match = _PREFIX.match(text)
+    if match is None:
+        return None, text
+    return match.group(1), text[match.end():].strip()
 
 
 def normalise_symbol(symbol: str) -> str:
-    """Upper-case, trimmed, inner whitespace collapsed, ``NSE:`` prefix removed."""
-    text = _WS.sub(" ", str(symbol).strip()).upper()
-    if text.startswith(QUOTE_KEY_PREFIX):
-        text = text[len(QUOTE_KEY_PREFIX):].strip()
-    return text
+    """Upper-case, trimmed, inner whitespace collapsed, an ``NSE:``/``BSE:`` prefix removed."""
+    return split_exchange(symbol)[1]
 
 
 def _key(symbol: str) -> str:
@@ -107,3 +121,20 @@ def resolve_symbols(symbols, known: Iterable[str], *, names: dict[str, str] | No
     if not out:
         raise InputError("No symbols given.", fix='Pass NSE trading symbols, e.g. ["RELIANCE", "TCS"].')
     return out
+
+
+def resolve_listings(symbols, known: Iterable[str], *, names: dict[str, str] | None = None
+                     ) -> list[tuple[str, str | None]]:
+    """Like :func:`resolve_symbols`, keeping the exchange each symbol was asked on:
+    ``[(canonical symbol, "NSE" | "BSE" | None)]`` (None: no prefix, the provider's default listing).
+    The first prefix given for a symbol wins."""
+    resolved = resolve_symbols(symbols, known, names=names)
+    items = [s for s in symbols.split(",")] if isinstance(symbols, str) else list(symbols)
+    lookup = symbol_lookup(known)
+    asked: dict[str, str | None] = {}
+    for item in items:
+        exchange, bare = split_exchange(item)
+        hit = lookup.get(bare.replace(" ", ""))
+        if hit is not None and asked.get(hit) is None:
+            asked[hit] = exchange
+    return [(s, asked.get(s)) for s in resolved]

@@ -203,9 +203,13 @@ def assert_names(err: InputError, *parts: str) -> None:
 
 def test_unknown_symbol_with_suggestion(tmp_path, known):
     path = write(tmp_path, "pf.csv", f"{EXPECTED_HEADER}\nTCS,NSE,1,10\nRELAINCE,NSE,2,100\n")
-    err = load_error(path, known_symbols=known)
-    assert_names(err, "pf.csv", "row 3", "tradingsymbol", "RELAINCE", "RELIANCE")
-    assert err.details["row"] == 3 and err.details["field"] == "tradingsymbol"
+    pf = load_portfolio(path, known_symbols=known)  # left out and named, never a rejection of the file
+    assert pf.symbols == ["TCS"]
+    [gone] = pf.metadata["symbols_without_data"]
+    assert gone["symbol"] == "RELAINCE" and gone["row"] == 3 and "RELIANCE" in gone["reason"]
+    only = write(tmp_path, "bad.csv", f"{EXPECTED_HEADER}\nRELAINCE,NSE,2,100\n")
+    err = load_error(only, known_symbols=known)  # nothing priceable: that is an error
+    assert_names(err, "bad.csv", "row 2", "RELAINCE", "RELIANCE")
     # without a universe the symbol is accepted as written
     assert load_portfolio(path).symbols == ["TCS", "RELAINCE"]
 
@@ -274,7 +278,9 @@ def test_wrong_encodings(tmp_path):
 def test_missing_file_and_wrong_type(tmp_path):
     assert_names(load_error(tmp_path / "absent.csv"), "absent.csv", "does not exist")
     assert_names(load_error(str(tmp_path / "absent")), "absent", "does not exist")
-    assert_names(load_error(write(tmp_path, "pf.xlsx", "x")), "pf.xlsx", ".csv or .json")
+    assert_names(load_error(write(tmp_path, "pf.xlsx", "x")), "pf.xlsx", "not a readable .xlsx")
+    assert_names(load_error(write(tmp_path, "pf.txt", "x")), "pf.txt", ".csv, .xlsx or .json")
+    assert str(tmp_path) not in load_error(tmp_path / "absent.csv").message  # no directories in errors
     assert_names(load_error(42), "int")
 
 

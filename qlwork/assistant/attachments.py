@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..market.base import priceable_symbols
 from ..tools.files import file_store
 
 PORTFOLIO_SUFFIXES = (".csv",)
@@ -62,7 +63,7 @@ def _known_symbols(session: Any) -> set[str] | None:
     """Tradable symbols of the session's market, if it can be loaded (else None: checked at run time)."""
     try:
         market = session.market_provider()
-        return set(market.instruments()["tradingsymbol"]) if market is not None else None
+        return priceable_symbols(market) if market is not None else None
     except Exception:  # noqa: BLE001 - a provider problem is reported when the tools run
         return None
 
@@ -75,7 +76,7 @@ def use_as_portfolio(session: Any, saved: dict) -> Any:
     """
     from ..portfolio import load_portfolio
 
-    portfolio = load_portfolio(saved["path"], known_symbols=_known_symbols(session))
+    portfolio = load_portfolio(saved["path"], known_symbols=_known_symbols(session), label=saved.get("name"))
     session.portfolio = saved["path"]
     session.thread = session.store.update_thread_metadata(session.thread_id, {"portfolio_id": saved["path"]})
     return portfolio

@@ -222,6 +222,7 @@ class Session:
         as_of = self.as_of or getattr(market, "default_as_of", None) or _demo_as_of(market)
         return ToolContext(market=market, portfolio=self.portfolio or meta.get("portfolio_id"), as_of=as_of,
                            risk_profile=meta.get("risk_profile", self.risk_profile), thread_id=thread.id,
+                           benchmark=meta.get("benchmark"),
                            user_id=self.user_id, extra={"investment_horizon": meta.get("investment_horizon",
                                                                                        self.horizon)})
 

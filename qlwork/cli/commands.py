@@ -11,6 +11,7 @@ from ..config import default_user
 from ..errors import QlworkError
 from .byoai import add_model_arguments, register_eval
 from .db import register_db
+from .holdings import EXAMPLES as HOLDINGS_EXAMPLES, register_holdings
 from .serving import register_mcp, register_serve
 
 
@@ -206,6 +207,7 @@ EXAMPLES = {
     "threads recover": ["qlwork threads recover", "qlwork threads recover --thread thread_0123abcd"],
     "kite login": ["export KITE_API_KEY=... KITE_API_SECRET=...", "qlwork kite login --user asha"],
     "kite status": ["qlwork kite status --user asha --json"],
+    **HOLDINGS_EXAMPLES,
     "sectors update": ["qlwork sectors update"],
     "sectors show": ["qlwork sectors show"],
     "reports run": ["qlwork reports run --as-of 2026-11-20",
@@ -325,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reports_run)
     register_serve(sub)
     register_mcp(sub)
+    register_holdings(sub)
     _describe(parser)
     return parser
 

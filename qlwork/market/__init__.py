@@ -13,10 +13,10 @@ from typing import Callable
 
 from ..errors import InputError
 from ..symbols import resolve_symbols
-from .base import CANDLE_COLUMNS, Candles, MarketData, parse_date
+from .base import CANDLE_COLUMNS, Candles, MarketData, parse_date, priceable_symbols
 from .demo import DEMO_AS_OF, DemoMarketData
 
-__all__ = ["CANDLE_COLUMNS", "Candles", "DEMO_AS_OF", "DemoMarketData", "MarketData", "get_provider",
+__all__ = ["CANDLE_COLUMNS", "Candles", "DEMO_AS_OF", "DemoMarketData", "MarketData", "get_provider", "priceable_symbols",
            "parse_date", "resolve_symbols", "PROVIDERS", "resolve_provider", "provider_name"]
 
 

@@ -177,3 +177,24 @@ def mark(frame: pd.DataFrame, provider: str, synthetic: bool) -> pd.DataFrame:
 def round_to_tick(values: np.ndarray, tick: float = 0.05) -> np.ndarray:
     """Round prices to the nearest tick (two decimals, no float dust)."""
     return np.round(np.round(np.asarray(values, dtype=float) / tick) * tick, 2)
+
+
+def listed_instruments(market) -> pd.DataFrame:
+    """The widest instrument list of ``market``: ``all_instruments()`` when it has one (the demo provider's
+    NIFTY 500 universe and indices), else ``instruments()``."""
+    wider = getattr(market, "all_instruments", None)
+    return wider() if callable(wider) else market.instruments()
+
+
+def priceable_symbols(market) -> set[str]:
+    """Every symbol ``market`` can price: its ``all_instruments()`` when it lists more than
+    ``instruments()`` (the demo provider: the whole NIFTY 500 list and the indices), else ``instruments()``.
+    Holdings are checked against this, so a holding is left out only when it truly cannot be priced."""
+    return set(listed_instruments(market)["tradingsymbol"])
+
+
+def index_symbols(market) -> list[str]:
+    """The indices ``market`` prices (``segment`` INDICES in its widest instrument list), NIFTY 50 first."""
+    frame = listed_instruments(market)
+    names = frame.loc[frame["segment"].eq("INDICES"), "tradingsymbol"].astype(str).tolist()
+    return sorted(dict.fromkeys(names), key=lambda s: (s != BENCHMARK, s))

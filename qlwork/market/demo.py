@@ -1,15 +1,14 @@
 """Deterministic synthetic NSE-like market data (the default provider).
 
 Everything here is **synthetic**: generated from a fixed seed, not real NSE prices. Frames carry
-``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says
-so too.
+``attrs["synthetic"] = True`` and ``attrs["provider"] = "demo"``; :meth:`DemoMarketData.metadata` says so.
 
-Universe: 49 large caps with approximate 2026 price levels, 6 high-volatility small caps (``cap``
-``"small"``), the liquid ETF ``LIQUIDBEES`` (about INR 1,000, near-zero volatility) and the ``NIFTY 50``
-index built as a cap-weighted basket of the large caps. Sectors are NSE's industry names (from the
-bundled NIFTY 500 list, :mod:`.sectors`, as for live Kite data; ``"Unclassified"`` for the ETF); the
-generator's correlated factor groups are the finer groups of :data:`.demo_universe.UNIVERSE`. Daily bars from 2014-01-01 to
-2026-12-31 on trading days only (weekends and NSE-like holidays skipped).
+Core universe (:meth:`~DemoMarketData.instruments`): 49 large caps with approximate 2026 price levels, 6
+high-volatility small caps, the liquid ETF ``LIQUIDBEES`` and ``NIFTY 50`` (a cap-weighted basket of the
+large caps). Beyond it the provider prices the rest of the bundled NIFTY 500 list and eight more indices
+(:mod:`.demo_nifty500`, a separate seeded stream; :meth:`~DemoMarketData.all_instruments`), so a real
+holdings file works offline; the core's numbers never depend on them. Sectors are NSE's industry names
+(:mod:`.sectors`). Daily bars 2014-01-01 to 2026-12-31 on trading days (NSE-like holidays skipped).
 
 Model (log returns, vectorised over days x symbols)::
 
@@ -37,7 +36,7 @@ import pandas as pd
 
 from ..config import BENCHMARK, TIMEZONE
 from ..errors import InputError
-from ..symbols import QUOTE_KEY_PREFIX, resolve_symbols
+from ..symbols import resolve_listings, resolve_symbols
 from .base import (
     CANDLE_COLUMNS,
     INSTRUMENT_COLUMNS,
@@ -49,6 +48,8 @@ from .base import (
     round_to_tick,
 )
 from .demo_calendar import nse_holidays, trading_days  # noqa: F401  (nse_holidays: public here too)
+from .demo_funds import DemoFunds
+from .demo_nifty500 import INDICES, extended_instruments, extended_universe, index_weights, listed_names
 from .demo_universe import SECTOR_PARAMS, UNIVERSE
 from .sectors import bundled_industries, industry_of
 
@@ -87,6 +88,7 @@ class _Universe:
     instruments: pd.DataFrame
     index_weights: dict  # symbol -> NIFTY weight at DEMO_AS_OF
     names: dict  # symbol -> company name
+    market: np.ndarray  # (T,) the market factor (daily log return), shared with the wider universe
 
 
 def _regimes(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
@@ -217,7 +219,7 @@ def _generate(seed: int = DEMO_SEED) -> _Universe:
     weights = {sym: float(wi) for sym, wi in zip(syms, w) if wi > 0}
     return _Universe(days=days, index=index, symbols=all_syms, col={s_: i for i, s_ in enumerate(all_syms)},
                      open=o, high=h, low=lo_, close=c, volume=vol, regime=regime, instruments=inst,
-                     index_weights=weights, names=dict(zip(inst["tradingsymbol"], inst["name"])))
+                     index_weights=weights, names=dict(zip(inst["tradingsymbol"], inst["name"])), market=m)
 
 
 def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -> pd.DataFrame:
@@ -241,7 +243,7 @@ def _instruments(symbols: tuple[str, ...], last: np.ndarray, caps: np.ndarray) -
 
 
 # -- provider --------------------------------------------------------------------------------
-class DemoMarketData:
+class DemoMarketData(DemoFunds):
     """Synthetic NSE-like daily market data; implements :class:`qlwork.market.base.MarketData`.
 
     ``quote()`` keys are ``"NSE:SYMBOL"`` (Kite's convention). ``default_as_of`` is :data:`DEMO_AS_OF`.
@@ -255,14 +257,24 @@ class DemoMarketData:
     def __init__(self, seed: int = DEMO_SEED) -> None:
         self.seed = int(seed)
 
-    # internals
     @property
     def _u(self) -> _Universe:
         return _generate(self.seed)
 
-    def _cols(self, symbols) -> tuple[list[str], np.ndarray]:
-        names = resolve_symbols(symbols, self._u.symbols, names=self._u.names)
-        return names, np.array([self._u.col[s] for s in names], dtype=np.int64)
+    @property
+    def _x(self) -> _Universe:  # the core plus the rest of the NIFTY 500 list and the indices (lazy)
+        return extended_universe(_generate(self.seed), self.seed, DEMO_AS_OF, TICK, PROVIDER)
+
+    def _pick(self, symbols) -> tuple[list[str], bool]:
+        """Canonical names, and whether any is outside the core universe (the wider one is then needed)."""
+        known, companies = listed_names(self._u)
+        names = resolve_symbols(symbols, known, names=companies)
+        return names, not all(s in self._u.col for s in names)
+
+    def _cols(self, symbols) -> tuple[list[str], np.ndarray, _Universe]:
+        names, wide = self._pick(symbols)
+        u = self._x if wide else self._u
+        return names, np.array([u.col[s] for s in names], dtype=np.int64), u
 
     def _rows(self, start, end) -> slice:
         u = self._u
@@ -276,7 +288,6 @@ class DemoMarketData:
         frame.columns.name = "symbol"
         return mark(frame, PROVIDER, True)
 
-    # protocol
     def metadata(self) -> dict:
         u = self._u
         return {
@@ -293,12 +304,21 @@ class DemoMarketData:
             "trading_days": int(len(u.days)),
             "symbols": int(len(u.symbols) - 1),
             "benchmark": BENCHMARK,
+            "listed_symbols": int(len(listed_names(u)[0])),
+            "indices": [s for s in listed_names(u)[0] if s == BENCHMARK or s in INDICES],
             "intervals": list(self.intervals),
             "quote_keys": "NSE:SYMBOL",
         }
 
     def instruments(self) -> pd.DataFrame:
+        """The core universe: 56 stocks and NIFTY 50 (what sector studies and scans run over)."""
         return mark(self._u.instruments.copy(), PROVIDER, True)
+
+    def all_instruments(self) -> pd.DataFrame:
+        """Everything this provider prices: the core, the rest of the bundled NIFTY 500 list (``cap``
+        large/mid/small by synthetic market cap) and the indices (NIFTY 50 and
+        :data:`.demo_nifty500.INDICES`); all synthetic."""
+        return mark(extended_instruments(self._u, self.seed, TICK, PROVIDER).copy(), PROVIDER, True)
 
     def first_date(self) -> dt.date:
         return self._u.days[0].astype(dt.date)
@@ -312,9 +332,8 @@ class DemoMarketData:
 
     def candles(self, symbols, interval: str = "day", start=None, end=None) -> dict[str, pd.DataFrame]:
         check_interval(interval, self.intervals, "demo")
-        names, cols = self._cols(symbols)
+        names, cols, u = self._cols(symbols)
         rows = self._rows(start, end)
-        u = self._u
         dates = u.index[rows]
         out = {}
         for name, c in zip(names, cols):
@@ -327,22 +346,21 @@ class DemoMarketData:
         return out
 
     def close_prices(self, symbols, start=None, end=None) -> pd.DataFrame:
-        names, cols = self._cols(symbols)
-        return self._wide(self._u.close, self._rows(start, end), cols, names)
+        names, cols, u = self._cols(symbols)
+        return self._wide(u.close, self._rows(start, end), cols, names)
 
     def ohlcv(self, symbols, start=None, end=None) -> dict[str, pd.DataFrame]:
-        names, cols = self._cols(symbols)
+        names, cols, u = self._cols(symbols)
         rows = self._rows(start, end)
-        u = self._u
         arrays = {"open": u.open, "high": u.high, "low": u.low, "close": u.close, "volume": u.volume}
         return {k: self._wide(arrays[k], rows, cols, names) for k in OHLCV_FIELDS}
 
     def quote(self, symbols, *, as_of=None) -> dict[str, dict]:
-        """Kite-shaped quotes keyed ``"NSE:SYMBOL"`` for the bar at ``as_of`` (default
+        """Kite-shaped quotes keyed ``"NSE:SYMBOL"`` (``"BSE:SYMBOL"`` when asked so: one synthetic series
+        per symbol) for the bar at ``as_of`` (default
         :data:`DEMO_AS_OF`; a non-trading day uses the last trading day before it). ``ohlc.close`` is the
         previous close, as in Kite; ``net_change = last_price - ohlc.close``."""
-        names, cols = self._cols(symbols)
-        u = self._u
+        names, cols, u = self._cols(symbols)
         day = DEMO_AS_OF if as_of is None else parse_date(as_of, field="as_of")
         t = int(np.searchsorted(u.days, np.datetime64(day, "D"), side="right")) - 1
         if t < 0 or day > self.last_date():
@@ -352,10 +370,11 @@ class DemoMarketData:
         prev_t = max(t - 1, 0)
         stamp = pd.Timestamp(u.days[t]).tz_localize(TIMEZONE) + pd.Timedelta(hours=15, minutes=30)
         tokens = dict(zip(u.instruments["tradingsymbol"], u.instruments["instrument_token"]))
+        asked = dict(resolve_listings(symbols, listed_names(self._u)[0]))  # "BSE:TCS" keyed as asked
         out = {}
         for name, c in zip(names, cols):
             last, prev_close = float(u.close[t, c]), float(u.close[prev_t, c])
-            out[QUOTE_KEY_PREFIX + name] = {
+            out[f"{asked.get(name) or 'NSE'}:{name}"] = {
                 "instrument_token": int(tokens[name]),
                 "tradingsymbol": name,
                 "timestamp": stamp.to_pydatetime(),
@@ -369,22 +388,26 @@ class DemoMarketData:
         return out
 
     def sectors(self, symbols) -> dict[str, str]:
-        names = resolve_symbols(symbols, self._u.symbols, names=self._u.names)
-        inst = self._u.instruments.set_index("tradingsymbol")["sector"]
+        names, wide = self._pick(symbols)
+        inst = (self.all_instruments() if wide else self._u.instruments).set_index("tradingsymbol")["sector"]
         return {s: str(inst[s]) for s in names}
 
-    # extras
-    def benchmark_sector_weights(self) -> dict[str, float]:
-        """NIFTY 50 sector weights at :data:`DEMO_AS_OF` (sum to 1), largest first."""
-        sectors = self.sectors(list(self._u.index_weights))
+    def benchmark_sector_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Sector weights of ``index`` (NIFTY 50 or one of :data:`.demo_nifty500.INDICES`) at
+        :data:`DEMO_AS_OF` (sum to 1), largest first."""
+        weights = self.benchmark_weights(index)
+        sectors = self.sectors(list(weights))
         out: dict[str, float] = {}
-        for sym, w in self._u.index_weights.items():
+        for sym, w in weights.items():
             out[sectors[sym]] = out.get(sectors[sym], 0.0) + w
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
-    def benchmark_weights(self) -> dict[str, float]:
-        """NIFTY 50 constituent weights at :data:`DEMO_AS_OF` (sum to 1)."""
-        return dict(self._u.index_weights)
+    def benchmark_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Constituent weights of ``index`` at :data:`DEMO_AS_OF` (sum to 1; synthetic caps)."""
+        name = resolve_symbols([index], listed_names(self._u)[0])[0]
+        if name != BENCHMARK and name not in INDICES:
+            raise InputError(f"{name} is not an index.", fix=f"Use one of: {BENCHMARK}, {', '.join(INDICES)}.")
+        return dict(self._u.index_weights) if name == BENCHMARK else index_weights(self._u, self.seed, name)
 
     def regimes(self, start=None, end=None) -> pd.Series:
         """The market regime per day: ``"calm"`` or ``"stressed"``."""

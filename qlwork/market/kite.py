@@ -39,7 +39,7 @@ from ..config import BENCHMARK, TIMEZONE, home
 from ..errors import InputError, ProviderError, QlworkError
 from ..fileio import atomic_write
 from . import kite_auth
-from ..symbols import resolve_symbols
+from ..symbols import resolve_listings, split_exchange
 from .base import (
     CANDLE_COLUMNS,
     OHLCV_FIELDS,
@@ -137,6 +137,7 @@ class KiteMarketData(KiteAccount):
         self._last_date: tuple[dt.date, dt.date] | None = None
         self._routes: dict[str, tuple[str, int]] = {}  # held symbol -> (exchange, token) when not NSE
         self._isins: dict[str, str] = {}  # held symbol -> ISIN (its NSE industry, whatever the exchange)
+        self._other: dict[str, tuple[dt.date, dict[str, int]]] = {}  # exchange -> (day, {symbol: token})
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -187,19 +188,58 @@ class KiteMarketData(KiteAccount):
 
     def resolve(self, symbols) -> list[str]:
         """Canonical symbols (NSE, or held on another exchange); InputError with close-match
-        suggestions for unknown ones."""
-        known = self._load_dump()["tradingsymbol"]
-        return resolve_symbols(symbols, [*known, *(s for s in self._routes if s not in set(known))])
+        suggestions for unknown ones. An ``NSE:``/``BSE:`` prefix is accepted (see :meth:`listings`)."""
+        return [sym for sym, _, _ in self.listings(symbols)]
+
+    def _other_tokens(self, exchange: str) -> dict[str, int]:
+        """``{symbol: token}`` of another exchange's equities (Kite's ``/instruments/EXCHANGE``, once a day)."""
+        day = self.today()
+        cached = self._other.get(exchange)
+        if cached is None or cached[0] != day:
+            rows = self._client.instruments(exchange)
+            cached = (day, {str(r["tradingsymbol"]).upper(): int(r["instrument_token"]) for r in rows
+                            if str(r.get("segment") or exchange) == exchange})
+            self._other[exchange] = cached
+        return cached[1]
+
+    def listings(self, symbols) -> list[tuple[str, str, int]]:
+        """``[(symbol, exchange, instrument_token)]``: the listing each symbol is priced from.
+
+        An explicit prefix is respected: ``"nse:sbin"`` is SBIN on NSE even when SBIN is held on BSE, and
+        ``"BSE:SBIN"`` is the BSE listing (the holding's token, else Kite's BSE list). Without a prefix a
+        symbol held on another exchange uses its holding's listing, any other the NSE one."""
+        dump = self._load_dump().set_index("tradingsymbol")["instrument_token"]
+        known = [*dump.index, *(s for s in self._routes if s not in dump.index)]
+        items = symbols.split(",") if isinstance(symbols, str) else [x for x in symbols or [] if isinstance(x, str)]
+        for exchange, bare in {split_exchange(x) for x in items}:  # e.g. BSE:KAMATHOTEL, listed on BSE only
+            if exchange and exchange != self.exchange and bare not in dump.index and bare not in self._routes \
+                    and bare in self._other_tokens(exchange):
+                known.append(bare)
+        out = []
+        for sym, asked in resolve_listings(symbols, known):
+            held = self._routes.get(sym)
+            exchange = asked or (held[0] if held else self.exchange)
+            if exchange == self.exchange and sym in dump.index:
+                out.append((sym, exchange, int(dump[sym])))
+            elif held and held[0] == exchange:
+                out.append((sym, exchange, held[1]))
+            elif exchange != self.exchange and sym in self._other_tokens(exchange):
+                out.append((sym, exchange, self._other_tokens(exchange)[sym]))
+            else:
+                raise InputError(f"{sym} is not listed on {exchange} in Kite's instruments list.",
+                                 fix=f"Ask for {sym} without a prefix, or on the exchange it is listed on.",
+                                 symbol=sym, exchange=exchange)
+        return out
 
     def exchange_of(self, symbol: str) -> str:
-        """The exchange ``symbol`` is priced on: its holding's exchange when it is held elsewhere, else NSE."""
-        return self._routes.get(symbol, (self.exchange, 0))[0]
+        """The exchange ``symbol`` is priced on: its prefix when it has one, else its holding's exchange
+        when it is held elsewhere, else NSE."""
+        return self.listings([symbol])[0][1]
 
     def instrument_tokens(self, symbols) -> dict[str, int]:
-        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token; a symbol held on another
-        exchange -> that exchange's token from the holdings)."""
-        dump = self._load_dump().set_index("tradingsymbol")["instrument_token"]
-        return {s: self._routes[s][1] if s in self._routes else int(dump[s]) for s in self.resolve(symbols)}
+        """``{symbol: instrument_token}`` (``"NIFTY 50"`` -> the index token; see :meth:`listings` for the
+        exchange: an explicit prefix first, then a holding's exchange, then NSE)."""
+        return {sym: token for sym, _, token in self.listings(symbols)}
 
     def sectors(self, symbols) -> dict[str, str]:
         dump = self._load_dump().set_index("tradingsymbol")["sector"]
@@ -290,13 +330,16 @@ class KiteMarketData(KiteAccount):
         return {k: self._wide(res, k) for k in OHLCV_FIELDS}
 
     # -- misc -------------------------------------------------------------------------------
-    def benchmark_sector_weights(self) -> dict[str, float]:
-        """Approximate NIFTY 50 sector weights from qlwork's static demo table (Kite publishes no index
+    def benchmark_sector_weights(self, index: str = BENCHMARK) -> dict[str, float]:
+        """Approximate sector weights of ``index`` from qlwork's demo tables (Kite publishes no index
         weights), labelled with NSE's industry names like :meth:`sectors`. An approximation, not live
-        index data."""
+        index data; ``{}`` for an index the demo tables do not have."""
         from .demo import DemoMarketData
 
-        return DemoMarketData().benchmark_sector_weights()
+        try:
+            return DemoMarketData().benchmark_sector_weights(index)
+        except InputError:
+            return {}
 
     def last_date(self) -> dt.date:
         """The last day (IST) with a NIFTY 50 daily bar, looking back up to 14 days."""

@@ -71,8 +71,9 @@ class KiteAccount:
 
     # -- quotes -----------------------------------------------------------------------------
     def _batched(self, kind: str, symbols) -> Partial:
-        names = self.resolve(symbols)
-        keys = [f"{self.exchange_of(s)}:{s}" for s in names]
+        listed = self.listings(symbols)
+        names = [sym for sym, _, _ in listed]
+        keys = [f"{exchange}:{sym}" for sym, exchange, _ in listed]
         size = BATCH[kind]
         call = getattr(self._client, kind)
         out, failures = Partial(), {}
@@ -127,6 +128,19 @@ class KiteAccount:
         """Kite holdings as returned by ``GET /portfolio/holdings`` (INR), after checking the account."""
         self._check_account()
         return list(self._client.holdings())
+
+    def mf_holdings(self) -> list[dict]:
+        """Kite's mutual fund holdings as returned by ``GET /mf/holdings`` (units, NAVs in INR), after
+        checking the account."""
+        self._check_account()
+        return list(self._client.mf_holdings())
+
+    def mf_portfolio(self, name: str = "kite-mf"):
+        """The mutual fund holdings as :class:`qlwork.portfolio.funds.FundPortfolio` (category from the
+        scheme name: equity / debt / hybrid / liquid / index / other)."""
+        from ..portfolio.funds import funds_from_kite
+
+        return funds_from_kite(self.mf_holdings(), name=name)
 
     def portfolio(self, name: str = "kite") -> Portfolio:
         """The Kite holdings as a :class:`qlwork.portfolio.Portfolio`, each holding priced on its own

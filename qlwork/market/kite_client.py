@@ -36,6 +36,7 @@ ALLOWED: tuple[tuple[str, str], ...] = (
     ("POST", r"/session/token"),
     ("GET", r"/user/profile"),
     ("GET", r"/portfolio/holdings"),
+    ("GET", r"/mf/holdings"),
     ("GET", r"/instruments(/[A-Z]+)?"),
     ("GET", r"/instruments/historical/\d+/[a-z0-9]+"),
     ("GET", r"/quote(/ltp|/ohlc)?"),
@@ -283,6 +284,10 @@ class ReadOnlyKite:
     def holdings(self) -> list[dict]:
         """``GET /portfolio/holdings`` (Kite's fields, unchanged)."""
         return self._call("other", "reading Kite holdings", self.__kite.holdings)
+
+    def mf_holdings(self) -> list[dict]:
+        """``GET /mf/holdings`` (mutual fund units held: folio, fund, tradingsymbol = ISIN, quantity, ...)."""
+        return self._call("other", "reading Kite mutual fund holdings", self.__kite.mf_holdings)
 
     def instruments(self, exchange: str | None = None) -> list[dict]:
         """``GET /instruments[/EXCHANGE]`` parsed into dicts."""

@@ -17,8 +17,6 @@ spreadsheet rows: the header is row 1; JSON rows are 1-based list positions) and
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -28,6 +26,7 @@ from typing import Any
 
 from ..errors import InputError
 from .model import Portfolio
+from .sheets import csv_rows, detect_format, find_header, xlsx_rows
 from .validation import (
     ALIASES,
     EXPECTED_HEADER,
@@ -58,49 +57,59 @@ def _sample_path(name: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, where: str) -> str:
+    """The UTF-8 text of ``path``; errors name it as ``where`` (its file name), never its directory."""
     if not path.exists():
-        raise InputError(f"Portfolio file {path} does not exist.",
-                         fix="Check the path, or use a sample such as sample:diversified.", file=str(path))
+        raise InputError(f"Portfolio file {where} does not exist.",
+                         fix="Check the path, or use a sample such as sample:diversified.", file=where)
     if path.is_dir():
-        raise InputError(f"Portfolio path {path} is a directory, not a file.",
-                         fix="Pass the path of a .csv or .json file.", file=str(path))
+        raise InputError(f"Portfolio path {where} is a directory, not a file.",
+                         fix="Pass the path of a .csv or .json file.", file=where)
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{path} is encoded as UTF-16, not UTF-8.",
-                         fix="Save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)').", file=str(path))
+        raise InputError(f"{where} is encoded as UTF-16, not UTF-8.",
+                         fix="Save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)').", file=where)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(
-            f"{path} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start}, line {line}); "
+            f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start}, line {line}); "
             "it was probably saved as Latin-1/Windows-1252 or UTF-16.",
-            fix="Save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)').", file=str(path), row=line,
+            fix="Save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)').", file=where, row=line,
         ) from None
     if "\x00" in text:
-        raise InputError(f"{path} contains NUL bytes (UTF-16 without a byte-order mark?).",
-                         fix="Save it as UTF-8.", file=str(path))
+        raise InputError(f"{where} contains NUL bytes (UTF-16 without a byte-order mark?).",
+                         fix="Save it as UTF-8.", file=where)
     if not text.strip():
-        raise InputError(f"Portfolio file {path} is empty.",
-                         fix=f"Add a header row ({EXPECTED_HEADER}) and one row per holding.", file=str(path))
+        raise InputError(f"Portfolio file {where} is empty.",
+                         fix=f"Add a header row ({EXPECTED_HEADER}) and one row per holding.", file=where)
     return text
 
 
 def portfolio_from_csv_text(text: str, where: str, *, known_symbols, name: str, source: str) -> Portfolio:
     """A portfolio from CSV text (``where`` names it in errors); every bad row is reported at once."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise InputError(f"{where} is not a readable CSV file (line {reader.line_num}: {exc}).",
-                         fix="Save it as a comma-separated CSV file.", file=where, row=reader.line_num) from None
-    # header: first non-blank row
-    start = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
-    if start is None:
-        raise InputError(f"Portfolio file {where} is empty.",
-                         fix=f"Add a header row ({EXPECTED_HEADER}) and one row per holding.", file=where)
-    header = rows[start]
+    return portfolio_from_rows(csv_rows(text, where), where, known_symbols=known_symbols, name=name, source=source,
+                               fmt="csv")
+
+
+def portfolio_from_xlsx(data: bytes, where: str, *, known_symbols, name: str, source: str) -> Portfolio:
+    """A portfolio from an XLSX workbook (Zerodha Console's holdings report, or any sheet with a holdings
+    header; account lines above the table are skipped). Rows are spreadsheet rows."""
+    return portfolio_from_rows(xlsx_rows(data, where), where, known_symbols=known_symbols, name=name,
+                               source=source, fmt="xlsx")
+
+
+def _cell(value) -> str | None:
+    return None if value is None else value if isinstance(value, (int, float)) else str(value)
+
+
+def portfolio_from_rows(rows: list[list], where: str, *, known_symbols, name: str, source: str,
+                        fmt: str = "csv") -> Portfolio:
+    """A portfolio from table rows: the header row found by its columns (:func:`.sheets.find_header`),
+    the broker export it looks like recorded as ``metadata["layout"]``; every bad row reported at once."""
+    start = find_header(rows, where)
+    header = [str(c) if c is not None else "" for c in rows[start]]
     mapping: dict[int, str] = {}
     origin: dict[str, str] = {}
     for j, col in enumerate(header):
@@ -118,22 +127,28 @@ def portfolio_from_csv_text(text: str, where: str, *, known_symbols, name: str, 
         raise InputError(
             f"{where} is missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(header row {start + 1} has: {found}).",
-            fix=f"Use the header {EXPECTED_HEADER} (aliases: symbol, qty, avg_price, buy_price, ltp).",
+            fix=f"Use the header {EXPECTED_HEADER} (aliases: symbol, qty, avg_price, buy_price, ltp; Zerodha's "
+                "Kite and Console holdings downloads work as they are).",
             file=where, row=start + 1, missing=missing,
         )
     records: list[tuple[int, dict]] = []
     problems = RowProblems(where)
     for i, r in enumerate(rows[start + 1:], start=start + 2):
-        if not any(c.strip() for c in r):
+        if not any(str(c if c is not None else "").strip() for c in r):
             continue  # blank line
-        if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
+        if fmt == "csv" and len(r) > len(header) and any(c.strip() for c in r[len(header):]):
             problems.add(i, None, f"has {len(r)} values but the header has {len(header)} columns",
                          "Remove extra commas (write 1234.50, not 1,234.50) or quote values that contain commas.")
             continue
-        records.append((i, {field: (r[j] if j < len(r) else None) for j, field in mapping.items()}))
+        cells = {field: _cell(r[j]) if j < len(r) else None for j, field in mapping.items()}
+        if fmt == "xlsx" and not cells.get("quantity") and str(cells.get("tradingsymbol") or "").strip().lower() \
+                in ("total", "grand total", ""):
+            continue  # a totals line under the table
+        records.append((i, cells))
     problems.raise_if_any()
     return build_portfolio(records, where, known_symbols=known_symbols, name=name, source=source,
-                  metadata={"format": "csv", "path": where, "rows": len(records)})
+                           metadata={"format": fmt, "layout": detect_format(header), "path": where,
+                                     "rows": len(records)})
 
 
 def portfolio_from_json(obj: Any, where: str, *, known_symbols, name: str | None, source: str,
@@ -179,12 +194,16 @@ def portfolio_from_json(obj: Any, where: str, *, known_symbols, name: str | None
                   metadata={"format": fmt, "path": where if fmt != "records" else None, "rows": len(records)})
 
 
-def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: str | None = None) -> Portfolio:
-    """Load and validate a portfolio from a sample name, a CSV/JSON path, records or a Kite response.
+def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: str | None = None,
+                   label: str | None = None) -> Portfolio:
+    """Load and validate a portfolio from a sample name, a CSV/XLSX/JSON path, records or a Kite response.
 
-    ``known_symbols`` (e.g. ``market.instruments()["tradingsymbol"]``) enables the unknown-symbol check
-    (with close-match suggestions) and canonicalises spellings. ``name`` overrides the portfolio name
-    (default: the sample name, the JSON ``name`` or the file stem).
+    ``known_symbols`` (e.g. ``market.instruments()["tradingsymbol"]``) canonicalises spellings and marks
+    the holdings the provider cannot price: each is left out of ``holdings`` and named in
+    ``metadata["symbols_without_data"]`` with the reason (and its value at the file's own last price when
+    the file has one); only a file with nothing priceable raises. ``name`` overrides the portfolio name
+    (default: the sample name, the JSON ``name`` or the file stem). Errors about a file's content name it
+    by ``label`` (default: its file name, never the directory it is stored in).
     """
     if isinstance(source, Portfolio):
         if known_symbols is not None:
@@ -194,7 +213,7 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
     if isinstance(source, str) and source.strip().lower().startswith("sample:"):
         sample = source.strip()[len("sample:"):].strip()
         path = _sample_path(sample)
-        return portfolio_from_csv_text(_read_text(path), path.name, known_symbols=known_symbols, name=name or path.stem,
+        return portfolio_from_csv_text(_read_text(path, path.name), path.name, known_symbols=known_symbols, name=name or path.stem,
                               source=f"sample:{path.stem}")
     if isinstance(source, (str, os.PathLike)):
         if isinstance(source, str) and not source.strip():
@@ -202,16 +221,19 @@ def load_portfolio(source, *, known_symbols: Iterable[str] | None = None, name: 
                              fix="Pass a CSV/JSON path or a sample such as sample:diversified.")
         path = Path(source).expanduser()
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".json"):
+        where = label or path.name
+        if suffix == ".xlsx" and path.is_file():
+            return portfolio_from_xlsx(path.read_bytes(), where, known_symbols=known_symbols,
+                                       name=name or path.stem, source=str(path))
+        if suffix not in (".csv", ".json", ".xlsx"):
             if not path.exists():
-                raise InputError(f"Portfolio file {path} does not exist.",
+                raise InputError(f"Portfolio file {where} does not exist.",
                                  fix="Pass a .csv or .json path, or a sample such as sample:diversified "
-                                     f"(samples: {', '.join(sample_portfolios())}).", file=str(path))
-            raise InputError(f"{path} is not a .csv or .json file.",
+                                     f"(samples: {', '.join(sample_portfolios())}).", file=where)
+            raise InputError(f"{where} is not a .csv, .xlsx or .json file.",
                              fix="Save the holdings as CSV (header " + EXPECTED_HEADER + ") or JSON.",
-                             file=str(path))
-        text = _read_text(path)
-        where = str(path)
+                             file=where)
+        text = _read_text(path, where)
         if suffix == ".csv":
             return portfolio_from_csv_text(text, where, known_symbols=known_symbols, name=name or path.stem,
                                   source=str(path))

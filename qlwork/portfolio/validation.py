@@ -12,7 +12,7 @@ from typing import Any
 
 
 from ..errors import InputError
-from ..symbols import normalise_symbol, suggest_symbols, symbol_lookup
+from ..symbols import EXCHANGES, normalise_symbol, split_exchange, suggest_symbols, symbol_lookup
 from .model import FLOAT_FIELDS, Holding, Portfolio
 
 EXPECTED_HEADER = "tradingsymbol,exchange,quantity,average_price"
@@ -30,6 +30,19 @@ ALIASES: dict[str, str] = {
     "exchange": "exchange", "isin": "isin", "instrument_token": "instrument_token", "product": "product",
     "close_price": "close_price", "pnl": "pnl", "p&l": "pnl", "day_change": "day_change",
     "day_change_percentage": "day_change_percentage",
+    # Zerodha Kite's holdings download and Console's holdings report
+    "qty.": "quantity", "quantity_available": "quantity", "average_price_(rs.)": "average_price",
+    "previous_closing_price": "close_price", "unrealized_p&l": "pnl", "unrealised_p&l": "pnl", "isin_code": "isin",
+    # other brokers and aggregators (Groww, Upstox, ICICI Direct, HDFC Securities, Angel One, ...)
+    "scrip": "tradingsymbol", "scrip_name": "tradingsymbol", "stock_symbol": "tradingsymbol",
+    "nse_symbol": "tradingsymbol", "symbol_name": "tradingsymbol", "scrip_code": "tradingsymbol",
+    "net_qty": "quantity", "holding_qty": "quantity", "available_qty": "quantity",
+    "total_qty": "quantity", "quantity_held": "quantity", "no._of_shares": "quantity",
+    "avg._price": "average_price", "avg_cost_price": "average_price", "average_cost_price": "average_price",
+    "avg._buy_price": "average_price", "avg_buy_price": "average_price", "average_buy_price": "average_price",
+    "buy_avg": "average_price", "buy_avg._price": "average_price", "cost_price": "average_price",
+    "cmp": "last_price", "current_price": "last_price", "current_market_price": "last_price",
+    "market_price": "last_price", "closing_price": "last_price", "ltp_(rs.)": "last_price",
 }
 
 
@@ -89,7 +102,16 @@ def _coerce_row(raw: Mapping[str, Any], row: int, problems: RowProblems, known_l
     out: dict[str, Any] = {}
     ok = True
     sym_raw = raw.get("tradingsymbol")
-    sym = normalise_symbol(sym_raw) if sym_raw is not None else ""
+    prefix, sym = split_exchange(sym_raw) if sym_raw is not None else (None, "")
+    column = str(raw.get("exchange") or "").strip().upper()
+    if prefix and column and column != prefix:
+        problems.add(row, "exchange", f"the symbol says {prefix} ({sym_raw!r}) but the exchange column says "
+                     f"{column}", f"Give one exchange: {prefix}:{sym} or exchange {column}.")
+        ok = False
+    if (prefix or column) and (prefix or column) not in EXCHANGES:
+        problems.add(row, "exchange", f"{prefix or column!r} is not a cash-equity exchange",
+                     f"Use one of {', '.join(EXCHANGES)}.")
+        ok = False
     if not sym:
         problems.add(row, "tradingsymbol", "the symbol is empty", "Fill in the NSE trading symbol (e.g. TCS).")
         ok = False
@@ -98,12 +120,13 @@ def _coerce_row(raw: Mapping[str, Any], row: int, problems: RowProblems, known_l
         if hit is None:
             hints = suggest_symbols(sym, known or [])
             did = f" (did you mean {', '.join(hints)}?)" if hints else ""
-            problems.add(row, "tradingsymbol", f"{sym!r} is not a known NSE symbol{did}",
-                         "Use NSE trading symbols known to the market data provider.")
-            ok = False
+            out["unknown"] = f"{sym!r} is not a symbol the market data provider knows (unknown, delisted or " \
+                             f"unlisted){did}"
         else:
             sym = hit
     out["tradingsymbol"] = sym
+    if prefix:
+        out["exchange"] = prefix
 
     q_raw = raw.get("quantity")
     try:
@@ -153,7 +176,7 @@ def _coerce_row(raw: Mapping[str, Any], row: int, problems: RowProblems, known_l
 
     for field in ("exchange", "isin", "product"):
         value = raw.get(field)
-        if value is not None and str(value).strip():
+        if value is not None and str(value).strip() and field not in out:
             out[field] = str(value).strip()
     token = raw.get("instrument_token")
     if token is not None and str(token).strip():
@@ -176,6 +199,7 @@ def build_portfolio(records: list[tuple[int, Mapping[str, Any]]], where: str, *,
     known = list(known_symbols) if known_symbols is not None else None
     lookup = symbol_lookup(known) if known is not None else None
     holdings: list[Holding] = []
+    without: list[dict] = []
     first_row: dict[str, int] = {}
     for row, raw in records:
         key = normalise_symbol(raw.get("tradingsymbol") or "").replace(" ", "")
@@ -190,6 +214,9 @@ def build_portfolio(records: list[tuple[int, Mapping[str, Any]]], where: str, *,
         data = _coerce_row(raw, row, problems, lookup, known)
         if data is None:
             continue
+        if "unknown" in data:
+            without.append(unpriced_entry(row, data))
+            continue
         try:
             holdings.append(Holding(**data))
         except Exception as exc:  # pydantic ValidationError: report the field
@@ -197,7 +224,30 @@ def build_portfolio(records: list[tuple[int, Mapping[str, Any]]], where: str, *,
             problems.add(row, str(err["loc"][0]) if err.get("loc") else None, err["msg"],
                          "Correct the value.")
     problems.raise_if_any()
+    if not holdings:
+        names = "; ".join(f"row {w['row']}: {w['reason']}" for w in without)
+        raise InputError(f"{where}: no holding can be priced ({names}).",
+                         fix="Use NSE trading symbols known to the market data provider (e.g. INFY, TCS).",
+                         file=where, symbols_without_data=without)
+    if without:
+        metadata = {**metadata, "symbols_without_data": without}
     return Portfolio(name=name, holdings=holdings, source=source, metadata=metadata)
+
+
+def unpriced_entry(row: int, data: Mapping[str, Any]) -> dict:
+    """``{"symbol", "reason", "row", "quantity", "average_price", ["last_price", "market_value"]}`` for a
+    holding the provider cannot price: valued at the file's own last (or previous close) price when the
+    file has one, else left out; either way named with the reason."""
+    price = data.get("last_price") or data.get("close_price")
+    qty, avg = data.get("quantity"), data.get("average_price")
+    entry = {"symbol": data["tradingsymbol"], "row": row, "quantity": qty, "average_price": avg}
+    if price and qty:
+        entry |= {"last_price": float(price), "market_value": round(float(price) * qty, 2)}
+        tail = f"; valued at the file's last price {float(price):.2f} (INR {float(price) * qty:,.2f}), " \
+               "left out of price-history analysis"
+    else:
+        tail = "; left out (the file has no last price for it)"
+    return {**entry, "reason": str(data["unknown"]) + tail}
 
 
 def canonical_record(raw: Mapping[str, Any], row: int, where: str) -> dict:

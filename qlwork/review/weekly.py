@@ -290,6 +290,17 @@ def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
             "dropped_recommendations": sorted([list(x) for x in prev_recs - cur_recs])}
 
 
+def _constituents(market: Any, benchmark: str) -> dict:
+    """``{symbol: weight}`` of the benchmark's constituents when the provider knows them, else ``{}``."""
+    weights = getattr(market, "benchmark_weights", None)
+    if not callable(weights):
+        return {}
+    try:
+        return weights() if benchmark == BENCHMARK else weights(benchmark)
+    except (InputError, TypeError):  # a provider with NIFTY 50's weights only
+        return {}
+
+
 def _report_call(name: str, arguments: dict, ctx) -> dict:
     """Invoke one of the report's own tools (:data:`qlwork.review.tearsheet.REPORT_TOOLS`); a failure
     is recorded (and shown) instead of failing the whole review."""
@@ -326,6 +337,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     from .. import open_session
     from ..market import provider_name
     from ..tools.registry import ToolContext
+    from ..tools.recommendations import benchmark_sector_weights
     from ..tools.trading import analyze_portfolio
 
     day = _date(as_of)
@@ -344,7 +356,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                            market=market, store=store, thread_id=current, new_thread=current is None)
     store.update_thread_metadata(session.thread_id, {
         **(session._metadata() if current else {}),  # a re-run: this run's portfolio, risk profile, horizon
-        "kind": REVIEW_KIND, "week": week, "as_of": day.isoformat(),
+        "kind": REVIEW_KIND, "week": week, "as_of": day.isoformat(), "benchmark": benchmark,
         "previous_thread_id": previous["thread_id"] if previous else None})
     question = QUESTION.format(as_of=day.isoformat(), risk_profile=risk_profile, horizon=horizon)
     if previous:
@@ -362,18 +374,17 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     direct = analysis is None
     if direct:  # the model skipped the tool: the report still needs the holdings table and charts
         ctx = ToolContext(market=market, portfolio=source, as_of=day, risk_profile=risk_profile,
-                          user_id=user_id, thread_id=session.thread_id)
+                          user_id=user_id, thread_id=session.thread_id, benchmark=benchmark)
         analysis = analyze_portfolio.tool.invoke({"lookback_days": lookback_days}, ctx)
     quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
     series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
     returns = period_returns(market, quantities, day, benchmark=benchmark)
-    bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
-    # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
-    bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
-                     else {})
+    bench_sectors = benchmark_sector_weights(market, benchmark)
+    # constituent weights: NIFTY 50's, or the provider's for another index when it has them (else "not available")
+    bench_weights = _constituents(market, benchmark)
     report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": 756}, ToolContext(
         market=market, portfolio=source, as_of=day, risk_profile=risk_profile, user_id=user_id,
-        thread_id=session.thread_id))]
+        thread_id=session.thread_id, benchmark=benchmark))]
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     review = Review(params=params, week=week, analysis=analysis, response=response, calls=calls, series=series,
                     benchmark_sectors={k: round(float(v), 4) for k, v in bench_sectors.items()},

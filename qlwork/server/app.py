@@ -13,7 +13,7 @@ from .. import __version__
 from ..db import database_url
 from ..assistant.store.leases import LEASE_SECONDS
 from ..assistant.defaults import ensure_default_assistant
-from ..market import get_provider
+from ..market import get_provider, priceable_symbols
 from ..assistant.store import DEFAULT_ACTION_TIMEOUT, Store
 from .access import Access
 from .auth import ServerState
@@ -66,7 +66,7 @@ def create_app(store: Store | None = None, *, home: str | os.PathLike | None = N
         if symbols and time.monotonic() - symbols[0][0] < SYMBOLS_TTL:
             return symbols[0][1]
         source = built[0].market if built else (market if market is not None else get_provider("demo"))
-        known = set(source.instruments()["tradingsymbol"])
+        known = priceable_symbols(source)
         symbols[:] = [(time.monotonic(), known)]
         return known
 

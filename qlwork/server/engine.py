@@ -127,6 +127,7 @@ class RunEngine:
             portfolio = self.portfolio_resolver(meta, thread.user_id or "")
         return ToolContext(market=market, portfolio=portfolio, as_of=getattr(market, "default_as_of", None)
                            or _demo_as_of(market), risk_profile=meta.get("risk_profile") or "moderate",
+                           benchmark=meta.get("benchmark") if isinstance(meta.get("benchmark"), str) else None,
                            thread_id=thread.id, user_id=thread.user_id, extra=self._file_context(thread),
                            paths_allowed=False)  # multi-user: tool arguments never name a server path
 

@@ -8,6 +8,7 @@ from ..assistant.attachments import (PORTFOLIO_FILE, holdings_attachment, latest
                                      record_portfolio_attachment)
 from ..assistant.objects import Thread
 from ..errors import QlworkError
+from ..market.base import priceable_symbols
 from .auth import ServerState, current_user, state
 from .common import JSON, ListParams, list_params
 from .errors import APIError
@@ -62,7 +63,7 @@ def _holdings(st: ServerState, body: MessageCreate) -> str | None:
     if not ids:
         return None
     try:
-        return holdings_attachment(ids, set(st.engine.market.instruments()["tradingsymbol"]))
+        return holdings_attachment(ids, priceable_symbols(st.engine.market))
     except QlworkError as exc:
         raise APIError(400, f"The attached holdings file is not a valid portfolio: {exc}", code="invalid_portfolio",
                        param="attachments") from None

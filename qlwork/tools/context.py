@@ -13,8 +13,9 @@ import pandas as pd
 
 from ..errors import InputError, ProviderError
 from ..market import get_provider
-from ..market.base import parse_date
-from ..symbols import resolve_symbols, unknown_symbol_text
+from ..config import BENCHMARK
+from ..market.base import index_symbols, parse_date, priceable_symbols
+from ..symbols import normalise_symbol, resolve_symbols, symbol_lookup, unknown_symbol_text
 from ..portfolio import Portfolio, load_portfolio
 from .registry import ToolContext
 
@@ -79,7 +80,7 @@ def load_holdings(ctx: ToolContext, source) -> Portfolio:
                              fix=f'Start the session with provider="kite" after `qlwork kite login{who}`, '
                                  'or pass a sample or a CSV/JSON portfolio.', provider=getattr(market, "name", None))
         return loader(name="kite")
-    known = set(market.instruments()["tradingsymbol"])
+    known = priceable_symbols(market)
     if isinstance(chosen, str) and FILE_ID.fullmatch(chosen.strip()):  # one of the caller's uploads
         return _file_portfolio(ctx, chosen.strip(), known)
     if source is not None and not ctx.paths_allowed and not (
@@ -116,12 +117,17 @@ def resolve_known(market, symbols: list[str]) -> tuple[list[str], list[dict]]:
         return list(dict.fromkeys(resolve_symbols(symbols, known, names=companies))), []
     except InputError as exc:
         unknown = list(exc.details.get("unknown") or [])
+        if not unknown:
+            raise
         suggestions = dict(exc.details.get("suggestions") or {})
+        # symbols the provider prices beyond instruments() (demo: the rest of the NIFTY 500 list) are known
+        extra = symbol_lookup(priceable_symbols(market) - set(known))
+        unknown = [u for u in unknown if normalise_symbol(u).replace(" ", "") not in extra]
         items = [symbols] if isinstance(symbols, str) else list(symbols)
         rest = [s for s in (x.strip() for i in items for x in str(i).split(",")) if s and s not in unknown]
-        if not unknown or not rest:
+        if not rest:
             raise
-    found = list(dict.fromkeys(resolve_symbols(rest, known, names=companies)))
+    found = list(dict.fromkeys(resolve_symbols(rest, known + sorted(extra.values()), names=companies)))
     return found, [{"symbol": s, "suggestions": list(suggestions.get(s) or []),
                     "message": unknown_symbol_text(s, known, companies)} for s in unknown]
 
@@ -226,3 +232,18 @@ def _drop_failed(close: pd.DataFrame, symbols: list[str], required) -> tuple[pd.
     out = close[keep]
     out.attrs = {k: v for k, v in close.attrs.items() if k != "failures"}
     return out, dropped
+
+
+def resolve_benchmark(ctx: ToolContext, value: str | None = None) -> str:
+    """The benchmark index: ``value`` (the question's), else the context's (the user's, from users.toml or
+    the thread), else NIFTY 50. InputError listing the provider's indices when it names none of them."""
+    chosen = value or getattr(ctx, "benchmark", None) or BENCHMARK
+    if not isinstance(chosen, str):
+        raise InputError(f"benchmark must be an index name, not {type(chosen).__name__}.",
+                         fix=f'Pass e.g. "{BENCHMARK}" or "NIFTY BANK".', field="benchmark")
+    indices = index_symbols(market_of(ctx))
+    try:
+        return resolve_symbols([chosen], indices)[0]
+    except InputError:
+        raise InputError(f"{chosen.strip()!r} is not an index this market data provider has.",
+                         fix=f"Use one of: {', '.join(indices)}.", field="benchmark", allowed=indices) from None

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..portfolio import Portfolio, normalise_header, portfolio_from_csv_text, portfolio_from_json
+from ..portfolio.sheets import find_header
 from ..portfolio.validation import ALIASES
 
 MAX_HOLDINGS_BYTES = 5 * 1024 * 1024  # a holdings file is small; bigger files are not read as one
@@ -31,10 +32,13 @@ def _fields(keys: Iterable[Any]) -> set[str]:
 
 
 def _csv_header(text: str) -> list[str]:
-    for row in csv.reader(io.StringIO(text[:8192])):
-        if any(c.strip() for c in row):
-            return row
-    return []
+    """The header row: the first of the top rows naming a symbol and a quantity column (account lines
+    above it, as in Zerodha Console's reports, are skipped), else the first non-blank row."""
+    rows = list(csv.reader(io.StringIO(text[:8192])))
+    try:
+        return rows[find_header(rows, "file")]
+    except InputError:
+        return []
 
 
 def _json_items(obj: Any) -> Any:

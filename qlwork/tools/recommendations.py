@@ -4,16 +4,17 @@ then strong technical signals of held stocks. Weights are fractions of market va
 from __future__ import annotations
 
 from ..analytics import health
+from ..config import BENCHMARK
 from ..formatting import pct
 from .context import rnd
 
 
-def benchmark_sector_weights(market) -> dict[str, float]:
-    """Sector -> weight (fractions summing to 1) of the benchmark index, from the provider when it
+def benchmark_sector_weights(market, index: str = BENCHMARK) -> dict[str, float]:
+    """Sector -> weight (fractions summing to 1) of the benchmark ``index``, from the provider when it
     knows them, else the equal-count mix of its stocks."""
     weights = getattr(market, "benchmark_sector_weights", None)
     if callable(weights):
-        return weights()
+        return weights() if index == BENCHMARK else weights(index)
     inst = market.instruments()
     stocks = inst[inst["instrument_type"] == "EQ"]
     counts = stocks["sector"].value_counts(normalize=True)

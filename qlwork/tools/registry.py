@@ -41,6 +41,7 @@ class ToolContext:
     as_of: Any = None
     risk_profile: str = "moderate"
     risk_free_rate: float | None = None
+    benchmark: str | None = None  # the user's benchmark index (users.toml / thread metadata); None: NIFTY 50
     thread_id: str | None = None
     user_id: str | None = None
     extra: dict = field(default_factory=dict)

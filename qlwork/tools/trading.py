@@ -15,7 +15,7 @@ import numpy as np
 from ..analytics import backtest as bt
 from ..analytics import health, risk
 from ..analytics.signals import generate_signals
-from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
+from ..config import DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from ..errors import InputError
 from ..formatting import inr, pct, ratio
 from ..market.sectors import match_sector
@@ -24,6 +24,7 @@ from .context import (
     history_window,
     load_holdings,
     market_of,
+    resolve_benchmark,
     resolve_as_of,
     resolve_known,
     rnd,
@@ -79,8 +80,9 @@ def analyze_portfolio(
     risk_profile: RiskProfile | None = None,
     as_of: str | None = None,
     lookback_days: int = 252,
+    benchmark: str | None = None,
 ) -> dict:
-    """Assess a portfolio's health: weights, P&L, sector exposure vs NIFTY 50, concentration,
+    """Assess a portfolio's health: weights, P&L, sector exposure vs the benchmark, concentration,
     risk metrics, an overall score (0-10), a risk level and rebalancing recommendations.
 
     Args:
@@ -90,12 +92,14 @@ def analyze_portfolio(
         risk_profile: Investor risk profile; omit for the thread's profile.
         as_of: Analysis date YYYY-MM-DD; omit for the latest data date.
         lookback_days: Trading days of history used for risk metrics (20 to 2520).
+        benchmark: Benchmark index, e.g. "NIFTY BANK" or "NIFTY MIDCAP 150"; omit for the user's (NIFTY 50).
     """
     market = market_of(ctx)
     pf = load_holdings(ctx, portfolio)
+    index = resolve_benchmark(ctx, benchmark)
     profile = risk_profile or ctx.risk_profile or "moderate"
     day = resolve_as_of(ctx, as_of)
-    close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+    close, window = history_window(market, pf.symbols + [index], day, lookback_days, required=(index,))
     without = _unvalued(pf) + window.pop("symbols_without_data", [])
     pf = _with_data(pf, close)
     last = close.iloc[-1]
@@ -103,14 +107,14 @@ def analyze_portfolio(
     val = pf.valuation(prices=last[pf.symbols], sectors=sectors)
     weights = val["weight"].to_numpy()
     port_ret = _portfolio_returns(close[pf.symbols], val["quantity"].to_numpy(dtype=float))
-    bench_ret = risk.simple_returns(close[BENCHMARK].to_numpy())
+    bench_ret = risk.simple_returns(close[index].to_numpy())
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
     vol = float(risk.volatility(port_ret))
     mdd = float(risk.max_drawdown(port_ret))
     beta = float(risk.beta(port_ret, bench_ret))
     period_return = float(np.prod(1.0 + port_ret) - 1.0)
     report = health.assess_health(
-        weights, list(val["sector"]), benchmark_sector_weights(market), vol, mdd, beta, risk_profile=profile,
+        weights, list(val["sector"]), benchmark_sector_weights(market, index), vol, mdd, beta, risk_profile=profile,
         period_return=period_return,
     )
     sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
@@ -142,7 +146,7 @@ def analyze_portfolio(
         *([_unclassified_text(unclassified, holdings)] if unclassified else []),
         f"Effective number of holdings {ratio(report.effective_holdings, 1)} (HHI {ratio(report.hhi, 4)}).",
         f"Over {window['days']} trading days: volatility {pct(metrics['volatility'])}, max drawdown "
-        f"{pct(metrics['max_drawdown'])}, beta to {BENCHMARK} {ratio(metrics['beta'])}.",
+        f"{pct(metrics['max_drawdown'])}, beta to {index} {ratio(metrics['beta'])}.",
     ]
     return {
         "analysis_type": "portfolio_health",
@@ -164,6 +168,7 @@ def analyze_portfolio(
         "score_components": report.components,
         **({"score_caps": list(report.to_dict()["caps"])} if report.caps else {}),
         "period_return": rnd(period_return),
+        "benchmark": index,
         "window": window,
         **({"symbols_without_data": without} if without else {}),
         "data_source": source_of(market),
@@ -284,9 +289,10 @@ def calculate_risk_metrics(
     as_of: str | None = None,
     lookback_days: int = 252,
     confidence: float = 0.95,
+    benchmark: str | None = None,
 ) -> dict:
     """Risk metrics of a portfolio (default) or of individual symbols: volatility, Sharpe, Sortino,
-    max drawdown, beta to NIFTY 50, historical and parametric VaR and CVaR, correlation.
+    max drawdown, beta to the benchmark (NIFTY 50 unless asked), historical and parametric VaR and CVaR, correlation.
 
     Args:
         symbols: NSE trading symbols to measure one by one; omit to measure the portfolio.
@@ -294,30 +300,32 @@ def calculate_risk_metrics(
         as_of: Last date YYYY-MM-DD; omit for the latest data date.
         lookback_days: Trading days of history (20 to 2520).
         confidence: VaR confidence level between 0.8 and 0.995.
+        benchmark: Benchmark index for beta, e.g. "NIFTY BANK"; omit for the user's (NIFTY 50).
     """
     if not 0.8 <= confidence <= 0.995:
         raise InputError(f"confidence {confidence} is out of range.", fix="Use a level between 0.8 and 0.995, e.g. 0.95.",
                          field="confidence", allowed="0.8..0.995")
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
+    index = resolve_benchmark(ctx, benchmark)
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
     not_found: list[dict] = []
     if symbols:
         names, not_found = resolve_known(market, symbols)
-        close, window = history_window(market, names + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+        close, window = history_window(market, names + [index], day, lookback_days, required=(index,))
         names = [s for s in names if s in close.columns]
         rets = risk.simple_returns(close[names].ffill().to_numpy())
         label = "symbols"
     else:
         pf = load_holdings(ctx, portfolio)
         names = [pf.name]
-        close, window = history_window(market, pf.symbols + [BENCHMARK], day, lookback_days, required=(BENCHMARK,))
+        close, window = history_window(market, pf.symbols + [index], day, lookback_days, required=(index,))
         pf = _with_data(pf, close)
         rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
         label = "portfolio"
         window["symbols_without_data"] = _unvalued(pf) + window.get("symbols_without_data", [])
     without = window.pop("symbols_without_data", [])
-    bench = risk.simple_returns(close[BENCHMARK].to_numpy())
+    bench = risk.simple_returns(close[index].to_numpy())
     summary = risk.risk_summary(rets, bench, risk_free=rf)
     level = f"{round(confidence * 100, 1):g}"
     per = {}
@@ -334,7 +342,7 @@ def calculate_risk_metrics(
             f"var_{level}_parametric": rnd(float(risk.value_at_risk(rets[:, i], confidence, method="parametric"))),
         }
     out = {"subject": label, "as_of": day.isoformat(), "metrics": per, "window": window,
-           "risk_free_rate": rf, "confidence": confidence, "benchmark": BENCHMARK,
+           "risk_free_rate": rf, "confidence": confidence, "benchmark": index,
            "definitions": METRIC_DEFINITIONS, "data_source": source_of(market)}
     if label == "symbols" and len(names) > 1:
         corr = np.corrcoef(rets, rowvar=False)

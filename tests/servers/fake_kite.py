@@ -1,7 +1,7 @@
 """A local fake of the Kite Connect HTTP API for tests and benchmarks (binds 127.0.0.1 only).
 
 Serves Kite-shaped data generated from the demo universe: ``POST /session/token``, ``GET /user/profile``,
-``/portfolio/holdings``, ``/instruments``, ``/instruments/NSE`` (CSV), ``/instruments/historical/{token}/
+``/portfolio/holdings``, ``/mf/holdings``, ``/instruments``, ``/instruments/NSE`` and ``/instruments/BSE`` (CSV), ``/instruments/historical/{token}/
 {interval}``, ``/quote``, ``/quote/ltp``, ``/quote/ohlc``; anything else is 404 (and recorded). Responses
 use Kite's envelope; errors carry ``error_type`` like Kite (each request's Authorization header and body
 are recorded in ``Request.extra``). Requests need ``Authorization: token
@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 
 from qlwork.market.demo import DEMO_AS_OF, DemoMarketData
+from qlwork.market.demo_nifty500 import INDEX_TOKENS
 
 CAPS = {"minute": 60, "3minute": 100, "5minute": 100, "10minute": 100, "15minute": 200, "30minute": 200,
         "60minute": 400, "day": 2000}
@@ -94,6 +95,11 @@ class FakeKite:
                                "name": name, "last_price": 0.0, "expiry": "", "strike": 0.0, "tick_size": 0.05,
                                "lot_size": 1, "instrument_type": "EQ", "segment": "NSE", "exchange": "NSE"})
             self._source[token] = (base, scale)
+        for name, token in INDEX_TOKENS.items():  # the demo's other indices, as Kite lists indices
+            self._rows.append({"instrument_token": token, "exchange_token": token // 256, "tradingsymbol": name,
+                               "name": name, "last_price": 0.0, "expiry": "", "strike": 0.0, "tick_size": 0.0,
+                               "lot_size": 0, "instrument_type": "EQ", "segment": "INDICES", "exchange": "NSE"})
+            self._source[token] = (name, 1.0)
         self.tokens = {r["tradingsymbol"]: int(r["instrument_token"]) for r in self._rows}
         self.bse_tokens: dict[str, int] = {}
         for i, (sym, name, base, scale) in enumerate(BSE):
@@ -104,6 +110,18 @@ class FakeKite:
             self._holding("RELIANCE", 10, 1400.0), self._holding("TCS", 5, 3300.0),
             self._holding("HDFCBANK", 20, 900.0), self._holding("INFY", 15, 1500.0),
             self._holding("ZOMATO", 100, 200.0), self._holding("ITC", 0, 400.0, t1=50),
+        ]
+        # Kite's documented /mf/holdings fields; tradingsymbol is the scheme's ISIN
+        self.mf_holdings = [
+            {"folio": "1234567/89", "fund": "PARAG PARIKH FLEXI CAP FUND - DIRECT PLAN", "tradingsymbol": "INF879O01027",
+             "average_price": 62.35, "last_price": 88.412, "last_price_date": "2026-11-19", "pnl": 13031.0,
+             "quantity": 500.123, "pledged_quantity": 0},
+            {"folio": "7654321", "fund": "HDFC LIQUID FUND - DIRECT PLAN", "tradingsymbol": "INF179KB1HP9",
+             "average_price": 4650.0, "last_price": 5102.77, "last_price_date": "2026-11-19", "pnl": 4527.7,
+             "quantity": 10.0, "pledged_quantity": 0},
+            {"folio": "555000", "fund": "UTI NIFTY 50 INDEX FUND - DIRECT PLAN", "tradingsymbol": "INF789F01XA0",
+             "average_price": 120.0, "last_price": 171.5, "last_price_date": "2026-11-19", "pnl": 5150.0,
+             "quantity": 100.0, "pledged_quantity": 0},
         ]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,6 +286,14 @@ class FakeKite:
                 "depth": {"buy": [{"price": last, "quantity": 10, "orders": 1}],
                           "sell": [{"price": last + 0.05, "quantity": 10, "orders": 1}]}}
 
+    def bse_csv(self) -> str:
+        """``GET /instruments/BSE``: the BSE equities of :data:`BSE`."""
+        lines = [",".join(CSV_COLUMNS)]
+        for i, (sym, name, _, _) in enumerate(BSE):
+            token = self.bse_tokens[sym]
+            lines.append(f"{token},{token // 256},{sym},{name},0.0,,0.0,0.05,1,EQ,BSE,BSE")
+        return "\n".join(lines) + "\n"
+
     def dump_csv(self, everything: bool) -> str:
         rows = list(self._rows)
         if everything:
@@ -411,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if method == "POST" and path == "/session/token":
             return self._session(urllib.parse.parse_qs(body.decode()))
-        known_get = path in ("/user/profile", "/portfolio/holdings", "/instruments", "/quote", "/quote/ltp",
+        known_get = path in ("/user/profile", "/portfolio/holdings", "/mf/holdings", "/instruments", "/quote", "/quote/ltp",
                              "/quote/ohlc") or path.startswith("/instruments/")
         if method != "GET" or not known_get:
             return _error(404, "GeneralException", f"Route not found: {method} {path}")
@@ -423,10 +449,14 @@ class _Handler(BaseHTTPRequestHandler):
                         "exchanges": ["NSE", "BSE"], "products": ["CNC"], "order_types": ["MARKET", "LIMIT"]})
         if path == "/portfolio/holdings":
             return _ok(fake.holdings)
+        if path == "/mf/holdings":
+            return _ok(fake.mf_holdings)
         if path in ("/instruments", "/instruments/NSE"):
             return 200, "text/csv", fake.dump_csv(everything=path == "/instruments").encode()
         if path.startswith("/instruments/historical/"):
             return self._historical(path, query)
+        if path == "/instruments/BSE":
+            return 200, "text/csv", fake.bse_csv().encode()
         if path.startswith("/instruments/"):
             return 200, "text/csv", (",".join(CSV_COLUMNS) + "\n").encode()
         keys = query.get("i", [])
