@@ -2,7 +2,8 @@
 
 Conventions: amounts are INR with Indian digit grouping (lakh, crore: ``19,99,010.00``) unless
 ``QLWORK_NUMBER_GROUPING=international`` (``1,999,010.00``); the currency is written ``INR 19,99,010.00``
-or, with ``QLWORK_CURRENCY_STYLE=rupee``, ``₹19,99,010.00``. In tables the currency belongs in the column
+or, with ``QLWORK_CURRENCY_STYLE=rupee``, ``₹19,99,010.00``; a sign goes before the currency
+(``-INR 15,954.00``). In tables the currency belongs in the column
 header (``Value (INR)``) and cells use :func:`amount` without it, so cells do not wrap. Fractions are
 shown as percentages (0.052 -> ``5.20%``), weight changes in percentage points, ratios to 2 decimals.
 """
@@ -70,10 +71,10 @@ def inr(value: float | None, decimals: int = 2, signed: bool = False, style: str
     text = amount(value, decimals, signed, grouping)
     if text == "n/a":
         return text
+    sign = text[0] if text[0] in "+-" else ""  # the sign goes before the currency: -INR 15,954.00
     if _setting("QLWORK_CURRENCY_STYLE", CURRENCY_STYLES, "inr", style) == "rupee":
-        sign = text[0] if text[0] in "+-" else ""
         return f"{sign}\u20b9{text[len(sign):]}"
-    return f"INR {text}"
+    return f"{sign}INR {text[len(sign):]}"
 
 
 def currency_header(label: str, style: str | None = None) -> str:

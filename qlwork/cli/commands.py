@@ -14,9 +14,19 @@ from .db import register_db
 from .serving import register_mcp, register_serve
 
 
+def check_portfolio(source: str | None) -> None:
+    """Load a ``--portfolio`` source once at start, so an unknown sample or a bad file is said before the
+    first question (``kite`` is checked when the provider opens)."""
+    if source and source.strip().lower() != "kite":
+        from ..portfolio import load_portfolio
+
+        load_portfolio(source)
+
+
 def cmd_demo(args) -> int:
     from .demo import main
 
+    check_portfolio(args.portfolio)
     main(portfolio=args.portfolio, user_id=args.user or default_user())
     return 0
 
@@ -33,6 +43,7 @@ def cmd_chat(args) -> int:
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
     args.user = args.user or default_user()
+    check_portfolio(args.portfolio)
     progress = ConsoleProgress()
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio, provider=args.provider,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
@@ -132,15 +143,17 @@ def cmd_threads_export(args) -> int:
 
 
 def cmd_kite_login(args) -> int:
-    from ..market.kite_auth import check_user
+    from ..market.kite_auth import api_secret, check_user
     from ..market.kite_login import complete_login, login_url
 
     user = check_user(args.user)
+    url = login_url()  # a missing KITE_API_KEY is said here, before any instruction
+    api_secret()  # and a missing KITE_API_SECRET before the user logs in for nothing
     token = args.request_token
     if not token:
         print(f"Open this URL in a browser, log in as {user}'s Kite account, then paste the request_token "
               "(or the whole redirect URL):")
-        print(login_url())
+        print(url)
         try:
             token = input("request_token or redirect URL: ")
         except EOFError:
@@ -185,8 +198,12 @@ def cmd_sectors_show(args) -> int:
 
 
 def cmd_reports_run(args) -> int:
+    from ..market.as_of import check_as_of
     from ..reports import run_batch
 
+    note = check_as_of(args.as_of).note  # a weekend: said before the batch starts
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     result = run_batch(args.as_of, users=users, workers=args.workers, config=args.config, executor=args.executor,
                        scheduler=args.scheduler, force=args.force, output_dir=args.output_dir,
@@ -309,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     reports = sub.add_parser("reports", help="weekly per-user portfolio review reports (papermill batch)")
     rsub = reports.add_subparsers(dest="reports_command", required=True)
     p = rsub.add_parser("run", help="run the review notebook per user into reports/<as_of>/ with an index")
-    p.add_argument("--as-of", required=True, help="review date YYYY-MM-DD (e.g. 2026-11-20)")
+    p.add_argument("--as-of", required=True, help="review date YYYY-MM-DD (e.g. 2026-11-20; dd-mm-yyyy such as "
+                   "20-11-2026 when unambiguous); a weekend or holiday uses the last trading day before it")
     p.add_argument("--users", default=None, help="comma-separated user ids (default: all in the config)")
     p.add_argument("--workers", type=int, default=None, help="parallel kernels (default: number of CPU cores)")
     p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
@@ -339,4 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qlwork threads show ... | head`: the reader has gone; stop quietly
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 

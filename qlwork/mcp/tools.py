@@ -18,6 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from ..errors import QlworkError
 from ..tools.registry import REGISTRY, Tool
+from .resources import hide_paths
 from .scope import PORTFOLIO_FIELD, Host
 
 READ_ONLY_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics",
@@ -65,6 +66,8 @@ def _find(host: Host, name: str) -> Tool:
 
 def _result(output: Any, error: bool) -> types.CallToolResult:
     text = json.dumps(output, default=str, ensure_ascii=False)
+    if error:  # an error's text may quote a file's place on the server: clients see <server> instead
+        text = hide_paths(text)
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=json.loads(text),
                                 is_error=error)
 
