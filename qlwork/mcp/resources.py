@@ -225,14 +225,20 @@ def _research(name: str) -> tuple[str, str | None]:
     return RESEARCH_KINDS[path.suffix], path.read_text(encoding="utf-8")
 
 
-def hide_paths(text: str) -> str:
+def hide_paths(text: str, keep: tuple[str, ...] = ()) -> str:
     """``text`` with the server's storage and install folders replaced by ``<server>`` (an error's text
-    goes to remote clients, who must not learn where files live)."""
+    goes to remote clients, who must not learn where files live); the strings in ``keep`` (what the client
+    sent itself) stay as they are."""
     from ..config import home
 
+    kept = {f"\x00{i}\x00": json.dumps(k)[1:-1] for i, k in enumerate(k for k in keep if k)}
+    for mark, value in kept.items():
+        text = text.replace(value, mark)
     for root in sorted({str(home().resolve()), str(home()), str(Path(__file__).resolve().parents[2])},
                        key=len, reverse=True):
         text = text.replace(json.dumps(root)[1:-1], "<server>").replace(root, "<server>")
+    for mark, value in kept.items():
+        text = text.replace(mark, value)
     return text
 
 
