@@ -260,9 +260,10 @@ def upload(file: UploadFile = File(...), purpose: str = Form("assistants"),
 async def file_list_params(limit: int = Query(10_000, ge=1, le=10_000, description="Page size (1-10,000; OpenAI's "
                                               "default for files is 10,000)."),
                            order: Literal["asc", "desc"] = Query("desc", description="By created_at."),
-                           after: Id | None = Query(None, description="Cursor: a file id; files after it.")
+                           after: Id | None = Query(None, description="Cursor: a file id; files after it."),
+                           before: Id | None = Query(None, description="Cursor: a file id; files before it.")
                            ) -> ListParams:
-    return ListParams(limit, order, after, None)
+    return ListParams(limit, order, after, before)
 
 
 @files_router.get("", response_class=JSON, responses=documented(ListOut), summary="List files")

@@ -39,7 +39,7 @@ def sniff(data: bytes, filename: str = "") -> str:
         return "png"
     if data.startswith(b"\xff\xd8\xff"):
         return "jpeg"
-    office = sniff_office(data)
+    office = sniff_office(data, filename)
     if office is not None:
         return office
     text = decode_text(data, filename)

@@ -21,14 +21,20 @@ EXTENSIONS = {"xlsx": {".xlsx"}, "docx": {".docx"}}
 MAX_INFLATED_RATIO = 200  # uncompressed size at most this many times the upload (and under max_chars x 20)
 
 
-def sniff_office(data: bytes) -> str | None:
-    """``"xlsx"`` or ``"docx"`` when ``data`` is such an archive (by its parts, not its name), else None."""
+def sniff_office(data: bytes, filename: str = "") -> str | None:
+    """``"xlsx"`` or ``"docx"`` when ``data`` is such an archive (by its parts, not its name), else None; a
+    damaged archive named .xlsx/.docx is an InputError saying so."""
     if not data.startswith(b"PK\x03\x04"):
         return None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
+        suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+        if suffix in OFFICE_KINDS:
+            what = "an Excel workbook" if suffix == "xlsx" else "a Word document"
+            raise InputError(f"{filename} looks like {what}, but the archive is damaged (cut short or corrupted).",
+                             fix="Save it again and re-upload it.", code="unreadable_file", file=filename) from None
         return None
     if "[Content_Types].xml" not in names:
         return None
