@@ -102,7 +102,7 @@ def holdings_html(analysis: dict | None) -> str:
     holdings = (analysis or {}).get("holdings") or []
     if not holdings:
         return ""
-    cols = [("symbol", "Symbol", str), ("quantity", "Qty", str), ("last_price", F.currency_header("Last"), F.amount),
+    cols = [("symbol", "Symbol", str), ("quantity", "Qty", F.quantity), ("last_price", F.currency_header("Last"), F.amount),
             ("market_value", F.currency_header("Value"), F.amount), ("weight", "Weight", F.pct),
             ("pnl", F.currency_header("P&L"), F.amount), ("pnl_pct", "P&L %", F.pct), ("sector", "Sector", str)]
     head = "".join(f'<th style="{_TH}">{esc(h)}</th>' for _, h, _ in cols)
