@@ -39,6 +39,7 @@ def cmd_chat(args) -> int:
     from ..assistant.progress import ConsoleProgress, RunWatcher
     from ..assistant.render import answer_text, score_breakdown, steps_text, tool_calls
     from ..market import provider_name
+    from . import terminal as T
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
@@ -50,34 +51,52 @@ def cmd_chat(args) -> int:
                            backend_options=backend_options(args), on_delta=progress.delta)
     market = session.market_provider()  # a missing Kite login fails here, before the first question
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
-    print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
-          f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
+    colour = T.use_colour()
+    say = lambda text: print(T.fit(text))  # noqa: E731 - wrapped to the terminal, never mid-word
+    say(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
+        f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; /help lists commands; "
+        "'exit' or Ctrl-D quits.")
     while True:
         try:
-            text = input("you> ").strip()
+            text = input(T.paint("you> ", "cyan", colour) if colour else "you> ").strip()
         except EOFError:
             print()
             return 0
-        if text.lower() in ("exit", "quit"):
+        command = text.lower()
+        if command in T.EXIT:
             return 0
         if not text:
+            continue
+        if command in T.CLEAR:
+            T.clear_screen()
+            continue
+        if command == "/help":
+            say(T.help_text())
+            continue
+        if command == "/new":
+            session.new_thread()
+            say(f"New thread {session.thread_id} (portfolio {(session.thread.metadata or {}).get('portfolio_id')}).")
+            continue
+        if command.startswith("/") and " " not in command:
+            say(f"Unknown command {text}. {T.help_text()}")
             continue
         progress.reset()
         watcher = RunWatcher(session.store, session.thread_id, progress.tools).start()
         try:
             answer = session.ask(text)
         except QlworkError as exc:
-            print(f"error: {exc}")
+            say(T.paint("error:", "red", colour) + f" {exc}")
             continue
         finally:
             watcher.stop()
         steps = [s.model_dump() for s in answer.steps]
         if answer.response is not None:
-            print(answer_text(answer.response.model_dump(), breakdown=score_breakdown(tool_calls(steps))))
+            body = answer_text(answer.response.model_dump(), breakdown=score_breakdown(tool_calls(steps)))
+            print(T.style_answer(T.fit(body), colour))
         else:  # e.g. incomplete (max_turns reached): no structured answer, say why
-            print(answer.text)
+            say(answer.text)
         if args.steps:
-            print(steps_text(steps))
+            say(steps_text(steps))
 
 
 def _store():
@@ -261,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    p = sub.add_parser("chat", help="talk to the assistant in the terminal (inside: /help, /new, clear, exit)")
     p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
     p.add_argument("--portfolio", default=None,
