@@ -200,7 +200,7 @@ def test_thread_picker_is_titled_by_the_first_question():
 
 def test_layout_scrolls_the_conversation_and_wraps_for_narrow_panels():
     chat = AssistantChat(user_id="analyst", portfolio="sample:diversified", height="400px")
-    assert chat.scroller.layout.height == "400px" and chat.scroller.layout.overflow == "auto"
+    assert chat.scroller.layout.max_height == "400px" and chat.scroller.layout.overflow == "auto"  # no empty box
     assert chat.scroller.layout.flex_flow == "column-reverse" and chat.scroller.children == (chat.conversation,)
     assert chat.children[2] is chat.scroller and chat.input in chat.children[4].children  # input under the box
     assert all(box.layout.flex_flow == "row wrap" for box in chat.children[4:6])

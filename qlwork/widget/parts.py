@@ -194,6 +194,17 @@ def thread_label(store: Any, thread: Any) -> str:
     return f"{title} · {F.when(thread.created_at)}"
 
 
+def thread_options(store: Any, threads: list, current: str) -> list[tuple[str, str]]:
+    """The thread picker's (label, id) entries: threads without a question (a failed start) are left out
+    unless current, and entries that would read the same get the end of their thread id."""
+    rows = [(thread_label(store, t), t.id) for t in threads
+            if t.id == current or store.list_messages(t.id, limit=1)]
+    seen: dict[str, int] = {}
+    for label, _ in rows:
+        seen[label] = seen.get(label, 0) + 1
+    return [(f"{label} · …{tid[-6:]}" if seen[label] > 1 else label, tid) for label, tid in rows]
+
+
 def walk_html(widget: Any) -> list[str]:
     """Values of all HTML widgets under ``widget`` (depth first)."""
     if isinstance(widget, widgets.HTML):

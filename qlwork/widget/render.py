@@ -395,7 +395,7 @@ def header_html(user_id: str, thread_id: str, backend: str | None, model: str | 
                 data_source: str | None, portfolio: str | None = None) -> str:
     """The widget's header line: user, thread, backend/model, portfolio and data source."""
     items = [("User", user_id), ("Thread", thread_id), ("Backend", backend or "?"),
-             ("Model", model or "(known after the first answer)")]
+             ("Model", "offline rule engine" if backend == "offline" else model or "(known after the first answer)")]
     if portfolio:
         items.append(("Portfolio", portfolio))
     items.append(("Data", data_source or "(known after the first answer)"))
