@@ -114,7 +114,7 @@ def answer_parts(body: str, calls: list[dict], run: Any, charts: bool = True, ma
     given), failed tool calls as warnings with clickable "Did you mean ...?" buttons (``ask(question)``
     re-asks ``question`` with the suggestion), its charts and the steps accordion."""
     parts = [html(body + (C.copy_button_html(markdown) if markdown else ""), "qlwork-answer")]
-    warnings_html = C.tool_warnings_html(calls)
+    warnings_html = C.tool_warnings_html(calls, shown=body)  # an error the answer says is shown once
     if warnings_html:
         parts.append(html(warnings_html, "qlwork-warnings"))
     buttons = suggestion_buttons(C.suggestions(calls), question, ask)
