@@ -2,7 +2,8 @@
 
 Conventions: amounts are INR with Indian digit grouping (lakh, crore: ``19,99,010.00``) unless
 ``QLWORK_NUMBER_GROUPING=international`` (``1,999,010.00``); the currency is written ``INR 19,99,010.00``
-or, with ``QLWORK_CURRENCY_STYLE=rupee``, ``₹19,99,010.00``. In tables the currency belongs in the column
+or, with ``QLWORK_CURRENCY_STYLE=rupee``, ``₹19,99,010.00``; a sign goes before the currency
+(``-INR 15,954.00``). In tables the currency belongs in the column
 header (``Value (INR)``) and cells use :func:`amount` without it, so cells do not wrap. Fractions are
 shown as percentages (0.052 -> ``5.20%``), weight changes in percentage points, ratios to 2 decimals.
 """
@@ -21,7 +22,7 @@ GROUPINGS = ("indian", "international")
 
 LABELS = {
     "total_value": "Value", "invested": "Invested", "pnl": "Unrealised P&L", "pnl_pct": "Unrealised P&L %",
-    "total_return": "Total return", "cagr": "CAGR", "volatility": "Volatility (annualised)",
+    "total_return": "Total return over the window", "cagr": "CAGR", "volatility": "Volatility (annualised)",
     "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio", "max_drawdown": "Max drawdown",
     "beta": "Beta vs NIFTY 50", "alpha": "Alpha (annualised)", "correlation_to_benchmark": "Correlation with NIFTY 50",
     "value_at_risk": "1-day 95% VaR", "conditional_value_at_risk": "1-day 95% CVaR",
@@ -29,6 +30,7 @@ LABELS = {
     "risk_level": "Risk level", "weight": "Weight", "var_95": "1-day 95% VaR", "cvar_95": "1-day 95% CVaR",
     "var_95_parametric": "1-day 95% VaR (parametric)", "period_return": "Return over the window",
     "annual_return": "Annual return", "tracking_error": "Tracking error", "downside_deviation": "Downside deviation",
+    "sector_weight": "Sector weight", "active_sector_weight": "Active sector weight vs NIFTY 50",
 }
 """Human labels for the metric and field keys qlwork shows."""
 
@@ -70,10 +72,10 @@ def inr(value: float | None, decimals: int = 2, signed: bool = False, style: str
     text = amount(value, decimals, signed, grouping)
     if text == "n/a":
         return text
+    sign = text[0] if text[0] in "+-" else ""  # the sign goes before the currency: -INR 15,954.00
     if _setting("QLWORK_CURRENCY_STYLE", CURRENCY_STYLES, "inr", style) == "rupee":
-        sign = text[0] if text[0] in "+-" else ""
         return f"{sign}\u20b9{text[len(sign):]}"
-    return f"INR {text}"
+    return f"{sign}INR {text[len(sign):]}"
 
 
 def currency_header(label: str, style: str | None = None) -> str:
@@ -96,6 +98,15 @@ def pp(change: float | None, decimals: int = 1) -> str:
     return f"{float(change) * 100:+.{decimals}f} pp"
 
 
+def quantity(value: float | None, grouping: str | None = None) -> str:
+    """A quantity of shares or units with digit grouping: ``100000`` -> ``1,00,000``; fractional units (mutual
+    funds) to 3 decimals: ``1234.5678`` -> ``1,234.568``."""
+    if value is None or isinstance(value, bool) or not math.isfinite(float(value)):
+        return "n/a"
+    whole = float(value).is_integer()
+    return amount(value, 0 if whole else 3, grouping=grouping)
+
+
 def ratio(value: float | None, decimals: int = 2, signed: bool = False) -> str:
     """A ratio (Sharpe, beta) to ``decimals`` places."""
     if value is None or not math.isfinite(float(value)):
@@ -108,6 +119,9 @@ PERCENT_KEYS = frozenset({"max_drawdown", "volatility", "var_95", "cvar_95", "va
                           "value_at_risk", "conditional_value_at_risk", "value_at_risk_parametric", "pnl_pct",
                           "weight"})
 """Keys whose values are fractions shown as percentages; other numeric metrics are ratios."""
+PERCENT_KEYS = PERCENT_KEYS | {"sector_weight", "benchmark_weight", "hit_rate", "win_rate"}
+POINT_KEYS = frozenset({"active_sector_weight", "active_weight", "active_return"})
+"""Keys whose values are differences of fractions, shown in percentage points (``0.0095`` -> ``+0.95 pp``)."""
 
 
 def metric(key: str, value) -> str:
@@ -117,6 +131,8 @@ def metric(key: str, value) -> str:
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
+    if key in POINT_KEYS:
+        return pp(value, 2)
     return pct(value) if key in PERCENT_KEYS else ratio(value)
 
 
@@ -124,7 +140,7 @@ def metric_change(key: str, change) -> str:
     """A change of a metric: fractions (``PERCENT_KEYS``) in percentage points, ratios signed to 2 decimals."""
     if change is None or isinstance(change, bool) or not isinstance(change, (int, float)):
         return "n/a"
-    return pp(change, 2) if key in PERCENT_KEYS else ratio(change, signed=True)
+    return pp(change, 2) if key in PERCENT_KEYS | POINT_KEYS else ratio(change, signed=True)
 
 
 def label(key: str) -> str:

@@ -21,7 +21,7 @@ def test_digit_grouping(whole, indian, international):
 def test_amounts_and_currency_styles(monkeypatch):
     assert inr(1999010) == "INR 19,99,010.00"
     assert inr(12345678.456) == "INR 1,23,45,678.46"
-    assert inr(-1999010.5) == "INR -19,99,010.50"
+    assert inr(-1999010.5) == "-INR 19,99,010.50"  # the sign before the currency, on every surface
     assert inr(1999010, style="rupee") == "\u20b919,99,010.00"
     assert inr(-5, style="rupee", decimals=0) == "-\u20b95"
     assert amount(2500.5, signed=True) == "+2,500.50" and amount(-0.001) == "0.00"

@@ -82,7 +82,7 @@ def test_send_renders_offline_answer_with_steps():
     assert "analyze_portfolio" in steps and "calculate_risk_metrics" in steps and " ms<" in steps
 
     header = chat.header.value
-    for text in ("analyst", answer.run.thread_id, "offline", "offline-rules", "synthetic demo data"):
+    for text in ("analyst", answer.run.thread_id, "offline", "Model:</span> offline rule engine", "synthetic demo data"):
         assert text in header
     assert chat.input.value == "" and not chat.send_button.disabled and chat.cancel_button.disabled
 
@@ -208,7 +208,7 @@ def test_history_restored_on_reopen():
     assert html.count('<tr class="qlwork-rec">') == len(answer.response.recommendations)
     (acc,) = accordions(again)
     assert "analyze_portfolio" in acc.children[0].value
-    assert "offline-rules" in again.header.value and "synthetic" in again.header.value
+    assert "offline rule engine" in again.header.value and "synthetic" in again.header.value
 
 
 def test_failed_run_restored_on_reopen():

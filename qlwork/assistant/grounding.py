@@ -39,7 +39,7 @@ RUN_KEY = "_qlwork_grounding"
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _EXEMPT = re.compile(r"\bNIFTY(?:\s+NEXT)?\s*50\b|\bSENSEX\b|\(\s*0\s*[-–]\s*(?:1|10|100)\s*\)|"
                      r"\b0\s*[-–]\s*(?:1|10|100)\b(?!\.\d)|/\s*10\b", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?(?:\s?%)?(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?(?:\s?%|\s?pp\b)?(?![\w])")
 _SCAN = re.compile(f"(?P<date>{_DATE.pattern})|(?P<exempt>{_EXEMPT.pattern})|(?P<figure>{_NUMBER.pattern})",
                    re.IGNORECASE)
 """What :func:`_tokens` finds after removing dates and exempt notation, in a single scan."""
@@ -89,7 +89,7 @@ def _collect(value: Any, strings: list[str], numbers: list[float]) -> None:
 
 
 def _digits(shown: str) -> str:
-    return shown.strip().lstrip("-+−").rstrip("%").strip().replace(",", "")
+    return shown.strip().lstrip("-+−").removesuffix("pp").rstrip("%").strip().replace(",", "")
 
 
 def _value(shown: str) -> float:
@@ -104,7 +104,7 @@ def _tokens(text: str) -> list[tuple[str, float, int, bool]]:
         shown = m.group(0).strip()
         digits = _digits(shown)
         decimals = len(digits.split(".")[1]) if "." in digits else 0
-        out.append((shown, abs(float(digits)), decimals, shown.endswith("%")))
+        out.append((shown, abs(float(digits)), decimals, shown.endswith(("%", "pp"))))  # pp: points of a percentage
     return out
 
 

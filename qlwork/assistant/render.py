@@ -39,7 +39,7 @@ def holdings_table(analysis: dict, markdown: bool = False) -> str:
     in the column headers, weights and P&L as percentages."""
     money = ("average_price", "last_price", "market_value", "pnl")
     rows = [{**h, **{k: F.amount(h.get(k)) for k in money}, "weight": F.pct(h.get("weight")),
-             "pnl_pct": F.pct(h.get("pnl_pct"))} for h in analysis["holdings"]]
+             "pnl_pct": F.pct(h.get("pnl_pct")), "quantity": F.quantity(h.get("quantity"))} for h in analysis["holdings"]]
     cur = F.currency_header
     return table(rows, [("symbol", "Symbol"), ("sector", "Sector"), ("quantity", "Qty"),
                         ("average_price", cur("Avg")), ("last_price", cur("Last")), ("market_value", cur("Value")),

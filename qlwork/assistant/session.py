@@ -108,9 +108,12 @@ class Session:
         if thread_id is not None:
             self.thread = self.switch(thread_id)
         else:
-            latest = [] if new_thread else self.store.list_threads(user_id=user_id, limit=1)
-            if latest:
-                self.thread = latest[0]
+            recent = [] if new_thread else self.store.list_threads(user_id=user_id, limit=20)
+            # the latest thread with a question: an empty one left by a failed start is not "the latest"
+            latest = next((t for t in recent if self.store.list_messages(t.id, limit=1)), None) or \
+                (recent[0] if recent else None)
+            if latest is not None:
+                self.thread = latest
                 self.recover()
             else:
                 self.new_thread()

@@ -15,9 +15,19 @@ from .holdings import EXAMPLES as HOLDINGS_EXAMPLES, register_holdings
 from .serving import register_mcp, register_serve
 
 
+def check_portfolio(source: str | None) -> None:
+    """Load a ``--portfolio`` source once at start, so an unknown sample or a bad file is said before the
+    first question (``kite`` is checked when the provider opens)."""
+    if source and source.strip().lower() != "kite":
+        from ..portfolio import load_portfolio
+
+        load_portfolio(source)
+
+
 def cmd_demo(args) -> int:
     from .demo import main
 
+    check_portfolio(args.portfolio)
     main(portfolio=args.portfolio, user_id=args.user or default_user())
     return 0
 
@@ -30,44 +40,64 @@ def cmd_chat(args) -> int:
     from ..assistant.progress import ConsoleProgress, RunWatcher
     from ..assistant.render import answer_text, score_breakdown, steps_text, tool_calls
     from ..market import provider_name
+    from . import terminal as T
     from .byoai import backend_options
 
     # --portfolio only changes a reopened thread when given; a new thread defaults to DEFAULT_PORTFOLIO
     args.user = args.user or default_user()
+    check_portfolio(args.portfolio)
     progress = ConsoleProgress()
     session = open_session(args.user, backend=args.backend, portfolio=args.portfolio, provider=args.provider,
                            default_portfolio=DEFAULT_PORTFOLIO, thread_id=args.thread, new_thread=args.new,
                            backend_options=backend_options(args), on_delta=progress.delta)
     market = session.market_provider()  # a missing Kite login fails here, before the first question
     portfolio = (session.thread.metadata or {}).get("portfolio_id") or session.portfolio
-    print(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
-          f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; 'exit' or Ctrl-D quits.")
+    colour = T.use_colour()
+    say = lambda text: print(T.fit(text))  # noqa: E731 - wrapped to the terminal, never mid-word
+    say(f"qlwork chat: user {args.user}, thread {session.thread_id}, backend {args.backend}, "
+        f"provider {provider_name(market)}, portfolio {portfolio}. Type a question; /help lists commands; "
+        "'exit' or Ctrl-D quits.")
     while True:
         try:
-            text = input("you> ").strip()
+            text = input(T.paint("you> ", "cyan", colour) if colour else "you> ").strip()
         except EOFError:
             print()
             return 0
-        if text.lower() in ("exit", "quit"):
+        command = text.lower()
+        if command in T.EXIT:
             return 0
         if not text:
+            continue
+        if command in T.CLEAR:
+            T.clear_screen()
+            continue
+        if command == "/help":
+            say(T.help_text())
+            continue
+        if command == "/new":
+            session.new_thread()
+            say(f"New thread {session.thread_id} (portfolio {(session.thread.metadata or {}).get('portfolio_id')}).")
+            continue
+        if command.startswith("/") and " " not in command:
+            say(f"Unknown command {text}. {T.help_text()}")
             continue
         progress.reset()
         watcher = RunWatcher(session.store, session.thread_id, progress.tools).start()
         try:
             answer = session.ask(text)
         except QlworkError as exc:
-            print(f"error: {exc}")
+            say(T.paint("error:", "red", colour) + f" {exc}")
             continue
         finally:
             watcher.stop()
         steps = [s.model_dump() for s in answer.steps]
         if answer.response is not None:
-            print(answer_text(answer.response.model_dump(), breakdown=score_breakdown(tool_calls(steps))))
+            body = answer_text(answer.response.model_dump(), breakdown=score_breakdown(tool_calls(steps)))
+            print(T.style_answer(T.fit(body), colour))
         else:  # e.g. incomplete (max_turns reached): no structured answer, say why
-            print(answer.text)
+            say(answer.text)
         if args.steps:
-            print(steps_text(steps))
+            say(steps_text(steps))
 
 
 def _store():
@@ -133,15 +163,17 @@ def cmd_threads_export(args) -> int:
 
 
 def cmd_kite_login(args) -> int:
-    from ..market.kite_auth import check_user
+    from ..market.kite_auth import api_secret, check_user
     from ..market.kite_login import complete_login, login_url
 
     user = check_user(args.user)
+    url = login_url()  # a missing KITE_API_KEY is said here, before any instruction
+    api_secret()  # and a missing KITE_API_SECRET before the user logs in for nothing
     token = args.request_token
     if not token:
         print(f"Open this URL in a browser, log in as {user}'s Kite account, then paste the request_token "
               "(or the whole redirect URL):")
-        print(login_url())
+        print(url)
         try:
             token = input("request_token or redirect URL: ")
         except EOFError:
@@ -186,8 +218,12 @@ def cmd_sectors_show(args) -> int:
 
 
 def cmd_reports_run(args) -> int:
+    from ..market.as_of import check_as_of
     from ..reports import run_batch
 
+    note = check_as_of(args.as_of).note  # a weekend: said before the batch starts
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
     result = run_batch(args.as_of, users=users, workers=args.workers, config=args.config, executor=args.executor,
                        scheduler=args.scheduler, force=args.force, output_dir=args.output_dir,
@@ -246,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    p = sub.add_parser("chat", help="talk to the assistant in the terminal (inside: /help, /new, clear, exit)")
     p.add_argument("--user", default=None, help="user id (default: $QLWORK_USER, else the OS user name)")
     p.add_argument("--backend", default="offline", help="offline | openai | openai-chat (default: offline)")
     p.add_argument("--portfolio", default=None,
@@ -311,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     reports = sub.add_parser("reports", help="weekly per-user portfolio review reports (papermill batch)")
     rsub = reports.add_subparsers(dest="reports_command", required=True)
     p = rsub.add_parser("run", help="run the review notebook per user into reports/<as_of>/ with an index")
-    p.add_argument("--as-of", required=True, help="review date YYYY-MM-DD (e.g. 2026-11-20)")
+    p.add_argument("--as-of", required=True, help="review date YYYY-MM-DD (e.g. 2026-11-20; dd-mm-yyyy such as "
+                   "20-11-2026 when unambiguous); a weekend or holiday uses the last trading day before it")
     p.add_argument("--users", default=None, help="comma-separated user ids (default: all in the config)")
     p.add_argument("--workers", type=int, default=None, help="parallel kernels (default: number of CPU cores)")
     p.add_argument("--config", default=None, help="users config TOML (default: the sample users)")
@@ -342,4 +379,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qlwork threads show ... | head`: the reader has gone; stop quietly
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 

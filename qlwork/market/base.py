@@ -103,7 +103,8 @@ class MarketData(Protocol):
 
 def parse_date(value, *, field: str = "date") -> dt.date:
     """A ``datetime.date`` from a date, datetime/Timestamp (converted to IST if tz-aware),
-    ``numpy.datetime64`` or ISO string (``YYYY-MM-DD``, or a full ISO datetime).
+    ``numpy.datetime64`` or ISO string (``YYYY-MM-DD``, or a full ISO datetime), or ``dd-mm-yyyy`` when
+    unambiguous (day above 12, or day = month).
 
     Raises :class:`InputError` naming ``field`` and the expected format.
     """
@@ -125,6 +126,8 @@ def parse_date(value, *, field: str = "date") -> dt.date:
         return parse_date(pd.Timestamp(value), field=field)
     if isinstance(value, str):
         text = value.strip()
+        if len(text) == 10 and text[2] in "-/." and text[5] == text[2] and (text[:2] + text[3:5]).isdigit():
+            return _day_first(text, field)
         try:
             if len(text) == 10:
                 return dt.date.fromisoformat(text)
@@ -136,6 +139,26 @@ def parse_date(value, *, field: str = "date") -> dt.date:
                          fix=f"Write {field} as {DATE_FORMAT_HINT}.", field=field, value=value)
     raise InputError(f"{field} {value!r} ({type(value).__name__}) is not a date; expected {DATE_FORMAT_HINT}.",
                      fix=f"Write {field} as {DATE_FORMAT_HINT}.", field=field)
+
+
+def _day_first(text: str, field: str) -> dt.date:
+    """``20-11-2026`` (dd-mm-yyyy, also with / or .) when unambiguous: the day is above 12, or day and month
+    agree; ``05-11-2026`` could be 5 Nov or 11 May, so it is refused with the ISO spelling of both."""
+    if not text[6:].isdigit():
+        raise InputError(f"{field} {text!r} is not a valid date; expected {DATE_FORMAT_HINT}.",
+                         fix=f"Write {field} as {DATE_FORMAT_HINT}.", field=field, value=text)
+    day, month, year = int(text[:2]), int(text[3:5]), int(text[6:])
+    if day <= 12 and month <= 12 and day != month:
+        options = [dt.date(year, month, day), dt.date(year, day, month)]
+        raise InputError(f"{field} {text!r} is ambiguous: {options[0].strftime('%d %b %Y')} (dd-mm-yyyy) or "
+                         f"{options[1].strftime('%d %b %Y')} (mm-dd-yyyy).",
+                         fix=f"Write {field} as YYYY-MM-DD: {options[0].isoformat()} or {options[1].isoformat()}.",
+                         field=field, value=text)
+    try:
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise InputError(f"{field} {text!r} is not a valid date ({exc}).", fix=f"Write {field} as {DATE_FORMAT_HINT}.",
+                         field=field, value=text) from None
 
 
 def date_range_bounds(start, end, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:

@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from ..errors import QlworkError
 from ..portfolio import load_portfolio
 from ..portfolio.loaders import sample_portfolios
+from ..tools.holdings_files import MAX_HOLDINGS_BYTES, holdings_format, load_holdings_file
 from ..tools.file_search import RESEARCH_DIR
 from .scope import PORTFOLIO_KINDS, UserScope
 
@@ -52,7 +53,7 @@ def list_resources(scope: UserScope) -> list[types.Resource]:
     files = scope.host.files
     for fid in scope.file_ids():
         obj = files.get(fid)
-        if obj.kind in PORTFOLIO_KINDS:
+        if obj.kind in PORTFOLIO_KINDS and _holds_portfolio(files, obj):
             out.append(_resource(f"portfolios/file/{fid}", fid, f"Your uploaded holdings file {obj.filename}.",
                                  JSON_MIME, title=obj.filename))
     if scope.kite_logged_in():
@@ -79,6 +80,18 @@ def list_resources(scope: UserScope) -> list[types.Resource]:
     return out
 
 
+def resource_templates() -> list[types.ResourceTemplate]:
+    """The parameterised URIs of :func:`list_resources` (a client may build them from ids it knows)."""
+    return [types.ResourceTemplate(uri_template=SCHEME + "portfolios/sample/{name}", name="sample portfolio",
+                                   description="A sample portfolio shipped with qlwork, by name (synthetic demo "
+                                   "holdings).", mime_type=JSON_MIME),
+            types.ResourceTemplate(uri_template=SCHEME + "portfolios/file/{file_id}", name="uploaded holdings file",
+                                   description="One of your uploaded CSV/JSON holdings files, by file id.",
+                                   mime_type=JSON_MIME),
+            types.ResourceTemplate(uri_template=SCHEME + "research/{filename}", name="research note",
+                                   description="A qlwork research note, by file name.", mime_type="text/markdown")]
+
+
 def read_resource(scope: UserScope, uri: str) -> types.ReadResourceResult:
     """The contents of ``uri`` for ``scope``'s user; MCPError (-32002) when it is not theirs or not there."""
     if not uri.startswith(SCHEME):
@@ -89,7 +102,8 @@ def read_resource(scope: UserScope, uri: str) -> types.ReadResourceResult:
     except QlworkError as exc:
         if exc.details.get("code") == "not_found":
             raise _not_found(uri) from None
-        raise MCPError(types.INVALID_PARAMS, str(exc), data=exc.to_dict()) from None
+        raise MCPError(types.INVALID_PARAMS, hide_paths(str(exc)), data=json.loads(hide_paths(
+            json.dumps(exc.to_dict(), default=str)))) from None
     if text is None:
         raise _not_found(uri)
     return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
@@ -101,8 +115,8 @@ def _read(scope: UserScope, parts: list[str]) -> tuple[str, str | None]:
             return JSON_MIME, _portfolio_json(load_portfolio(f"sample:{name}"), f"sample:{name}")
         case ["portfolios", "file", file_id]:
             obj = scope.file(file_id)
-            pf = load_portfolio(str(scope.host.files.path(obj.id)), name=Path(obj.filename).stem)
-            return JSON_MIME, _portfolio_json(pf, file_id)
+            pf = load_holdings_file(scope.host.files, obj.id)  # errors name the upload, never its server path
+            return (JSON_MIME, _portfolio_json(pf, file_id)) if pf is not None else ("", None)
         case ["portfolios", "kite"] if scope.kite_logged_in():
             return JSON_MIME, _portfolio_json(_kite_holdings(scope), "kite")
         case ["reports", "latest", leaf]:
@@ -110,6 +124,16 @@ def _read(scope: UserScope, parts: list[str]) -> tuple[str, str | None]:
         case ["research", name]:
             return _research(name)
     return "", None
+
+
+def _holds_portfolio(files: Any, obj: Any) -> bool:
+    """Whether an uploaded CSV/JSON file's content is holdings (a price table or notes is not)."""
+    if obj.bytes > MAX_HOLDINGS_BYTES:
+        return False
+    try:
+        return holdings_format(obj.kind, files.content(obj.id)) is not None
+    except (OSError, QlworkError):
+        return False
 
 
 def _portfolio_json(pf: Any, portfolio_id: str) -> str:
@@ -199,6 +223,23 @@ def _research(name: str) -> tuple[str, str | None]:
         pages = parse_pdf(path.read_bytes(), path.name).get("pages") or []
         return "text/plain", "\n\n".join(f"[{path.name} p.{i}]\n{text}" for i, text in enumerate(pages, start=1))
     return RESEARCH_KINDS[path.suffix], path.read_text(encoding="utf-8")
+
+
+def hide_paths(text: str, keep: tuple[str, ...] = ()) -> str:
+    """``text`` with the server's storage and install folders replaced by ``<server>`` (an error's text
+    goes to remote clients, who must not learn where files live); the strings in ``keep`` (what the client
+    sent itself) stay as they are."""
+    from ..config import home
+
+    kept = {f"\x00{i}\x00": json.dumps(k)[1:-1] for i, k in enumerate(k for k in keep if k)}
+    for mark, value in kept.items():
+        text = text.replace(value, mark)
+    for root in sorted({str(home().resolve()), str(home()), str(Path(__file__).resolve().parents[2])},
+                       key=len, reverse=True):
+        text = text.replace(json.dumps(root)[1:-1], "<server>").replace(root, "<server>")
+    for mark, value in kept.items():
+        text = text.replace(mark, value)
+    return text
 
 
 def _not_found(uri: str) -> MCPError:

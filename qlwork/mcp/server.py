@@ -20,7 +20,8 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from ..server.keys import KeyStore, digest
 from .prompts import get_prompt, list_prompts
-from .resources import list_resources, read_resource
+from .jsonrpc import InvalidRequestMiddleware, answer_invalid, interposed_streams
+from .resources import list_resources, read_resource, resource_templates
 from .scope import Host
 from .tools import call_tool, tool_list
 
@@ -71,6 +72,10 @@ def build_server(host: Host, user: str | None = None) -> Server:
         scope = host.scope(_user_of(ctx, user))
         return types.ListResourcesResult(resources=await anyio.to_thread.run_sync(list_resources, scope))
 
+    async def on_list_resource_templates(ctx, params) -> types.ListResourceTemplatesResult:
+        _user_of(ctx, user)
+        return types.ListResourceTemplatesResult(resource_templates=resource_templates())
+
     async def on_read_resource(ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         scope = host.scope(_user_of(ctx, user))
         return await anyio.to_thread.run_sync(read_resource, scope, params.uri)
@@ -85,6 +90,7 @@ def build_server(host: Host, user: str | None = None) -> Server:
 
     return Server("qlwork", version=__version__, title="qlwork research tools", instructions=INSTRUCTIONS,
                   on_list_tools=on_list_tools, on_call_tool=on_call_tool, on_list_resources=on_list_resources,
+                  on_list_resource_templates=on_list_resource_templates,
                   on_read_resource=on_read_resource, on_list_prompts=on_list_prompts, on_get_prompt=on_get_prompt)
 
 
@@ -96,7 +102,11 @@ def run_stdio(host: Host, user: str) -> None:
 
     async def main() -> None:
         async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+            forward, receive = interposed_streams()  # invalid JSON-RPC lines get their error reply
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(answer_invalid, read, write, forward)
+                await server.run(receive, write, server.create_initialization_options())
+                tg.cancel_scope.cancel()
 
     anyio.run(main)
 
@@ -106,9 +116,9 @@ def http_app(host: Host, port: int = DEFAULT_PORT):
     from mcp.server.auth.settings import AuthSettings
 
     server = build_server(host, None)
-    return server.streamable_http_app(
+    return InvalidRequestMiddleware(server.streamable_http_app(
         stateless_http=True, host="127.0.0.1", token_verifier=KeyVerifier(host.keys),
-        auth=AuthSettings(issuer_url=f"http://127.0.0.1:{port}", resource_server_url=None))
+        auth=AuthSettings(issuer_url=f"http://127.0.0.1:{port}", resource_server_url=None)))
 
 
 def run_http(host: Host, port: int = DEFAULT_PORT, access_log: bool = False) -> None:

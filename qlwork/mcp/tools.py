@@ -18,6 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from ..errors import QlworkError
 from ..tools.registry import REGISTRY, Tool
+from .resources import hide_paths
 from .scope import PORTFOLIO_FIELD, Host
 
 READ_ONLY_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics",
@@ -63,8 +64,10 @@ def _find(host: Host, name: str) -> Tool:
     raise MCPError(types.INVALID_PARAMS, f"Unknown tool {name!r}{hint}. Tools: {offered}.")
 
 
-def _result(output: Any, error: bool) -> types.CallToolResult:
+def _result(output: Any, error: bool, given: dict | None = None) -> types.CallToolResult:
     text = json.dumps(output, default=str, ensure_ascii=False)
+    if error:  # an error's text may quote a file's place on the server: clients see <server> instead
+        text = hide_paths(text, keep=tuple(v for v in (given or {}).values() if isinstance(v, str)))
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=json.loads(text),
                                 is_error=error)
 
@@ -83,12 +86,12 @@ def run_tool(host: Host, user: str, name: str, arguments: dict | None) -> types.
                 stored_path = (args[PORTFOLIO_FIELD], given)
         ctx = scope.context(name)
     except QlworkError as exc:
-        return _result({"error": exc.to_dict()}, True)
+        return _result({"error": exc.to_dict()}, True, arguments)
     result = tool.run(args, ctx)
     output = result.output
     if stored_path is not None:  # name the file by its id, never by its place on the server
         output = json.loads(result.output_json().replace(json.dumps(stored_path[0])[1:-1], stored_path[1]))
-    return _result(output, result.error is not None)
+    return _result(output, result.error is not None, arguments)
 
 
 async def call_tool(host: Host, user: str, name: str, arguments: dict | None) -> types.CallToolResult:

@@ -47,6 +47,7 @@ from ..errors import InputError
 from ..fileio import atomic_write
 from .job import job_env, run_user_job
 from .kernels import BatchRuntime
+from .users_file import user_entries
 
 DEFAULT_USERS = Path(__file__).resolve().parents[1] / "data" / "users.toml"
 NOTEBOOK_NAME = "portfolio_review.ipynb"
@@ -127,14 +128,14 @@ def _provider(path: Path, i: int, entry: dict) -> str:
 
 
 def load_users(config: str | os.PathLike | None = None, users: list[str] | None = None) -> list[UserConfig]:
-    """Users from ``config`` (``[defaults]`` + ``[[users]]``, or the same under ``[reports]``), in file
+    """Users from ``config`` (``[defaults]`` + ``[[users]]`` or ``[users.<id>]``, or the same under ``[reports]``), in file
     order, optionally only ``users``. Relative portfolio paths are resolved against the config file."""
     path = Path(config) if config else DEFAULT_USERS
     data = read_toml(path)
     data = data.get("reports", data) if "users" not in data else data
     defaults = dict(data.get("defaults") or {})
     out: list[UserConfig] = []
-    for i, raw in enumerate(data.get("users") or []):
+    for i, raw in enumerate(user_entries(path, data.get("users"))):
         entry = {**defaults, **raw}
         unknown = sorted(set(entry) - set(USER_KEYS))
         if unknown or not entry.get("user_id") or not entry.get("portfolio"):
@@ -342,9 +343,9 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     """
     from tqdm.auto import tqdm
 
-    from ..market.base import parse_date
+    from ..market.as_of import check_as_of
 
-    day = (as_of if isinstance(as_of, dt.date) else parse_date(str(as_of))).isoformat()
+    day = check_as_of(as_of).requested.isoformat()  # a future date is refused before any kernel starts
     if executor not in ("local", "dask"):
         raise InputError(f"Unknown executor {executor!r}.", fix="Use local or dask.")
     formats = tuple(dict.fromkeys(["html", *(f.strip().lower() for f in
@@ -353,6 +354,10 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
         raise InputError(f"Unknown report format(s) {sorted(set(formats) - {'html', 'pdf'})}.",
                          fix="Use --format html or --format html,pdf.")
     people = load_users(config, users)
+    if any(u.provider == "demo" for u in people):  # a date before the demo data: said once, not per user
+        from ..market.demo import DemoMarketData
+
+        check_as_of(day, DemoMarketData())
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.exists():
         raise InputError(f"Review notebook {nb_path} not found.", fix="Pass notebook= or run from the project root.")

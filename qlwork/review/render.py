@@ -73,7 +73,7 @@ def holdings_html(review) -> str:
     a, cur = review.analysis, F.currency_header
     rows, classes = [], []
     for h in sorted(a.get("holdings", []), key=lambda h: (-h["weight"], h["symbol"])):
-        rows.append([h["symbol"], h.get("sector"), F.amount(h["quantity"], 0), F.amount(h.get("average_price")),
+        rows.append([h["symbol"], h.get("sector"), F.quantity(h["quantity"]), F.amount(h.get("average_price")),
                      F.amount(h.get("last_price")), F.amount(h.get("market_value")), F.pct(h["weight"]),
                      F.amount(h.get("pnl"), signed=True), F.pct(h.get("pnl_pct"), signed=True)])
         classes.append([""] * 7 + [_sign_class(h.get("pnl"))] * 2)

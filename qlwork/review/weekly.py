@@ -27,6 +27,7 @@ from ..assistant.render import tool_calls as flatten_calls
 from ..assistant.store import Store
 from ..config import BENCHMARK
 from ..errors import InputError
+from ..market.as_of import check_as_of, today_in_india
 from ..market.base import parse_date
 from .series import ReviewSeries, period_returns, review_series
 
@@ -344,12 +345,15 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     week = iso_week(day)
     store = store or Store()
     market = _market(provider, user_id)
+    dated = check_as_of(day, market, today=today_in_india(now) if now else None, lookback_days=lookback_days)
     source = _portfolio(portfolio, market, user_id)
     previous = find_previous_review(store, user_id, week)
     current = find_week_thread(store, user_id, week)
     params = {"user_id": user_id, "as_of": day.isoformat(), "portfolio": portfolio if isinstance(portfolio, str)
               else getattr(portfolio, "name", "in-memory"), "risk_profile": risk_profile, "horizon": horizon,
               "benchmark": benchmark, "provider": provider_name(provider), "backend": backend, "model": model}
+    if dated.note:  # a weekend or holiday: the figures are the last trading day's, and the report says so
+        params.update(prices_as_of=dated.trading_day.isoformat(), as_of_note=dated.note)
     session = open_session(user_id, backend=_backend(user_id, backend, model, base_url, api_key_env, timeout,
                                                      max_retries),
                            portfolio=source, risk_profile=risk_profile, horizon=horizon, as_of=day,

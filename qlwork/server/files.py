@@ -8,15 +8,16 @@ holdings); it never names a server path.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from ..assistant.store import Store
 from ..errors import InputError
+from . import file_expiry
 from .auth import ServerState, current_user, state
-from .common import JSON, ListParams, list_params
+from .common import JSON, ListParams
 from .errors import APIError, not_found
 from .keys import KeyStore
 from .schemas import ERRORS, DeletedOut, Id, ListOut, ToolResources, _Out, documented
@@ -29,6 +30,22 @@ class FileAccess:
     def __init__(self, store: Store) -> None:
         self.keys = KeyStore(store)
         self.store = store
+        file_expiry.ensure_table(store)
+
+    def sweep(self) -> None:
+        """Delete the files past their ``expires_at`` (see :mod:`.file_expiry`)."""
+        for file_id in file_expiry.expired(self.store):
+            try:
+                self.files.delete(file_id)
+            except InputError:
+                pass  # already gone from the file store
+            self.keys.release("file", file_id)
+            file_expiry.forget(self.store, file_id)
+
+    def out(self, obj) -> dict:
+        """The wire file object, with ``expires_at`` when the file expires."""
+        when = file_expiry.expires_at(self.store, obj.id)
+        return file_out(obj) | ({"expires_at": when} if when is not None else {})
 
     @property
     def files(self):
@@ -48,6 +65,7 @@ class FileAccess:
             return None
 
     def get(self, user: str, file_id: str):
+        self.sweep()
         if not self.owned(user, file_id):
             raise not_found("file", file_id)
         try:
@@ -225,17 +243,31 @@ def upload_limit() -> int:
 
 
 @files_router.post("", response_class=JSON, responses=documented(FileOut), summary="Upload a file")
-def upload(file: UploadFile = File(...), purpose: str = Form("assistants"), user: str = Depends(current_user),
+def upload(file: UploadFile = File(...), purpose: str = Form("assistants"),
+           anchor: str | None = Form(None, alias="expires_after[anchor]"),
+           seconds: str | None = Form(None, alias="expires_after[seconds]"), user: str = Depends(current_user),
            st: ServerState = Depends(state)):
     fa: FileAccess = st.extras["files"]
+    lifetime = file_expiry.expiry_seconds(anchor, seconds, purpose)  # checked before anything is stored
     data = file.file.read(fa.files.max_bytes + 1)
     obj = fa.files.create(data, file.filename or "upload", purpose)
     fa.keys.claim("file", obj.id, user)
-    return JSON(file_out(obj))
+    if lifetime is not None:
+        file_expiry.set_expiry(fa.store, obj.id, obj.created_at + lifetime)
+    return JSON(fa.out(obj))
+
+
+async def file_list_params(limit: int = Query(10_000, ge=1, le=10_000, description="Page size (1-10,000; OpenAI's "
+                                              "default for files is 10,000)."),
+                           order: Literal["asc", "desc"] = Query("desc", description="By created_at."),
+                           after: Id | None = Query(None, description="Cursor: a file id; files after it."),
+                           before: Id | None = Query(None, description="Cursor: a file id; files before it.")
+                           ) -> ListParams:
+    return ListParams(limit, order, after, before)
 
 
 @files_router.get("", response_class=JSON, responses=documented(ListOut), summary="List files")
-def list_files(params: ListParams = Depends(list_params), purpose: str | None = Query(None, max_length=64),
+def list_files(params: ListParams = Depends(file_list_params), purpose: str | None = Query(None, max_length=64),
                user: str = Depends(current_user), st: ServerState = Depends(state)):
     fa: FileAccess = st.extras["files"]
 
@@ -250,13 +282,15 @@ def list_files(params: ListParams = Depends(list_params), purpose: str | None = 
                                        [purpose, *ids]).fetchall()
         return {r[0] for r in rows}
 
+    fa.sweep()
     ids, more = fa.owned_page(user, "file", params, with_purpose if purpose is not None else None)
-    return JSON(page((file_out(fa.files.get(i)) for i in ids), more))
+    return JSON(page((fa.out(fa.files.get(i)) for i in ids), more))
 
 
 @files_router.get("/{file_id}", response_class=JSON, responses=documented(FileOut), summary="Retrieve a file")
 def retrieve_file(file_id: Id = FileId, user: str = Depends(current_user), st: ServerState = Depends(state)):
-    return JSON(file_out(st.extras["files"].get(user, file_id)))
+    fa: FileAccess = st.extras["files"]
+    return JSON(fa.out(fa.get(user, file_id)))
 
 
 @files_router.get("/{file_id}/content", responses={200: {"content": {"application/octet-stream": {}}}, **ERRORS},
@@ -273,6 +307,7 @@ def delete_file(file_id: Id = FileId, user: str = Depends(current_user), st: Ser
     fa.get(user, file_id)
     fa.files.delete(file_id)
     fa.keys.release("file", file_id)
+    file_expiry.forget(fa.store, file_id)
     return JSON({"id": file_id, "object": "file", "deleted": True})
 
 

@@ -41,6 +41,22 @@ def exposure_warning(host: str, tls: bool = False) -> str | None:
             "(nginx, Caddy) in front, or bind to 127.0.0.1.")
 
 
+def bind_error(host: str, port: int, exc: OSError):
+    """The InputError for a port that cannot be bound (in use, privileged, or an unknown address)."""
+    import errno
+
+    from ..errors import InputError
+
+    if exc.errno == errno.EADDRINUSE:
+        return InputError(f"Port {port} on {host} is already in use (another qlwork serve, or another program).",
+                          fix=f"Stop that program, or pass another port: --port {port + 1}.", code="port_in_use")
+    if exc.errno == errno.EACCES:
+        return InputError(f"Not allowed to listen on port {port} (ports below 1024 need privileges).",
+                          fix="Pass --port 8765 or another port from 1024 up.", code="port_not_allowed")
+    return InputError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                      fix="Pass --host 127.0.0.1 or an address of this machine.", code="bind_failed")
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", workers: int = 1,
           threads: int = 4, tls: bool = False, log_level: str = "info", access_log: bool = False,
           grace_seconds: float = 30.0, lease_seconds: float = LEASE_SECONDS,
@@ -71,7 +87,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765, backend: str = "offline", w
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]"), port))
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise bind_error(host, port, exc) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     print(f"qlwork Assistants API on http://{host}:{port}/v1 (backend {backend}"

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import InputError
+from .office_files import EXTENSIONS as OFFICE_EXTENSIONS, MIME as OFFICE_MIME, OFFICE_KINDS, sniff_office
 
-KINDS = ("pdf", "png", "jpeg", "csv", "json", "text")
+KINDS = ("pdf", "png", "jpeg", "csv", "json", "text", *OFFICE_KINDS)
 MIME = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg", "csv": "text/csv",
-        "json": "application/json", "text": "text/plain"}
+        "json": "application/json", "text": "text/plain", **OFFICE_MIME}
 EXTENSIONS = {"pdf": {".pdf"}, "png": {".png"}, "jpeg": {".jpg", ".jpeg"}, "csv": {".csv"},
-              "json": {".json"}, "text": {".txt", ".md", ".markdown", ".text", ""}}
+              "json": {".json"}, "text": {".txt", ".md", ".markdown", ".text", ""}, **OFFICE_EXTENSIONS}
 EARNINGS_METRICS = ("revenue", "net_profit", "eps", "ebitda", "operating_margin", "net_margin", "yoy_growth",
                     "revenue_growth", "profit_growth", "pat", "sales", "guidance")
 EARNINGS_PERIOD = ("quarter", "period", "fiscal_quarter", "fy_quarter", "date", "result_date")
@@ -38,6 +39,9 @@ def sniff(data: bytes, filename: str = "") -> str:
         return "png"
     if data.startswith(b"\xff\xd8\xff"):
         return "jpeg"
+    office = sniff_office(data, filename)
+    if office is not None:
+        return office
     text = decode_text(data, filename)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
@@ -60,7 +64,7 @@ def decode_text(data: bytes, filename: str = "file") -> str:
                          code="unsupported_encoding")
     if b"\x00" in data[:4096]:
         raise InputError(f"{name} is a binary file of an unsupported type (supported: PDF, PNG, JPEG, CSV, "
-                         "JSON, text).", fix="Upload a PDF, PNG, JPEG, CSV, JSON or text file.", file=name,
+                         "JSON, text, XLSX, DOCX).", fix="Upload a PDF, PNG, JPEG, CSV, JSON, text, XLSX or DOCX file.", file=name,
                          code="unsupported_file_type")
     try:
         return data.decode("utf-8-sig")
@@ -87,8 +91,8 @@ def extension_mismatch(kind: str, filename: str) -> bool:
 
 # -- parsing -------------------------------------------------------------------------------------
 
-BINARY_KINDS = ("pdf", "png", "jpeg")
-"""Kinds parsed by third-party decoders (pypdf, Pillow): untrusted, so capped and parsed out of process."""
+BINARY_KINDS = ("pdf", "png", "jpeg", *OFFICE_KINDS)
+"""Kinds parsed by third-party decoders (pypdf, Pillow, openpyxl, python-docx): untrusted, so capped and parsed out of process."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -147,6 +151,10 @@ def parse_binary(data: bytes, filename: str, kind: str, limits: Limits | None = 
     limits = limits or Limits.from_env()
     if kind == "pdf":
         return parse_pdf(data, filename, max_pages=limits.max_pages, max_chars=limits.max_chars)
+    if kind in OFFICE_KINDS:
+        from . import office_files
+
+        return getattr(office_files, f"parse_{kind}")(data, filename, max_chars=limits.max_chars)
     return parse_image(data, filename, max_pixels=limits.max_pixels)
 
 

@@ -32,7 +32,9 @@ from ..errors import InputError
 from . import file_parsing, shared_files
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-PURPOSES = ("assistants", "assistants_output", "vision")
+PURPOSES = ("assistants", "assistants_output", "vision", "batch", "batch_output", "fine-tune", "fine-tune-results",
+            "user_data", "evals")
+"""The purposes OpenAI's Files API knows (any file can be searched or attached whatever its purpose)."""
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, filename TEXT NOT NULL,

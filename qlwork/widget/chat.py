@@ -44,7 +44,7 @@ class AssistantChat(widgets.VBox):
     ``AssistantChat(user_id="analyst", backend="offline", thread_id=None, portfolio=None)`` opens a
     session (continuing the user's latest thread unless ``thread_id`` or ``new_thread=True``);
     ``session=`` wraps an existing one instead. Extra keywords go to :class:`Session`. The conversation
-    scrolls inside ``height`` (CSS, default 520px) so the input stays visible; ``reports_dir`` is where
+    grows up to ``height`` (CSS, default 520px) and then scrolls so the input stays visible; ``reports_dir`` is where
     the header looks for the user's latest weekly report (default ``QLWORK_REPORTS_DIR`` or ``reports``).
     """
 
@@ -100,7 +100,7 @@ class AssistantChat(widgets.VBox):
         self.conversation = P.css(widgets.VBox(layout=widgets.Layout(width="100%", flex="0 0 auto",
                                                                      margin="0 0 auto 0")), "qlwork-conversation")
         self.scroller = P.css(widgets.Box([self.conversation], layout=widgets.Layout(
-            width="100%", height=height, overflow="auto", flex_flow="column-reverse")), "qlwork-scroll")
+            width="100%", max_height=height, overflow="auto", flex_flow="column-reverse")), "qlwork-scroll")
         self.status = P.css(widgets.HTML(), "qlwork-status")
         self.input = P.css(widgets.Text(placeholder="Ask the assistant, e.g. Analyze my portfolio (Enter sends)",
                                        layout=widgets.Layout(flex="1 1 auto", width="auto")), "qlwork-input")
@@ -109,7 +109,7 @@ class AssistantChat(widgets.VBox):
         self.cancel_button = P.css(widgets.Button(description="Stop", icon="stop", disabled=True,
                                                   tooltip="Stop the answer (and any code cell it is running)"),
                                   "qlwork-cancel")
-        self.upload = P.css(widgets.FileUpload(accept=".csv,.json,.txt,.md,.pdf,.png,.jpg,.jpeg", multiple=False,
+        self.upload = P.css(widgets.FileUpload(accept=".csv,.json,.txt,.md,.pdf,.png,.jpg,.jpeg,.xlsx,.docx", multiple=False,
                                               description="Attach file"), "qlwork-upload")
         self.attachment_label = P.css(widgets.HTML(), "qlwork-attachment")
         self.remove_button = widgets.Button(description="Remove", layout=widgets.Layout(display="none"))
@@ -229,6 +229,16 @@ class AssistantChat(widgets.VBox):
         """A "Did you mean ...?" click: ask the corrected question (in the background, like Send)."""
         self.send(text, wait=False)
 
+    def __repr__(self) -> str:  # what a saved notebook shows where the live widget cannot be drawn
+        return (f"qlwork assistant chat: user {self.session.user_id}, thread {self.session.thread_id} "
+                "(run the notebook in Jupyter to use it)")
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget view plus a static HTML copy of the header and conversation (for saved notebooks)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = "".join(P.walk_html(self.header) + P.walk_html(self.scroller))
+        return bundle
+
     def answer_markdown(self) -> str:
         """The latest answer as Markdown (what the Copy as Markdown button copies); empty before one."""
         return self._markdown
@@ -276,7 +286,7 @@ class AssistantChat(widgets.VBox):
             threads.insert(0, self.session.thread)
         self._syncing = True
         try:
-            self.thread_picker.options = [(P.thread_label(self.session.store, t), t.id) for t in threads]
+            self.thread_picker.options = P.thread_options(self.session.store, threads, self.session.thread_id)
             self.thread_picker.value = self.session.thread_id
         finally:
             self._syncing = False

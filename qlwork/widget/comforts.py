@@ -22,14 +22,17 @@ def suggestions(calls: list[dict]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def tool_warnings_html(calls: list[dict]) -> str:
-    """Failed tool calls as warnings in plain words ("Could not get trading signals: ...") with the fix."""
+def tool_warnings_html(calls: list[dict], shown: str = "") -> str:
+    """Failed tool calls as warnings in plain words ("Could not get trading signals: ...") with the fix; an
+    error whose message the answer (``shown``, its HTML) already says is not repeated."""
     out = []
     for call in calls:
         error = call.get("error")
         if not error:
             continue
         message = error.get("message") if isinstance(error, dict) else str(error)
+        if message and esc(message) in shown:
+            continue
         fix = error.get("fix") if isinstance(error, dict) else None
         what = F.label(str(call.get("name") or "tool")).lower()
         fix_html = f'<div style="{_MUTED}">{esc(fix)}</div>' if fix else ""

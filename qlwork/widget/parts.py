@@ -114,7 +114,7 @@ def answer_parts(body: str, calls: list[dict], run: Any, charts: bool = True, ma
     given), failed tool calls as warnings with clickable "Did you mean ...?" buttons (``ask(question)``
     re-asks ``question`` with the suggestion), its charts and the steps accordion."""
     parts = [html(body + (C.copy_button_html(markdown) if markdown else ""), "qlwork-answer")]
-    warnings_html = C.tool_warnings_html(calls)
+    warnings_html = C.tool_warnings_html(calls, shown=body)  # an error the answer says is shown once
     if warnings_html:
         parts.append(html(warnings_html, "qlwork-warnings"))
     buttons = suggestion_buttons(C.suggestions(calls), question, ask)
@@ -192,6 +192,17 @@ def thread_label(store: Any, thread: Any) -> str:
     text = first[0].text.strip().splitlines()[0] if first and first[0].text.strip() else ""
     title = (text[:57] + "…" if len(text) > 58 else text) or "(new thread)"
     return f"{title} · {F.when(thread.created_at)}"
+
+
+def thread_options(store: Any, threads: list, current: str) -> list[tuple[str, str]]:
+    """The thread picker's (label, id) entries: threads without a question (a failed start) are left out
+    unless current, and entries that would read the same get the end of their thread id."""
+    rows = [(thread_label(store, t), t.id) for t in threads
+            if t.id == current or store.list_messages(t.id, limit=1)]
+    seen: dict[str, int] = {}
+    for label, _ in rows:
+        seen[label] = seen.get(label, 0) + 1
+    return [(f"{label} · …{tid[-6:]}" if seen[label] > 1 else label, tid) for label, tid in rows]
 
 
 def walk_html(widget: Any) -> list[str]:

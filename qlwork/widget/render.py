@@ -102,7 +102,7 @@ def holdings_html(analysis: dict | None) -> str:
     holdings = (analysis or {}).get("holdings") or []
     if not holdings:
         return ""
-    cols = [("symbol", "Symbol", str), ("quantity", "Qty", str), ("last_price", F.currency_header("Last"), F.amount),
+    cols = [("symbol", "Symbol", str), ("quantity", "Qty", F.quantity), ("last_price", F.currency_header("Last"), F.amount),
             ("market_value", F.currency_header("Value"), F.amount), ("weight", "Weight", F.pct),
             ("pnl", F.currency_header("P&L"), F.amount), ("pnl_pct", "P&L %", F.pct), ("sector", "Sector", str)]
     head = "".join(f'<th style="{_TH}">{esc(h)}</th>' for _, h, _ in cols)
@@ -395,7 +395,7 @@ def header_html(user_id: str, thread_id: str, backend: str | None, model: str | 
                 data_source: str | None, portfolio: str | None = None) -> str:
     """The widget's header line: user, thread, backend/model, portfolio and data source."""
     items = [("User", user_id), ("Thread", thread_id), ("Backend", backend or "?"),
-             ("Model", model or "(known after the first answer)")]
+             ("Model", "offline rule engine" if backend == "offline" else model or "(known after the first answer)")]
     if portfolio:
         items.append(("Portfolio", portfolio))
     items.append(("Data", data_source or "(known after the first answer)"))

@@ -60,7 +60,11 @@ def test_the_thread_persists_across_sessions(tmp_path, tools, final_text):
     assert fresh.thread_id != first.thread_id
     assert [t.id for t in fresh.threads()] == [fresh.thread_id, first.thread_id]
     latest = session(Store(path), tools, [])
-    assert latest.thread_id == fresh.thread_id
+    # the newest thread is still empty (a start that asked nothing): the latest with a question reopens
+    assert latest.thread_id == first.thread_id
+    fresh_again = session(Store(path), tools, [FinalMessage(final_text())], thread_id=fresh.thread_id)
+    fresh_again.ask("hello again")
+    assert session(Store(path), tools, []).thread_id == fresh.thread_id  # asked in: now it is the latest
     assert latest.switch(first.thread_id).id == first.thread_id and latest.thread_id == first.thread_id
     other = Session("bob", backend=ScriptedBackend([]), store=Store(path), market=MARKET)
     assert other.thread_id not in (first.thread_id, fresh.thread_id)

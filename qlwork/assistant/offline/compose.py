@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ... import formatting as F
 from ...market.base import source_label
 from .intent import Intent
 
@@ -30,8 +31,8 @@ ENGINE_NOTE = "Answered by qlwork's offline rule engine (deterministic rules, no
 
 
 def pct(x) -> str:
-    """A fraction as a percentage with two decimals (0.0523 -> '5.23%')."""
-    return "n/a" if x is None else f"{x * 100:.2f}%"
+    """A fraction as a percentage with two decimals (0.0523 -> '5.23%'), by the one formatter."""
+    return F.pct(x)
 
 
 def _latest(outputs: list[tuple[str, dict, dict]], prior: list[dict], name: str,
@@ -128,7 +129,8 @@ def compose_sector(intent: Intent, outputs, prior) -> dict:
             answer["insights"].append(
                 f"Building on {built_on} (score {a['overall_score']}, {a['risk_level']} risk): {sector} is "
                 f"{pct(weight)} of your portfolio ({', '.join(sorted(held))})"
-                + (f", {pct(abs(active))} {'above' if active >= 0 else 'below'} the NIFTY 50 weight." if active is not None else "."))
+                + (f", {F.pp(abs(active), 2)[1:]} {'above' if active >= 0 else 'below'} the NIFTY 50 weight."
+                   if active is not None else "."))
             for sym, h in sorted(held.items()):
                 answer["insights"].append(f"{sym}: weight {pct(h['weight'])}, unrealised P&L {pct(h['pnl_pct'])}.")
         else:
@@ -162,7 +164,7 @@ def compose_strategy(intent: Intent, outputs, prior) -> dict:
     answer["insights"] = [
         f"{style} strategy: {rule}; costs {p['cost_bps']} bps per trade; decisions use the previous close only.",
         f"Backtest {b['window']['start']} to {b['window']['end']}: total return {pct(m.get('total_return'))}, "
-        f"CAGR {pct(m.get('cagr'))}, volatility {pct(m.get('volatility'))}, Sharpe {m.get('sharpe_ratio')}, "
+        f"CAGR {pct(m.get('cagr'))}, volatility {pct(m.get('volatility'))}, Sharpe {F.ratio(m.get('sharpe_ratio'))}, "
         f"max drawdown {pct(m.get('max_drawdown'))}.",
     ]
     answer["risk_metrics"] = {k: m[k] for k in ("max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "cagr")
@@ -202,8 +204,9 @@ def compose_risk(outputs, prior) -> dict:
     for name, m in r["metrics"].items():
         var = next((v for k, v in m.items() if k.startswith("var_") and not k.endswith("parametric")), None)
         answer["insights"].append(
-            f"{name}: volatility {pct(m['volatility'])}, Sharpe {m['sharpe_ratio']}, max drawdown {pct(m['max_drawdown'])}, "
-            f"beta {m['beta']}, 1-day VaR {pct(var)} over {r['window']['days']} trading days.")
+            f"{name}: volatility {pct(m['volatility'])}, Sharpe {F.ratio(m['sharpe_ratio'])}, max drawdown "
+            f"{pct(m['max_drawdown'])}, beta {F.ratio(m['beta'])}, 1-day VaR {pct(var)} over {r['window']['days']} "
+            f"trading days ({r['window']['start']} to {r['window']['end']}).")
     if len(r["metrics"]) == 1:
         answer["risk_metrics"] = dict(next(iter(r["metrics"].values())))
     else:
@@ -220,11 +223,12 @@ def compose_signals(outputs, prior) -> dict:
     if d is not None:
         for sym, x in d["data"].items():
             answer["insights"].append(
-                f"{sym}: last close INR {x['last_close']} on {d['window']['end']}, {pct(x['period_return'])} since "
-                f"{d['window']['start']}; range INR {x['low']} to {x['high']}; volatility {pct(x['volatility'])}.")
+                f"{sym}: last close {F.inr(x['last_close'])} on {d['window']['end']}, {pct(x['period_return'])} since "
+                f"{d['window']['start']}; range {F.inr(x['low'])} to {F.inr(x['high'])}; volatility "
+                f"{pct(x['volatility'])}.")
     if s is not None:
         for x in s["signals"]:
-            answer["insights"].append(f"{x['symbol']}: {x['action']} (confidence {x['confidence']}): {'; '.join(x['reasons'][:3])}.")
+            answer["insights"].append(f"{x['symbol']}: {x['action']} (confidence {F.pct(x['confidence'], 0)}): {'; '.join(x['reasons'][:3])}.")
         answer["recommendations"] = _signal_recs(s["signals"], held, min_conf=0.0)
     return answer
 
@@ -261,7 +265,7 @@ def compose_compare(outputs, prior) -> dict:
     if before and now:
         answer["insights"].insert(0, (
             f"Since the previous analysis (as of {before['as_of']}): score {before['overall_score']} -> {now['overall_score']}, "
-            f"risk {before['risk_level']} -> {now['risk_level']}, value INR {before['total_value']} -> INR {now['total_value']}."))
+            f"risk {before['risk_level']} -> {now['risk_level']}, value {F.inr(before['total_value'])} -> {F.inr(now['total_value'])}."))
     elif now:
         answer["insights"].insert(0, "There is no earlier analysis in this thread to compare with.")
     return answer
