@@ -19,7 +19,8 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
     """A figure for a tool's output when it carries something drawable, else ``None``.
 
     - ``get_market_data``: ``series{dates, close{symbol: [...]}}`` -> price / rebased chart;
-    - ``generate_trading_signals`` with ``backtest.series{dates, equity}`` -> equity and drawdown;
+    - ``generate_trading_signals`` with ``backtest.series{dates, equity, buy_and_hold, benchmark}`` -> the
+      strategy beside buy-and-hold and the index (rebased to 100; equity and drawdown with the strategy only);
     - ``analyze_portfolio``: ``holdings`` -> allocation chart.
     """
     if not isinstance(output, Mapping) or output.get("error"):
@@ -32,9 +33,17 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
                 return rebased_figure(series["dates"], series["close"], synthetic=synthetic,
                                       title="Close prices: " + ", ".join(series["close"]))
         elif name == "generate_trading_signals":
-            series = (output.get("backtest") or {}).get("series") or {}
+            backtest = output.get("backtest") or {}
+            series = backtest.get("series") or {}
             if series.get("dates") and series.get("equity"):
                 name = label(str(output.get("strategy", "strategy")))
+                if series.get("buy_and_hold") and series.get("benchmark"):  # strategy vs both comparisons
+                    bench = str(backtest.get("benchmark") or "Benchmark")
+                    return rebased_figure(series["dates"], {f"{name} backtest": series["equity"],
+                                                            "Equal-weight buy-and-hold": series["buy_and_hold"],
+                                                            bench: series["benchmark"]}, synthetic=synthetic,
+                                          title=f"Backtest: {name.lower()} vs buy-and-hold and {bench}",
+                                          ylabel="Value (start = 100)")
                 return equity_drawdown_figure(series["dates"], series["equity"], synthetic=synthetic,
                                               label=f"{name} backtest", title=f"Backtest: {name.lower()}")
         elif name == "analyze_portfolio" and output.get("holdings"):
