@@ -189,12 +189,13 @@ class SectorStudy:
                               title=f"{self.sector}: {what} vs equal-weight buy-and-hold and {self.benchmark}")
 
     def drawdown_figure(self, strategy: str = "momentum"):
-        """One strategy's equity vs the benchmark with drawdowns (a Figure)."""
+        """One strategy's equity and drawdowns beside the benchmark and buy-and-hold (a Figure)."""
         from .charts import equity_drawdown_figure
 
         self._run(strategy)
         return equity_drawdown_figure(self.dates, self.equity[strategy], self.equity[self.benchmark],
                                       synthetic=self.synthetic, label=label(strategy), benchmark=self.benchmark,
+                                      comparisons={BUY_AND_HOLD_LABEL: self.equity[BUY_AND_HOLD]},
                                       title=f"{self.sector}: {label(strategy).lower()} backtest")
 
     def comparison_chart(self, strategy: str | None = None):

@@ -20,7 +20,7 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
 
     - ``get_market_data``: ``series{dates, close{symbol: [...]}}`` -> price / rebased chart;
     - ``generate_trading_signals`` with ``backtest.series{dates, equity, buy_and_hold, benchmark}`` -> the
-      strategy beside buy-and-hold and the index (rebased to 100; equity and drawdown with the strategy only);
+      strategy's equity and drawdown beside buy-and-hold and the index;
     - ``analyze_portfolio``: ``holdings`` -> allocation chart.
     """
     if not isinstance(output, Mapping) or output.get("error"):
@@ -37,15 +37,12 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
             series = backtest.get("series") or {}
             if series.get("dates") and series.get("equity"):
                 name = label(str(output.get("strategy", "strategy")))
-                if series.get("buy_and_hold") and series.get("benchmark"):  # strategy vs both comparisons
-                    bench = str(backtest.get("benchmark") or "Benchmark")
-                    return rebased_figure(series["dates"], {f"{name} backtest": series["equity"],
-                                                            "Equal-weight buy-and-hold": series["buy_and_hold"],
-                                                            bench: series["benchmark"]}, synthetic=synthetic,
-                                          title=f"Backtest: {name.lower()} vs buy-and-hold and {bench}",
-                                          ylabel="Value (start = 100)")
-                return equity_drawdown_figure(series["dates"], series["equity"], synthetic=synthetic,
-                                              label=f"{name} backtest", title=f"Backtest: {name.lower()}")
+                bench = str(backtest.get("benchmark") or "NIFTY 50")
+                both = {"Equal-weight buy-and-hold": series.get("buy_and_hold")} if series.get("buy_and_hold") else {}
+                return equity_drawdown_figure(series["dates"], series["equity"], series.get("benchmark"),
+                                              synthetic=synthetic, label=f"{name} backtest", benchmark=bench,
+                                              comparisons=both, title=f"Backtest: {name.lower()} vs buy-and-hold "
+                                              f"and {bench}" if both else f"Backtest: {name.lower()}")
         elif name == "analyze_portfolio" and output.get("holdings"):
             return allocation_figure(output["holdings"], synthetic=synthetic)
     except (TypeError, ValueError, KeyError):
