@@ -132,7 +132,7 @@ def _metrics(bt: Backtest) -> dict:
 
 
 def _curve(bt: Backtest, name: str) -> list[float]:
-    return [rnd(float(x)) for x in bt.books[name].equity]
+    return np.round(bt.books[name].equity, 4).tolist()  # 4 decimals, as rnd
 
 
 def _verdict(bt: Backtest) -> dict:
@@ -181,5 +181,5 @@ def strategy_backtest(market, symbols: list[str], day: dt.date, strategy: str = 
         oos = train_test(prices, index, strategy, p, None, start, TRAIN_FRACTION, cost_bps, names, rf, CRITERION)
     except InputError as exc:
         note = f"No out-of-sample check: {exc.message}"
-    dates = [d.date().isoformat() for d in close.index]
+    dates = close.index.strftime("%Y-%m-%d").tolist()  # trading days (Asia/Kolkata)
     return StrategyRun(strategy, names, bench, dates, prices, index, bt, oos, note, source_of(market))
