@@ -86,6 +86,8 @@ def test_picks_follow_their_own_signals_and_the_portfolio(ctx, banks_momentum, t
     assert weight <= target_weight(len(small["holdings"]), "moderate")
     recs = {r["symbol"]: r for r in answer_for(banks_momentum, small)["recommendations"]}
     assert recs[sym]["action"] == "add"
+    active = small["active_sector_weights"]["Financial Services"]
+    assert ("overweight sector" in recs[sym]["reason"]) == (active > 0)  # the sector tilt is flagged, not hidden
     for other in set(b["final_holdings"]) - set(buys):
         assert recs[other]["action"] == "watch" and f"signal is {signals[other]}" in recs[other]["reason"]
     # the same stock overweight in another portfolio: hold, and the reason says so
@@ -95,6 +97,14 @@ def test_picks_follow_their_own_signals_and_the_portfolio(ctx, banks_momentum, t
     heavy = tool(analyze_portfolio, ctx, portfolio=str(path))
     recs = {r["symbol"]: r for r in answer_for(banks_momentum, heavy)["recommendations"]}
     assert recs[sym]["action"] == "hold" and "overweight" in recs[sym]["reason"] and "do not add" in recs[sym]["reason"]
+    # not held, but its sector already overweight in the portfolio: a buy that says so
+    banks = tmp_path / "banks.csv"
+    banks.write_text("tradingsymbol,exchange,quantity,average_price\nHDFCBANK,NSE,400,1500\nKOTAKBANK,NSE,200,1800\n"
+                     "TCS,NSE,10,3000\nITC,NSE,50,400\n")
+    tilted = tool(analyze_portfolio, ctx, portfolio=str(banks))
+    assert tilted["active_sector_weights"]["Financial Services"] > 0 and sym not in {h["symbol"] for h in tilted["holdings"]}
+    recs = {r["symbol"]: r for r in answer_for(banks_momentum, tilted)["recommendations"]}
+    assert recs[sym]["action"] == "buy" and "overweight sector" in recs[sym]["reason"]
     # no portfolio in the thread: a buy, with the caveat
     recs = {r["symbol"]: r for r in answer_for(banks_momentum, None)["recommendations"]}
     assert recs[sym]["action"] == "buy" and "check what you already hold" in recs[sym]["reason"]

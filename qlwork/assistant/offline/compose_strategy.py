@@ -8,7 +8,8 @@ reported on the second). Every figure is copied from the tool output.
 
 Recommendations for the rule's current picks follow the signals and the portfolio: ``buy``/``add`` only
 when the symbol's own signal is a buy and the strategy beat buy-and-hold; otherwise ``watch`` with the
-reason; a held position above its target weight (the health report's rule) gets ``hold``, never ``add``.
+reason; a held position above its target weight (the health report's rule) gets ``hold``, never ``add``;
+a buy or add into a sector the portfolio already holds above its NIFTY 50 weight says so.
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ def _overweight(a: dict | None) -> dict[str, float]:
     return {h["symbol"]: h["weight"] for h in holdings if h["weight"] > target + 1e-12}
 
 
+def _sector_flag(sym: str, s: dict, a: dict | None) -> str:
+    """A note when buying ``sym`` adds to a sector the portfolio already holds above its NIFTY 50 weight."""
+    if not a:
+        return ""
+    sector = next((h.get("sector") for h in a.get("holdings", []) if h["symbol"] == sym), None) or s.get("sector")
+    active = (a.get("active_sector_weights") or {}).get(sector)
+    if active is None or active <= 0:
+        return ""
+    return (f"; {sector} is already {pct(active)} above its NIFTY 50 weight in your portfolio (overweight "
+            "sector): keep any new position small")
+
+
 def _recommendations(s: dict, b: dict, a: dict | None, style: str) -> list[dict]:
     sig = {x["symbol"]: x for x in s["signals"]}
     held = {h["symbol"] for h in (a or {}).get("holdings", [])}
@@ -110,6 +123,8 @@ def _recommendations(s: dict, b: dict, a: dict | None, style: str) -> list[dict]
             action = "buy"
             reason = base + " with a buy signal" + ("" if a else "; no portfolio analysis in this thread, so check "
                                                                  "what you already hold before sizing it")
+        if action in ("buy", "add"):
+            reason += _sector_flag(sym, s, a)
         recs.append({"action": action, "symbol": sym, "reason": reason + why,
                      "confidence": x["confidence"] if x else 0.5,
                      "timeframe": f"{b['parameters'].get('rebalance_every', 21)} trading days"})
