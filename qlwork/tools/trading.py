@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from ..analytics import health, risk
+from ..analytics.backtest import DEFAULT_PARAMS
 from ..analytics.signals import generate_signals
 from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE
 from ..errors import InputError
@@ -28,7 +29,7 @@ from .context import (
     rnd,
     source_of,
 )
-from .backtesting import strategy_backtest
+from .backtesting import DEFAULT_YEARS, strategy_backtest
 from .recommendations import benchmark_sector_weights, recommendations
 from .registry import ToolContext, tool
 
@@ -231,8 +232,8 @@ def generate_trading_signals(
     sector: str | None = None,
     strategy: Strategy = "rules",
     as_of: str | None = None,
-    backtest_years: int = 3,
-    top_n: int = 3,
+    backtest_years: int = DEFAULT_YEARS,
+    top_n: int = DEFAULT_PARAMS["momentum"]["top_n"],
     benchmark: str | None = None,
 ) -> dict:
     """Buy/sell/hold signals with confidence (0-1) and reasons from RSI, MACD, moving averages and
