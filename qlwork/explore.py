@@ -157,6 +157,27 @@ class SectorStudy:
             parts.append(self._table(named) + self._verdict(o["verdict"], o["metrics"], name))
         return self._html("".join(parts))
 
+    def walk_forward_html(self, strategy: str = "momentum", train_days: int = 252, test_days: int = 126):
+        """Walk-forward: parameters re-chosen every ``test_days`` on the ``train_days`` before, one row per
+        fold, then the chained folds beside buy-and-hold and the index over the same days (IPython HTML)."""
+        from .review.render import table
+
+        run = self._run(strategy)
+        wf = run.walk_forward(train_days, test_days)
+        rows = [[f"{run.dates[f['train'][0]]} to {run.dates[f['train'][1]]}",
+                 f"{run.dates[f['test'][0]]} to {run.dates[f['test'][1]]}", _params_text(f["chosen"]),
+                 pct(f["metrics"]["total_return"]), ratio(f["metrics"]["sharpe_ratio"])] for f in wf.folds]
+        folds = table(["Chosen on", "Held on", "Parameters", "Total return", "Sharpe"], rows, numeric={3, 4})
+        books = wf.backtest.books
+        named = {strategy: books[STRATEGY].metrics, BUY_AND_HOLD: books[BUY_AND_HOLD].metrics,
+                 self.benchmark: books["benchmark"].metrics}
+        span = run.span(wf.backtest.start)
+        head = (f"<h4>{escape(label(strategy))}: walk-forward</h4><p>Parameters re-chosen every "
+                f"{group_digits(test_days)} trading days on the {group_digits(train_days)} before (best "
+                f"{escape(label(wf.criterion))}); the folds chained from {span['start']} to {span['end']}, each "
+                "re-bought from cash at its start (costs included):</p>")
+        return self._html(head + folds + self._table(named))
+
     def sweep(self, strategy: str = "momentum", grid: dict | None = None) -> list[dict]:
         """Every combination of ``grid`` (default the out-of-sample grid) over the whole window:
         ``{"params", "metrics"}`` per combination (strategy metrics, not rounded)."""

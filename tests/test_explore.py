@@ -51,6 +51,13 @@ def test_out_of_sample_table_names_the_train_and_test_windows(study):
     assert f"{o['metrics']['strategy']['total_return'] * 100:.2f}%" in html
 
 
+def test_walk_forward_table_lists_the_folds_and_the_chained_result(study):
+    html = study.walk_forward_html("momentum", train_days=126, test_days=126).data
+    assert "walk-forward" in html and "Chosen on" in html and "Held on" in html
+    assert html.count(f"to {study.dates[-1]}</td>") == 1  # the last fold ends on the window's last day
+    assert "Equal-weight buy-and-hold" in html and "NIFTY 50" in html
+
+
 def _text_count(fig, word: str) -> int:
     from matplotlib.text import Text
 

@@ -5,6 +5,7 @@ train window, with the prices after the split cut off, so nothing later can leak
 best ``criterion`` (default Sharpe; ties go to the earlier combination) is kept, and only that one runs
 on the second part (the test window, beside buy-and-hold and the benchmark over the same days). The test
 window's warm-up is the history before it, the train window included: past prices, not look-ahead.
+:func:`walk_forward` repeats the choice every ``test_days`` on the ``train_days`` before (rolling).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import numpy as np
 from qlwork.config import DEFAULT_RISK_FREE_RATE
 from qlwork.errors import InputError
 
-from .backtest import STRATEGY, Backtest, run_backtest, strategy_params, warmup_rows
+from .backtest import STRATEGY, Backtest, Book, run_backtest, strategy_params, warmup_rows
+from .backtest_metrics import book_metrics
 
-__all__ = ["DEFAULT_GRIDS", "OutOfSample", "parameter_grid", "grid_warmup", "sweep", "train_test"]
+__all__ = ["DEFAULT_GRIDS", "OutOfSample", "WalkForward", "parameter_grid", "grid_warmup", "sweep", "train_test",
+           "walk_forward"]
 
 DEFAULT_GRIDS = {
     "momentum": {"lookback": (63, 126, 252), "rebalance_every": (5, 21, 63)},
@@ -100,3 +103,53 @@ def train_test(close, benchmark, strategy: str, base: dict | None = None, grid: 
     chosen = trials[best]["params"]
     test = run_backtest(close, benchmark, strategy, chosen, split, cost_bps, symbols, risk_free)
     return OutOfSample(criterion, start, split, last, trials, chosen, test)
+
+
+@dataclass
+class WalkForward:
+    """Walk-forward: every ``test_days`` the parameters are chosen again on the ``train_days`` before
+    (rolling), then held for the next ``test_days``. ``folds`` hold each fold's ``train``/``test`` rows
+    (first, last), ``chosen`` and its test-window strategy ``metrics``; ``backtest`` chains the folds'
+    strategy days into one book (re-bought at each fold start, costs included) beside buy-and-hold and the
+    benchmark over the same days (rows ``backtest.start ..``)."""
+
+    criterion: str
+    folds: list[dict]
+    backtest: Backtest
+
+
+def walk_forward(close, benchmark, strategy: str, base: dict | None = None, grid: dict | None = None,
+                 start: int | None = None, train_days: int = 252, test_days: int = 126, cost_bps: float = 10.0,
+                 symbols=None, risk_free: float = DEFAULT_RISK_FREE_RATE,
+                 criterion: str = "sharpe_ratio") -> WalkForward:
+    """Walk-forward over the window that starts at row ``start`` (default: the grid's warm-up): the first
+    fold's test starts ``train_days`` after it; no fold sees a price after its own test start."""
+    combos = parameter_grid(strategy, base, grid)
+    start = grid_warmup(strategy, combos) if start is None else int(start)
+    close, benchmark = np.asarray(close, dtype=float), np.asarray(benchmark, dtype=float)
+    last = close.shape[0] - 1
+    first = start + int(train_days)
+    if min(int(train_days), int(test_days)) < MIN_PART_DAYS or first + MIN_PART_DAYS > last:
+        raise InputError(f"A {last - start}-day window cannot hold {train_days} train days and a {test_days}-day "
+                         "test fold.", fix="Use a longer window or shorter train_days / test_days.")
+    folds, parts = [], []
+    for s in range(first, last, int(test_days)):
+        e = min(s + int(test_days), last)
+        trained = sweep(close[:s + 1], benchmark[:s + 1], strategy, combos, s - int(train_days), cost_bps, symbols,
+                        risk_free)
+        scores = [_score(bt.books[STRATEGY].metrics.get(criterion)) for bt in trained]
+        chosen = {k: v for k, v in trained[int(np.argmax(scores))].params.items() if k != "cost_bps"}
+        test = run_backtest(close[:e + 1], benchmark[:e + 1], strategy, chosen, s, cost_bps, symbols, risk_free)
+        folds.append({"train": (s - int(train_days), s), "test": (s, e), "chosen": chosen,
+                      "metrics": test.books[STRATEGY].metrics})
+        parts.append(test.books[STRATEGY])
+    whole = run_backtest(close, benchmark, strategy, base, first, cost_bps, symbols, risk_free)  # the comparisons
+    returns = np.concatenate([p.returns for p in parts])
+    weights = np.concatenate([p.weights for p in parts])
+    turnover = np.concatenate([p.turnover for p in parts])
+    chained = Book(STRATEGY, returns, np.concatenate([[1.0], np.cumprod(1.0 + returns)]), weights, turnover,
+                   book_metrics(returns, weights, turnover, cost_bps / 1e4, risk_free=risk_free))
+    books = {**whole.books, STRATEGY: chained}
+    bt = Backtest(strategy, {**whole.params, "train_days": int(train_days), "test_days": int(test_days)}, first,
+                  grid_warmup(strategy, combos), {k: books[k] for k in whole.books}, whole.symbols, risk_free)
+    return WalkForward(criterion, folds, bt)

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..analytics.backtest import BOOKS, STRATEGY, Backtest, run_backtest, strategy_params, warmup_rows
 from ..analytics.backtest_metrics import METRIC_DEFINITIONS
-from ..analytics.backtest_oos import OutOfSample, grid_warmup, parameter_grid, sweep, train_test
+from ..analytics.backtest_oos import (OutOfSample, WalkForward, grid_warmup, parameter_grid, sweep, train_test,
+                                     walk_forward)
 from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from ..errors import InputError
 from .context import _drop_failed, rnd, source_of
@@ -89,6 +90,14 @@ class StrategyRun:
         base = {k: v for k, v in self.backtest.params.items() if k != "cost_bps"}
         return sweep(self.close, self.index, self.strategy, parameter_grid(self.strategy, base, grid),
                      self.backtest.start, self.backtest.params["cost_bps"], self.symbols, self.backtest.risk_free)
+
+    def walk_forward(self, train_days: int = TRADING_DAYS_PER_YEAR, test_days: int = TRADING_DAYS_PER_YEAR // 2,
+                     grid: dict | None = None) -> WalkForward:
+        """Walk-forward over this run's window: parameters re-chosen every ``test_days`` on the ``train_days``
+        before (the out-of-sample grid by default), chained beside buy-and-hold and the index."""
+        base = {k: v for k, v in self.backtest.params.items() if k != "cost_bps"}
+        return walk_forward(self.close, self.index, self.strategy, base, grid, self.backtest.start, train_days,
+                            test_days, self.backtest.params["cost_bps"], self.symbols, self.backtest.risk_free, CRITERION)
 
     def output(self) -> dict:
         """The tool's ``backtest`` object (see the module docstring)."""

@@ -67,3 +67,31 @@ def test_bad_splits_and_grids_are_refused(prices):
         parameter_grid("momentum", None, {"lookback": ()})
     with pytest.raises(InputError, match="train_fraction"):
         train_test(close, index, "momentum", None, GRID, start=300, train_fraction=1.0)
+
+
+def test_walk_forward_chains_folds_chosen_on_the_past_only(prices):
+    from qlwork.analytics.backtest_oos import walk_forward
+
+    close, index = prices
+    base = {"skip": 5, "top_n": 3}
+    wf = walk_forward(close, index, "momentum", base, GRID, start=100, train_days=200, test_days=150)
+    assert [f["test"] for f in wf.folds] == [(300, 450), (450, 600), (600, 750), (750, 899)]
+    assert [f["train"] for f in wf.folds] == [(100, 300), (250, 450), (400, 600), (550, 750)]
+    for f in wf.folds:  # each choice is the best train Sharpe, each test the chosen rule from cash
+        s, e = f["test"]
+        trials = sweep(close[:s + 1], index[:s + 1], "momentum", parameter_grid("momentum", base, GRID), s - 200)
+        best = max(trials, key=lambda bt: bt.books["strategy"].metrics["sharpe_ratio"])
+        assert f["chosen"] == {k: v for k, v in best.params.items() if k != "cost_bps"}
+        alone = run_backtest(close[:e + 1], index[:e + 1], "momentum", f["chosen"], start=s)
+        assert f["metrics"] == alone.books["strategy"].metrics
+    bt = wf.backtest
+    chained = np.prod([1 + f["metrics"]["total_return"] for f in wf.folds]) - 1
+    assert bt.books["strategy"].metrics["total_return"] == pytest.approx(chained, rel=1e-12)
+    assert bt.start == 300 and bt.days == 599 and all(b.returns.size == 599 for b in bt.books.values())
+    # a price after the first fold's test start cannot change the first choice
+    later = close.copy()
+    later[301:] *= 1.5 ** np.random.default_rng(2).normal(0, 1, later[301:].shape)
+    again = walk_forward(later, index, "momentum", base, GRID, start=100, train_days=200, test_days=150)
+    assert again.folds[0]["chosen"] == wf.folds[0]["chosen"]
+    with pytest.raises(InputError, match="test fold"):
+        walk_forward(close[:350], index[:350], "momentum", base, GRID, start=100, train_days=240, test_days=150)
