@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "demo", "tools", "runner", "grounding", "kite", "reports", "server", "server_load", "store"]
+SECTIONS = ["analytics", "backtest", "demo", "tools", "runner", "grounding", "kite", "reports", "server", "server_load",
+            "store"]
 
 
 def main() -> int:

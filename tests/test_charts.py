@@ -247,6 +247,10 @@ def test_figure_from_tool_output(market):
     signals = generate_trading_signals.tool.invoke({"sector": "IT", "strategy": "momentum"}, ctx)
     fig = charts.figure_from_tool_output("generate_trading_signals", signals)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["Momentum backtest", "NIFTY 50", "Equal-weight buy-and-hold"]  # beside both comparisons
+    bh = _line(fig.axes[0], "Equal-weight buy-and-hold").get_ydata()
+    np.testing.assert_allclose(bh, np.asarray(signals["backtest"]["series"]["buy_and_hold"]) * 100)
     assert charts.figure_from_tool_output("generate_trading_signals",
                                           generate_trading_signals.tool.invoke({"sector": "IT"}, ctx)) is None
     assert isinstance(charts.figure_from_tool_output("analyze_portfolio", analyze_portfolio.tool.invoke({}, ctx)), Figure)

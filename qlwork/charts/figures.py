@@ -108,10 +108,12 @@ PROJECTION_NOTE = "Today's holdings held over the whole window (not the actual p
 @themed
 def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool = False,
                            label: str = "Portfolio", benchmark: str = "NIFTY 50",
-                           title: str = "Equity curve and drawdown", projected: bool = False) -> Figure:
+                           title: str = "Equity curve and drawdown", projected: bool = False,
+                           comparisons: Mapping[str, Sequence[float]] | None = None) -> Figure:
     """Two panels sharing the date axis: value rebased to 100 (portfolio vs benchmark) and drawdown
     from the running peak (fraction, shaded). ``projected=True`` (a review's curve: today's quantities
-    priced back through the window) captions the chart with :data:`PROJECTION_NOTE`."""
+    priced back through the window) captions the chart with :data:`PROJECTION_NOTE`. ``comparisons``
+    (label -> curve on the same dates, e.g. a backtest's buy-and-hold) are drawn in both panels too."""
     fig, (top, bottom) = new_figure((9, 6), title, synthetic, nrows=2, ncols=1, sharex=True,
                                     gridspec_kw={"height_ratios": [2, 1]},
                                     note=PROJECTION_NOTE if projected else None)
@@ -132,6 +134,10 @@ def equity_drawdown_figure(dates, equity, benchmark_equity=None, synthetic: bool
         top.plot(x_b, be / be[0] * 100.0, color=BENCH_COLOR, lw=1.2, label=benchmark)
         bdd = be / np.fmax.accumulate(be) - 1.0
         bottom.plot(x_b, bdd, color=BENCH_COLOR, lw=0.9, label=benchmark)
+    for i, (name, values) in enumerate((comparisons or {}).items()):
+        x_c, ce = align_xy(x, np.asarray(values, dtype=float)[-eq.size:])
+        top.plot(x_c, ce / ce[0] * 100.0, color=COLORS[1 + i % (len(COLORS) - 1)], lw=1.2, label=name)
+        bottom.plot(x_c, ce / np.fmax.accumulate(ce) - 1.0, color=COLORS[1 + i % (len(COLORS) - 1)], lw=0.9, label=name)
     fit_dates(top, x)
     top.set_ylabel("Value (start = 100)")
     top.legend(loc="upper left", fontsize=8)

@@ -19,7 +19,8 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
     """A figure for a tool's output when it carries something drawable, else ``None``.
 
     - ``get_market_data``: ``series{dates, close{symbol: [...]}}`` -> price / rebased chart;
-    - ``generate_trading_signals`` with ``backtest.series{dates, equity}`` -> equity and drawdown;
+    - ``generate_trading_signals`` with ``backtest.series{dates, equity, buy_and_hold, benchmark}`` -> the
+      strategy's equity and drawdown beside buy-and-hold and the index;
     - ``analyze_portfolio``: ``holdings`` -> allocation chart.
     """
     if not isinstance(output, Mapping) or output.get("error"):
@@ -32,11 +33,16 @@ def figure_from_tool_output(name: str, output: Mapping | None) -> Figure | None:
                 return rebased_figure(series["dates"], series["close"], synthetic=synthetic,
                                       title="Close prices: " + ", ".join(series["close"]))
         elif name == "generate_trading_signals":
-            series = (output.get("backtest") or {}).get("series") or {}
+            backtest = output.get("backtest") or {}
+            series = backtest.get("series") or {}
             if series.get("dates") and series.get("equity"):
                 name = label(str(output.get("strategy", "strategy")))
-                return equity_drawdown_figure(series["dates"], series["equity"], synthetic=synthetic,
-                                              label=f"{name} backtest", title=f"Backtest: {name.lower()}")
+                bench = str(backtest.get("benchmark") or "NIFTY 50")
+                both = {"Equal-weight buy-and-hold": series.get("buy_and_hold")} if series.get("buy_and_hold") else {}
+                return equity_drawdown_figure(series["dates"], series["equity"], series.get("benchmark"),
+                                              synthetic=synthetic, label=f"{name} backtest", benchmark=bench,
+                                              comparisons=both, title=f"Backtest: {name.lower()} vs buy-and-hold "
+                                              f"and {bench}" if both else f"Backtest: {name.lower()}")
         elif name == "analyze_portfolio" and output.get("holdings"):
             return allocation_figure(output["holdings"], synthetic=synthetic)
     except (TypeError, ValueError, KeyError):

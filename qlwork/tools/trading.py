@@ -12,10 +12,10 @@ from typing import Literal
 
 import numpy as np
 
-from ..analytics import backtest as bt
 from ..analytics import health, risk
+from ..analytics.backtest import DEFAULT_PARAMS
 from ..analytics.signals import generate_signals
-from ..config import DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
+from ..config import DEFAULT_RISK_FREE_RATE
 from ..errors import InputError
 from ..formatting import inr, pct, ratio
 from ..market.sectors import match_sector
@@ -30,6 +30,7 @@ from .context import (
     rnd,
     source_of,
 )
+from .backtesting import DEFAULT_YEARS, strategy_backtest
 from .recommendations import benchmark_sector_weights, recommendations
 from .registry import ToolContext, tool
 
@@ -236,11 +237,13 @@ def generate_trading_signals(
     sector: str | None = None,
     strategy: Strategy = "rules",
     as_of: str | None = None,
-    backtest_years: int = 3,
-    top_n: int = 3,
+    backtest_years: int = DEFAULT_YEARS,
+    top_n: int = DEFAULT_PARAMS["momentum"]["top_n"],
+    benchmark: str | None = None,
 ) -> dict:
     """Buy/sell/hold signals with confidence (0-1) and reasons from RSI, MACD, moving averages and
-    Bollinger bands; for "momentum" or "mean_reversion" also a no-look-ahead backtest with costs.
+    Bollinger bands; for "momentum" or "mean_reversion" also a no-look-ahead backtest with costs beside
+    equal-weight buy-and-hold of the same stocks and an index, and an out-of-sample train/test check.
 
     Args:
         symbols: NSE trading symbols; omit to use the sector, or the portfolio's holdings.
@@ -249,6 +252,7 @@ def generate_trading_signals(
         as_of: Signal date YYYY-MM-DD; omit for the latest data date.
         backtest_years: Years of history for the backtest (1 to 10).
         top_n: Stocks held at a time by the momentum strategy.
+        benchmark: Index the backtest is compared with; omit for NIFTY 50.
     """
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
@@ -263,21 +267,10 @@ def generate_trading_signals(
         if not 1 <= backtest_years <= 10:
             raise InputError(f"backtest_years {backtest_years} is out of range.", fix="Use 1 to 10 years.",
                              field="backtest_years", allowed="1..10")
-        close, window = history_window(market, names, day, backtest_years * TRADING_DAYS_PER_YEAR)
-        prices = close.ffill().to_numpy()
-        if strategy == "momentum":
-            n = max(1, min(top_n, len(names)))
-            res = bt.momentum_backtest(prices, top_n=n, symbols=names)
-            params = {"lookback": 126, "skip": 21, "top_n": n, "rebalance_every": 21, "cost_bps": 10.0}
-        else:
-            res = bt.mean_reversion_backtest(prices, symbols=names)
-            params = {"window": 20, "entry_z": -1.5, "exit_z": 0.0, "cost_bps": 10.0}
-        result["backtest"] = {
-            "parameters": params, "window": window,
-            "metrics": {k: (rnd(v) if isinstance(v, float) else v) for k, v in res.metrics.items()},
-            "series": {"dates": [d.date().isoformat() for d in close.index[-len(res.equity):]],
-                       "equity": [rnd(float(x)) for x in res.equity]},
-        }
+        rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
+        result["backtest"] = strategy_backtest(market, names, day, strategy, years=backtest_years, benchmark=benchmark,
+                                               params={"top_n": top_n} if strategy == "momentum" else None,
+                                               risk_free=rf).output()
     return result
 
 

@@ -88,11 +88,11 @@ def test_signals_for_a_sector_and_a_backtest(ctx):
     assert span["bars"] == 300 and span["end"] == out["as_of"] and span["start"] < span["end"]
     assert out["summary"]["buy"] == sum(s["action"] == "buy" for s in out["signals"])
     bt = run(generate_trading_signals, ctx, sector="IT", strategy="momentum", top_n=2).output["backtest"]
-    assert set(bt["metrics"]["final_holdings"]) <= it and len(bt["metrics"]["final_holdings"]) == 2
-    assert bt["series"]["equity"][-1] == pytest.approx(1 + bt["metrics"]["total_return"], abs=1e-3)
+    assert set(bt["final_holdings"]) <= it and len(bt["final_holdings"]) == 2 and bt["parameters"]["top_n"] == 2
+    assert bt["series"]["equity"][-1] == pytest.approx(1 + bt["metrics"]["strategy"]["total_return"], abs=1e-3)
     dates, equity = bt["series"]["dates"], bt["series"]["equity"]  # one date per equity point
-    assert len(dates) == len(equity) and equity[0] == 1.0
-    assert (dates[0], dates[-1]) == (bt["window"]["start"], bt["window"]["end"])
+    assert len(dates) == len(equity) == len(bt["series"]["buy_and_hold"]) == len(bt["series"]["benchmark"])
+    assert equity[0] == 1.0 and (dates[0], dates[-1]) == (bt["window"]["start"], bt["window"]["end"])
 
 
 def test_risk_metrics_for_symbols(ctx):
@@ -130,6 +130,7 @@ def test_bad_arguments_give_readable_errors(ctx, fn, args, needle):
     (get_market_data, {"symbols": ["TCS"], "limit": 0}, "limit"),
     (generate_trading_signals, {"sector": "crypto"}, "sector"),
     (generate_trading_signals, {"sector": "IT", "strategy": "momentum", "backtest_years": 40}, "backtest_years"),
+    (generate_trading_signals, {"sector": "IT", "strategy": "momentum", "benchmark": "DOW JONES"}, "benchmark"),
     (calculate_risk_metrics, {"confidence": 1.5}, "confidence"),
     (analyze_portfolio, {"lookback_days": 5}, "lookback_days"),
     (get_market_data, {"symbols": ["TCS"], "end": "2031-01-01"}, "end"),

@@ -11,6 +11,7 @@ import re
 
 from ... import formatting as F
 from ...market.base import source_label
+from .compose_strategy import strategy_answer
 from .intent import Intent
 
 CAPABILITIES = [
@@ -147,50 +148,10 @@ def compose_sector(intent: Intent, outputs, prior) -> dict:
 
 def compose_strategy(intent: Intent, outputs, prior) -> dict:
     s = _latest(outputs, prior, "generate_trading_signals", include_prior=False)
-    a = _latest(outputs, prior, "analyze_portfolio")
     answer = _base("strategy", outputs)
     if s is None or "backtest" not in s:
         return answer
-    b = s["backtest"]
-    m, p = b["metrics"], b["parameters"]
-    universe = s.get("sector") or ", ".join(s["symbols"])
-    style = "Momentum" if s["strategy"] == "momentum" else "Mean-reversion"
-    if s["strategy"] == "momentum":
-        rule = (f"hold the top {p['top_n']} {universe} stocks by {p['lookback']}-day return, skipping the last "
-                f"{p['skip']} days, rebalanced every {p['rebalance_every']} trading days")
-    else:
-        rule = (f"buy {universe} stocks whose price falls {abs(p['entry_z'])} standard deviations below the "
-                f"{p['window']}-day mean, exit at the mean")
-    answer["insights"] = [
-        f"{style} strategy: {rule}; costs {p['cost_bps']} bps per trade; decisions use the previous close only.",
-        f"Backtest {b['window']['start']} to {b['window']['end']}: total return {pct(m.get('total_return'))}, "
-        f"CAGR {pct(m.get('cagr'))}, volatility {pct(m.get('volatility'))}, Sharpe {F.ratio(m.get('sharpe_ratio'))}, "
-        f"max drawdown {pct(m.get('max_drawdown'))}.",
-    ]
-    answer["risk_metrics"] = {k: m[k] for k in ("max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "cagr")
-                              if m.get(k) is not None}
-    sig = {x["symbol"]: x for x in s["signals"]}
-    held = {h["symbol"] for h in (a or {}).get("holdings", [])}
-    picks = m.get("final_holdings") or []
-    for sym in picks:
-        x = sig.get(sym)
-        conflict = x is not None and x["action"] == "sell"
-        action = "watch" if conflict else ("add" if sym in held else "buy")
-        reason = f"Currently selected by the {style.lower()} rule"
-        if conflict:
-            reason += ", but today's indicator signal is sell; wait for it to clear"
-        if x and x["reasons"]:
-            reason += f"; signal: {x['reasons'][0]}"
-        answer["recommendations"].append({
-            "action": action, "symbol": sym, "reason": reason,
-            "confidence": x["confidence"] if x else 0.5, "timeframe": f"{p.get('rebalance_every', 21)} trading days"})
-    if a is not None:
-        overlap = sorted(held & set(s["symbols"]))
-        answer["insights"].append(
-            "From the earlier portfolio analysis: you already hold " + (", ".join(overlap) if overlap else f"none of these {universe} stocks")
-            + "; size any new position against your current weights.")
-    answer["extra"] = {"strategy": s["strategy"], "parameters": p, "backtest_window": b["window"]}
-    return answer
+    return strategy_answer(answer, s, _latest(outputs, prior, "analyze_portfolio"))
 
 
 def compose_risk(outputs, prior) -> dict:
