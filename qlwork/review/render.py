@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import formatting as F
 from ..assistant.grounding import describe
+from ..assistant.response import agreement_label, size_label
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
 from ..tools.context import DISCLAIMER
 from ..tools.trading import METRIC_DEFINITIONS
@@ -109,9 +110,10 @@ def recommendations_html(review) -> str:
     recs = review.response.get("recommendations") or []
     if not recs:
         return _wrap("Recommendations", "<p>No recommendations this week.</p>")
-    rows = [[F.label(x.get("action") or ""), x.get("symbol"), x.get("reason"), F.pct(x.get("confidence"), 0),
+    rows = [[F.label(x.get("action") or ""), x.get("symbol"), x.get("reason"), size_label(x), agreement_label(x),
              x.get("timeframe")] for x in recs]
-    return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Confidence", "Timeframe"], rows, {3}))
+    return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Size", "Signal agreement", "Timeframe"],
+                                          rows, set()))
 
 
 def insights_html(review) -> str:
