@@ -78,7 +78,7 @@ def plan(val, classes: list[str], look: dict, bench: dict, signals: dict, profil
             t[i], why[i] = w[i] * (1.0 - SELL_CUT * agree / rules), "signal"
     # adds: funded by trims and spare cash, into room under the position cap and the sector's benchmark weight
     sec_now = fixed + np.bincount(idx[idx >= 0], weights=t[idx >= 0], minlength=len(sectors)) if sectors else fixed
-    budget = float(np.sum(w - t))
+    budget = max(0.0, float(np.sum(w - t)) - max(0.0, lim["cash_floor"] - defensive))  # proceeds above the floor
     cash_idx = [i for i in np.flatnonzero(cls == "cash")]
     spare = max(0.0, defensive - lim["cash_floor"]) if cash_idx else 0.0
     blocked: list[tuple[int, str]] = []
