@@ -27,6 +27,12 @@ def classes_of(market, symbols: list[str]) -> dict[str, dict]:
     return classify(symbols, market.instruments())
 
 
+def display_sectors(market, symbols: list[str]) -> list[str]:
+    """The sector each symbol shows: NSE industry for stocks, the asset-class bucket for funds."""
+    secmap, classes = market.sectors(symbols), classes_of(market, symbols)
+    return [sector_label(classes[s]["asset_class"], classes[s]["index"], secmap[s]) for s in symbols]
+
+
 def look_through(symbols: list[str], weights, sectors: list[str], classes: dict, bench: dict) -> tuple[dict, list[str]]:
     """(look-through exposures, the sector label each holding shows)."""
     fund_sectors, fund_hhi = {}, {}
@@ -43,9 +49,14 @@ def look_through(symbols: list[str], weights, sectors: list[str], classes: dict,
     return look, labels
 
 
-def risk_contribution_table(close, symbols: list[str], weights, level: float = 0.95) -> dict:
+def risk_contribution_table(close, symbols: list[str], weights, level: float = 0.95, sectors: list[str] | None = None,
+                            quantities=None) -> dict:
     """Per-holding contribution to volatility and VaR at today's weights, ranked, with the volatility
-    after trimming each holding by :data:`TRIM_FRACTION` alone and the top contributors together."""
+    after trimming each holding by :data:`TRIM_FRACTION` alone and the top contributors together.
+
+    With ``quantities`` each row also sizes that trim in whole shares at the last close
+    (``trim_shares``, ``trim_amount_inr``, ``weight_after_trim``); with ``sectors`` it gives the
+    holding's ``sector`` and the sector's weight after that trim alone (``sector_weight_after_trim``)."""
     prices = close[symbols].ffill().to_numpy(dtype=float)
     rets = prices[1:] / prices[:-1] - 1.0  # NaN before a late listing counts as 0 (analytics.contributions)
     w = np.asarray(weights, dtype=float)
@@ -60,6 +71,18 @@ def risk_contribution_table(close, symbols: list[str], weights, level: float = 0
     rows = [{"symbol": symbols[i], "weight": rnd(float(w[i])), "volatility_contribution": rnd(float(res["component"][i]), 6),
              "share_of_volatility": rnd(float(res["share"][i])), f"{key}_contribution": rnd(float(res["var_component"][i]), 6),
              "volatility_after_halving": rnd(float(alone[i]))} for i in order]
+    if quantities is not None:
+        q = np.asarray(quantities, dtype=float)
+        last = prices[-1]
+        total = float(np.nansum(q * last))
+        n = np.ceil(q * TRIM_FRACTION - 1e-9)
+        sec = np.asarray(sectors if sectors is not None else [""] * len(symbols), dtype=object)
+        for row, i in zip(rows, order):
+            row.update(trim_shares=-int(n[i]), trim_amount_inr=rnd(float(-n[i] * last[i]), 2),
+                       last_price=rnd(float(last[i]), 2), weight_after_trim=rnd(float((q[i] - n[i]) * last[i] / total)))
+            if sectors is not None:
+                row.update(sector=str(sec[i]), sector_weight_after_trim=rnd(
+                    float(w[sec == sec[i]].sum() - n[i] * last[i] / total)))
     return {
         "method": ("Euler allocation at today's weights: w_i (S w)_i / sigma with S the annualised sample "
                    "covariance of daily returns; VaR components parametric (normal, 1-day); contributions "

@@ -26,6 +26,9 @@ from ..analytics.lookthrough import OUTSIDE_SECTORS
 from ..formatting import inr, pct
 from .context import rnd
 
+REC_FIELDS = ("action", "symbol", "reason", "confidence", "timeframe", "agreement", "weight", "target_weight",
+              "amount_inr", "shares", "last_price", "sector", "sector_weight_after")
+"""Every recommendation has these keys (None where they do not apply), as TradingResponse's Recommendation."""
 MIN_AGREE = 2
 """Signal rules (of 4) that must agree before a signal moves money."""
 SELL_CUT = 0.5
@@ -150,7 +153,8 @@ def plan(val, classes: list[str], look: dict, bench: dict, signals: dict, profil
                                 f"no signal with {MIN_AGREE} or more of 4 rules agreeing"),
                      "timeframe": "1 month", "weight": rnd(float(w[top])), "sector": own_sector[top]})
     limits = {k: rnd(v) for k, v in lim.items()}
-    return {"recommendations": recs[:10], "limits": limits,
+    recs = [{k: r.get(k) for k in REC_FIELDS} for r in recs[:10]]
+    return {"recommendations": recs, "limits": limits,
             "sector_caps": {s: rnd(float(c)) for s, c in zip(sectors, caps)},
             "plan": {"sold_inr": rnd(abs(float(trades["amount"][trades["amount"] < 0].sum())), 2),
                      "bought_inr": rnd(float(trades["amount"][trades["amount"] > 0].sum()), 2),

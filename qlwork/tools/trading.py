@@ -30,7 +30,7 @@ from .context import (
     rnd,
     source_of,
 )
-from .exposure import classes_of, classes_text, look_through, priority, risk_contribution_table, unclassified_text
+from .exposure import classes_of, classes_text, display_sectors, look_through, priority, risk_contribution_table, unclassified_text
 from .recommendations import benchmark_sector_weights, plan
 from .registry import ToolContext, tool
 
@@ -362,7 +362,8 @@ def calculate_risk_metrics(
     if label == "portfolio":
         out["portfolio"] = names[0]
         value = close[pf.symbols].ffill().iloc[-1].to_numpy(dtype=float) * pf.quantities.astype(float)
-        out["risk_contributions"] = risk_contribution_table(close, pf.symbols, value / value.sum(), confidence)
+        out["risk_contributions"] = risk_contribution_table(close, pf.symbols, value / value.sum(), confidence,
+                                                            display_sectors(market, pf.symbols), pf.quantities)
     if without:
         out["symbols_without_data"] = without
     if not_found:

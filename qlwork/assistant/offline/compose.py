@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ...market.base import source_label
+from .compose_risk_cut import compose_cut_risk
 from .intent import Intent
 
 CAPABILITIES = [
@@ -282,6 +283,9 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
         answer = compose_strategy(intent, outputs, prior)
     elif kind == "risk":
         answer = compose_risk(outputs, prior)
+    elif kind == "cut_risk":
+        answer = compose_cut_risk(_latest(outputs, prior, "calculate_risk_metrics", include_prior=False),
+                                  _base("risk_reduction", outputs))
     else:
         answer = compose_signals(outputs, prior)
     errors = _errors(outputs)

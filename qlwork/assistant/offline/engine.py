@@ -137,6 +137,8 @@ def plan(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]]:
         elif intent.sector:
             args["sector"] = intent.sector
         return [("generate_trading_signals", args)]
+    if kind == "cut_risk":
+        return [("calculate_risk_metrics", {})]
     if kind == "risk":
         return [("calculate_risk_metrics", {"symbols": intent.symbols} if intent.symbols else {})]
     if kind == "signals":
