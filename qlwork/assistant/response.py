@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import ModelBehaviorError
 from ..formatting import inr, pct
 from ..tools.registry import _strictify
+from .advice import Advice, describe as describe_advice
 from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
@@ -81,9 +82,11 @@ class TradingResponse(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     grounding: Grounding | None = None
     """Figures traced to tool outputs (qlwork.assistant.grounding); absent in answers stored before it."""
+    advice: Advice | None = None
+    """Recommendations checked against the portfolio and profile (qlwork.assistant.advice); filled by the runner."""
 
 
-RUNNER_FIELDS = ("conversation_context", "grounding")
+RUNNER_FIELDS = ("conversation_context", "grounding", "advice")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -117,7 +120,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -179,6 +182,7 @@ def parse_response(text: str) -> TradingResponse:
         if key in data and data[key] is None:
             del data[key]
     data.pop("grounding", None)  # a model cannot vouch for its own figures
+    data.pop("advice", None)
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -247,4 +251,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(response.disclaimer)
     if response.grounding is not None:
         lines.append(describe(response.grounding))
+    if response.advice is not None:
+        lines.append(describe_advice(response.advice))
     return "\n".join(lines)
