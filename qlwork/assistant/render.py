@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from .. import formatting as F
+from .advice import RUN_KEY as ADVICE_KEY, describe as describe_advice
 from .grounding import RUN_KEY, describe
 from .response import agreement_label, size_label
 
@@ -202,20 +203,23 @@ def audit_markdown(audit: dict) -> str:
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
             if line := describe(_grounding(msg, run)):
                 out.append(line)
+            if line := describe_advice(_grounding(msg, run, "advice", ADVICE_KEY)):
+                out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
         out.append("")
     for run in audit.get("runs", []):
         if run["status"] != "completed":
             err = run.get("last_error") or run.get("incomplete_details") or {}
             out.append(f"- run {run['id']}: {run['status']} {json.dumps(err)}")
-            if line := describe(_grounding({}, run)):
-                out.append(f"  {line}")
+            for line in (describe(_grounding({}, run)), describe_advice(_grounding({}, run, "advice", ADVICE_KEY))):
+                if line:
+                    out.append(f"  {line}")
     return "\n".join(out)
 
 
-def _grounding(message: dict, run: dict) -> dict | None:
-    """The grounding record of an answer (its json part) or of its run (internal metadata)."""
+def _grounding(message: dict, run: dict, field: str = "grounding", key: str = RUN_KEY) -> dict | None:
+    """The grounding (or advice) record of an answer (its json part) or of its run (internal metadata)."""
     for part in message.get("content", []):
-        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get("grounding"):
-            return part["json"]["grounding"]
-    return (run.get("metadata") or {}).get(RUN_KEY)
+        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get(field):
+            return part["json"][field]
+    return (run.get("metadata") or {}).get(key)

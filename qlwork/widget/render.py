@@ -16,6 +16,7 @@ from .. import formatting as F
 from ..assistant.grounding import describe
 from ..assistant.render import cap_text, parse_json
 from ..assistant.response import agreement_label, size_label
+from .checks import advice_html
 
 __all__ = [
     "answer_html",
@@ -25,6 +26,7 @@ __all__ = [
     "error_html",
     "esc",
     "format_metric",
+    "advice_html",
     "grounding_html",
     "header_html",
     "holdings_html",
@@ -226,6 +228,7 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
     out.append(grounding_html(data.get("grounding")))
+    out.append(advice_html(data.get("advice")))
     out.append("</div>")
     return "".join(out)
 
