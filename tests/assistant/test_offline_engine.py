@@ -82,8 +82,14 @@ def test_turn3_strategy_uses_backtest_and_holdings(conversation):
     assert r.analysis_type == "strategy"
     assert [x.symbol for x in r.recommendations] == metrics["final_holdings"]
     signals = {x["symbol"]: x["action"] for x in calls[0]["output"]["signals"]}
+    analysis = calls_of(a1)[0]["output"]
+    it_over = analysis["sector_weights"]["Information Technology"] > (
+        analysis["limits"]["sector_caps"]["Information Technology"] - analysis["limits"]["sector_active_cap"])
     for rec in r.recommendations:
         expected = "watch" if signals[rec.symbol] == "sell" else ("add" if rec.symbol in held else "buy")
+        if it_over and expected in ("add", "buy"):  # IT above its NIFTY 50 weight: no add, and the reason says so
+            expected = "hold" if rec.symbol in held else "watch"
+            assert "not adding" in rec.reason and "(overweight)" in rec.reason
         assert rec.action == expected
     assert r.risk_metrics["sharpe_ratio"] == metrics["sharpe_ratio"]
     assert f"CAGR {metrics['cagr'] * 100:.2f}%" in " ".join(r.insights)

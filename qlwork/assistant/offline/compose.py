@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ...market.base import source_label
+from .advice_guard import guard
 from .compose_risk_cut import compose_cut_risk
 from .intent import Intent
 
@@ -288,6 +289,9 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
                                   _base("risk_reduction", outputs))
     else:
         answer = compose_signals(outputs, prior)
+    if kind in ("sector", "strategy", "signals", "market_data"):  # buy signals checked against the portfolio
+        answer["recommendations"] = guard(answer["recommendations"], _latest(outputs, prior, "analyze_portfolio"),
+                                          intent.sector)
     errors = _errors(outputs)
     answer["insights"] = _not_found(outputs) + answer["insights"]
     if errors:

@@ -144,7 +144,10 @@ def plan(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]]:
     if kind == "signals":
         if intent.symbols:
             return [("generate_trading_signals", {"symbols": intent.symbols})]
-        return [("generate_trading_signals", {"sector": intent.sector} if intent.sector else {})]
+        if intent.sector:
+            return [("generate_trading_signals", {"sector": intent.sector})]
+        calls = [("generate_trading_signals", {})]  # the holdings' signals, checked against the portfolio
+        return calls if _has_prior(inp, "analyze_portfolio") else calls + [("analyze_portfolio", {})]
     if kind == "market_data":
         return [("get_market_data", {"symbols": intent.symbols, "limit": 5}),
                 ("generate_trading_signals", {"symbols": intent.symbols})]
