@@ -44,28 +44,37 @@ def _weights(weights, n: int) -> np.ndarray:
     return w
 
 
+def _clean(returns) -> np.ndarray:
+    r, _ = as_2d(returns, "returns", min_rows=2)
+    return np.nan_to_num(r, nan=0.0) if np.isnan(r).any() else r  # as_2d made non-finite values NaN
+
+
+def _daily_cov(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mu = r.mean(axis=0)
+    x = r - mu
+    return mu, (x.T @ x) / (r.shape[0] - 1)
+
+
 def covariance(returns, periods: int = TRADING_DAYS_PER_YEAR) -> np.ndarray:
     """Sample covariance (ddof=1) of daily returns (days x holdings), times ``periods``; NaN counts as 0."""
-    r, _ = as_2d(returns, "returns", min_rows=2)
-    r = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
-    x = r - r.mean(axis=0)
-    return (x.T @ x) / (r.shape[0] - 1) * periods
+    return _daily_cov(_clean(returns))[1] * periods
 
 
-def risk_contributions(returns, weights, level: float = 0.95, periods: int = TRADING_DAYS_PER_YEAR) -> dict:
+def risk_contributions(returns, weights, level: float = 0.95, periods: int = TRADING_DAYS_PER_YEAR,
+                       cuts=None, alternatives=()) -> dict:
     """Per-holding contributions to annualised volatility and to 1-day parametric VaR (see module doc).
 
     Returns ``{"volatility", "component", "share", "marginal", "var", "var_component", "level"}``:
     floats for the portfolio, arrays (one per holding) for the parts. ``marginal`` is
-    ``d sigma / d w_i = (S w)_i / sigma``. With zero portfolio volatility every part is 0.
+    ``d sigma / d w_i = (S w)_i / sigma``. With zero portfolio volatility every part is 0. From the same
+    covariance: ``cuts`` adds ``"volatility_after_cuts"`` (see :func:`volatility_after_trims`) and
+    ``alternatives`` (weight vectors) ``"volatility_alternatives"``, the annualised volatility of each.
     """
-    r, _ = as_2d(returns, "returns", min_rows=2)
+    r = _clean(returns)
     w = _weights(weights, r.shape[1])
     if not 0.0 < level < 1.0:
         raise InputError(f"level={level!r} must be between 0 and 1.", fix="Use e.g. level=0.95.")
-    r = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
-    mu = r.mean(axis=0)
-    daily = covariance(r, periods=1)
+    mu, daily = _daily_cov(r)
     cw = daily @ w
     var_d = float(w @ cw)
     sd = np.sqrt(max(var_d, 0.0))
@@ -79,17 +88,18 @@ def risk_contributions(returns, weights, level: float = 0.95, periods: int = TRA
     else:
         marginal = component = share = np.zeros_like(w)
         var_component = w * mu
-    return {"volatility": float(sd * ann), "component": component, "share": share, "marginal": marginal,
-            "var": float(w @ mu + z * sd), "var_component": var_component, "level": float(level)}
+    out = {"volatility": float(sd * ann), "component": component, "share": share, "marginal": marginal,
+           "var": float(w @ mu + z * sd), "var_component": var_component, "level": float(level)}
+    if cuts is not None:
+        d = _weights(cuts, r.shape[1])
+        out["volatility_after_cuts"] = np.sqrt(np.maximum(var_d - 2.0 * d * cw + d * d * np.diag(daily), 0.0)) * ann
+    if alternatives is not None and len(alternatives):
+        alt = np.asarray(alternatives, dtype=float).reshape(-1, r.shape[1])
+        out["volatility_alternatives"] = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", alt, daily, alt), 0.0)) * ann
+    return out
 
 
 def volatility_after_trims(returns, weights, cuts, periods: int = TRADING_DAYS_PER_YEAR) -> np.ndarray:
     """Annualised volatility after cutting holding i alone by ``cuts[i]`` (fraction of portfolio value
     moved to cash, zero return), one value per holding."""
-    r, _ = as_2d(returns, "returns", min_rows=2)
-    w = _weights(weights, r.shape[1])
-    d = _weights(cuts, r.shape[1])
-    s = covariance(r, periods)
-    sw = s @ w
-    after = float(w @ sw) - 2.0 * d * sw + d * d * np.diag(s)
-    return np.sqrt(np.maximum(after, 0.0))
+    return risk_contributions(returns, weights, periods=periods, cuts=cuts)["volatility_after_cuts"]

@@ -60,13 +60,14 @@ def risk_contribution_table(close, symbols: list[str], weights, level: float = 0
     prices = close[symbols].ffill().to_numpy(dtype=float)
     rets = prices[1:] / prices[:-1] - 1.0  # NaN before a late listing counts as 0 (analytics.contributions)
     w = np.asarray(weights, dtype=float)
-    res = rc.risk_contributions(rets, w, level=level)
-    alone = rc.volatility_after_trims(rets, w, w * TRIM_FRACTION)
+    res = rc.risk_contributions(rets, w, level=level, cuts=w * TRIM_FRACTION)
+    alone = res["volatility_after_cuts"]
     order = np.argsort(-res["component"], kind="stable")
     top = [int(i) for i in order[:TOP_CONTRIBUTORS] if res["component"][i] > 0]
     w_after = w.copy()
     w_after[top] *= 1.0 - TRIM_FRACTION
-    together = rc.risk_contributions(rets, w_after, level=level)["volatility"]
+    together = float(rc.risk_contributions(rets, w, alternatives=[w_after])["volatility_alternatives"][0]) if top \
+        else res["volatility"]
     key = f"var_{round(level * 100, 1):g}"
     rows = [{"symbol": symbols[i], "weight": rnd(float(w[i])), "volatility_contribution": rnd(float(res["component"][i]), 6),
              "share_of_volatility": rnd(float(res["share"][i])), f"{key}_contribution": rnd(float(res["var_component"][i]), 6),
