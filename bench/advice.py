@@ -1,5 +1,5 @@
-"""Benchmark: risk contributions for 50 holdings x 1,260 days (vs a pandas computation in the same run),
-and analyze_portfolio warm on a 50-holding demo portfolio over 1,260 days (goal: under 50 ms)."""
+"""Benchmark: risk contributions for 50 holdings x 1,260 days, vs a pandas computation in the same run.
+(analyze_portfolio itself, now with look-through, contributions and the sized plan, is in bench/tools.py.)"""
 
 from __future__ import annotations
 
@@ -46,27 +46,5 @@ def _contribution_lines() -> list[str]:
             f"  max |qlwork - pandas| = {diff:.2e} (goal <= 1e-12) {'OK' if diff <= 1e-12 else 'ABOVE GOAL'}"]
 
 
-def _analyze_lines() -> list[str]:
-    from qlwork.market import get_provider
-    from qlwork.portfolio import Portfolio
-    from qlwork.tools.registry import ToolContext
-    from qlwork.tools.trading import analyze_portfolio
-
-    market = get_provider("demo")
-    inst = market.instruments()
-    symbols = inst[(inst["instrument_type"] == "EQ")]["tradingsymbol"].tolist()[:HOLDINGS]
-    last = inst.set_index("tradingsymbol")["last_price"]
-    holdings = [{"tradingsymbol": s, "exchange": "NSE", "quantity": max(1, int(100_000 / last[s])),
-                 "average_price": float(last[s])} for s in symbols]
-    pf = Portfolio.model_validate({"name": "bench50", "holdings": holdings})
-    ctx = ToolContext(market=market, portfolio=pf)
-    args = {"lookback_days": DAYS}
-    analyze_portfolio.tool.run(args, ctx)  # warm: data generated, caches filled
-    ms, result = _best(lambda: analyze_portfolio.tool.run(args, ctx), 5)
-    assert "error" not in result.output, result.output
-    return [f"analyze_portfolio {len(symbols)} holdings x {DAYS} days, warm (signals, look-through, contributions, plan):",
-            f"  best of 5                            {ms:8.2f} ms   (goal < 50 ms) {'OK' if ms < 50 else 'ABOVE GOAL'}"]
-
-
 def run() -> list[str]:
-    return ["== advice ==", *_contribution_lines(), *_analyze_lines()]
+    return ["== advice ==", *_contribution_lines()]
