@@ -88,8 +88,14 @@ def _signal_recs(signals: list[dict], held: set[str], min_conf: float = 0.5) -> 
             action = s["action"] if s["confidence"] >= 0.65 else "watch"
             action = "watch" if action == "sell" else action  # not held: nothing to sell
         recs.append({"action": action, "symbol": s["symbol"], "reason": "; ".join(s["reasons"][:2]),
-                     "confidence": s["confidence"], "timeframe": "1-4 weeks"})
+                     "confidence": s["confidence"], "agreement": _agreement(s), "timeframe": "1-4 weeks"})
     return recs[:6]
+
+
+def _agreement(signal: dict) -> str | None:
+    """"3 of 4 signal rules" from a signal's agreement (None for a hold or an older output without it)."""
+    a = signal.get("agreement") or {}
+    return f"{a['agree']} of {a['rules']} signal rules" if a.get("rules") and signal.get("action") != "hold" else None
 
 
 def compose_portfolio(outputs, prior) -> dict:
@@ -183,7 +189,8 @@ def compose_strategy(intent: Intent, outputs, prior) -> dict:
             reason += f"; signal: {x['reasons'][0]}"
         answer["recommendations"].append({
             "action": action, "symbol": sym, "reason": reason,
-            "confidence": x["confidence"] if x else 0.5, "timeframe": f"{p.get('rebalance_every', 21)} trading days"})
+            "confidence": x["confidence"] if x and x["action"] != "hold" else None,
+            "agreement": _agreement(x) if x else None, "timeframe": f"{p.get('rebalance_every', 21)} trading days"})
     if a is not None:
         overlap = sorted(held & set(s["symbols"]))
         answer["insights"].append(
@@ -226,7 +233,8 @@ def compose_signals(outputs, prior) -> dict:
                 f"{d['window']['start']}; range INR {x['low']} to {x['high']}; volatility {pct(x['volatility'])}.")
     if s is not None:
         for x in s["signals"]:
-            answer["insights"].append(f"{x['symbol']}: {x['action']} (confidence {x['confidence']}): {'; '.join(x['reasons'][:3])}.")
+            agreed = f"signal agreement {_agreement(x)}" if _agreement(x) else "no signal agreement"
+            answer["insights"].append(f"{x['symbol']}: {x['action']} ({agreed}): {'; '.join(x['reasons'][:3])}.")
         answer["recommendations"] = _signal_recs(s["signals"], held, min_conf=0.0)
     return answer
 
