@@ -159,3 +159,15 @@ def test_risk_contributions_in_both_tools_sum_to_the_volatility():
     trim = rc["trim_proposal"]
     assert trim["symbols"] == [h["symbol"] for h in rc["holdings"][:3]]
     assert trim["volatility_after"] < trim["volatility_before"]
+
+
+def test_an_all_fund_portfolio_is_cash_not_a_concentrated_stock(tmp_path):
+    path = tmp_path / "cash.csv"
+    path.write_text("tradingsymbol,exchange,quantity,average_price\nLIQUIDBEES,NSE,500,999.5\n")
+    out = analyze(str(path), "conservative")
+    assert out["asset_classes"] == {"cash": 1.0} and out["sector_weights"] == {"Cash & equivalents": 1.0}
+    assert out["risk_level"] == "low" and out["concentration"]["largest_single_stock"] == 0.0
+    assert "sector_balance" not in out["score_components"]  # nothing classified to balance
+    assert out["score_components"]["concentration"]["score"] == 10.0
+    assert [r["action"] for r in out["recommendations"]] == ["hold"]
+    assert out["recommendations"][0]["confidence"] is None
