@@ -43,3 +43,16 @@ def test_names_top_contributors_with_volatility_before_and_after(tmp_path):
     assert untraceable_figures(r.model_dump(mode="json"), [out]) == []
     assert r.grounding.status == "grounded"
     store.close()
+
+
+def test_risk_answer_names_the_largest_contributors(tmp_path):
+    store = Store(tmp_path / "q.db")
+    s = qlwork.open_session("u", portfolio="sample:concentrated", store=store, new_thread=True)
+    answer = s.ask("What is my risk?")
+    out = tool_calls([st.model_dump() for st in answer.steps])[0]["output"]
+    out = json.loads(out) if isinstance(out, str) else out
+    top = out["risk_contributions"]["holdings"][0]
+    line = next(i for i in answer.response.insights if i.startswith("Largest contributors to volatility"))
+    assert f"{top['symbol']} {top['share_of_volatility'] * 100:.2f}%" in line
+    assert answer.response.grounding.status == "grounded"
+    store.close()

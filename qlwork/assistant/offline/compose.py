@@ -213,6 +213,9 @@ def compose_risk(outputs, prior) -> dict:
         answer["insights"].append(
             f"{name}: volatility {pct(m['volatility'])}, Sharpe {m['sharpe_ratio']}, max drawdown {pct(m['max_drawdown'])}, "
             f"beta {m['beta']}, 1-day VaR {pct(var)} over {r['window']['days']} trading days.")
+    if top := (r.get("risk_contributions") or {}).get("holdings", [])[:3]:
+        answer["insights"].append("Largest contributors to volatility at today's weights: " + ", ".join(
+            f"{h['symbol']} {pct(h['share_of_volatility'])}" for h in top) + " (ask 'What should I sell to cut risk?').")
     if len(r["metrics"]) == 1:
         answer["risk_metrics"] = dict(next(iter(r["metrics"].values())))
     else:
