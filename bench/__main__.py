@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "backtest", "demo", "tools", "runner", "grounding", "kite", "reports", "server", "server_load",
-            "store"]
+SECTIONS = ["analytics", "advice", "backtest", "demo", "tools", "runner", "grounding", "kite", "reports", "server",
+            "server_load", "store"]
 
 
 def main() -> int:

@@ -74,6 +74,25 @@ def test_a_model_that_invents_figures_is_caught_then_repaired(monkeypatch):
     assert all(r.tokens > f.tokens for r, f in zip(repaired, flagged))  # the correction turn is paid for
 
 
+def test_advice_consistency_per_backend_catches_a_reckless_model(monkeypatch):
+    fm = _fake_model()
+    advice_scenarios = [s for s in SCENARIOS if s.name.startswith("advice_")]
+    assert len(advice_scenarios) == 3
+    offline = run_eval("offline", scenarios=advice_scenarios, advice="flag")
+    assert offline.advice_score == 1.0 and all(t.advice == "sound" for s in offline.scenarios for t in s.turns)
+    assert offline.to_dict()["advice_score"] == 1.0 and "advice consistency 100%" in offline.table()
+    reports = {}
+    for policy in ("flag", "repair"):
+        with fm.FakeModel(policy=fm.reckless_model) as server:
+            reports[policy] = run_eval("openai-chat", model="reckless", base_url=server.base_url,
+                                       scenarios=advice_scenarios[:2], options={"backoff": 0.01}, advice=policy)
+    flagged = [t for s in reports["flag"].scenarios for t in s.turns]
+    assert reports["flag"].advice_score == 0.0 and all(t.advice == "flagged" for t in flagged)
+    assert any("overweight" in p for t in flagged for p in t.problems), reports["flag"].table()
+    repaired = [t for s in reports["repair"].scenarios for t in s.turns]
+    assert reports["repair"].advice_score == 1.0 and all(t.advice == "repaired" for t in repaired)
+
+
 def test_a_model_that_obeys_an_injected_note_is_caught(tmp_path):
     from qlwork.assistant.store import Store
 

@@ -405,3 +405,17 @@ def test_top_actions_prefer_changes_and_keep_the_order():
     assert [r["symbol"] for r in ex.top_actions(recs)] == ["B", "C", "D"]
     assert [r["symbol"] for r in ex.top_actions(recs[:1])] == ["A"]  # only a hold: shown
     assert ex.top_actions([]) == []
+
+
+def test_it_heavy_report_trims_it_and_shows_what_its_labels_measure(weeks):
+    _, _, second, _ = weeks
+    html = ex.header_html(second)
+    actions = html[html.index("<h4>Top actions</h4>"):]
+    assert "<b>Reduce TCS</b>" in actions and "<b>Add" not in actions  # IT is 80%+ of it: no adds
+    assert "; sell " in actions and " shares (INR " in actions  # sized in whole shares
+    assert "portfolio limit rule" in actions and "confidence" not in actions
+    assert "sector active share" in html and "Risk level: mean of the volatility" in html
+    recs = rr.recommendations_html(second)
+    assert "<th>Signal agreement</th>" in recs and "<th>Size</th>" in recs
+    audit = rr.audit_html(second)
+    assert 'class="qlwork-advice"' in audit and "consistent with the portfolio and profile" in audit

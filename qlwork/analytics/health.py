@@ -27,10 +27,17 @@ Cap: a portfolio that is both concentrated (effective holdings < 5, or a positio
 single-name cap) and losing (window return < 0) scores at most ``LOSING_CONCENTRATED_CAP`` (5.0, the
 middle of the scale); ``caps`` in the report says so and why, so the breakdown always explains the score.
 
+Look-through (:mod:`.lookthrough`): with asset classes given, index funds count as their index's
+sectors, cash and commodities are outside the sector balance (like Unclassified), diversification uses
+the look-through effective exposures (cash is no issuer concentration) and concentration the largest
+single-stock exposure. Without them every holding is a stock, which gives the rules above unchanged.
+
 Profiles (``PROFILES``): target volatility / drawdown limit / beta ceiling / single-name cap.
-``risk_level`` is absolute (profile-independent): volatility, |drawdown| and beta each map to a
-level 0-3 (low .. very_high) by ``RISK_BANDS``; the level is the rounded mean, plus one (capped)
-when effective holdings < 5.
+``risk_level`` follows measured risk: volatility, |drawdown| and beta each map to a level 0-3
+(low .. very_high) by ``RISK_BANDS``; the level is their rounded mean, plus one (capped at very_high)
+when the largest single-stock exposure (look-through) exceeds twice the profile's single-name cap.
+The rule and its inputs are in ``risk_level_rule`` of the report. A near-cash portfolio (low
+volatility, drawdown and beta, no large single stock) is therefore ``low``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from qlwork.errors import InputError
+
+from .lookthrough import OUTSIDE_SECTORS, exposures
 
 __all__ = ["hhi", "effective_holdings", "sector_weights", "target_weight", "assess_health", "HealthReport",
            "UNCLASSIFIED"]
@@ -104,13 +113,15 @@ def _profile(risk_profile: str) -> dict:
     return PROFILES[risk_profile]
 
 
-def target_weight(n_holdings: int, risk_profile: str = "moderate") -> float:
-    """Largest weight one holding should have: ``max(1/n, min(cap, 1.5/n))``, so an equal-weight
-    portfolio is never overweight and no name exceeds the profile's cap unless n is small."""
+def target_weight(n_holdings: int, risk_profile: str = "moderate", invested: float = 1.0) -> float:
+    """Largest weight one stock should have: ``max(s/n, min(cap, 1.5*s/n))`` with ``s`` the share of
+    the portfolio in stocks (``invested``, 1 without cash or funds), so an equal-weight portfolio is
+    never overweight and no name exceeds the profile's cap unless n is small."""
     if n_holdings < 1:
         raise InputError("n_holdings must be at least 1.", fix="Pass the number of holdings.")
     cap = _profile(risk_profile)["single_name_cap"]
-    return max(1.0 / n_holdings, min(cap, 1.5 / n_holdings))
+    s = min(1.0, max(float(invested), 1e-9))
+    return max(s / n_holdings, min(cap, 1.5 * s / n_holdings))
 
 
 def _linear(value: float, full: float, zero: float) -> float:
@@ -143,6 +154,10 @@ class HealthReport:
     notes: tuple = ()
     caps: tuple = ()
     unclassified_weight: float = 0.0
+    outside_sector_weight: float = 0.0
+    effective_exposures: float = 0.0
+    largest_single_name: float = 0.0
+    risk_level_rule: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -162,6 +177,7 @@ def assess_health(
     risk_profile: str = "moderate",
     symbols=None,
     period_return: float | None = None,
+    lookthrough: dict | None = None,
 ) -> HealthReport:
     """Score a portfolio 0-10 (1 dp) and classify its risk; see the module docstring for rules.
 
@@ -170,7 +186,9 @@ def assess_health(
     cap applied to the weighted sum, with the reason.
 
     ``symbols`` (optional, else the index of a pandas Series, else position numbers) label
-    ``overweight_positions``: dicts ``{"symbol", "weight", "target", "excess"}``, largest excess first.
+    ``overweight_positions``: dicts ``{"symbol", "weight", "target", "excess"}``, largest excess first
+    (stocks only). ``lookthrough`` is :func:`qlwork.analytics.lookthrough.exposures` of the holdings
+    (default: every holding a stock).
     """
     prof = _profile(risk_profile)
     w = _weights(weights)
@@ -187,11 +205,14 @@ def assess_health(
     trend_known = period_return is not None and np.isfinite(period_return)
 
     h = float(np.dot(w, w))
-    eff = 1.0 / h
-    secs = sector_weights(w, sectors)
+    look = lookthrough if lookthrough is not None else exposures(w, sectors)
+    eff = float(look["effective_exposures"])
+    secs = dict(look["sector_weights"])
     unclassified = secs.get(UNCLASSIFIED, 0.0)
-    scored = {k: v / (1.0 - unclassified) for k, v in secs.items() if k != UNCLASSIFIED} if unclassified < 1 - 1e-12 \
-        else {}
+    outside = sum(secs.get(k, 0.0) for k in OUTSIDE_SECTORS)
+    left_out = unclassified + outside
+    scored = {k: v / (1.0 - left_out) for k, v in secs.items() if k != UNCLASSIFIED and k not in OUTSIDE_SECTORS} \
+        if left_out < 1 - 1e-12 else {}
     bench = {str(k): float(v) for k, v in (benchmark_sector_weights or {}).items() if str(k) != UNCLASSIFIED}
     if bench:
         tot = sum(bench.values())
@@ -202,8 +223,8 @@ def assess_health(
     active = {k: scored.get(k, 0.0) - bench.get(k, 0.0) for k in names} if bench and scored else {}
     active = dict(sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0])))
 
-    div = min(10.0, 10.0 * math.log(eff) / math.log(FULL_DIVERSIFICATION))
-    comps = {"diversification": (div, eff, "10*log(effective_holdings)/log(15), capped at 10")}
+    div = min(10.0, 10.0 * math.log(max(eff, 1.0)) / math.log(FULL_DIVERSIFICATION))
+    comps = {"diversification": (div, eff, "10*log(effective exposures, look-through)/log(15), capped at 10")}
     if scored:
         if bench:
             share = 0.5 * sum(abs(v) for v in active.values())
@@ -212,8 +233,8 @@ def assess_health(
             top = max(scored.values())
             sector_score, sector_value = 10.0 * min(1.0, max(0.0, 1.0 - (top - 0.25) / 0.5)), top
         rule = "10*(1 - sector active share/0.5)" if bench else "10*(1 - (max sector weight - 0.25)/0.5)"
-        if unclassified > 0:
-            rule += f" over the classified {1 - unclassified:.1%} of the portfolio"
+        if left_out > 0:
+            rule += f" over the classified equity {1 - left_out:.1%} of the portfolio"
         comps["sector_balance"] = (sector_score, sector_value, rule)
     comps.update({
         "volatility": (_linear(volatility, prof["volatility"], 2 * prof["volatility"]), float(volatility),
@@ -222,9 +243,9 @@ def assess_health(
                      f"10 up to {prof['drawdown'] / 2:.0%} max drawdown, 0 at {2 * prof['drawdown']:.0%}"),
     })
     cap = prof["single_name_cap"]
-    largest = float(w.max())
+    largest = float(look["single_name"])
     comps["concentration"] = (_linear(largest, cap, 3 * cap), largest,
-                              f"10 up to a {cap:.0%} largest position, 0 at {3 * cap:.0%}")
+                              f"10 up to a {cap:.0%} largest single-stock exposure, 0 at {3 * cap:.0%}")
     if beta_known:
         comps["beta"] = (_linear(float(beta), prof["beta"], prof["beta"] + 0.8), float(beta),
                          f"10 up to beta {prof['beta']}, 0 at {prof['beta'] + 0.8:.1f}")
@@ -247,14 +268,25 @@ def assess_health(
                                 f"and losing ({float(period_return):.1%} over the window)")})
     overall = min(weighted, LOSING_CONCENTRATED_CAP) if caps else weighted
 
-    levels = [_band(volatility, RISK_BANDS["volatility"]), _band(dd, RISK_BANDS["drawdown"])]
+    bands = {"volatility": _band(volatility, RISK_BANDS["volatility"]), "drawdown": _band(dd, RISK_BANDS["drawdown"])}
     if beta_known:
-        levels.append(_band(float(beta), RISK_BANDS["beta"]))
-    level = int(math.floor(sum(levels) / len(levels) + 0.5)) + (1 if eff < 5 else 0)
-    risk_level = RISK_LEVELS[min(level, 3)]
+        bands["beta"] = _band(float(beta), RISK_BANDS["beta"])
+    measured = int(math.floor(sum(bands.values()) / len(bands) + 0.5))
+    bump = largest > 2 * cap
+    risk_level = RISK_LEVELS[min(measured + bump, 3)]
+    level_rule = {
+        "rule": ("mean of the volatility, drawdown and beta bands (0 low .. 3 very high; volatility "
+                 f"{'/'.join(f'{b:.0%}' for b in RISK_BANDS['volatility'])}, drawdown "
+                 f"{'/'.join(f'{b:.0%}' for b in RISK_BANDS['drawdown'])}, beta "
+                 f"{'/'.join(str(b) for b in RISK_BANDS['beta'])}), rounded; one level up when the largest "
+                 f"single-stock exposure exceeds twice the {cap:.0%} single-name cap"),
+        "bands": bands, "measured_level": RISK_LEVELS[measured], "concentration_step": bool(bump),
+        "largest_single_name": round(largest, 4)}
 
-    target = target_weight(w.size, risk_profile)
-    over = np.flatnonzero(w > target + 1e-12)
+    stock = np.asarray([c == "equity" for c in look.get("position_classes") or ["equity"] * w.size])
+    invested = float(w[stock].sum())
+    target = target_weight(max(int(stock.sum()), 1), risk_profile, invested=invested)
+    over = np.flatnonzero(stock & (w > target + 1e-12))
     over = over[np.argsort(-(w[over] - target), kind="stable")]
     overweight = tuple(
         {"symbol": symbols[i], "weight": round(float(w[i]), 4), "target": round(target, 4),
@@ -263,19 +295,23 @@ def assess_health(
     )
     notes = []
     if eff < 5:
-        notes.append(f"Concentrated: {eff:.1f} effective holdings")
+        notes.append(f"Concentrated: {eff:.1f} effective exposures (look-through)")
     if overweight:
         notes.append(f"{len(overweight)} position(s) above the {target:.1%} target weight")
     if not beta_known:
         notes.append("Beta unknown: beta component skipped")
+    if outside > 0:
+        notes.append(f"{outside:.1%} of the portfolio is cash, commodities or funds of unknown make-up: "
+                     "outside the sector balance")
     if unclassified > 0:
         notes.append(f"{unclassified:.1%} of the portfolio has no known sector ({UNCLASSIFIED}): "
                      + ("left out of sector balance" if scored else "sector balance skipped"))
     return HealthReport(
         overall_score=float(overall), risk_level=risk_level, risk_profile=risk_profile, n_holdings=int(w.size),
-        hhi=round(h, 6), effective_holdings=round(eff, 4),
+        hhi=round(h, 6), effective_holdings=round(1.0 / h, 4),
         sector_weights={k: round(v, 6) for k, v in secs.items()},
         active_sector_weights={k: round(v, 6) for k, v in active.items()},
         overweight_positions=overweight, components=components, notes=tuple(notes), caps=tuple(caps),
-        unclassified_weight=round(unclassified, 6),
+        unclassified_weight=round(unclassified, 6), outside_sector_weight=round(outside, 6),
+        effective_exposures=round(eff, 4), largest_single_name=round(largest, 6), risk_level_rule=level_rule,
     )

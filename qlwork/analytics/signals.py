@@ -9,9 +9,11 @@ Rules (each votes +1 bullish, -1 bearish or 0; weights sum to 1)
 * ``bands`` (0.15): position within Bollinger(20, 2) bands < 0.05 -> +1, > 0.95 -> -1.
 
 ``score`` = weighted vote sum in [-1, 1]. Action: ``buy`` if score >= 0.3, ``sell`` if <= -0.3,
-else ``hold``. Confidence (0-1) measures agreement: for buy/sell ``0.3 + 0.7 * |score|``; for hold
-``0.3 + 0.7 * (weight of neutral votes)``; times 0.85 when ATR/close > 5% (noisy). A symbol with no
-price on the last row, or too little history for MACD (34 days), is ``hold`` with confidence 0.
+else ``hold``. ``agreement`` counts the rules voting in the action's direction: ``{"agree": n,
+"rules": 4}`` ("signal agreement n of 4 rules"), and ``confidence`` is that share ``n / 4`` for a buy
+or sell. It is a count of agreeing rules, not a calibrated probability. A hold has no confidence of
+action: ``confidence`` 0 and ``agree`` 0. A symbol with no price on the last row, or too little
+history for MACD (34 days), is ``hold``. High volatility (ATR/close > 5%) is named in the reasons.
 Everything is deterministic; numbers are plain floats rounded to 4 dp (None when unavailable).
 """
 
@@ -54,7 +56,8 @@ def _symbols(close, symbols, width: int) -> list[str]:
 def generate_signals(close, high=None, low=None, symbols=None) -> list[dict]:
     """One signal dict per symbol, from the last row of ``close`` (days x symbols or 1-D).
 
-    Each dict: ``{"symbol", "action", "confidence", "score", "reasons": [str], "votes": {rule: -1|0|1},
+    Each dict: ``{"symbol", "action", "confidence", "score", "agreement": {"agree", "rules"}, "reasons": [str],
+    "votes": {rule: -1|0|1},
     "indicators": {"close", "rsi", "macd", "macd_signal", "macd_hist", "sma_50", "sma_200",
     "bb_upper", "bb_lower", "bb_position", "atr", "atr_pct"}}``. ``high``/``low`` (same shape) give
     a true ATR; without them ATR uses close-to-close ranges.
@@ -87,10 +90,10 @@ def generate_signals(close, high=None, low=None, symbols=None) -> list[dict]:
         "bands": np.where(bb_pos < 0.05, 1, np.where(bb_pos > 0.95, -1, 0)),
     }
     score = sum(RULE_WEIGHTS[k] * v for k, v in votes.items())
-    neutral = sum(RULE_WEIGHTS[k] * (v == 0) for k, v in votes.items())
     action = np.where(score >= 0.3, "buy", np.where(score <= -0.3, "sell", "hold"))
-    conf = np.where(action == "hold", 0.3 + 0.7 * neutral, 0.3 + 0.7 * np.abs(score))
-    conf = np.where(atr_pct > 0.05, conf * 0.85, conf)
+    direction = np.where(action == "buy", 1, np.where(action == "sell", -1, 0))
+    agree = np.where(direction != 0, sum((v == direction) for v in votes.values()), 0)
+    conf = agree / len(votes)
     usable = np.isfinite(last) & np.isfinite(hist)
     cross_up = (prev_hist <= 0) & (hist > 0)
     cross_down = (prev_hist >= 0) & (hist < 0)
@@ -105,6 +108,7 @@ def generate_signals(close, high=None, low=None, symbols=None) -> list[dict]:
         }
         if not usable[i]:
             out.append({"symbol": sym, "action": "hold", "confidence": 0.0, "score": 0.0,
+                        "agreement": {"agree": 0, "rules": len(votes)},
                         "reasons": ["insufficient price history or no price on the last day"],
                         "votes": {k: 0 for k in votes}, "indicators": ind_vals})
             continue
@@ -133,7 +137,8 @@ def generate_signals(close, high=None, low=None, symbols=None) -> list[dict]:
             reasons.append(f"High volatility: ATR {100 * atr_pct[i]:.1f}% of price")
         out.append({
             "symbol": sym, "action": str(action[i]), "confidence": round(float(conf[i]), 4),
-            "score": round(float(score[i]), 4), "reasons": reasons,
+            "score": round(float(score[i]), 4), "agreement": {"agree": int(agree[i]), "rules": len(votes)},
+            "reasons": reasons,
             "votes": {k: int(v[i]) for k, v in votes.items()}, "indicators": ind_vals,
         })
     return out

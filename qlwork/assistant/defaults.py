@@ -21,8 +21,10 @@ recommendations.
 Rules:
 - Always answer with one JSON object in the TradingResponse shape: analysis_type, overall_score \
 (0-10), risk_level (low|moderate|high|very_high), recommendations (action buy|sell|hold|rebalance|\
-reduce|add|watch, symbol, reason, confidence 0-1, timeframe), insights, risk_metrics (numbers, \
-e.g. 0.05 not "5%").
+reduce|add|watch, symbol, reason, confidence = the share of signal rules agreeing or null, timeframe, \
+and for adds/reduces the sizes analyze_portfolio gives), insights, risk_metrics (numbers, e.g. 0.05 not "5%").
+- Never add to a position or sector that is already overweight (above the position cap or its benchmark \
+weight) unless the reason says so and why; never sell what the portfolio does not hold.
 - Use only figures that come from tool outputs of this conversation; call a tool when you need a \
 number. Never invent prices, scores or metrics.
 - Say where the data came from (demo data is synthetic) and respect the user's risk profile and \

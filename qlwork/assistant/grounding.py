@@ -43,6 +43,8 @@ _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d+)?(
 _SCAN = re.compile(f"(?P<date>{_DATE.pattern})|(?P<exempt>{_EXEMPT.pattern})|(?P<figure>{_NUMBER.pattern})",
                    re.IGNORECASE)
 """What :func:`_tokens` finds after removing dates and exempt notation, in a single scan."""
+SIZE_FIELDS = ("weight", "target_weight", "amount_inr", "shares", "last_price", "sector_weight_after")
+"""A recommendation's sizes (TradingResponse.Recommendation), traced like its confidence."""
 NUMERIC_TEXT_FIELDS = ("insights", "recommendations", "extra")
 """Where figures are looked for in an answer (plus overall_score and risk_metrics)."""
 
@@ -193,7 +195,8 @@ def trace(answer: dict, ref: Reference) -> Check:
     for key, value in (answer.get("risk_metrics") or {}).items():
         number(f"risk_metrics.{key}", value)
     for i, rec in enumerate(answer.get("recommendations") or []):
-        number(f"recommendations[{i}].confidence", rec.get("confidence"))
+        for key in ("confidence", *SIZE_FIELDS):
+            number(f"recommendations[{i}].{key}", rec.get(key))
         words(f"recommendations[{i}].reason", str(rec.get("reason", "")))
     for i, insight in enumerate(answer.get("insights") or []):
         words(f"insights[{i}]", str(insight))

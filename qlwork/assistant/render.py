@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 
 from .. import formatting as F
+from .advice import RUN_KEY as ADVICE_KEY, describe as describe_advice
 from .grounding import RUN_KEY, describe
+from .response import agreement_label, size_label
 
 RULE = "-" * 78
 
@@ -46,8 +48,8 @@ def holdings_table(analysis: dict, markdown: bool = False) -> str:
                         ("weight", "Weight"), ("pnl", cur("P&L")), ("pnl_pct", "P&L %")], markdown)
 
 
-_COMPONENT_VALUES = {"diversification": ("effective holdings", lambda v: F.ratio(v, 1)),
-                     "concentration": ("largest position", F.pct), "sector_balance": ("sector share", F.pct),
+_COMPONENT_VALUES = {"diversification": ("effective exposures", lambda v: F.ratio(v, 1)),
+                     "concentration": ("largest single stock", F.pct), "sector_balance": ("sector active share", F.pct),
                      "volatility": ("annualised volatility", F.pct), "drawdown": ("max drawdown", F.pct),
                      "beta": ("beta vs NIFTY 50", F.ratio), "trend": ("return over the window",
                                                                    lambda v: F.pct(v, signed=True))}
@@ -72,8 +74,18 @@ def score_breakdown(calls: list[dict]) -> dict | None:
                          "rule": str(comp.get("rule") or "")})
         caps = [{"cap": c.get("cap"), "weighted_score": c.get("weighted_score"), "reason": str(c.get("reason") or "")}
                 for c in out.get("score_caps") or [] if isinstance(c, dict)]
-        return {"components": rows, "caps": caps} if rows else None
+        level = out.get("risk_level_rule") if isinstance(out.get("risk_level_rule"), dict) else {}
+        return {"components": rows, "caps": caps, "risk_level_rule": risk_level_text(level)} if rows else None
     return None
+
+
+def risk_level_text(rule: dict) -> str:
+    """The risk-level rule and what it gave: "Risk level: mean of ... (volatility band 1, ...)."."""
+    if not rule.get("rule"):
+        return ""
+    bands = ", ".join(f"{k} band {v}" for k, v in (rule.get("bands") or {}).items())
+    step = "; raised one level for single-stock concentration" if rule.get("concentration_step") else ""
+    return f"Risk level: {rule['rule']} ({bands}: {str(rule.get('measured_level', '')).replace('_', ' ')}{step})."
 
 
 def _num(x, fmt: str) -> str:
@@ -95,6 +107,8 @@ def breakdown_text(breakdown: dict | None, markdown: bool = False) -> str:
         lines.append(f"  - {c['label']}: {_num(c['score'], '.1f')} x {F.pct(c['weight'], 0)}"
                      + (f" ({c['value']})" if c["value"] else ""))
     lines += [f"  - **{cap_text(cap)}**" if markdown else f"  ! {cap_text(cap)}" for cap in breakdown["caps"]]
+    if breakdown.get("risk_level_rule"):
+        lines.append(f"  {breakdown['risk_level_rule']}")
     return "\n".join(line.strip() if markdown else line for line in lines)
 
 
@@ -120,10 +134,9 @@ def answer_text(response: dict, markdown: bool = False, breakdown: dict | None =
     recs = response.get("recommendations") or []
     if recs:
         out.append("Recommendations:")
-        rows = [{**r, "confidence": F.pct(r["confidence"], 0) if isinstance(r.get("confidence"), (int, float))
-                 else r.get("confidence")} for r in recs]
-        out.append(table(rows, [("action", "Action"), ("symbol", "Symbol"), ("confidence", "Conf"),
-                                ("timeframe", "Timeframe"), ("reason", "Reason")], markdown))
+        rows = [{**r, "agreement": agreement_label(r), "size": size_label(r)} for r in recs]
+        out.append(table(rows, [("action", "Action"), ("symbol", "Symbol"), ("agreement", "Signal agreement"),
+                                ("size", "Size"), ("timeframe", "Timeframe"), ("reason", "Reason")], markdown))
     return "\n".join(out)
 
 
@@ -190,20 +203,23 @@ def audit_markdown(audit: dict) -> str:
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
             if line := describe(_grounding(msg, run)):
                 out.append(line)
+            if line := describe_advice(_grounding(msg, run, "advice", ADVICE_KEY)):
+                out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
         out.append("")
     for run in audit.get("runs", []):
         if run["status"] != "completed":
             err = run.get("last_error") or run.get("incomplete_details") or {}
             out.append(f"- run {run['id']}: {run['status']} {json.dumps(err)}")
-            if line := describe(_grounding({}, run)):
-                out.append(f"  {line}")
+            for line in (describe(_grounding({}, run)), describe_advice(_grounding({}, run, "advice", ADVICE_KEY))):
+                if line:
+                    out.append(f"  {line}")
     return "\n".join(out)
 
 
-def _grounding(message: dict, run: dict) -> dict | None:
-    """The grounding record of an answer (its json part) or of its run (internal metadata)."""
+def _grounding(message: dict, run: dict, field: str = "grounding", key: str = RUN_KEY) -> dict | None:
+    """The grounding (or advice) record of an answer (its json part) or of its run (internal metadata)."""
     for part in message.get("content", []):
-        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get("grounding"):
-            return part["json"]["grounding"]
-    return (run.get("metadata") or {}).get(RUN_KEY)
+        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get(field):
+            return part["json"][field]
+    return (run.get("metadata") or {}).get(key)

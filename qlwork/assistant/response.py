@@ -15,7 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ModelBehaviorError
+from ..formatting import inr, pct
 from ..tools.registry import _strictify
+from .advice import Advice, describe as describe_advice
 from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
@@ -29,13 +31,32 @@ _CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Recommendation(BaseModel):
+    """One action. ``confidence`` is the **signal agreement**: the share of the signal rules that agree
+    with a signal-driven action (``agreement`` says it in words, e.g. "3 of 4 signal rules"); it is a
+    count of agreeing rules, not a calibrated probability, and is None for holds and for actions a
+    portfolio limit requires (``agreement`` "portfolio limit rule").
+
+    Sizes (optional; every add/reduce of ``analyze_portfolio`` has them): ``weight`` now and
+    ``target_weight`` after the trade (fractions of portfolio value), ``amount_inr`` (INR, negative =
+    sell), ``shares`` (whole shares, negative = sell) at ``last_price`` (INR), the holding's ``sector``
+    and ``sector_weight_after`` (the sector's look-through weight after all recommendations of the answer).
+    """
+
     model_config = _CONFIG
 
     action: Action
     symbol: str = Field(min_length=1)
     reason: str
-    confidence: float = Field(ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1)
     timeframe: str
+    agreement: str | None = None
+    weight: float | None = Field(None, ge=0, le=1)
+    target_weight: float | None = Field(None, ge=0, le=1)
+    amount_inr: float | None = None
+    shares: int | None = None
+    last_price: float | None = Field(None, gt=0)
+    sector: str | None = None
+    sector_weight_after: float | None = Field(None, ge=0, le=1)
 
 
 class ConversationContext(BaseModel):
@@ -61,9 +82,11 @@ class TradingResponse(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     grounding: Grounding | None = None
     """Figures traced to tool outputs (qlwork.assistant.grounding); absent in answers stored before it."""
+    advice: Advice | None = None
+    """Recommendations checked against the portfolio and profile (qlwork.assistant.advice); filled by the runner."""
 
 
-RUNNER_FIELDS = ("conversation_context", "grounding")
+RUNNER_FIELDS = ("conversation_context", "grounding", "advice")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -97,7 +120,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -159,6 +182,7 @@ def parse_response(text: str) -> TradingResponse:
         if key in data and data[key] is None:
             del data[key]
     data.pop("grounding", None)  # a model cannot vouch for its own figures
+    data.pop("advice", None)
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -175,6 +199,33 @@ def parse_response(text: str) -> TradingResponse:
                                  errors=errors) from exc
 
 
+def agreement_label(rec: Any) -> str:
+    """What a recommendation's confidence measures, in words: "signal agreement 3 of 4 signal rules",
+    "portfolio limit rule", or "no signal agreement" for a hold (widget, CLI, report and text share it)."""
+    r = rec.model_dump() if isinstance(rec, BaseModel) else dict(rec or {})
+    conf, words = r.get("confidence"), r.get("agreement")
+    if words:
+        return words if not isinstance(conf, (int, float)) else f"signal agreement {words}"
+    if isinstance(conf, (int, float)) and not isinstance(conf, bool) and r.get("action") != "hold":
+        return f"signal agreement {conf:.0%}"
+    return "no signal agreement"
+
+
+def size_label(rec: Any) -> str:
+    """``"sell 83 shares (INR 2,61,450.00) to 4.62%; Information Technology then 21.58%"``, or empty
+    for a recommendation without sizes."""
+    r = rec.model_dump() if isinstance(rec, BaseModel) else dict(rec or {})
+    shares, amount = r.get("shares"), r.get("amount_inr")
+    if not isinstance(shares, int) or not isinstance(amount, (int, float)) or shares == 0:
+        return ""
+    text = f"{'buy' if shares > 0 else 'sell'} {abs(shares)} shares ({inr(abs(amount))})"
+    if isinstance(r.get("target_weight"), (int, float)):
+        text += f" to {pct(r['target_weight'])}"
+    if r.get("sector") and isinstance(r.get("sector_weight_after"), (int, float)):
+        text += f"; {r['sector']} then {pct(r['sector_weight_after'])}"
+    return text
+
+
 def render_text(response: TradingResponse) -> str:
     """A readable plain-text summary of a TradingResponse."""
     title = response.analysis_type.replace("_", " ").capitalize()
@@ -186,8 +237,8 @@ def render_text(response: TradingResponse) -> str:
     lines = [" - ".join(head)]
     if response.recommendations:
         lines.append("Recommendations:")
-        lines += [f"  {r.action.upper()} {r.symbol}: {r.reason} (confidence {r.confidence:.0%}, {r.timeframe})"
-                  for r in response.recommendations]
+        lines += [f"  {r.action.upper()} {r.symbol}: {r.reason}" + (f"; {size_label(r)}" if size_label(r) else "")
+                  + f" ({agreement_label(r)}, {r.timeframe})" for r in response.recommendations]
     if response.insights:
         lines.append("Insights:")
         lines += [f"  - {i}" for i in response.insights]
@@ -200,4 +251,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(response.disclaimer)
     if response.grounding is not None:
         lines.append(describe(response.grounding))
+    if response.advice is not None:
+        lines.append(describe_advice(response.advice))
     return "\n".join(lines)

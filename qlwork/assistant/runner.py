@@ -20,7 +20,7 @@ from ..errors import BackendError, InputError, ModelBehaviorError
 from ..redaction import redact
 from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
-from . import grounding
+from . import advice, grounding
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
@@ -341,7 +341,8 @@ class Runner:
             content = [text_part(text or "")]
         else:
             try:
-                policy = grounding.policy_for(state.assistant.metadata)
+                policy, advice_policy = grounding.policy_for(state.assistant.metadata), advice.policy_for(
+                    state.assistant.metadata)
             except InputError as exc:
                 return self._fail(run.id, "invalid_setting", f"{exc} {exc.fix or ''}".strip(), state)
             outputs = [out for _, out in state.run_items] + [p.get("output") for p in state.prior_tool_outputs]
@@ -357,13 +358,17 @@ class Runner:
                 return self._finish(run.id, "failed", state, metadata=record.on(self.store.get_run(run.id)),
                                     last_error={"code": "ungrounded_answer",
                                                 "message": grounding.failure_message(result)})
+            response, checked = advice.apply(response, outputs, state.messages, advice_policy)  # assistant/advice.py
+            if checked.findings and advice_policy == "reject":
+                return self._finish(run.id, "failed", state, metadata=checked.on(record.on(self.store.get_run(run.id))),
+                                    last_error={"code": "unsound_advice", "message": advice.failure_message(checked)})
             response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
                                                                 tools_used=list(state.tools_used))
-            response.grounding = record
+            response.grounding, response.advice = record, checked
             content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
         message = self.store.new_message(run.thread_id, "assistant", content, run_id=run.id,
                                          assistant_id=run.assistant_id, id=message_id,
-                                         metadata=record.metadata() if record else None)
+                                         metadata={**record.metadata(), **checked.metadata()} if record else None)
         step = self.store.new_step(run.id, "message_creation",
                                    {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                    status="completed", completed_at=now(), thread_id=run.thread_id,
@@ -371,7 +376,7 @@ class Runner:
         with self.store.transaction():  # one write: the answer, its step and the run's completion
             self.store.insert(message, step)
             current = self.store.get_run(run.id)  # read under the write lock: its status and metadata are current
-            fields = {"metadata": record.on(current)} if record else {}
+            fields = {"metadata": checked.on(record.on(current))} if record else {}
             return self.store.transition(run.id, "completed", current=current, usage=state.usage, turns=state.turn,
                                          **fields)
 

@@ -45,7 +45,7 @@ def default_eval_path(backend: str, model: str | None, day: dt.date | None = Non
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..assistant.evaluation import run_eval
 
-    report = run_eval(args.backend, options=backend_options(args), grounding=args.grounding)
+    report = run_eval(args.backend, options=backend_options(args), grounding=args.grounding, advice=args.advice)
     print(report.table())
     path = Path(args.output) if args.output else default_eval_path(report.backend, report.model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +65,9 @@ def register_eval(sub) -> argparse.ArgumentParser:
     p.add_argument("--grounding", choices=("repair", "flag", "reject"), default=None,
                    help="grounding policy during the eval: flag scores the model's first answers, repair (the "
                         "default, from QLWORK_GROUNDING) what users are shown after one correction turn")
+    p.add_argument("--advice", choices=("repair", "flag", "reject"), default=None,
+                   help="advice-check policy during the eval: flag scores the model's own recommendations, repair "
+                        "(the default, from QLWORK_ADVICE) what users are shown after the check rewrites them")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passes")
     p.set_defaults(func=cmd_eval)
     return p

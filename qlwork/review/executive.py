@@ -17,6 +17,7 @@ from html import escape
 from .. import __version__
 from .. import formatting as F
 from ..assistant.render import cap_text, score_breakdown
+from ..assistant.response import agreement_label, size_label
 from .render import STYLE, _sign_class, audit_html, table, volatile
 from .series import PERIODS
 
@@ -89,6 +90,8 @@ def score_html(review) -> str:
             for c in breakdown["components"]]
     body = table(["Component", "Score (0-10)", "Weight", "Measured", "Scoring rule"], rows, numeric={1, 2})
     body += "".join(f'<p class="qlwork-cap">{escape(cap_text(cap))}</p>' for cap in breakdown["caps"])
+    if breakdown.get("risk_level_rule"):
+        body += f'<p class="qlwork-risk-rule">{escape(breakdown["risk_level_rule"])}</p>'
     tool = review.analysis.get("overall_score")
     if isinstance(given, (int, float)) and isinstance(tool, (int, float)) and round(given, 1) != round(tool, 1):
         body += (f"<p>The answer's score ({F.ratio(given, 1)}) differs from the analysis tool's "
@@ -103,7 +106,8 @@ def actions_html(review) -> str:
         return "<h4>Top actions</h4><p>No actions recommended this week.</p>"
     items = "".join(
         f"<li><b>{escape(F.label(str(r.get('action') or '')))} {escape(str(r.get('symbol') or ''))}</b>: "
-        f"{escape(str(r.get('reason') or ''))} (confidence {escape(F.pct(r.get('confidence'), 0))}"
+        f"{escape(str(r.get('reason') or ''))}" + (f"; {escape(size_label(r))}" if size_label(r) else "")
+        + f" ({escape(agreement_label(r))}"
         + (f", {escape(str(r['timeframe']))}" if r.get("timeframe") else "") + ")</li>" for r in picks)
     return f"<h4>Top actions</h4><ol>{items}</ol>"
 

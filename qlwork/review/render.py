@@ -14,7 +14,9 @@ from html import escape
 import numpy as np
 
 from .. import formatting as F
+from ..assistant.advice import describe as describe_advice
 from ..assistant.grounding import describe
+from ..assistant.response import agreement_label, size_label
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
 from ..tools.context import DISCLAIMER
 from ..tools.trading import METRIC_DEFINITIONS
@@ -109,9 +111,10 @@ def recommendations_html(review) -> str:
     recs = review.response.get("recommendations") or []
     if not recs:
         return _wrap("Recommendations", "<p>No recommendations this week.</p>")
-    rows = [[F.label(x.get("action") or ""), x.get("symbol"), x.get("reason"), F.pct(x.get("confidence"), 0),
+    rows = [[F.label(x.get("action") or ""), x.get("symbol"), x.get("reason"), size_label(x), agreement_label(x),
              x.get("timeframe")] for x in recs]
-    return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Confidence", "Timeframe"], rows, {3}))
+    return _wrap("Recommendations", table(["Action", "Symbol", "Reason", "Size", "Signal agreement", "Timeframe"],
+                                          rows, set()))
 
 
 def insights_html(review) -> str:
@@ -181,10 +184,12 @@ def audit_html(review) -> str:
                      "ok" if not c.get("error") else f"error: {c['error']}",
                      ", ".join(sorted(out)[:8]) + " (the tearsheet figures)" if isinstance(out, dict) else ""])
     grounded = describe((review.response or {}).get("grounding"))  # "n of m figures traced to tool outputs"
+    advised = describe_advice((review.response or {}).get("advice"))  # the advice check, beside it
     intro = (f"<p>Run {volatile(review.run_id, 'run_id')} on thread {volatile(review.thread_id, 'thread_id')}; "
              f"backend {escape(review.params['backend'])}, model {escape(str(review.model))}. "
              + (f'<span class="qlwork-grounding">{escape(grounded)}</span>' if grounded else
                 "Every figure in the answer comes from these tool outputs.")
+             + (f' <span class="qlwork-advice">{escape(advised)}.</span>' if advised else "")
              + f" Full trail: <code>qlwork threads show {volatile(review.thread_id, 'thread_id')}</code>.</p>")
     return "<h3>Audit trail: tool calls</h3>" + intro + table(
         ["#", "Call id", "Tool", "Arguments", "Duration", "Status", "Output fields"], rows)

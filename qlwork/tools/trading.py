@@ -14,6 +14,7 @@ import numpy as np
 
 from ..analytics import health, risk
 from ..analytics.backtest import DEFAULT_PARAMS
+from ..analytics.lookthrough import OUTSIDE_SECTORS
 from ..analytics.signals import generate_signals
 from ..config import DEFAULT_RISK_FREE_RATE
 from ..errors import InputError
@@ -31,7 +32,8 @@ from .context import (
     source_of,
 )
 from .backtesting import DEFAULT_YEARS, strategy_backtest
-from .recommendations import benchmark_sector_weights, recommendations
+from .exposure import classes_of, classes_text, display_sectors, look_through, priority, risk_contribution_table, unclassified_text
+from .recommendations import benchmark_sector_weights, plan
 from .registry import ToolContext, tool
 
 RiskProfile = Literal["conservative", "moderate", "aggressive"]
@@ -46,6 +48,10 @@ METRIC_DEFINITIONS = {
     "var_95": "Historical 1-day 95% Value at Risk: the 5th percentile daily return (negative = loss).",
     "cvar_95": "Mean daily return on days at or below the 95% VaR (expected shortfall).",
     "var_95_parametric": "1-day 95% VaR assuming normal returns: mean - 1.645 x std.",
+    "risk_contributions": "Each holding's part of the volatility (and parametric VaR) at today's weights: "
+                          "w_i (S w)_i / sigma, S the annualised covariance of daily returns; the parts sum to the "
+                          "portfolio figure. volatility_after_halving: the volatility if that holding alone were halved "
+                          "(proceeds to cash).",
 }
 
 
@@ -60,12 +66,6 @@ def _with_data(pf, close):
     the provider failed for and names them in ``window["symbols_without_data"]``)."""
     keep = [h for h in pf.holdings if h.tradingsymbol in close.columns]
     return pf if len(keep) == len(pf.holdings) else pf.model_copy(update={"holdings": keep})
-
-
-def _unclassified_text(share: float, holdings: list[dict]) -> str:
-    names = ", ".join(h["symbol"] for h in holdings if h["sector"] == health.UNCLASSIFIED)
-    return (f"{pct(share)} of the portfolio has no NSE industry ({health.UNCLASSIFIED}: {names}); it is left out "
-            "of the sector-balance score.")
 
 
 def _unvalued(pf) -> list[dict]:
@@ -83,8 +83,9 @@ def analyze_portfolio(
     lookback_days: int = 252,
     benchmark: str | None = None,
 ) -> dict:
-    """Assess a portfolio's health: weights, P&L, sector exposure vs the benchmark, concentration,
-    risk metrics, an overall score (0-10), a risk level and rebalancing recommendations.
+    """Assess a portfolio's health: weights, P&L, asset classes and look-through sector exposure vs
+    the benchmark (NIFTY 50 unless asked), concentration, risk metrics and each holding's risk contribution, an overall score (0-10),
+    a risk level from measured risk, and sized recommendations checked against the profile's limits.
 
     Args:
         portfolio: Portfolio source: "sample:<name>", an uploaded holdings file id ("file_..."), "kite", or
@@ -107,6 +108,12 @@ def analyze_portfolio(
     sectors = market.sectors(pf.symbols)
     val = pf.valuation(prices=last[pf.symbols], sectors=sectors)
     weights = val["weight"].to_numpy()
+    classes = classes_of(market, pf.symbols)
+    bench_sectors = benchmark_sector_weights(market, index)
+    look, labels = look_through(list(val["symbol"]), weights, list(val["sector"]), classes, bench_sectors)
+    val["sector"] = [lab if classes[s]["asset_class"] != "equity" else sec
+                     for s, lab, sec in zip(val["symbol"], labels, val["sector"])]
+    val["asset_class"] = look["position_classes"]
     port_ret = _portfolio_returns(close[pf.symbols], val["quantity"].to_numpy(dtype=float))
     bench_ret = risk.simple_returns(close[index].to_numpy())
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
@@ -115,11 +122,13 @@ def analyze_portfolio(
     beta = float(risk.beta(port_ret, bench_ret))
     period_return = float(np.prod(1.0 + port_ret) - 1.0)
     report = health.assess_health(
-        weights, list(val["sector"]), benchmark_sector_weights(market, index), vol, mdd, beta, risk_profile=profile,
-        period_return=period_return,
+        weights, list(val["sector"]), bench_sectors, vol, mdd, beta, risk_profile=profile,
+        period_return=period_return, symbols=list(val["symbol"]), lookthrough=look,
     )
+    contrib = risk_contribution_table(close, list(val["symbol"]), weights)
     sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
-    recs = recommendations(val, report, sig, profile)
+    advice = plan(val, look["position_classes"], look, bench_sectors, sig, profile,
+                  priority=priority(contrib, list(val["symbol"])))
     metrics = {
         "max_drawdown": rnd(mdd),
         "sharpe_ratio": rnd(float(risk.sharpe_ratio(port_ret, risk_free=rf))),
@@ -132,22 +141,25 @@ def analyze_portfolio(
     holdings = [
         {k: (rnd(v) if isinstance(v, float) else v) for k, v in row.items()}
         for row in val[["symbol", "quantity", "average_price", "last_price", "market_value", "weight",
-                        "pnl", "pnl_pct", "sector"]].to_dict("records")
+                        "pnl", "pnl_pct", "sector", "asset_class"]].to_dict("records")
     ]
     total_value = float(val["market_value"].sum())
     total_pnl = float(val["pnl"].sum())
-    top = max(holdings, key=lambda h: h["weight"])
-    classified = {k: v for k, v in sector_w.items() if k != health.UNCLASSIFIED}
+    top = max(holdings, key=lambda h: (h["asset_class"] == "equity", h["weight"]))
+    classified = {k: v for k, v in sector_w.items() if k != health.UNCLASSIFIED and k not in OUTSIDE_SECTORS}
     top_sector = max(classified, key=classified.get) if classified else None
     unclassified = rnd(report.unclassified_weight)
     insights = [
         f"{len(holdings)} holdings worth {inr(total_value)} with unrealised P&L of {inr(total_pnl)}.",
-        f"Largest position {top['symbol']} at {pct(top['weight'])} of value"
+        f"Largest {'stock' if top['asset_class'] == 'equity' else 'position'} {top['symbol']} at {pct(top['weight'])} of value"
         + (f"; top sector {top_sector} at {pct(sector_w[top_sector])}." if top_sector else "."),
-        *([_unclassified_text(unclassified, holdings)] if unclassified else []),
-        f"Effective number of holdings {ratio(report.effective_holdings, 1)} (HHI {ratio(report.hhi, 4)}).",
+        *([unclassified_text(unclassified, holdings)] if unclassified else []),
+        *([classes_text(look["classes"])] if set(look["classes"]) - {"equity"} else []),
+        f"Effective number of holdings {ratio(report.effective_holdings, 1)} (HHI {ratio(report.hhi, 4)}); "
+        f"looking through funds and leaving out cash, {ratio(report.effective_exposures, 1)} effective exposures.",
         f"Over {window['days']} trading days: volatility {pct(metrics['volatility'])}, max drawdown "
         f"{pct(metrics['max_drawdown'])}, beta to {index} {ratio(metrics['beta'])}.",
+        advice["summary"],
     ]
     return {
         "analysis_type": "portfolio_health",
@@ -156,7 +168,8 @@ def analyze_portfolio(
         "risk_profile": profile,
         "overall_score": report.overall_score,
         "risk_level": report.risk_level,
-        "recommendations": recs,
+        "recommendations": advice["recommendations"],
+        "limits": {**advice["limits"], "sector_caps": advice["sector_caps"], "plan": advice["plan"]},
         "insights": insights,
         "risk_metrics": metrics,
         "holdings": holdings,
@@ -165,8 +178,13 @@ def analyze_portfolio(
         "sector_weights": sector_w,
         "unclassified_weight": unclassified,
         "active_sector_weights": {k: rnd(v) for k, v in report.active_sector_weights.items()},
-        "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2)},
+        "concentration": {"hhi": rnd(report.hhi), "effective_holdings": rnd(report.effective_holdings, 2),
+                          "effective_exposures": rnd(report.effective_exposures, 2),
+                          "largest_single_stock": rnd(report.largest_single_name)},
+        "asset_classes": {k: rnd(v) for k, v in look["classes"].items()},
+        "risk_contributions": contrib,
         "score_components": report.components,
+        "risk_level_rule": report.risk_level_rule,
         **({"score_caps": list(report.to_dict()["caps"])} if report.caps else {}),
         "period_return": rnd(period_return),
         "benchmark": index,
@@ -285,7 +303,8 @@ def calculate_risk_metrics(
     benchmark: str | None = None,
 ) -> dict:
     """Risk metrics of a portfolio (default) or of individual symbols: volatility, Sharpe, Sortino,
-    max drawdown, beta to the benchmark (NIFTY 50 unless asked), historical and parametric VaR and CVaR, correlation.
+    max drawdown, beta to the benchmark (NIFTY 50 unless asked), historical and parametric VaR and CVaR, correlation; for a portfolio
+    also each holding's contribution to volatility and VaR, and the volatility after trimming the top ones.
 
     Args:
         symbols: NSE trading symbols to measure one by one; omit to measure the portfolio.
@@ -343,6 +362,9 @@ def calculate_risk_metrics(
         out["average_correlation"] = rnd(float(np.nanmean(corr[iu])))
     if label == "portfolio":
         out["portfolio"] = names[0]
+        value = close[pf.symbols].ffill().iloc[-1].to_numpy(dtype=float) * pf.quantities.astype(float)
+        out["risk_contributions"] = risk_contribution_table(close, pf.symbols, value / value.sum(), confidence,
+                                                            display_sectors(market, pf.symbols), pf.quantities)
     if without:
         out["symbols_without_data"] = without
     if not_found:

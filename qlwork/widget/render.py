@@ -15,6 +15,8 @@ from typing import Any
 from .. import formatting as F
 from ..assistant.grounding import describe
 from ..assistant.render import cap_text, parse_json
+from ..assistant.response import agreement_label, size_label
+from .checks import advice_html
 
 __all__ = [
     "answer_html",
@@ -24,6 +26,7 @@ __all__ = [
     "error_html",
     "esc",
     "format_metric",
+    "advice_html",
     "grounding_html",
     "header_html",
     "holdings_html",
@@ -89,7 +92,8 @@ def breakdown_html(breakdown: dict | None) -> str:
     return (f'<details class="qlwork-score-breakdown" open style="margin:2px 0 6px 0"><summary style="cursor:pointer;'
             f'{_MUTED}">What the score is made of (a weighted mean of components, not a quality rating)</summary>'
             f'<table style="{_TABLE}max-width:520px"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-            f"{caps}</details>")
+            f"{caps}" + (f'<div class="qlwork-risk-rule" style="{_MUTED}">{esc(breakdown["risk_level_rule"])}</div>'
+                         if breakdown.get("risk_level_rule") else "") + "</details>")
 
 
 def _score(x: Any) -> str:
@@ -187,14 +191,14 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if recs:  # the reason gets its own full-width row, so it wraps under the symbol in a narrow panel
         out.append(f'<div style="font-weight:600;margin-top:6px">Recommendations</div>'
                    f'<table class="qlwork-recommendations" style="{_TABLE}"><thead><tr>'
-                   + "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Action", "Symbol", "Conf.", "Timeframe"))
+                   + "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Action", "Symbol", "Signal agreement", "Timeframe"))
                    + "</tr></thead><tbody>")
         for i, rec in enumerate(recs):
             action = str(rec.get("action") or "")
-            conf = rec.get("confidence")
-            conf_text = _marked(F.pct(conf, 0) if isinstance(conf, (int, float)) else esc(conf),
-                                f"recommendations[{i}].confidence" in untraced)
+            conf_text = _marked(esc(agreement_label(rec)), f"recommendations[{i}].confidence" in untraced)
             reason = _marked_text(rec.get("reason"), untraced.get(f"recommendations[{i}].reason", []))
+            if size := size_label(rec):
+                reason += f'<div class="qlwork-rec-size" style="{_MUTED}">{esc(size)}</div>'
             out.append(f'<tr class="qlwork-rec"><td style="{_TD}border-bottom:none;'
                        f'color:{_ACTION_COLOURS.get(action, "#555")};font-weight:600">{esc(action.upper())}</td>'
                        f'<td style="{_TD}border-bottom:none;font-weight:600">{esc(rec.get("symbol"))}</td>'
@@ -224,6 +228,7 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
     out.append(grounding_html(data.get("grounding")))
+    out.append(advice_html(data.get("advice")))
     out.append("</div>")
     return "".join(out)
 

@@ -59,10 +59,13 @@ def test_score_action_and_confidence_follow_the_documented_rules(make_walk):
         rsi_vote = 1 if ind["rsi"] < 30 else -1 if ind["rsi"] > 70 else 0
         assert votes["mean_reversion"] == rsi_vote
         assert votes["momentum"] == int(np.sign(ind["macd_hist"]))
-        neutral = sum(weights[k] for k, v in votes.items() if v == 0)
-        conf = 0.3 + 0.7 * (neutral if s["action"] == "hold" else abs(score))
-        conf *= 0.85 if ind["atr_pct"] > 0.05 else 1.0
-        assert s["confidence"] == pytest.approx(conf, abs=1e-4)
+        # signal agreement: rules voting in the action's direction, of 4; a hold has none
+        direction = {"buy": 1, "sell": -1, "hold": 0}[s["action"]]
+        agree = sum(v == direction for v in votes.values()) if direction else 0
+        assert s["agreement"] == {"agree": agree, "rules": 4}
+        assert s["confidence"] == agree / 4
+        if s["action"] != "hold":
+            assert agree >= 1
 
 
 def test_deterministic_and_dataframe_symbols(prices):

@@ -84,10 +84,15 @@ def test_turn3_strategy_uses_backtest_and_holdings(conversation):
     assert [x.symbol for x in r.recommendations] == backtest["final_holdings"]
     signals = {x["symbol"]: x["action"] for x in calls[0]["output"]["signals"]}
     beats = backtest["verdict"]["beats_buy_and_hold"]
+    analysis = calls_of(a1)[0]["output"]
+    it_over = analysis["sector_weights"]["Information Technology"] > (
+        analysis["limits"]["sector_caps"]["Information Technology"] - analysis["limits"]["sector_active_cap"])
     for rec in r.recommendations:
         assert rec.action in ("watch", "buy", "add", "hold")
         if rec.action in ("buy", "add"):  # only on the symbol's own buy signal, from a strategy that beat holding
             assert signals[rec.symbol] == "buy" and beats
+            if it_over:  # IT above its NIFTY 50 weight: an add says so
+                assert "overweight" in rec.reason, rec.reason
         if signals[rec.symbol] != "buy" or not beats:
             assert rec.action == "watch"
         assert rec.action != "add" or rec.symbol in held

@@ -373,3 +373,29 @@ def gullible_model(body: dict, path: str) -> Reply:
              "confidence": float(wanted.group(2).rstrip(".")), "timeframe": "now"})
         return text(answer)
     return reply
+
+
+def reckless_model(body: dict, path: str) -> Reply:
+    """Plays :func:`rule_model`, but its final answers also recommend adding to the largest holding of the
+    portfolio analysis it was given ("Strong momentum: add more"), the advice check's case."""
+    reply = rule_model(body, path)
+    if reply.kind != "text":
+        return reply
+    outputs = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "tool"]
+    outputs += [i.get("output", "") for i in body.get("input", []) if i.get("type") == "function_call_output"]
+    holdings = []
+    for out in outputs:
+        try:
+            data = json.loads(out)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("holdings"), list):
+            holdings = data["holdings"]
+    if not holdings:
+        return reply
+    largest = max(holdings, key=lambda h: h["weight"])
+    answer = json.loads(reply.text)
+    answer.setdefault("recommendations", []).insert(0, {
+        "action": "add", "symbol": largest["symbol"], "reason": "Strong momentum: add more",
+        "confidence": None, "timeframe": "1-4 weeks"})
+    return text(answer)

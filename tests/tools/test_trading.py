@@ -48,7 +48,7 @@ def test_analyze_portfolio_is_traceable_and_consistent(ctx):
     assert len(weights) == 18 and abs(sum(weights) - 1) < 1e-3
     for rec in out["recommendations"]:
         assert rec["action"] in {"buy", "sell", "hold", "rebalance", "reduce", "add", "watch"}
-        assert 0 <= rec["confidence"] <= 1 and rec["reason"]
+        assert rec["reason"] and (rec["confidence"] is None or 0 <= rec["confidence"] <= 1)
     # recompute the buy-and-hold drawdown and value independently with pandas
     symbols = [h["symbol"] for h in out["holdings"]]
     qty = np.array([h["quantity"] for h in out["holdings"]], dtype=float)
@@ -182,5 +182,7 @@ def test_recommendation_reasons_show_weights_as_percentages(ctx):
     recs = [r for r in out["recommendations"] if r["reason"].startswith("Overweight")]
     assert recs
     for rec in recs:
-        assert rec["reason"].startswith(f"Overweight position ({formatting.pct(weights[rec['symbol']], 1)} vs ")
-        assert rec["reason"].endswith("% target)")
+        cap = formatting.pct(out["limits"]["position_cap"])
+        assert rec["reason"].startswith(f"Overweight position ({formatting.pct(weights[rec['symbol']])} vs the {cap} "
+                                        "position cap)")
+        assert rec["reason"].endswith(f"trim to {formatting.pct(rec['target_weight'])}")

@@ -104,16 +104,27 @@ def _shrink(value: Any, max_items: int) -> Any:
 
 
 def compact_json(value: Any, max_chars: int = 12_000) -> str:
-    """Compact JSON of a tool output: bulky series left out, long lists cut, within ``max_chars``."""
+    """Compact JSON of a tool output: bulky series left out, long lists cut, then (if still over) the largest
+    nested parts left out (marked ``<key>_omitted``), within ``max_chars``."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return value[:max_chars]
     for max_items in (40, 20, 10, 5, 2):
-        text = json.dumps(_shrink(value, max_items), separators=(",", ":"), ensure_ascii=False, default=str)
+        shrunk = _shrink(value, max_items)
+        text = json.dumps(shrunk, separators=(",", ":"), ensure_ascii=False, default=str)
         if len(text) <= max_chars:
             return text
+    if isinstance(shrunk, dict):  # still too long: leave out the largest nested parts, keep the headline figures
+        sizes = sorted(((len(json.dumps(v, default=str)), k) for k, v in shrunk.items() if isinstance(v, (list, dict))),
+                       reverse=True)
+        for _, key in sizes:
+            shrunk[f"{key}_omitted"] = True
+            del shrunk[key]
+            text = json.dumps(shrunk, separators=(",", ":"), ensure_ascii=False, default=str)
+            if len(text) <= max_chars:
+                return text
     return json.dumps({"truncated": True, "preview": text[: max(0, max_chars - 40)]}, ensure_ascii=False)
 
 

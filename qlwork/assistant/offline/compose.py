@@ -11,7 +11,9 @@ import re
 
 from ... import formatting as F
 from ...market.base import source_label
-from .compose_strategy import strategy_answer
+from .compose_strategy import signal_agreement as _agreement, strategy_answer
+from .advice_guard import guard
+from .compose_risk_cut import compose_cut_risk
 from .intent import Intent
 
 CAPABILITIES = [
@@ -88,7 +90,7 @@ def _signal_recs(signals: list[dict], held: set[str], min_conf: float = 0.5) -> 
             action = s["action"] if s["confidence"] >= 0.65 else "watch"
             action = "watch" if action == "sell" else action  # not held: nothing to sell
         recs.append({"action": action, "symbol": s["symbol"], "reason": "; ".join(s["reasons"][:2]),
-                     "confidence": s["confidence"], "timeframe": "1-4 weeks"})
+                     "confidence": s["confidence"], "agreement": _agreement(s), "timeframe": "1-4 weeks"})
     return recs[:6]
 
 
@@ -168,6 +170,9 @@ def compose_risk(outputs, prior) -> dict:
             f"{name}: volatility {pct(m['volatility'])}, Sharpe {F.ratio(m['sharpe_ratio'])}, max drawdown "
             f"{pct(m['max_drawdown'])}, beta {F.ratio(m['beta'])}, 1-day VaR {pct(var)} over {r['window']['days']} "
             f"trading days ({r['window']['start']} to {r['window']['end']}).")
+    if top := (r.get("risk_contributions") or {}).get("holdings", [])[:3]:
+        answer["insights"].append("Largest contributors to volatility at today's weights: " + ", ".join(
+            f"{h['symbol']} {pct(h['share_of_volatility'])}" for h in top) + " (ask 'What should I sell to cut risk?').")
     if len(r["metrics"]) == 1:
         answer["risk_metrics"] = dict(next(iter(r["metrics"].values())))
     else:
@@ -189,7 +194,8 @@ def compose_signals(outputs, prior) -> dict:
                 f"{pct(x['volatility'])}.")
     if s is not None:
         for x in s["signals"]:
-            answer["insights"].append(f"{x['symbol']}: {x['action']} (confidence {F.pct(x['confidence'], 0)}): {'; '.join(x['reasons'][:3])}.")
+            agreed = f"signal agreement {_agreement(x)}" if _agreement(x) else "no signal agreement"
+            answer["insights"].append(f"{x['symbol']}: {x['action']} ({agreed}): {'; '.join(x['reasons'][:3])}.")
         answer["recommendations"] = _signal_recs(s["signals"], held, min_conf=0.0)
     return answer
 
@@ -247,8 +253,14 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
         answer = compose_strategy(intent, outputs, prior)
     elif kind == "risk":
         answer = compose_risk(outputs, prior)
+    elif kind == "cut_risk":
+        answer = compose_cut_risk(_latest(outputs, prior, "calculate_risk_metrics", include_prior=False),
+                                  _base("risk_reduction", outputs))
     else:
         answer = compose_signals(outputs, prior)
+    if kind in ("sector", "strategy", "signals", "market_data"):  # buy signals checked against the portfolio
+        answer["recommendations"] = guard(answer["recommendations"], _latest(outputs, prior, "analyze_portfolio"),
+                                          intent.sector)
     errors = _errors(outputs)
     answer["insights"] = _not_found(outputs) + answer["insights"]
     if errors:

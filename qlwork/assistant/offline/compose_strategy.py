@@ -20,6 +20,12 @@ from ...formatting import label, pct, ratio
 BUY_AND_HOLD = "equal-weight buy-and-hold"
 
 
+def signal_agreement(signal: dict) -> str | None:
+    """"3 of 4 signal rules" from a signal's agreement (None for a hold or an older output without it)."""
+    a = signal.get("agreement") or {}
+    return f"{a['agree']} of {a['rules']} signal rules" if a.get("rules") and signal.get("action") != "hold" else None
+
+
 def _rule(s: dict, p: dict, universe: str) -> str:
     if s["strategy"] == "momentum":
         return (f"hold the top {p['top_n']} {universe} stocks by {p['lookback']}-day return, skipping the last "
@@ -126,7 +132,8 @@ def _recommendations(s: dict, b: dict, a: dict | None, style: str) -> list[dict]
         if action in ("buy", "add"):
             reason += _sector_flag(sym, s, a)
         recs.append({"action": action, "symbol": sym, "reason": reason + why,
-                     "confidence": x["confidence"] if x else 0.5,
+                     "confidence": x["confidence"] if x and x["action"] != "hold" else None,
+                     "agreement": signal_agreement(x) if x else None,
                      "timeframe": f"{b['parameters'].get('rebalance_every', 21)} trading days"})
     return recs
 

@@ -137,12 +137,17 @@ def plan(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]]:
         elif intent.sector:
             args["sector"] = intent.sector
         return [("generate_trading_signals", args)]
+    if kind == "cut_risk":
+        return [("calculate_risk_metrics", {})]
     if kind == "risk":
         return [("calculate_risk_metrics", {"symbols": intent.symbols} if intent.symbols else {})]
     if kind == "signals":
         if intent.symbols:
             return [("generate_trading_signals", {"symbols": intent.symbols})]
-        return [("generate_trading_signals", {"sector": intent.sector} if intent.sector else {})]
+        if intent.sector:
+            return [("generate_trading_signals", {"sector": intent.sector})]
+        calls = [("generate_trading_signals", {})]  # the holdings' signals, checked against the portfolio
+        return calls if _has_prior(inp, "analyze_portfolio") else calls + [("analyze_portfolio", {})]
     if kind == "market_data":
         return [("get_market_data", {"symbols": intent.symbols, "limit": 5}),
                 ("generate_trading_signals", {"symbols": intent.symbols})]

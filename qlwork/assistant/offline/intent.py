@@ -50,6 +50,11 @@ KEYWORDS = {
 }
 
 
+CUT_RISK = re.compile(r"\b(?:sell|trim|reduce|cut|lower|bring down|de-?risk)\b.{0,40}\b(?:risk|volatility|var)\b|"
+                      r"\b(?:risk|volatility)\b.{0,30}\b(?:sell|trim)\b|\bde-?risk\b", re.IGNORECASE)
+"""Asking what to sell or trim to lower the portfolio's risk (kind ``cut_risk``)."""
+
+
 @dataclass
 class Intent:
     """What the user asked for: ``kind`` plus the sector, symbols and strategy style mentioned."""
@@ -112,6 +117,8 @@ def read_intent(text: str, sectors: list[str], symbols: set[str], previous: Inte
     if OUT_OF_SCOPE.search(text) and not _has(low, KEYWORDS["strategy"] + KEYWORDS["risk"] + KEYWORDS["signals"]
                                                + KEYWORDS["market_data"] + KEYWORDS["portfolio"]):
         kind = "help"  # e.g. "Who is the CEO of INFY?": say what it understood and what it can do instead
+    elif CUT_RISK.search(text):
+        kind = "cut_risk"  # "What should I sell to cut risk?": holdings ranked by risk contribution
     elif _has(low, KEYWORDS["compare"]):
         kind = "compare"
     elif _has(low, KEYWORDS["strategy"]):
