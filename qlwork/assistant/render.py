@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from .. import formatting as F
+from .coverage import RUN_KEY as COVERAGE_KEY, describe as describe_coverage
 from .grounding import RUN_KEY, describe
 
 RULE = "-" * 78
@@ -190,6 +191,8 @@ def audit_markdown(audit: dict) -> str:
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
             if line := describe(_grounding(msg, run)):
                 out.append(line)
+            if line := describe_coverage(_record(msg, run, "coverage", COVERAGE_KEY)):
+                out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
         out.append("")
     for run in audit.get("runs", []):
@@ -199,6 +202,14 @@ def audit_markdown(audit: dict) -> str:
             if line := describe(_grounding({}, run)):
                 out.append(f"  {line}")
     return "\n".join(out)
+
+
+def _record(message: dict, run: dict, key: str, run_key: str) -> dict | None:
+    """An answer's run-time record ``key`` (its json part) or its run's (internal metadata ``run_key``)."""
+    for part in message.get("content", []):
+        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get(key):
+            return part["json"][key]
+    return (run.get("metadata") or {}).get(run_key)
 
 
 def _grounding(message: dict, run: dict) -> dict | None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ModelBehaviorError
 from ..tools.registry import _strictify
+from .coverage import Coverage, describe as describe_coverage
 from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
@@ -61,9 +62,11 @@ class TradingResponse(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     grounding: Grounding | None = None
     """Figures traced to tool outputs (qlwork.assistant.grounding); absent in answers stored before it."""
+    coverage: Coverage | None = None
+    """What the question asked for and which parts the answer covered (qlwork.assistant.coverage)."""
 
 
-RUNNER_FIELDS = ("conversation_context", "grounding")
+RUNNER_FIELDS = ("conversation_context", "grounding", "coverage")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -97,7 +100,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Coverage", "Part"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -159,6 +162,7 @@ def parse_response(text: str) -> TradingResponse:
         if key in data and data[key] is None:
             del data[key]
     data.pop("grounding", None)  # a model cannot vouch for its own figures
+    data.pop("coverage", None)  # ... nor for what it covered
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -200,4 +204,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(response.disclaimer)
     if response.grounding is not None:
         lines.append(describe(response.grounding))
+    if response.coverage is not None and response.coverage.summary:
+        lines.append(describe_coverage(response.coverage))
     return "\n".join(lines)
