@@ -117,7 +117,7 @@ def compare_with_benchmark(
         port = float(rets[0])
         out.update(portfolio=pf.name, portfolio_return=rnd(port), active_return=rnd(port - ref),
                    active_return_pp=rnd((port - ref) * 100, 2))
-        best = [s for s in sorted(each, key=lambda s: -(each[s]["return"] or -np.inf)) if each[s]["return"] is not None]
+        best = sorted((s for s in each if each[s]["return"] is not None), key=lambda s: -each[s]["return"])
         if best:
             out["best"], out["worst"] = best[0], best[-1]
     out["data_source"] = source_of(market)

@@ -48,7 +48,7 @@ def code_for_request(intent, text: str) -> str | None:
         else:
             base, label, rows = None, f"{n} days", max(n, 120) + 1
         a, b = syms[:2]
-        take = (f"px = px.loc[px.index[px.index <= pd.Timestamp({base!r})].max():]\n" if base else "")
+        take = (f"px = px.loc[px.index[px.index <= pd.Timestamp({base!r}, tz=px.index.tz)].max():]\n" if base else "")
         span = "ret" if base else f"ret.tail({n})"
         return (_HEAD + f"px = get_close_prices({syms!r}, days={rows})\n{take}ret = px.pct_change().dropna()\n"
                 f"corr = {span}.corr()\nroll = ret[{a!r}].rolling({n}).corr(ret[{b!r}]).dropna()\n"
@@ -57,7 +57,8 @@ def code_for_request(intent, text: str) -> str | None:
                 f"print(json.dumps({{'analysis': 'correlation', 'window_days': {n}, 'period': {label!r}, 'symbols': {syms!r}, "
                 f"'start': str({span}.index[0].date()), 'end': str(ret.index[-1].date()), 'days': int(len({span})), "
                 "'correlation': round(float(corr.iloc[0, 1]), 4), 'rolling_min': round(float(roll.min()), 4), "
-                "'rolling_max': round(float(roll.max()), 4), 'synthetic': SYNTHETIC}))")
+                "'rolling_max': round(float(roll.max()), 4), 'rolling_start': str(roll.index[0].date()), "
+                "'synthetic': SYNTHETIC}))")
     if "rsi" in low and syms:
         n, _ = _window(text, 14)
         shown = period or ("6M" if plot else None)
@@ -67,7 +68,7 @@ def code_for_request(intent, text: str) -> str | None:
                 f"close = get_historical_prices({syms[0]!r}, days={rows})\n"
                 f"value = pd.Series(rsi(close.to_numpy(dtype=float), {n}), index=close.index)\n")
         if plot:
-            since = f".loc[value.index[value.index <= pd.Timestamp({base!r})].max():]" if base else ""
+            since = f".loc[value.index[value.index <= pd.Timestamp({base!r}, tz=value.index.tz)].max():]" if base else ""
             code += (f"ax = value{since}.plot(figsize=(8, 3.5))\nax.axhline(70, ls='--', lw=0.8); ax.axhline(30, ls='--', lw=0.8)\n"
                      "ax.set_ylim(0, 100); ax.set_ylabel('RSI')\n" + _title(f"{syms[0]} {n}-day RSI (Wilder)")
                      + "plt.show()\n")
@@ -79,7 +80,7 @@ def code_for_request(intent, text: str) -> str | None:
         n, _ = _window(text, 20)
         base = period_start(as_of, period).isoformat() if period and as_of else None
         rows = _rows(as_of, dt.date.fromisoformat(base)) if base else max(n, 20) + 1
-        take = f"px = px.loc[px.index[px.index <= pd.Timestamp({base!r})].max():]\n" if base else ""
+        take = f"px = px.loc[px.index[px.index <= pd.Timestamp({base!r}, tz=px.index.tz)].max():]\n" if base else ""
         return (_HEAD + f"px = get_close_prices({syms!r}, days={rows})\n{take}ret = px.pct_change().dropna()\n"
                 "vol = (ret.std() * 252 ** 0.5).round(4)\n"
                 f"print(json.dumps({{'analysis': 'volatility', 'window_days': int(len(ret)), 'start': str(ret.index[0].date()), "

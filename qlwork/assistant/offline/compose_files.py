@@ -178,7 +178,7 @@ def _code_insights(out: dict, answer: dict, citations: list) -> None:
         a, b = data["symbols"][:2]
         answer["insights"].append(f"Correlation of {a} and {b} daily returns over {data.get('period')} "
                                   f"({data['start']} to {data['end']}, {data.get('days')} days): {data['correlation']}{cite}.")
-        answer["insights"].append(f"Over that window the rolling {data['window_days']}-day correlation ranged "
+        answer["insights"].append(f"From {data.get('rolling_start')} to {data['end']} the rolling {data['window_days']}-day correlation ranged "
                                   f"from {data['rolling_min']} to {data['rolling_max']} (chart attached as an image).")
         answer["risk_metrics"]["correlation"] = data["correlation"]
     elif kind == "rsi":

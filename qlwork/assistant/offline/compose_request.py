@@ -14,6 +14,11 @@ RATIO_METRICS = ("beta", "sharpe_ratio")
 NO_SIZING = ("no position-sizing tool: the tools give signals, weights and risk, not how many shares to buy")
 
 
+def phrase(label: str) -> str:
+    """"over 1 year", "year to date", "since 2026-03-01"."""
+    return label if label.startswith(("since", "year to")) else f"over {label}"
+
+
 def _shown(metric: str, value) -> str:
     if value is None:
         return "n/a"
@@ -26,7 +31,7 @@ def compose_benchmark(intent: Intent, outputs, prior) -> dict:
     if c is None:
         return answer
     w, bench, label = c["window"], c["benchmark"], c["period_label"]
-    span = f"over {label} ({w['start']} to {w['end']}, {w['days']} trading days)"
+    span = f"{phrase(label)} ({w['start']} to {w['end']}, {w['days']} trading days)"
     if c["subject"] == "portfolio":
         answer["insights"].append(
             f"Your portfolio returned {pct(c['portfolio_return'])} {span} against {pct(c['benchmark_return'])} for "
@@ -45,8 +50,8 @@ def compose_benchmark(intent: Intent, outputs, prior) -> dict:
     if c["subject"] == "symbols":
         for sym in ordered:
             r = c["returns"][sym]
-            answer["insights"].append(f"{sym}: {pct(r['return'])}, {pct(r['active'])} "
-                                      f"{'ahead of' if (r['active'] or 0) >= 0 else 'behind'} {bench}.")
+            answer["insights"].append(f"{sym}: {pct(r['return'])}, an active return of {pct(r['active'])} against "
+                                      f"{bench} ({'ahead' if (r['active'] or 0) >= 0 else 'behind'}).")
     answer["extra"] = {"comparison": {"period": c["period"], "benchmark": bench, "window": w},
                        "entities": {"symbols": ordered}}
     return answer
@@ -65,7 +70,7 @@ def compose_rank(intent: Intent, outputs, prior) -> dict:
             "var_95": "largest 1-day 95% VaR", "return": "best return", "sharpe_ratio": "best Sharpe ratio",
             "weight": "largest weight"}[m] if r["order"] == ("asc" if m in ("max_drawdown", "var_95") else "desc") \
         else f"lowest {m.replace('_', ' ')}"
-    answer["insights"].append(f"{top['symbol']} has the {what} over {r['period_label']} ({w['start']} to {w['end']}): "
+    answer["insights"].append(f"{top['symbol']} has the {what} {phrase(r['period_label'])} ({w['start']} to {w['end']}): "
                               f"{m.replace('_', ' ')} {_shown(m, top['value'])}.")
     answer["insights"].append("Ranked by " + m.replace("_", " ") + ": " + ", ".join(
         f"{x['rank']}. {x['symbol']} {_shown(m, x['value'])}" for x in ranking[:10]) + f". {r['definition']}")

@@ -181,8 +181,9 @@ def read_request(text: str, sectors: list[str], symbols: set[str], indices: list
         req.symbols = list(dict.fromkeys(req.symbols + earlier))
         if pronoun and entities.get("symbols"):
             head = [s for s in entities["symbols"] if s not in earlier][:1]
-            req.symbols = head + [s for s in req.symbols if s not in head]
-            req.resolved["pronoun"] = {"word": pronoun.group(1), "symbols": head}
+            if head:
+                req.symbols = head + [s for s in req.symbols if s not in head]
+                req.resolved["pronoun"] = {"word": pronoun.group(1), "symbols": head}
     elif pronoun and not intent.symbols and (entities.get("symbols") or entities.get("sector")):
         word = pronoun.group(1)
         picked = list(entities.get("symbols") or [])
