@@ -54,7 +54,10 @@ class Coverage(BaseModel):
         return {**metadata, RUN_KEY: self.model_dump(mode="json")}
 
     def metadata(self) -> dict[str, str]:
-        """Short string values for a message's metadata (512 characters a value)."""
+        """Short string values for a message's metadata (512 characters a value); none when nothing
+        checkable was asked (the run's metadata keeps the record)."""
+        if self.status == "nothing_asked":
+            return {}
         return {"coverage": _clip(self.summary), "coverage_status": self.status,
                 "coverage_request": _clip(json.dumps(self.request, sort_keys=True))}
 
@@ -67,8 +70,7 @@ def _clip(text: str, limit: int = 512) -> str:
 
 def request_for(messages: list, market) -> dict:
     """The structured request of the last user message in ``messages`` (see the module docstring)."""
-    from .offline.engine import message_text
-    from .offline.entities import answer_entities
+    from .offline.entities import answer_entities, message_text
     from .offline.intent import read_request
 
     users = [m for m in messages if m.role == "user"]
@@ -196,6 +198,13 @@ def _record(request: dict, parts: list[Part]) -> Coverage:
     return Coverage(status=status, request=request, parts=parts, summary=f"answers: {marks}")
 
 
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, (str, bytes)) else text
+    except ValueError:
+        return text
+
+
 def describe(record: Any) -> str:
     """One line for people (widget, threads show): ``"Coverage: answers: benchmark ✓ period ✓ ..."``."""
     c = record.model_dump() if isinstance(record, BaseModel) else record
@@ -208,14 +217,12 @@ def attach(response, messages: list, run_items: list, context) -> Coverage:
     """Check ``response`` (a TradingResponse) against the question, store the record on it, and make
     an answer covering none of the request say so first. Returns the record."""
     from ..tools.context import market_of
-    from .render import parse_json
 
     try:
         request = request_for(messages, market_of(context))
     except Exception as exc:  # noqa: BLE001 - a provider that cannot list instruments: record why
         request = {"task": "unknown", "error": f"{type(exc).__name__}: {exc}"[:200]}
-    calls = [(req.name, parse_json(req.arguments) if isinstance(parse_json(req.arguments), dict) else {},
-              parse_json(out)) for req, out in run_items]
+    calls = [(req.name, a if isinstance(a := _json(req.arguments), dict) else {}, _json(out)) for req, out in run_items]
     earlier = [p["json"] for m in messages if m.role == "assistant" for p in
                (x if isinstance(x, dict) else x.model_dump() for x in m.content or []) if p.get("type") == "json"]
     record = check(request, response.model_dump(mode="json"), calls, earlier)

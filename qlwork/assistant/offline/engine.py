@@ -16,20 +16,9 @@ from .compose import compose, finish
 from .compose_client import KNOWN as CLIENT_KNOWN, client_arguments, compose_client
 from .compose_files import FILE_KINDS, files_step
 from .compose_request import REQUEST_KINDS
-from .entities import answer_entities
+from .entities import answer_entities, message_text
 from .intent import Intent, read_intent, read_request
 from .plan_request import plan_request
-
-
-def message_text(message) -> str:
-    """Plain text of a stored message (text parts joined)."""
-    parts = []
-    for part in message.content or []:
-        p = part if isinstance(part, dict) else part.model_dump()
-        if p.get("type") == "text":
-            text = p.get("text")
-            parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
-    return "\n".join(parts)
 
 
 ONLY_PORTFOLIO_QUESTIONS = (

@@ -10,6 +10,17 @@ from __future__ import annotations
 from .intent import find_sector, find_symbols
 
 
+def message_text(message) -> str:
+    """Plain text of a stored message (text parts joined)."""
+    parts = []
+    for part in message.content or []:
+        p = part if isinstance(part, dict) else part.model_dump()
+        if p.get("type") == "text":
+            text = p.get("text")
+            parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
+    return "\n".join(parts)
+
+
 def _answer_json(message) -> dict | None:
     for part in message.content or []:
         p = part if isinstance(part, dict) else part.model_dump()

@@ -163,7 +163,8 @@ def read_request(text: str, sectors: list[str], symbols: set[str], indices: list
     intent = read_intent(text, sectors, symbols, previous, has_attachments=has_attachments)
     low = text.lower()
     period, period_text = find_period(text, as_of)
-    bench = find_benchmark(text, list(indices))
+    # an index is a benchmark when compared with ("vs NIFTY 50"), not when it is the subject ("NIFTY 50 levels")
+    bench = find_benchmark(text, list(indices)) if _COMPARE.search(text) else None
     files = find_files(text)
     metric, order = find_rank(text)
     req = Request(task=_KIND_TASK.get(intent.kind, intent.kind), symbols=list(intent.symbols),
