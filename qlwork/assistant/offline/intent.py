@@ -213,7 +213,9 @@ def read_request(text: str, sectors: list[str], symbols: set[str], indices: list
         kind, req.task = "benchmark", "compare"
     elif kind == "portfolio" and period:
         kind, req.task = "benchmark", "compare"  # "how did my portfolio do over 6 months?"
-    if req.task in ("signals", "review") and _SELL.search(text):
+    if req.task == "changes":
+        req.period = req.period_text = None  # "since last week" means since the last analysis here
+    if req.task in ("signals", "review", "risk") and _SELL.search(text):
         req.task = "trim" if re.search(r"\b(trim|cut|reduce)\b", low) else "sell"
     intent.kind = kind
     intent.request = req

@@ -140,7 +140,7 @@ METRIC_WORDS = (("max_drawdown", ("drawdown",)), ("beta", ("beta", "market sensi
                 ("weight", ("weight", "largest position", "biggest position", "largest holding", "biggest holding")),
                 ("volatility", ("risk", "volatil", "riskiest", "swing")))
 _RANK = re.compile(r"\b(which|what)\b.{0,40}\b(highest|lowest|most|least|riskiest|safest|best|worst|largest|biggest|"
-                   r"smallest|top|bottom)\b|\brank\w*\b|\btop\s+\d+\b|\border\b.{0,20}\bby\b", re.IGNORECASE)
+                   r"smallest|deepest|greatest|top|bottom)\b|\brank\w*\b|\btop\s+\d+\b|\border\b.{0,20}\bby\b", re.IGNORECASE)
 
 
 def find_rank(text: str) -> tuple[str | None, str]:
