@@ -152,6 +152,8 @@ def check(request: dict, answer: dict, calls: list[tuple[str, dict, Any]], earli
         figures += [d.get("period_return") for n, o in outputs for s, d in (o.get("data") or {}).items()
                     if s == bench and isinstance(d, dict) and isinstance(d.get("period_return"), (int, float))]
         shown = any(_shown(v, text, metrics) for v in figures)
+        if task != "compare" and not shown:  # e.g. beta to an index: the index carried into the call counts
+            shown = any(str(a.get("benchmark", "")).upper() == bench.upper() for _, a, _ in calls)
         parts.append(Part(name="benchmark", covered=shown, detail=f"{bench} return shown" if shown
                           else f"no {bench} return in the answer"))
     named = set(re.findall(r"[A-Z][A-Z0-9&\-]{1,19}", text))
