@@ -159,6 +159,10 @@ def check(request: dict, answer: dict, calls: list[tuple[str, dict, Any]], earli
     named = set(re.findall(r"[A-Z][A-Z0-9&\-]{1,19}", text))
     for sym in request.get("symbols") or []:
         parts.append(Part(name=sym, covered=sym in named, detail="" if sym in named else f"{sym} not addressed"))
+    if task not in ("help", "search_notes", "run_code") and not request.get("symbols"):
+        for sector in request.get("sectors") or []:
+            said = sector.lower() in text.lower()
+            parts.append(Part(name=sector, covered=said, detail="" if said else f"{sector} not addressed"))
     if task == "rank":
         ranked = [o for n, o in outputs if n == "rank_holdings" and o.get("ranking")]
         ok = bool(ranked) and ranked[-1]["ranking"][0]["symbol"] in named

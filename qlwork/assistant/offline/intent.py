@@ -5,6 +5,11 @@ signals, market data, help), the sector and symbols it mentions, and the strateg
 symbols are matched against the provider's universe, so "tech" finds the "Information Technology"
 industry (NSE's names, :data:`qlwork.market.sectors.SECTOR_ALIASES`) and "reliance" finds RELIANCE.
 Follow-up questions inherit the sector of the previous turn ("and a strategy for it?").
+
+:func:`read_request` reads the whole structured request (:class:`.request.Request`: task, entities with
+"those" / "it" resolved from earlier answers, period, benchmark, files, ranking metric, sizing, code)
+and sets the kind the engine answers with (``benchmark``, ``rank``, ``explain`` besides the above).
+The runner's coverage check reads every question with it, on every backend.
 """
 
 from __future__ import annotations
