@@ -159,8 +159,14 @@ def steps_text(steps: list[dict], markdown: bool = False, full_output: bool = Fa
         timing = f"{ms:.1f} ms" if isinstance(ms, (int, float)) else ""
         status = f"ERROR {call['error'].get('message') if isinstance(call['error'], dict) else call['error']}" \
             if call.get("error") else "ok"
-        line = f"{call['name']}({call['arguments'] or ''}) -> {status} {timing}".rstrip()
+        args = parse_json(call["arguments"]) if call.get("arguments") else None
+        code = args.pop("code", None) if call["name"] == "code_interpreter" and isinstance(args, dict) else None
+        shown = (json.dumps(args) if args else "") if code is not None else (call["arguments"] or "")
+        line = f"{call['name']}({shown}) -> {status} {timing}".rstrip()
         lines.append(f"- `{line}`" if markdown else f"  * {line}")
+        if isinstance(code, str):  # the code as code, not as a JSON string with \n in it
+            lines += ["  ```python", *(f"  {x}" for x in code.splitlines()), "  ```"] if markdown \
+                else [f"      {x}" for x in code.splitlines()]
         if full_output and call.get("output") is not None:
             text = call["output"] if isinstance(call["output"], str) else json.dumps(call["output"])
             lines.append(("    " if not markdown else "  ") + text)

@@ -195,6 +195,9 @@ def render_text(response: TradingResponse) -> str:
     if response.insights:
         lines.append("Insights:")
         lines += [f"  - {i}" for i in response.insights]
+    code = response.extra.get("code") if isinstance(response.extra, dict) else None
+    for block in code if isinstance(code, list) else []:  # code an answer ran, shown as code
+        lines += ["Code run:", *(f"    {x}" for x in str(block).splitlines())]
     metrics = [f"{k} {v:.4g}" for k, v in response.risk_metrics.items() if v is not None]
     if metrics:
         lines.append("Risk metrics: " + ", ".join(metrics))

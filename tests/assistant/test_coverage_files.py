@@ -15,7 +15,7 @@ from qlwork.tools import code_interpreter as ci
 from qlwork.tools.file_search import RESEARCH_DIR
 from qlwork.tools.files import file_store
 from qlwork.widget.render import answer_html, steps_html
-from qlwork.assistant.render import tool_calls
+from qlwork.assistant.render import audit_markdown, tool_calls
 
 KOTAK_LINES = ["Kotak Institutional Equities - Indian IT services, December 2026 (synthetic demo note)", "",
                "Key risks:", "1. A US recession cutting discretionary technology spending.",
@@ -111,6 +111,10 @@ def test_a_fenced_block_runs_literally_and_its_error_is_reported(session):
     assert args["code"] == "values = [1, 2, 3]\nprint(sum(values) / 0)" and out["status"] == "error"
     assert "ZeroDivisionError" in " ".join(answer.response.insights)
     assert parts(answer) == {"code": False}  # ran, but did not finish: not covered, and said so
+    assert "Code run:\n    values = [1, 2, 3]\n    print(sum(values) / 0)" in answer.text  # qlwork chat's text
+    trail = audit_markdown(session.store.audit(session.thread_id))  # qlwork threads show
+    assert "  ```python\n  values = [1, 2, 3]\n  print(sum(values) / 0)\n  ```" in trail
+    assert "- `code_interpreter() -> ok" in trail  # the arguments line no longer carries the code as JSON
 
 
 def test_plot_rsi_uses_the_signals_wilder_rsi_and_labels_synthetic_data(session):
