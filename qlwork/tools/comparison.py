@@ -55,7 +55,6 @@ def _window_frame(market, names: list[str], bench: str, day: dt.date, period: st
     base = periods.period_start(day, period)
     close, window = history_window(market, names + [bench], day, None, start=base - dt.timedelta(days=14),
                                    required=(bench,))
-    close = close.ffill()  # carried forward only: a missing close keeps the last one
     days = np.array([d.date() for d in close.index], dtype="datetime64[D]")
     k = int(periods.base_indices(days, [base])[0])
     if k < 0:
@@ -101,11 +100,12 @@ def compare_with_benchmark(
         names, qty = list(pf.symbols), pf.quantities.astype(float)
     close, k, without = _window_frame(market, [s for s in names if s != bench], bench, day, period)
     names = [s for s in names if s in close.columns and s != bench]
-    levels = close[names].to_numpy(dtype=float)
-    cols = [close[bench].to_numpy(dtype=float), *levels.T]
-    if qty is not None:
+    filled = close.ffill()  # carried forward only: a missing close keeps the last one
+    cols = [filled[bench].to_numpy(dtype=float), *filled[names].to_numpy(dtype=float).T]
+    if qty is not None:  # today's quantities held through the period, as the report's period table
         keep = [i for i, s in enumerate(pf.symbols) if s in names]
-        cols.insert(0, np.concatenate([[1.0], np.cumprod(1.0 + risk.holding_returns(levels, qty[keep]))]))
+        growth = risk.holding_returns(close[names].to_numpy(dtype=float), qty[keep])
+        cols.insert(0, np.concatenate([[1.0], np.cumprod(1.0 + growth)]))
     rets = periods.window_returns(np.column_stack(cols), [k])[0]
     offset = 1 if qty is None else 2
     ref = float(rets[offset - 1])
@@ -165,7 +165,7 @@ def rank_holdings(
         names = list(pf.symbols)
     close, k, without = _window_frame(market, [s for s in names if s != bench], bench, day, period)
     names = [s for s in names if s in close.columns and s != bench]
-    window = close.iloc[k:]
+    window = close.iloc[k:].ffill()
     prices = window[names].to_numpy(dtype=float)
     if metric == "weight":
         held = dict(zip(pf.symbols, pf.quantities.astype(float)))

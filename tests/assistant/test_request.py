@@ -115,3 +115,15 @@ def test_run_code_request_is_recorded(universe):
     assert intent.kind == "code" and r.task == "run_code" and r.plot
     assert r.to_dict() == {"task": "run_code", "code": "import matplotlib.pyplot as plt; plt.plot([1, 2]); plt.show()",
                            "plot": True}
+
+
+def test_any_index_the_provider_lists_is_read_as_the_benchmark():
+    from qlwork.assistant.offline.request import find_benchmark
+
+    indices = ["NIFTY 50", "NIFTY BANK", "NIFTY IT", "NIFTY NEXT 50"]
+    assert find_benchmark("Compare my banks with NIFTY BANK over 1Y", indices) == "NIFTY BANK"
+    assert find_benchmark("my IT stocks vs niftyit", indices) == "NIFTY IT"
+    assert find_benchmark("against the Nifty Next 50", indices) == "NIFTY NEXT 50"  # longest name first
+    assert find_benchmark("did I beat the market?", indices) == "NIFTY 50"
+    assert find_benchmark("did I beat the market?", ["NIFTY BANK"]) == "NIFTY BANK"  # the provider's own
+    assert find_benchmark("Signals for TCS", indices) is None
