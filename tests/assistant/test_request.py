@@ -127,3 +127,11 @@ def test_any_index_the_provider_lists_is_read_as_the_benchmark():
     assert find_benchmark("did I beat the market?", indices) == "NIFTY 50"
     assert find_benchmark("did I beat the market?", ["NIFTY BANK"]) == "NIFTY BANK"  # the provider's own
     assert find_benchmark("Signals for TCS", indices) is None
+
+
+def test_a_portfolio_question_is_not_hijacked_by_a_pronoun(universe):
+    entities = {"symbols": ["TECHM"], "sector": "Information Technology"}
+    intent, r = req(universe, "Analyze my portfolio and tell me what to do with it", entities=entities)
+    assert intent.kind == "portfolio" and r.symbols == [] and r.resolved is None
+    _, r = req(universe, "Which of those holdings is the safest?", entities={"symbols": ["TCS", "INFY"]})
+    assert (r.task, r.symbols, r.metric, r.order) == ("rank", ["TCS", "INFY"], "volatility", "asc_risk")

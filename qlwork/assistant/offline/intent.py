@@ -190,7 +190,8 @@ def read_request(text: str, sectors: list[str], symbols: set[str], indices: list
             if head:
                 req.symbols = head + [s for s in req.symbols if s not in head]
                 req.resolved["pronoun"] = {"word": pronoun.group(1), "symbols": head}
-    elif pronoun and not intent.symbols and (entities.get("symbols") or entities.get("sector")):
+    elif pronoun and not intent.symbols and (entities.get("symbols") or entities.get("sector")) \
+            and (not req.portfolio or re.search(r"\b(of|among) (those|these|them)\b", low)):
         word = pronoun.group(1)
         picked = list(entities.get("symbols") or [])
         if word in ("it", "its", "that one") and picked:
@@ -209,9 +210,7 @@ def read_request(text: str, sectors: list[str], symbols: set[str], indices: list
     elif req.sizing or (req.explain and req.symbols):
         kind, req.task = "explain", "size" if req.sizing else "explain"
     elif metric is not None and kind not in ("files", "code"):
-        kind, req.task, req.metric = "rank", "rank", metric
-        req.resolved = req.resolved or None
-        intent.style = order
+        kind, req.task, req.metric, req.order = "rank", "rank", metric, order
     elif kind not in ("files", "code") and _COMPARE.search(text) and (bench or period or len(req.symbols) > 1
                                                                       or (req.symbols and req.resolved)) \
             and not (kind == "compare" and _CHANGES.search(text) and not bench):

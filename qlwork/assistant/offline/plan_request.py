@@ -42,9 +42,9 @@ def plan_request(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]] | No
         return [("compare_with_benchmark", args)]
     if intent.kind == "rank":
         args = {"metric": req.metric or "volatility", "period": period}
-        if intent.style in ("asc", "desc"):
-            args["order"] = intent.style
-        elif intent.style == "asc_risk":
+        if req.order in ("asc", "desc"):
+            args["order"] = req.order
+        elif req.order == "asc_risk":  # "which is the safest?": lowest volatility / beta, shallowest drawdown
             args["order"] = "asc" if args["metric"] in ("volatility", "beta") else "desc"
         if req.benchmark:
             args["benchmark"] = req.benchmark

@@ -32,6 +32,8 @@ class Request:
     benchmark: str | None = None
     files: list[str] = field(default_factory=list)
     metric: str | None = None
+    order: str | None = None
+    """Ranking order: ``riskiest_first`` / ``asc_risk`` (safest first) for risk metrics, ``desc`` / ``asc``."""
     code: str | None = None
     plot: bool = False
     sizing: bool = False
