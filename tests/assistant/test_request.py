@@ -135,3 +135,12 @@ def test_a_portfolio_question_is_not_hijacked_by_a_pronoun(universe):
     assert intent.kind == "portfolio" and r.symbols == [] and r.resolved is None
     _, r = req(universe, "Which of those holdings is the safest?", entities={"symbols": ["TCS", "INFY"]})
     assert (r.task, r.symbols, r.metric, r.order) == ("rank", ["TCS", "INFY"], "volatility", "asc_risk")
+
+
+def test_files_named_leave_out_generic_words():
+    from qlwork.assistant.offline.request import find_files
+
+    assert find_files("What does the attached research note say about IT margins?") == ["note"]
+    assert find_files("Summarise my Kotak Securities note") == ["Kotak Securities"]
+    assert find_files("key risks in the uploaded Jefferies report") == ["Jefferies"]
+    assert find_files("Analyze my portfolio") == []

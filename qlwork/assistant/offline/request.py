@@ -115,7 +115,8 @@ _GENERIC = {"research", "broker", "pdf", "attached", "uploaded", "latest", "new"
 
 def find_files(text: str) -> list[str]:
     """Names of files the question points at ("my Kotak note" -> ["Kotak"]; "the note" -> ["note"])."""
-    named = [m.group(1) for m in _FILE_NAMED.finditer(text) if m.group(1).lower() not in _GENERIC]
+    named = [" ".join(w for w in m.group(1).split() if w.lower() not in _GENERIC) for m in _FILE_NAMED.finditer(text)]
+    named = [n for n in named if n]
     if named:
         return list(dict.fromkeys(named))
     if re.search(r"\b(my|the|this|attached)\s+(note|notes|pdf|document|memo|research note)\b", text, re.IGNORECASE):
