@@ -104,8 +104,19 @@ def _shown(value: float, text: str, metrics: dict) -> bool:
     """``value`` (a fraction) appears in the answer: as a percentage (2 or 1 decimals), as is, or as a metric."""
     if any(isinstance(v, (int, float)) and abs(v - value) < 5e-5 for v in metrics.values()):
         return True
-    forms = {f"{value * 100:.2f}%", f"{value * 100:.1f}%", f"{value:g}", f"{value:.4f}"}
+    forms = {f"{v * 100:.2f}%" for v in (value, abs(value))} | {f"{v * 100:.1f}%" for v in (value, abs(value))} \
+        | {f"{value:g}", f"{value:.4f}"}  # "fell 8.21%" shows -0.0821 too
     return any(f in text for f in forms) or any(f.replace("-", "−") in text for f in forms)
+
+
+def _names_sector(sector: str, text: str) -> bool:
+    """``text`` names ``sector``: its NSE name, or an everyday word for it ("IT", "tech", "banks")."""
+    from ..market.sectors import SECTOR_ALIASES
+
+    low = text.lower()
+    words = [w for w, fragments in SECTOR_ALIASES.items() if any(f in sector.lower() for f in fragments)]
+    return sector.lower() in low or any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", low) for w in words
+                                        if w != "it") or bool(words and "it" in words and re.search(r"\bIT\b", text))
 
 
 def _period_used(period: str, as_of: str | None, calls: list[tuple[str, dict, Any]]) -> str | None:
@@ -156,16 +167,17 @@ def check(request: dict, answer: dict, calls: list[tuple[str, dict, Any]], earli
             shown = any(str(a.get("benchmark", "")).upper() == bench.upper() for _, a, _ in calls)
         parts.append(Part(name="benchmark", covered=shown, detail=f"{bench} return shown" if shown
                           else f"no {bench} return in the answer"))
-    named = set(re.findall(r"[A-Z][A-Z0-9&\-]{1,19}", text))
+    named = {s for s in request.get("symbols") or []
+             if re.search(rf"(?<![A-Za-z0-9&-]){re.escape(s)}(?![A-Za-z0-9&-])", text, re.IGNORECASE)}
     for sym in request.get("symbols") or []:
         parts.append(Part(name=sym, covered=sym in named, detail="" if sym in named else f"{sym} not addressed"))
     if task not in ("help", "search_notes", "run_code") and not request.get("symbols"):
         for sector in request.get("sectors") or []:
-            said = sector.lower() in text.lower()
+            said = _names_sector(sector, text)
             parts.append(Part(name=sector, covered=said, detail="" if said else f"{sector} not addressed"))
     if task == "rank":
         ranked = [o for n, o in outputs if n == "rank_holdings" and o.get("ranking")]
-        ok = bool(ranked) and ranked[-1]["ranking"][0]["symbol"] in named
+        ok = bool(ranked) and ranked[-1]["ranking"][0]["symbol"] in text
         parts.append(Part(name="ranking", covered=ok, detail=f"by {ranked[-1]['metric']}" if ok else "no ranking shown"))
     if request.get("sizing"):
         sized = re.search(r"\b\d[\d,]*\s+(?:shares|units)\b|\bINR\s?[\d,]+(?:\.\d+)?\s+(?:more|to buy|of)\b", text)

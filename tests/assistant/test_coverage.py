@@ -166,3 +166,21 @@ def test_a_word_for_word_repeat_is_not_an_answer_to_a_new_question():
 def test_a_greeting_has_nothing_to_cover(session):
     answer = session.ask("Hello there")
     assert answer.response.coverage.status == "nothing_asked" and "coverage" not in (answer.message.metadata or {})
+
+
+def test_what_counts_as_covered_for_a_models_own_wording():
+    """A model need not use qlwork's words: sector aliases, any case of a symbol, a lookback that is the
+    period, a benchmark return from get_market_data all count; a wrong window does not."""
+    sector = check({"task": "sector", "sectors": ["Information Technology"]},
+                   {"insights": ["IT stocks look strong."]}, [])
+    assert sector.status == "covered"
+    assert check({"task": "sector", "sectors": ["Information Technology"]}, {"insights": ["it is fine"]}, []).status == "none"
+    assert check({"task": "signals", "symbols": ["TCS"]}, {"insights": ["Tcs: hold."]}, []).status == "covered"
+    request = {"task": "risk", "period": "6M", "as_of": "2026-11-20"}
+    assert check(request, {"insights": []}, [("calculate_risk_metrics", {"lookback_days": 126}, {})]).status == "covered"
+    assert check(request, {"insights": []}, [("calculate_risk_metrics", {"lookback_days": 252}, {})]).status == "none"
+    assert check(request, {"insights": []}, [("get_market_data", {"start": "2026-05-20"}, {})]).status == "covered"
+    bench = {"task": "compare", "benchmark": "NIFTY 50"}
+    out = {"data": {"NIFTY 50": {"period_return": -0.0821}}}
+    assert check(bench, {"insights": ["NIFTY 50 fell 8.21% over the year."]}, [("get_market_data", {}, out)]).status == "covered"
+    assert check(bench, {"insights": ["NIFTY 50 fell over the year."]}, [("get_market_data", {}, out)]).status == "none"
