@@ -3,7 +3,8 @@
 Starts JupyterLab on 127.0.0.1 (free port, random token, QLWORK_HOME and all Jupyter state in a tmp
 dir), opens a copy of notebooks/assistant_workbench.ipynb, runs its cells, asks "Analyze my
 portfolio" through the widget's input and Send button, and checks the answer (score, risk,
-recommendations) and the expandable steps. Then it adds a cell with a model-backed chat (the real
+recommendations) and the expandable steps, and asks "Compare my portfolio with NIFTY 50 over 1 year"
+(its coverage line shows beside the grounding line). Then it adds a cell with a model-backed chat (the real
 ``openai`` client against tests/servers/fake_model.py, streaming slowly) and checks, from every state
 the browser showed while the answer arrived, that no raw JSON was ever visible and that tool progress
 lines appeared; the answer shows the score breakdown. Screenshots at 1280 px and 800 px, light and
@@ -238,6 +239,18 @@ def test_chat_in_jupyterlab(lab, tmp_path):
             box.press("Enter")
             chat.locator(".qlwork-answer").nth(1).wait_for(timeout=60_000)
             assert chat.locator(".qlwork-user-text").count() == 2
+
+            # a comparison question: answered as asked, its coverage line beside the grounding line
+            chat.locator("button.qlwork-send:not([disabled])").wait_for(timeout=30_000)
+            box.fill("Compare my portfolio with NIFTY 50 over 1 year")
+            box.press("Enter")
+            coverage = chat.locator(".qlwork-answer").nth(2).locator(".qlwork-coverage")
+            coverage.wait_for(timeout=60_000)
+            line = coverage.inner_text()
+            assert "answers: period ✓ benchmark ✓" in line and coverage.get_attribute("data-status") == "covered", line
+            compared = chat.locator(".qlwork-answer").nth(2)
+            assert compared.locator(".qlwork-grounding").count() == 1
+            assert "NIFTY 50" in compared.inner_text() and "percentage points" in compared.inner_text()
 
             steps = chat.locator(".qlwork-steps").first
             header = steps.locator(".jupyter-widget-Collapse-header").first

@@ -239,3 +239,22 @@ def test_stop_interrupts_a_running_code_cell():
     output = json.loads(answer.tool_calls[0].function.output)
     assert output["status"] == "error" and output["exception"]["ename"] == "KeyboardInterrupt"
     assert elapsed < 20  # the cell would have run 60 s (its limit) without the interrupt
+
+
+def test_coverage_line_beside_the_grounding_line_and_code_as_code():
+    from qlwork.widget.records import coverage_html
+    from qlwork.widget.render import answer_html
+
+    answer = {"analysis_type": "symbol_explanation", "insights": ["Why TECHM: buy."], "recommendations": [],
+              "risk_metrics": {}, "extra": {"code": ["x = 1\nprint(x < 2)"]},
+              "grounding": {"status": "grounded", "checked": 1, "traced": 1, "summary": "1 of 1 figure traced to tool outputs"},
+              "coverage": {"status": "partial", "request": {"task": "size"}, "summary":
+                           "answers: TECHM ✓ sizing ✗ (no position-sizing tool)",
+                           "parts": [{"name": "TECHM", "covered": True, "detail": ""},
+                                     {"name": "sizing", "covered": False, "detail": "no position-sizing tool"}]}}
+    html = answer_html(answer)
+    grounding_at, coverage_at = html.index('class="qlwork-grounding"'), html.index('class="qlwork-coverage"')
+    assert grounding_at < coverage_at  # the coverage line follows the grounding line
+    assert 'data-status="partial"' in html and "Coverage: answers: TECHM ✓ sizing ✗ (no position-sizing tool)." in html
+    assert '<pre class="qlwork-code"' in html and "x = 1\nprint(x &lt; 2)" in html  # escaped, newlines kept
+    assert coverage_html({"status": "nothing_asked", "summary": ""}) == "" and coverage_html(None) == ""

@@ -1,5 +1,5 @@
 """The assistant: Assistants-style objects, their store (`store/`), the run loop and its checks
-(runner, grounding, response), the offline rule engine (`offline/`), model backends (`backends/`)
+(runner, grounding, coverage, response), the offline rule engine (`offline/`), model backends (`backends/`)
 and the Session used by widget, notebooks and CLI."""
 
 from .defaults import ensure_default_assistant

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 DEFAULT_ASSISTANT_NAME = "Quantum Leap Trading Assistant"
-TRADING_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics")
+TRADING_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics",
+                 "compare_with_benchmark", "rank_holdings")
 
 DEFAULT_INSTRUCTIONS = """\
 You are the Quantum Leap Trading Assistant, an expert trading assistant for Indian equity markets \

@@ -202,7 +202,8 @@ def trace(answer: dict, ref: Reference) -> Check:
         words(f"insights[{i}]", str(insight))
     strings: list[str] = []
     numbers: list[float] = []
-    _walk(answer.get("extra") or {}, strings, numbers)
+    # extra.code is the code a code_interpreter call ran (shown as code): its literals are not figures
+    _walk({k: v for k, v in (answer.get("extra") or {}).items() if k != "code"}, strings, numbers)
     for value in numbers:
         number("extra", value)
     for text in strings:

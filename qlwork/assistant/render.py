@@ -9,6 +9,7 @@ import json
 
 from .. import formatting as F
 from .advice import RUN_KEY as ADVICE_KEY, describe as describe_advice
+from .coverage import RUN_KEY as COVERAGE_KEY, describe as describe_coverage
 from .grounding import RUN_KEY, describe
 from .response import agreement_label, size_label
 
@@ -171,8 +172,14 @@ def steps_text(steps: list[dict], markdown: bool = False, full_output: bool = Fa
         timing = f"{ms:.1f} ms" if isinstance(ms, (int, float)) else ""
         status = f"ERROR {call['error'].get('message') if isinstance(call['error'], dict) else call['error']}" \
             if call.get("error") else "ok"
-        line = f"{call['name']}({call['arguments'] or ''}) -> {status} {timing}".rstrip()
+        args = parse_json(call["arguments"]) if call.get("arguments") else None
+        code = args.pop("code", None) if call["name"] == "code_interpreter" and isinstance(args, dict) else None
+        shown = (json.dumps(args) if args else "") if code is not None else (call["arguments"] or "")
+        line = f"{call['name']}({shown}) -> {status} {timing}".rstrip()
         lines.append(f"- `{line}`" if markdown else f"  * {line}")
+        if isinstance(code, str):  # the code as code, not as a JSON string with \n in it
+            lines += ["  ```python", *(f"  {x}" for x in code.splitlines()), "  ```"] if markdown \
+                else [f"      {x}" for x in code.splitlines()]
         if full_output and call.get("output") is not None:
             text = call["output"] if isinstance(call["output"], str) else json.dumps(call["output"])
             lines.append(("    " if not markdown else "  ") + text)
@@ -203,7 +210,9 @@ def audit_markdown(audit: dict) -> str:
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
             if line := describe(_grounding(msg, run)):
                 out.append(line)
-            if line := describe_advice(_grounding(msg, run, "advice", ADVICE_KEY)):
+            if line := describe_advice(_record(msg, run, "advice", ADVICE_KEY)):
+                out.append(line)
+            if line := describe_coverage(_record(msg, run, "coverage", COVERAGE_KEY)):
                 out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))
         out.append("")
@@ -211,15 +220,20 @@ def audit_markdown(audit: dict) -> str:
         if run["status"] != "completed":
             err = run.get("last_error") or run.get("incomplete_details") or {}
             out.append(f"- run {run['id']}: {run['status']} {json.dumps(err)}")
-            for line in (describe(_grounding({}, run)), describe_advice(_grounding({}, run, "advice", ADVICE_KEY))):
+            for line in (describe(_grounding({}, run)), describe_advice(_record({}, run, "advice", ADVICE_KEY))):
                 if line:
                     out.append(f"  {line}")
     return "\n".join(out)
 
 
-def _grounding(message: dict, run: dict, field: str = "grounding", key: str = RUN_KEY) -> dict | None:
-    """The grounding (or advice) record of an answer (its json part) or of its run (internal metadata)."""
+def _record(message: dict, run: dict, key: str, run_key: str) -> dict | None:
+    """An answer's run-time record ``key`` (its json part) or its run's (internal metadata ``run_key``)."""
     for part in message.get("content", []):
-        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get(field):
-            return part["json"][field]
-    return (run.get("metadata") or {}).get(key)
+        if part.get("type") == "json" and isinstance(part.get("json"), dict) and part["json"].get(key):
+            return part["json"][key]
+    return (run.get("metadata") or {}).get(run_key)
+
+
+def _grounding(message: dict, run: dict) -> dict | None:
+    """The grounding record of an answer (its json part) or of its run (internal metadata)."""
+    return _record(message, run, "grounding", RUN_KEY)

@@ -18,6 +18,7 @@ from ..errors import ModelBehaviorError
 from ..formatting import inr, pct
 from ..tools.registry import _strictify
 from .advice import Advice, describe as describe_advice
+from .coverage import Coverage, describe as describe_coverage
 from .grounding import Grounding, describe
 
 Action = Literal["buy", "sell", "hold", "rebalance", "reduce", "add", "watch"]
@@ -85,8 +86,11 @@ class TradingResponse(BaseModel):
     advice: Advice | None = None
     """Recommendations checked against the portfolio and profile (qlwork.assistant.advice); filled by the runner."""
 
+    coverage: Coverage | None = None
+    """What the question asked for and which parts the answer covered (qlwork.assistant.coverage)."""
 
-RUNNER_FIELDS = ("conversation_context", "grounding", "advice")
+
+RUNNER_FIELDS = ("conversation_context", "grounding", "advice", "coverage")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -120,7 +124,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding", "Coverage", "Part"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -183,6 +187,7 @@ def parse_response(text: str) -> TradingResponse:
             del data[key]
     data.pop("grounding", None)  # a model cannot vouch for its own figures
     data.pop("advice", None)
+    data.pop("coverage", None)  # ... nor for what it covered
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -242,6 +247,9 @@ def render_text(response: TradingResponse) -> str:
     if response.insights:
         lines.append("Insights:")
         lines += [f"  - {i}" for i in response.insights]
+    code = response.extra.get("code") if isinstance(response.extra, dict) else None
+    for block in code if isinstance(code, list) else []:  # code an answer ran, shown as code
+        lines += ["Code run:", *(f"    {x}" for x in str(block).splitlines())]
     metrics = [f"{k} {v:.4g}" for k, v in response.risk_metrics.items() if v is not None]
     if metrics:
         lines.append("Risk metrics: " + ", ".join(metrics))
@@ -253,4 +261,6 @@ def render_text(response: TradingResponse) -> str:
         lines.append(describe(response.grounding))
     if response.advice is not None:
         lines.append(describe_advice(response.advice))
+    if response.coverage is not None and response.coverage.summary:
+        lines.append(describe_coverage(response.coverage))
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from ..errors import BackendError, InputError, ModelBehaviorError
 from ..redaction import redact
 from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
-from . import advice, grounding
+from . import advice, coverage, grounding
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
@@ -365,10 +365,12 @@ class Runner:
             response.conversation_context = ConversationContext(thread_id=run.thread_id, message_id=message_id,
                                                                 tools_used=list(state.tools_used))
             response.grounding, response.advice = record, checked
+            cover = coverage.attach(response, state.messages, state.run_items, state.context)
             content = [json_part(response.model_dump(mode="json")), text_part(render_text(response))]
         message = self.store.new_message(run.thread_id, "assistant", content, run_id=run.id,
                                          assistant_id=run.assistant_id, id=message_id,
-                                         metadata={**record.metadata(), **checked.metadata()} if record else None)
+                                         metadata={**record.metadata(), **checked.metadata(), **cover.metadata()}
+                                         if record else None)
         step = self.store.new_step(run.id, "message_creation",
                                    {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                    status="completed", completed_at=now(), thread_id=run.thread_id,
@@ -376,7 +378,7 @@ class Runner:
         with self.store.transaction():  # one write: the answer, its step and the run's completion
             self.store.insert(message, step)
             current = self.store.get_run(run.id)  # read under the write lock: its status and metadata are current
-            fields = {"metadata": checked.on(record.on(current))} if record else {}
+            fields = {"metadata": cover.on(checked.on(record.on(current)))} if record else {}
             return self.store.transition(run.id, "completed", current=current, usage=state.usage, turns=state.turn,
                                          **fields)
 

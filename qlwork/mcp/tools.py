@@ -22,7 +22,7 @@ from .resources import hide_paths
 from .scope import PORTFOLIO_FIELD, Host
 
 READ_ONLY_TOOLS = ("analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics",
-                   "file_search")
+                   "compare_with_benchmark", "rank_holdings", "file_search")
 CODE_TOOL = "code_interpreter"
 REMOTE_PORTFOLIO_HELP = ('Portfolio: "sample:<name>", one of your file ids (file_..., see the qlwork://portfolios '
                          'resources) or "kite" (your Kite holdings); omit only if the tool can work without one.')

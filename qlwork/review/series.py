@@ -11,7 +11,6 @@ No I/O beyond the market provider, no model, no plotting (see :mod:`qlwork.chart
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..analytics import drawdown, macd, rsi, sma
+from ..analytics import drawdown, macd, periods, rsi, sma
 from ..analytics.risk import holding_returns
 from ..config import BENCHMARK
 from ..errors import InputError
@@ -173,46 +172,37 @@ PERIODS = ("1W", "1M", "YTD", "1Y")
 
 
 def period_start(as_of: dt.date, period: str) -> dt.date:
-    """The base date of ``period`` ending at ``as_of``: the return runs from the last close on or before
-    it (``YTD``: the last close of the previous year)."""
-    if period == "1W":
-        return as_of - dt.timedelta(days=7)
-    if period == "1M":
-        year, month = (as_of.year, as_of.month - 1) if as_of.month > 1 else (as_of.year - 1, 12)
-        return dt.date(year, month, min(as_of.day, calendar.monthrange(year, month)[1]))
-    if period == "YTD":
-        return dt.date(as_of.year - 1, 12, 31)
-    if period == "1Y":
-        year = as_of.year - 1
-        return dt.date(year, as_of.month, min(as_of.day, calendar.monthrange(year, as_of.month)[1]))
-    raise InputError(f"Unknown return period {period!r}.", fix=f"Use one of: {', '.join(PERIODS)}.")
+    """The base date of one of :data:`PERIODS` ending at ``as_of``: the return runs from the last close
+    on or before it (``YTD``: the last close of the previous year). See :mod:`qlwork.analytics.periods`."""
+    if period not in PERIODS:
+        raise InputError(f"Unknown return period {period!r}.", fix=f"Use one of: {', '.join(PERIODS)}.")
+    return periods.period_start(as_of, period)
 
 
-def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK) -> dict:
-    """``{period: {"start", "portfolio", "benchmark", "active"}}`` for :data:`PERIODS` (fractions, rounded
-    to 4 places; ``active`` is portfolio minus benchmark). The portfolio is today's quantities held
-    through the period (as the equity chart), a holding priced only part-way counting from its first
-    price; ``start`` is the base close's date. A period the price history does not cover is None."""
+def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK, wanted: Sequence[str] = PERIODS) -> dict:
+    """``{period: {"start", "portfolio", "benchmark", "active"}}`` for ``wanted`` periods (default
+    :data:`PERIODS`; any of :data:`qlwork.analytics.periods.PERIODS` or a start date works; fractions,
+    rounded to 4 places; ``active`` is portfolio minus benchmark). The portfolio is today's quantities
+    held through the period (as the equity chart), a holding priced only part-way counting from its
+    first price; ``start`` is the base close's date. A period the price history does not cover is None."""
     qty = quantities_of(portfolio)
     day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
-    earliest = min(period_start(day, p) for p in PERIODS) - dt.timedelta(days=14)
+    bases = [periods.period_start(day, p) for p in wanted]
     symbols = list(qty)
-    close = market.close_prices(symbols + [benchmark], start=earliest, end=day)
+    close = market.close_prices(symbols + [benchmark], start=min(bases) - dt.timedelta(days=14), end=day)
     dates = [parse_date(d) for d in _dates(close.index)]
-    days = np.array(dates, dtype="datetime64[D]")
     if len(dates) < 2:
-        return {p: None for p in PERIODS}
+        return {p: None for p in wanted}
     growth = np.concatenate([[1.0], np.cumprod(1.0 + holding_returns(close[symbols].to_numpy(dtype=float),
                                                                      [qty[s] for s in symbols]))])
     bench = close[benchmark].ffill().to_numpy(dtype=float)
+    starts = periods.base_indices(np.array(dates, dtype="datetime64[D]"), bases)
+    rets = periods.window_returns(np.column_stack([growth, bench]), starts)
     out: dict = {}
-    for p in PERIODS:
-        base = period_start(day, p)
-        k = int(np.searchsorted(days, np.datetime64(base), side="right")) - 1
-        if k < 0 or k >= len(dates) - 1 or not np.isfinite(bench[k]):
+    for p, k, (port, ref) in zip(wanted, starts, rets):
+        if not (np.isfinite(port) and np.isfinite(ref)):
             out[p] = None
             continue
-        port, ref = float(growth[-1] / growth[k] - 1.0), float(bench[-1] / bench[k] - 1.0)
-        out[p] = {"start": dates[k].isoformat(), "portfolio": round(port, 4), "benchmark": round(ref, 4),
-                  "active": round(port - ref, 4)}
+        out[p] = {"start": dates[k].isoformat(), "portfolio": round(float(port), 4), "benchmark": round(float(ref), 4),
+                  "active": round(float(port) - float(ref), 4)}
     return out

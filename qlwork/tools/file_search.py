@@ -217,13 +217,17 @@ def _quote(text: str, query: str, limit: int = 320) -> str:
     return quote if len(quote) <= limit else quote[:limit - 3].rsplit(" ", 1)[0] + "..."
 
 
-def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_results: int = 5) -> list[dict]:
-    """Best chunks for ``query`` among the files of ``vector_store_ids`` (BM25; higher score is better)."""
+def search(fs: FileStore, query: str, vector_store_ids: Iterable[str], max_results: int = 5,
+           only: Iterable[str] | None = None) -> list[dict]:
+    """Best chunks for ``query`` among the files of ``vector_store_ids`` (BM25; higher score is better),
+    restricted to the file ids ``only`` when given."""
     ids = list(vector_store_ids)
     if not ids:
         return []
     expression = fts_query(query)
     files = searchable_files(fs, ids)
+    if only is not None:
+        files = [f for f in files if f in set(only)]
     if not files:
         return []
     # BM25 with the searched files' statistics (search_rank), plus query-term coverage as before
@@ -287,13 +291,14 @@ def _thread_stores(fs: FileStore, ctx: ToolContext) -> list[str]:
 
 
 @tool(name="file_search")
-def file_search(ctx: ToolContext, query: str, max_results: int = 5) -> dict:
+def file_search(ctx: ToolContext, query: str, max_results: int = 5, file_ids: list[str] | None = None) -> dict:
     """Search the files attached to this thread or assistant (research notes, PDFs, CSV, JSON) and
     return the best passages with file name, page and score, for citing as [filename p.N].
 
     Args:
         query: What to look for, in plain words (e.g. "NIFTY 50 support resistance levels").
         max_results: Number of passages to return (1 to 20).
+        file_ids: Search only these attached files (e.g. the note the question names); omit for all.
     """
     if not 1 <= max_results <= 20:
         raise InputError(f"max_results {max_results} is out of range.", fix="Use 1 to 20.", code="invalid_argument",
@@ -307,11 +312,12 @@ def file_search(ctx: ToolContext, query: str, max_results: int = 5) -> dict:
         ids = [sample_research_store(fs)]
         stores.append(get_vector_store(fs, ids[0]))
         source = "qlwork sample research library (synthetic research notes for demos)"
-    results = search(fs, query, ids, max_results)
+    only = [f for f in dict.fromkeys(file_ids)] if file_ids and source.startswith("thread") else None
+    results = search(fs, query, ids, max_results, only=only)
     failed = [{"file_id": f["file_id"], "filename": fs.get(f["file_id"]).filename, "error": f["last_error"]}
               for s in stores for f in s["files"] if f["status"] == "failed"]
     return {"query": query, "source": source, "vector_store_ids": ids, "results": results,
             "files_searched": sorted({fs.get(f["file_id"]).filename for s in stores for f in s["files"]
-                                      if f["status"] == "completed"}),
+                                      if f["status"] == "completed" and (only is None or f["file_id"] in only)}),
             "files_not_searchable": failed,
             "note": "Passages are quoted from the files; cite them as given in 'citation'."}

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..analytics import health, risk
+from ..analytics import health, periods, risk
 from ..analytics.backtest import DEFAULT_PARAMS
 from ..analytics.lookthrough import OUTSIDE_SECTORS
 from ..analytics.signals import generate_signals
@@ -301,6 +301,7 @@ def calculate_risk_metrics(
     lookback_days: int = 252,
     confidence: float = 0.95,
     benchmark: str | None = None,
+    period: str | None = None,
 ) -> dict:
     """Risk metrics of a portfolio (default) or of individual symbols: volatility, Sharpe, Sortino,
     max drawdown, beta to the benchmark (NIFTY 50 unless asked), historical and parametric VaR and CVaR, correlation; for a portfolio
@@ -313,6 +314,7 @@ def calculate_risk_metrics(
         lookback_days: Trading days of history (20 to 2520).
         confidence: VaR confidence level between 0.8 and 0.995.
         benchmark: Benchmark index for beta, e.g. "NIFTY BANK"; omit for the user's (NIFTY 50).
+        period: Window instead of lookback_days: "1M", "3M", "6M", "YTD", "1Y", "3Y" or a start date YYYY-MM-DD.
     """
     if not 0.8 <= confidence <= 0.995:
         raise InputError(f"confidence {confidence} is out of range.", fix="Use a level between 0.8 and 0.995, e.g. 0.95.",
@@ -322,16 +324,18 @@ def calculate_risk_metrics(
     index = resolve_benchmark(ctx, benchmark)
     rf = ctx.risk_free_rate if ctx.risk_free_rate is not None else DEFAULT_RISK_FREE_RATE
     not_found: list[dict] = []
+    start = periods.period_start(day, period) if period else None
     if symbols:
         names, not_found = resolve_known(market, symbols)
-        close, window = history_window(market, names + [index], day, lookback_days, required=(index,))
+        close, window = history_window(market, names + [index], day, lookback_days, start=start, required=(index,))
         names = [s for s in names if s in close.columns]
         rets = risk.simple_returns(close[names].ffill().to_numpy())
         label = "symbols"
     else:
         pf = load_holdings(ctx, portfolio)
         names = [pf.name]
-        close, window = history_window(market, pf.symbols + [index], day, lookback_days, required=(index,))
+        close, window = history_window(market, pf.symbols + [index], day, lookback_days, start=start,
+                                       required=(index,))
         pf = _with_data(pf, close)
         rets = _portfolio_returns(close[pf.symbols], pf.quantities.astype(float))[:, None]
         label = "portfolio"
@@ -354,6 +358,7 @@ def calculate_risk_metrics(
             f"var_{level}_parametric": rnd(float(risk.value_at_risk(rets[:, i], confidence, method="parametric"))),
         }
     out = {"subject": label, "as_of": day.isoformat(), "metrics": per, "window": window,
+           **({"period": periods.normalise_period(period)} if period else {}),
            "risk_free_rate": rf, "confidence": confidence, "benchmark": index,
            "definitions": METRIC_DEFINITIONS, "data_source": source_of(market)}
     if label == "symbols" and len(names) > 1:
@@ -411,3 +416,4 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> tuple[list[str], 
                              allowed=known)
         return names, []
     return load_holdings(ctx, None).symbols, []
+from . import comparison  # noqa: E402,F401  (registers compare_with_benchmark and rank_holdings)

@@ -17,6 +17,7 @@ from ..assistant.grounding import describe
 from ..assistant.render import cap_text, parse_json
 from ..assistant.response import agreement_label, size_label
 from .checks import advice_html
+from .records import answer_code_html, code_html, coverage_html
 
 __all__ = [
     "answer_html",
@@ -227,8 +228,8 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
                    f'{esc(data["data_source"])}</div>')
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
-    out.append(grounding_html(data.get("grounding")))
-    out.append(advice_html(data.get("advice")))
+    out += [answer_code_html(data.get("extra")), grounding_html(data.get("grounding")), advice_html(data.get("advice")),
+            coverage_html(data.get("coverage"))]
     out.append("</div>")
     return "".join(out)
 
@@ -380,6 +381,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
     for i, call in enumerate(calls, 1):
         args = parse_json(call.get("arguments"))
         args_text = _short(args, 200) if args not in (None, "", {}) else "(none)"
+        code = args.pop("code", None) if call.get("name") == "code_interpreter" and isinstance(args, dict) else None
         if call.get("error"):
             result = (f'<span class="qlwork-step-error" style="color:#c62828">'
                       f"{esc(_error_text(call['error']))}</span>")
@@ -388,7 +390,8 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
         rows.append(f'<tr class="qlwork-step"><td style="{_TD}">{i}</td>'
                     f'<td style="{_TD}font-weight:600">{esc(call.get("name"))}</td>'
                     f'<td style="{_TD}font-family:var(--jp-code-font-family,monospace);font-size:0.9em">'
-                    f"{esc(args_text)}</td><td style=\"{_TD}\">{result}</td>"
+                    f"{code_html(code) + esc(_short(args, 200) if args else '') if code else esc(args_text)}</td>"
+                    f"<td style=\"{_TD}\">{result}</td>"
                     f'<td style="{_TD}white-space:nowrap;text-align:right">{esc(_duration(call.get("duration_ms")))}'
                     "</td></tr>")
     header = "".join(f'<th style="{_TH}">{h}</th>' for h in ("#", "Tool", "Arguments", "Result", "Time"))

@@ -11,7 +11,7 @@ import pytest
 from qlwork.assistant.backends.transcript import REPAIR_PREFIX
 from qlwork.assistant.grounding import Grounding, check, describe, untraceable_figures
 from qlwork.assistant.render import audit_markdown
-from qlwork.assistant.response import TradingResponse
+from qlwork.assistant.response import RUNNER_FIELDS, TradingResponse
 from qlwork.assistant.session import Session
 from qlwork.config import load_settings
 from qlwork.errors import InputError, ModelBehaviorError
@@ -133,7 +133,7 @@ def test_grounded_model_passes_unchanged_with_no_extra_call(store, fm, planted_k
         assert len(server.requests) == 2
     g = answer.response.grounding
     assert g.status == "grounded" and not g.corrected and g.untraceable == [] and g.checked >= 10
-    runner_fields = {"conversation_context", "grounding", "advice"}
+    runner_fields = set(RUNNER_FIELDS)
     sent = TradingResponse.model_validate(json.loads(replies[-1].text)).model_dump(mode="json", exclude=runner_fields)
     assert {k: v for k, v in answer.message.data.items() if k not in runner_fields} == sent
 

@@ -12,7 +12,8 @@ from qlwork.tools import file_search, trading  # noqa: F401 - registers the tool
 from qlwork.tools.registry import REGISTRY
 
 mcp = pytest.importorskip("mcp")
-TOOLS = ["analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics", "file_search"]
+TOOLS = ["analyze_portfolio", "get_market_data", "generate_trading_signals", "calculate_risk_metrics",
+         "compare_with_benchmark", "rank_holdings", "file_search"]
 
 
 def test_stdio_lists_calls_and_reads_everything(world):
@@ -33,6 +34,8 @@ def test_stdio_lists_calls_and_reads_everything(world):
                 "get_market_data": {"symbols": ["TCS", "NIFTY 50"], "limit": 3},
                 "generate_trading_signals": {"symbols": ["TCS", "INFY"]},
                 "calculate_risk_metrics": {"portfolio": "sample:it_heavy", "confidence": 0.99},
+                "compare_with_benchmark": {"portfolio": world.files["asha_holdings.csv"], "period": "3M"},
+                "rank_holdings": {"symbols": ["TCS", "INFY", "ITC"], "metric": "beta", "period": "6M"},
                 "file_search": {"query": "zephyrcanary thesis"},
             }
             out = {}
@@ -47,6 +50,9 @@ def test_stdio_lists_calls_and_reads_everything(world):
             assert [len(out["get_market_data"]["data"][s]["candles"]) for s in ("TCS", "NIFTY 50")] == [3, 3]
             assert {s["symbol"] for s in out["generate_trading_signals"]["signals"]} == {"TCS", "INFY"}
             assert "var_99" in out["calculate_risk_metrics"]["metrics"]["it_heavy"]
+            assert set(out["compare_with_benchmark"]["returns"]) == {"TCS", "INFY", "ITC"}
+            assert out["compare_with_benchmark"]["period"] == "3M" and out["compare_with_benchmark"]["benchmark"] == "NIFTY 50"
+            assert [r["rank"] for r in out["rank_holdings"]["ranking"]] == [1, 2, 3]
             hits = out["file_search"]["results"]
             assert hits and hits[0]["file_id"] == world.files["asha_desk_note.md"], out["file_search"]
             assert out["analyze_portfolio"]["data_source"]["synthetic"] is True

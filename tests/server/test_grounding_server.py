@@ -31,3 +31,24 @@ def test_message_metadata_carries_grounding(byoai_user, fm, policy):
     else:
         assert message.metadata["grounding_status"] == "repaired" and g.traced == g.checked
         assert "grounding_untraceable" not in message.metadata and len(model.requests) == 3
+
+
+def test_message_metadata_carries_coverage(byoai_user, fm):
+    """A BYOAI model (the rule-playing fake model over the wire) asked for a comparison over a period:
+    the platform reads the coverage record in the answer and the message metadata."""
+    client, model = byoai_user
+    model.policy = fm.rule_model
+    assistant = client.beta.assistants.create(model="fake-model", name="covered")
+    thread = client.beta.threads.create(metadata={"portfolio_id": "sample:diversified"}, messages=[
+        {"role": "user", "content": "Compare my portfolio with NIFTY 50 over 6 months"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    assert not any(k.startswith("_qlwork") for k in run.metadata)
+    sent = [json.loads(c["function"]["arguments"]) for b in model.bodies() for m in b.get("messages", [])
+            for c in m.get("tool_calls") or [] if c["function"]["name"] == "compare_with_benchmark"]
+    assert sent == [{"benchmark": "NIFTY 50", "period": "6M"}]  # the model's call carried the period asked for
+    message = client.beta.threads.messages.list(thread.id, limit=1).data[0]
+    answer = TradingResponse.model_validate(json.loads(message.content[0].text.value))
+    assert answer.coverage.status == "covered" and answer.coverage.request["period"] == "6M"
+    assert message.metadata["coverage"] == "answers: period ✓ benchmark ✓"
+    assert message.metadata["coverage_status"] == "covered"

@@ -280,7 +280,7 @@ def rule_model(body: dict, path: str) -> Reply:
         msgs = body.get("messages", [])
         entries = [(m["role"], m) for m in msgs if m["role"] != "system"]  # the system prompt has no data
         names = [t["function"]["name"] for t in body.get("tools", [])]
-    users, items, pending, prior = [], [], {}, []
+    users, items, pending, prior, history = [], [], {}, [], []
     for role, e in entries:
         if role == "user" and isinstance(e.get("content"), str) and PRIOR_HEADER in e["content"]:
             before, block = e["content"].split(PRIOR_HEADER, 1)
@@ -291,7 +291,10 @@ def rule_model(body: dict, path: str) -> Reply:
                 continue  # the block had a message of its own (Responses API input)
         if role == "user" and not str(e.get("content", "")).startswith(REPAIR_PREFIX):
             users.append(e["content"])
+            history.append(("user", e["content"]))
             items, pending = [], {}
+        elif role == "assistant" and not e.get("tool_calls") and isinstance(e.get("content"), str):
+            history.append(("assistant", e["content"]))  # an earlier answer (JSON): for "which of those?"
         elif role == "function_call":
             pending[e["call_id"]] = make_call(e["name"], e["arguments"], id=e["call_id"])
         elif role == "function_call_output":
@@ -303,13 +306,27 @@ def rule_model(body: dict, path: str) -> Reply:
             items.append((pending[e["tool_call_id"]], e["content"]))
     thread = Thread()
     inp = ModelInput(assistant=Assistant(), thread=thread,
-                     messages=[Message(thread_id=thread.id, role="user", content=[text_part(u)]) for u in users],
+                     messages=[_message(thread.id, role, content) for role, content in history],
                      run_items=items, prior_tool_outputs=prior,
                      tools=[REGISTRY.get(n) for n in names if n in REGISTRY])
     step = OfflineBackend().next_step(inp)
     if isinstance(step, ToolCalls):
         return calls(*[(c.name, c.arguments, c.id) for c in step.calls])
     return text(step.text)
+
+
+def _message(thread_id: str, role: str, content: str):
+    """A user turn as text; an assistant turn as its JSON answer (when it parses) for the rule engine."""
+    from qlwork.assistant.objects import Message, json_part, text_part
+
+    if role == "assistant":
+        try:
+            data = json.loads(content)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return Message(thread_id=thread_id, role="assistant", content=[json_part(data)])
+    return Message(thread_id=thread_id, role=role, content=[text_part(content)])
 
 
 # -- models that misbehave in ways the grounding check must catch ------------------------------

@@ -261,6 +261,12 @@ def compose(intent: Intent, text: str, outputs, prior, tools: list[str]) -> dict
     if kind in ("sector", "strategy", "signals", "market_data"):  # buy signals checked against the portfolio
         answer["recommendations"] = guard(answer["recommendations"], _latest(outputs, prior, "analyze_portfolio"),
                                           intent.sector)
+    return finish(answer, kind, text, outputs)
+
+
+def finish(answer: dict, kind: str, text: str, outputs) -> dict:
+    """What every offline answer ends with: tool errors with their fixes, symbols not found, the
+    read-only note for an order request, and the engine note."""
     errors = _errors(outputs)
     answer["insights"] = _not_found(outputs) + answer["insights"]
     if errors:

@@ -13,21 +13,24 @@ from __future__ import annotations
 import json
 import re
 
+from ...market.base import source_label
 from ..backends.base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
 from .compose import ENGINE_NOTE, _errors
+from .code_templates import code_for_request
 from .intent import Intent
 
 FILE_KINDS = ("files", "code")
+_PRICES = re.compile(r"\b(get_close_prices|get_historical_prices|_qlwork_market)\(")
 NO_VISION = ("The offline rule engine cannot read charts or pictures: it has no vision model. I can run "
              "signals, prices and risk for the symbols in the chart, analyse the underlying data if you attach "
              "it as CSV, or you can switch to a vision-capable backend (e.g. openai) to describe the image.")
 
 
-def _attachments(inp: ModelInput) -> list[dict]:
-    """Files attached to the latest user message, with name and kind (earlier files are reached by
-    file_search, which searches every file attached to the thread)."""
+def _attachments(inp: ModelInput, whole_thread: bool = False) -> list[dict]:
+    """Files attached to the latest user message (or, ``whole_thread``, to any), with name and kind
+    (earlier files are reached by file_search, which searches every file attached to the thread)."""
     users = [m for m in inp.messages if m.role == "user"]
-    chosen = users[-1].attachments if users else []
+    chosen = [a for m in users for a in m.attachments] if whole_thread else users[-1].attachments if users else []
     out = []
     try:
         from ...tools.files import file_store
@@ -45,39 +48,6 @@ def _attachments(inp: ModelInput) -> list[dict]:
             pass
         out.append(info)
     return out
-
-
-def _window(text: str, default: int = 20) -> int:
-    m = re.search(r"(\d{1,3})\s*-?\s*(?:day|d\b|session)", text.lower())
-    return max(2, min(int(m.group(1)), 500)) if m else default
-
-
-def code_for_request(intent: Intent, text: str) -> str | None:
-    """Python for a computation request (correlation, RSI, volatility) or None if not recognised."""
-    low, syms, n = text.lower(), intent.symbols, _window(text)
-    if ("correlat" in low or "covariance" in low) and len(syms) >= 2:
-        return (f"import json\npx = get_close_prices({syms!r}, days={max(n, 120) + 1})\nret = px.pct_change().dropna()\n"
-                f"corr = ret.tail({n}).corr()\nroll = ret[{syms[0]!r}].rolling({n}).corr(ret[{syms[1]!r}]).dropna()\n"
-                f"ax = roll.plot(title='{n}-day rolling correlation {syms[0]} vs {syms[1]} (daily returns)')\n"
-                "ax.set_ylabel('correlation'); plt.show()\n"
-                f"print(json.dumps({{'analysis': 'correlation', 'window_days': {n}, 'symbols': {syms!r}, "
-                f"'start': str(ret.tail({n}).index[0].date()), 'end': str(ret.index[-1].date()), "
-                f"'correlation': round(float(corr.iloc[0, 1]), 4), 'rolling_min': round(float(roll.min()), 4), "
-                f"'rolling_max': round(float(roll.max()), 4)}}))")
-    if "rsi" in low and syms:
-        n = _window(text, 14)
-        return (f"import json\nclose = get_historical_prices({syms[0]!r}, days=200)\ndelta = close.diff()\n"
-                f"gain = delta.clip(lower=0).rolling({n}).mean()\nloss = (-delta.clip(upper=0)).rolling({n}).mean()\n"
-                "rsi = 100 - 100 / (1 + gain / loss)\n"
-                f"print(json.dumps({{'analysis': 'rsi', 'symbol': {syms[0]!r}, 'window_days': {n}, "
-                "'method': 'simple rolling mean of gains and losses (not Wilder smoothing)', "
-                "'end': str(rsi.index[-1].date()), 'rsi': round(float(rsi.iloc[-1]), 4)}))")
-    if syms and any(w in low for w in ("volatil", "std", "returns")):
-        return (f"import json\npx = get_close_prices({syms!r}, days={max(n, 20) + 1})\nret = px.pct_change().dropna()\n"
-                f"vol = (ret.std() * 252 ** 0.5).round(4)\n"
-                f"print(json.dumps({{'analysis': 'volatility', 'window_days': {max(n, 20)}, 'end': str(ret.index[-1].date()), "
-                "'annualised_volatility': vol.to_dict()}))")
-    return None
 
 
 def _file_code(f: dict) -> str:
@@ -112,17 +82,32 @@ def plan_files(intent: Intent, text: str, inp: ModelInput, available: set[str]) 
     """Tool calls for a files / code request."""
     calls: list[tuple[str, dict]] = []
     files = _attachments(inp)
+    req = intent.request
     if intent.kind == "code":
-        code = code_for_request(intent, text)
+        code = req.code if req is not None and req.code else code_for_request(intent, text)
         if code and "code_interpreter" in available:
             calls.append(("code_interpreter", {"code": code}))
         return calls
     for f in files:
         if f["kind"] in ("csv", "json", "png", "jpeg") and "code_interpreter" in available:
             calls.append(("code_interpreter", {"code": _file_code(f), "file_ids": [f["file_id"]]}))
-    if "file_search" in available and (not files or any(f["kind"] in ("pdf", "text", "unknown") for f in files)):
-        calls.append(("file_search", {"query": text, "max_results": 4}))
+    named = _named_files(inp, req.files if req is not None else [])
+    if "file_search" in available and (named or not files or any(f["kind"] in ("pdf", "text", "unknown") for f in files)):
+        calls.append(("file_search", {"query": text, "max_results": 4, **({"file_ids": named} if named else {})}))
     return calls
+
+
+def _named_files(inp: ModelInput, names: list[str]) -> list[str]:
+    """Ids of the thread's searchable files whose names contain a file the question names ("my Kotak
+    note" -> kotak_*.pdf); "the note" means every PDF / text file attached."""
+    if not names:
+        return []
+    files = [f for f in _attachments(inp, whole_thread=True) if f["kind"] in ("pdf", "text", "unknown")]
+    words = [n.lower() for n in names]
+    hits = [f["file_id"] for f in files if any(w in f["filename"].lower() for w in words)]
+    if not hits and words == ["note"]:
+        hits = [f["file_id"] for f in files]
+    return list(dict.fromkeys(hits))
 
 
 def _stdout_json(out: dict) -> dict | None:
@@ -135,12 +120,14 @@ def _stdout_json(out: dict) -> dict | None:
     return None
 
 
-def compose_files(intent: Intent, text: str, outputs: list, files: list[dict]) -> dict:
+def compose_files(intent: Intent, text: str, outputs: list, files: list[dict], provider: str = "demo") -> dict:
     """The answer for a files / code request, from this run's tool outputs only."""
     answer = {"analysis_type": "code_analysis" if intent.kind == "code" else "file_analysis", "overall_score": None,
               "risk_level": None, "recommendations": [], "insights": [], "risk_metrics": {}}
-    citations, images = [], []
+    citations, images, code = [], [], []
     for name, args, out in outputs:
+        if name == "code_interpreter" and isinstance(args.get("code"), str):
+            code.append(args["code"])  # shown as code (a <pre> block), not as JSON text
         if not isinstance(out, dict) or "error" in out:
             continue
         if name == "file_search":
@@ -148,12 +135,15 @@ def compose_files(intent: Intent, text: str, outputs: list, files: list[dict]) -
         elif name == "code_interpreter":
             images += [i["file_id"] for i in out.get("images", []) if i.get("file_id")]
             _code_insights(out, answer, citations)
+            data = _stdout_json(out) or {}
+            if data.get("synthetic") or (provider == "demo" and _PRICES.search(args.get("code", ""))):
+                answer["data_source"] = source_label({"synthetic": True})
     if not outputs:
         answer["insights"].append("I could not plan a calculation for this request. I can compute correlations "
                                   "(e.g. 'compute the 20-day correlation of TCS and INFY'), RSI and volatility for "
                                   "named symbols, search attached research notes and analyse attached CSV or JSON files.")
     answer["insights"] = _errors(outputs) + answer["insights"] + [ENGINE_NOTE]
-    answer["extra"] = {"citations": citations, "image_file_ids": images,
+    answer["extra"] = {"citations": citations, "image_file_ids": images, **({"code": code} if code else {}),
                        "files": [{"file_id": f["file_id"], "filename": f["filename"], "kind": f["kind"]} for f in files]}
     return answer
 
@@ -186,14 +176,15 @@ def _code_insights(out: dict, answer: dict, citations: list) -> None:
     kind = data.get("analysis") or data.get("content")
     if kind == "correlation":
         a, b = data["symbols"][:2]
-        answer["insights"].append(f"{data['window_days']}-day correlation of {a} and {b} daily returns "
-                                  f"({data['start']} to {data['end']}): {data['correlation']}{cite}.")
-        answer["insights"].append(f"Over the last 120 sessions the rolling {data['window_days']}-day correlation ranged "
+        answer["insights"].append(f"Correlation of {a} and {b} daily returns over {data.get('period')} "
+                                  f"({data['start']} to {data['end']}, {data.get('days')} days): {data['correlation']}{cite}.")
+        answer["insights"].append(f"From {data.get('rolling_start')} to {data['end']} the rolling {data['window_days']}-day correlation ranged "
                                   f"from {data['rolling_min']} to {data['rolling_max']} (chart attached as an image).")
         answer["risk_metrics"]["correlation"] = data["correlation"]
     elif kind == "rsi":
         answer["insights"].append(f"{data['symbol']} {data['window_days']}-day RSI on {data['end']}: {data['rsi']} "
-                                  f"({data['method']}){cite}.")
+                                  f"({data['method']}, {data.get('bars')} daily bars){cite}."
+                                  + (f" Chart from {data['plotted_from']} attached as an image." if data.get("plotted_from") else ""))
     elif kind == "volatility":
         vols = ", ".join(f"{k} {v}" for k, v in data["annualised_volatility"].items())
         answer["insights"].append(f"Annualised volatility over {data['window_days']} days to {data['end']}: {vols}{cite}.")
@@ -235,7 +226,7 @@ def files_step(intent: Intent, text: str, inp: ModelInput, available: set[str]) 
             outputs.append((req.name, json.loads(req.arguments), json.loads(out)))
         except (TypeError, ValueError):
             outputs.append((req.name, {}, {"error": {"message": str(out)}}))
-    answer = compose_files(intent, text, outputs, files)
+    answer = compose_files(intent, text, outputs, files, (inp.thread.metadata or {}).get("provider", "demo"))
     if not outputs and any(f["kind"] in ("png", "jpeg") for f in files):
         answer["insights"].insert(0, NO_VISION)
     return FinalMessage(json.dumps(answer, ensure_ascii=False))

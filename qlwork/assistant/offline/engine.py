@@ -12,21 +12,13 @@ import json
 
 from ..response import wants_trading_response
 from ..backends.base import FinalMessage, ModelInput, ToolCallRequest, ToolCalls
-from .compose import compose
+from .compose import compose, finish
 from .compose_client import KNOWN as CLIENT_KNOWN, client_arguments, compose_client
 from .compose_files import FILE_KINDS, files_step
-from .intent import Intent, read_intent
-
-
-def message_text(message) -> str:
-    """Plain text of a stored message (text parts joined)."""
-    parts = []
-    for part in message.content or []:
-        p = part if isinstance(part, dict) else part.model_dump()
-        if p.get("type") == "text":
-            text = p.get("text")
-            parts.append(text.get("value", "") if isinstance(text, dict) else str(text))
-    return "\n".join(parts)
+from .compose_request import REQUEST_KINDS
+from .entities import answer_entities, message_text
+from .intent import Intent, read_intent, read_request
+from .plan_request import plan_request
 
 
 ONLY_PORTFOLIO_QUESTIONS = (
@@ -49,6 +41,10 @@ class OfflineBackend:
 
     # -- universe --------------------------------------------------------------------------
     def _universe(self, inp: ModelInput) -> tuple[list[str], set[str]]:
+        return self._catalogue(inp)[:2]
+
+    def _catalogue(self, inp: ModelInput) -> tuple[list[str], set[str], list[str], dict[str, str], dt.date | None]:
+        """(sectors, symbols, index names, symbol -> sector, analysis date) of the provider."""
         market = self._market
         if market is None:
             from ...market import get_provider
@@ -59,22 +55,34 @@ class OfflineBackend:
         if self._known is None or self._known[0] != key:
             inst = market.instruments()
             stocks = inst[inst["instrument_type"] == "EQ"]
-            self._known = key, (sorted(set(stocks["sector"])), set(inst["tradingsymbol"]))
+            indices = sorted(inst.loc[inst["instrument_type"] == "INDEX", "tradingsymbol"])
+            as_of = getattr(market, "default_as_of", None)
+            self._known = key, (sorted(set(stocks["sector"])), set(inst["tradingsymbol"]), indices,
+                                dict(zip(stocks["tradingsymbol"], stocks["sector"])), as_of)
         return self._known[1]
 
     def _intents(self, inp: ModelInput) -> tuple[str, Intent]:
-        sectors, symbols = self._universe(inp)
+        sectors, symbols, indices, sector_of, as_of = self._catalogue(inp)
         users = [m for m in inp.messages if m.role == "user"]
         previous = None
         for m in users[-3:-1]:  # the last two earlier questions, oldest first, to carry a sector over
             prev = read_intent(message_text(m), sectors, symbols, previous)
             previous = prev if prev.sector or previous is None else previous
         text = message_text(users[-1]) if users else ""
-        intent = read_intent(text, sectors, symbols, previous,
-                             has_attachments=bool(users and users[-1].attachments))
+        meta_as_of = (inp.thread.metadata or {}).get("as_of")
+        intent = read_request(text, sectors, symbols, indices, previous,
+                              entities=answer_entities(inp.messages, symbols, sector_of, sectors),
+                              has_attachments=bool(users and users[-1].attachments),
+                              has_files=any(m.attachments for m in users),
+                              as_of=_date(meta_as_of) or as_of)
         if intent.sector is None and intent.kind == "strategy" and previous and previous.sector \
                 and not intent.symbols and not _mentions_portfolio(text):
             intent.sector = previous.sector
+        if intent.request is not None:
+            intent.request.as_of = (_date(meta_as_of) or as_of or dt.date.today()).isoformat()
+            intent.request.universe = {s: sector_of.get(s) for s in intent.request.symbols}
+            intent.request.sector_stocks = {sec: sorted(k for k, v in sector_of.items() if v == sec)
+                                            for sec in intent.request.sectors}
         return text, intent
 
     # -- protocol --------------------------------------------------------------------------
@@ -98,8 +106,19 @@ class OfflineBackend:
         if any(req.name in client for req, _ in inp.run_items):  # answered by the platform's own tools
             return FinalMessage(json.dumps(compose_client(intent, inp.run_items), ensure_ascii=False))
         outputs = [(req.name, _loads(req.arguments), _loads(out)) for req, out in inp.run_items]
-        answer = compose(intent, text, outputs, inp.prior_tool_outputs or [], sorted(available))
+        if intent.kind in REQUEST_KINDS:
+            answer = finish(REQUEST_KINDS[intent.kind](intent, outputs, inp.prior_tool_outputs or []), intent.kind,
+                            text, outputs)
+        else:
+            answer = compose(intent, text, outputs, inp.prior_tool_outputs or [], sorted(available))
         return FinalMessage(json.dumps(answer, ensure_ascii=False))
+
+
+def _date(value) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _mentions_portfolio(text: str) -> bool:
@@ -123,6 +142,10 @@ def _has_prior(inp: ModelInput, tool_name: str) -> bool:
 def plan(intent: Intent, inp: ModelInput) -> list[tuple[str, dict]]:
     """Tool calls for an intent. Independent calls are returned together (they run concurrently)."""
     kind = intent.kind
+    if kind in ("benchmark", "rank", "explain") or (intent.request and intent.request.period):
+        planned = plan_request(intent, inp)
+        if planned is not None:
+            return planned
     if kind in ("portfolio", "compare"):
         return [("analyze_portfolio", {}), ("calculate_risk_metrics", {})]
     if kind == "sector":
