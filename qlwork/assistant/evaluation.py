@@ -179,6 +179,8 @@ class EvalReport:
         """Share of answered turns whose recommendations pass the advice check (0-1)."""
         scored = [t.checks["advice"] for s in self.scenarios for t in s.turns if "advice" in t.checks]
         return sum(scored) / len(scored) if scored else 0.0
+
+    @property
     def coverage_score(self) -> float | None:
         """Share of the request parts (period, benchmark, symbols, ranking, sizing, files, code, plot) that
         the runner's coverage records show covered, over every answer; None when nothing was checkable."""
