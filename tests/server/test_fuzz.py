@@ -3,8 +3,6 @@ types, responses matching their schemas, and the user's data intact afterwards (
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -28,7 +26,7 @@ def test_fuzz_openapi(live):
     schema = schemathesis.openapi.from_url(f"{root}/openapi.json")
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     headers = {"Authorization": f"Bearer {key}", "OpenAI-Beta": "assistants=v2"}
-    started, tested = time.monotonic(), []
+    tested = []  # bounded by MAX_EXAMPLES per operation, not by the clock
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.path in SKIP_PATHS:
@@ -43,7 +41,6 @@ def test_fuzz_openapi(live):
         fuzz()
         tested.append(f"{operation.method.upper()} {operation.path}")
     assert len(tested) >= 25, tested
-    assert time.monotonic() - started < 90
 
     # no data loss: the seeded thread and message are untouched, the server still answers
     assert client.beta.threads.retrieve(seed_thread.id).metadata == {"keep": "me"}
