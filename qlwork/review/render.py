@@ -82,12 +82,16 @@ def holdings_html(review) -> str:
     classes.append([""] * 7 + [_sign_class(a.get("total_pnl")), ""])
     body = table(["Symbol", "Sector", "Qty", cur("Avg price"), cur("Last price"), cur("Value"), "Weight",
                   cur("P&L"), "P&L %"], rows, numeric={2, 3, 4, 5, 6, 7, 8}, classes=classes)
-    active = a.get("active_sector_weights") or {}
-    if active:
-        srows = [[s, F.pct((a.get("sector_weights") or {}).get(s, 0.0)), F.pct(review.benchmark_sectors.get(s, 0.0)),
-                  F.pp(v, 2)] for s, v in sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0]))]
-        body += "<h4>Sector weights vs " + escape(review.params["benchmark"]) + "</h4>" + table(
-            ["Sector", "Portfolio", "Benchmark", "Active (pp)"], srows, numeric={1, 2, 3})
+    if review.sectors:
+        bench = escape(review.params["benchmark"])
+        srows = [[r["sector"], F.pct(r["portfolio"]), F.pct(r["benchmark"]), F.pp(r["active"], 2)] for r in review.sectors]
+        classes = [["", "", "", _sign_class(round(r["active"], 4))] for r in review.sectors]
+        body += (f"<h4>Sector weights vs {bench}</h4>" + table(["Sector", "Portfolio", "Benchmark", "Active (pp)"], srows,
+                                                                numeric={1, 2, 3}, classes=classes)
+                 + f"<p>Shares of the whole portfolio and of the whole {bench}; active = portfolio minus benchmark, "
+                   "in percentage points (the active column sums to zero). Cash-like holdings (liquid ETFs) and "
+                   "holdings without a known sector are rows of their own. The health score's sector balance "
+                   "compares the classified part only (see the score breakdown).</p>")
     return _wrap(f"Holdings ({len(a.get('holdings', []))})", body)
 
 
@@ -196,41 +200,7 @@ def disclaimer_html(review) -> str:
             f"No orders were placed.{extra}</div>")
 
 
-def _tearsheet_output(review) -> tuple[dict | None, str | None]:
-    call = next((c for c in review.report_calls if c["name"] == "portfolio_tearsheet"), None)
-    if call is None:
-        return None, "not computed"
-    return call.get("output"), call.get("error")
-
-
-def tearsheet_html(review) -> str:
-    out, error = _tearsheet_output(review)
-    if out is None:
-        return _wrap("Tearsheet", f"<p>Not available: {escape(str(error))}</p>")
-    w = out.get("window") or {}
-    level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
-    rows = [["Window", f"{w.get('start')} to {w.get('end')} ({w.get('days')} days)"],
-            ["Portfolio return", F.pct(out.get("total_return"), signed=True)],
-            [f"{out.get('benchmark')} return", F.pct(out.get("benchmark_return"), signed=True)],
-            [f"1-day {level}% VaR (historical)", F.pct(out.get(f"var_{level}"))],
-            [f"1-day {level}% CVaR (historical)", F.pct(out.get(f"cvar_{level}"))]]
-    intro = ("<p>Every figure below is drawn from the output of the <code>portfolio_tearsheet</code> tool call "
-             f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
-    return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1}))
-
-
-def tearsheet_figures(review) -> list:
-    """``[(name, Figure)]`` of the tearsheet, from the tool output (empty when it failed)."""
-    from ..charts.tearsheet import (contributions_figure, monthly_heatmap_figure, returns_distribution_figure,
-                                    rolling_figure)
-
-    out, _ = _tearsheet_output(review)
-    if out is None:
-        return []
-    syn = bool((out.get("data_source") or {}).get("synthetic"))
-    return [("monthly returns", monthly_heatmap_figure(out, syn)), ("rolling volatility and Sharpe",
-            rolling_figure(out, syn)), ("daily returns, VaR and CVaR", returns_distribution_figure(out, syn)),
-            ("contributors and detractors", contributions_figure(out, syn))]
+from .tearsheet_html import tearsheet_figures, tearsheet_html  # noqa: E402,F401 - the tearsheet section
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -242,7 +212,9 @@ def figure(review, name: str):
                                  benchmark_weights=getattr(review, "benchmark_weights", None) or {},
                                  benchmark=review.params["benchmark"])
     if name == "sectors":
-        return sector_figure(a.get("sector_weights") or {}, review.benchmark_sectors, synthetic=review.synthetic,
+        rows = review.sectors
+        return sector_figure({r["sector"]: r["portfolio"] for r in rows if r["portfolio"] > 0},
+                             {r["sector"]: r["benchmark"] for r in rows if r["benchmark"] > 0}, synthetic=review.synthetic,
                              benchmark=review.params["benchmark"])
     if name == "equity":
         return equity_drawdown_figure(s.dates, s.equity, s.benchmark, synthetic=review.synthetic,

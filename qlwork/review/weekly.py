@@ -28,10 +28,12 @@ from ..assistant.store import Store
 from ..config import BENCHMARK
 from ..errors import InputError
 from ..market.base import parse_date
-from .series import ReviewSeries, period_returns, review_series
+from .series import ReviewSeries, cash_like, period_returns, return_series, review_series, sector_exposure
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 REVIEW_KIND = "weekly_review"
+TEARSHEET_DAYS = 756
+"""Trading days of the tearsheet (three years); the report's period returns come from the same series."""
 QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} investor with a {horizon} "
             "horizon: health, allocation and recommendations.")
 # Last week's figures for the assistant. Worded so the offline engine reads a portfolio review, not a
@@ -145,8 +147,12 @@ class Review:
     report_calls: list = field(default_factory=list)
     """Tool calls the report made itself (the tearsheet): ``{name, arguments, output, error,
     duration_ms}``, listed in the audit trail; the tearsheet figures are drawn from their output."""
+    sectors: list = field(default_factory=list)
+    """Sector rows ``{sector, portfolio, benchmark, active}`` on one basis, the whole portfolio and the whole
+    benchmark (:func:`~qlwork.review.series.sector_exposure`): the sector table and chart both show them."""
     returns: dict = field(default_factory=dict)
-    """1W/1M/YTD/1Y returns of the holdings vs the benchmark (:func:`~qlwork.review.series.period_returns`)."""
+    """1W/1M/YTD/1Y returns of the holdings vs the benchmark (:func:`~qlwork.review.series.period_returns`;
+    1Y is the analysis window of ``lookback_days`` trading days, the same as the equity curve's)."""
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -176,7 +182,7 @@ class Review:
                 "risk_level": r.get("risk_level"), "risk_metrics": r.get("risk_metrics") or {},
                 "total_value": self.analysis.get("total_value"), "total_pnl": self.analysis.get("total_pnl"),
                 "recommendations": r.get("recommendations") or [], "insights": r.get("insights") or [],
-                "series": self.series.summary(), "returns": self.returns, "has_previous": self.previous is not None,
+                "series": self.series.summary(), "returns": self.returns, "sectors": self.sectors, "has_previous": self.previous is not None,
                 "change": self.change(), "tools_used": [c["name"] for c in self.calls]}
 
     def volatile_metadata(self) -> dict:
@@ -365,13 +371,18 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                           user_id=user_id, thread_id=session.thread_id)
         analysis = analyze_portfolio.tool.invoke({"lookback_days": lookback_days}, ctx)
     quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
-    series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
-    returns = period_returns(market, quantities, day, benchmark=benchmark)
+    # one daily return series for the whole report: period returns, the equity curve, the assessment window
+    daily = return_series(market, quantities, day, max(TEARSHEET_DAYS, lookback_days), benchmark=benchmark)
+    series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark,
+                           returns=daily)
+    returns = period_returns(daily, year_days=lookback_days)
     bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
+    instruments = market.instruments() if callable(getattr(market, "instruments", None)) else None
+    sectors = sector_exposure(analysis["holdings"], bench_sectors, cash_like(instruments, quantities))
     # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
     bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
                      else {})
-    report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": 756}, ToolContext(
+    report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": TEARSHEET_DAYS}, ToolContext(
         market=market, portfolio=source, as_of=day, risk_profile=risk_profile, user_id=user_id,
         thread_id=session.thread_id))]
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
@@ -381,6 +392,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                     model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
                     direct_analysis=direct,
                     benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())},
-                    report_calls=report_calls, returns=returns)
+                    report_calls=report_calls, returns=returns,
+                    sectors=[{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()} for r in sectors])
     store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
     return review
