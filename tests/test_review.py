@@ -239,9 +239,9 @@ def test_tearsheet_comes_from_a_tool_call_in_the_audit_trail(weeks):
                                                                       reverse=True)
     assert all(r["contribution"] < 0 for r in out["detractors"])
     assert np.allclose(holding_returns(close[pf.symbols].ffill().to_numpy(), pf.quantities)[-5:], daily[-5:])
-    # four figures, all from that output
+    # four figures, all from that output (the monthly heatmap and calendar years are tables)
     figures = rr.tearsheet_figures(second)
-    assert [n for n, _ in figures] == ["monthly returns", "rolling volatility and Sharpe",
+    assert [n for n, _ in figures] == ["underwater plot", "rolling volatility, Sharpe and beta",
                                        "daily returns, VaR and CVaR", "contributors and detractors"]
     dist = dict(figures)["daily returns, VaR and CVaR"]
     marked = sorted(line.get_xdata()[0] for line in dist.axes[0].get_lines())

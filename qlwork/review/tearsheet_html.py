@@ -75,6 +75,43 @@ def drawdowns_table(out: dict) -> str:
     return table(["#", "Started", "Valley", "Last day under water", "Days", "Max drawdown"], rows, numeric={4, 5})
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _heat(v, lim: float) -> str:
+    """Background colour of a return cell: red losses, green gains, paler towards 0 (``lim`` = full colour)."""
+    if v is None:
+        return ""
+    t = max(-1.0, min(1.0, v / lim)) if lim > 0 else 0.0
+    end = (215, 48, 39) if t < 0 else (26, 152, 80)
+    r, g, b = (round(255 + (c - 255) * abs(t) * 0.85) for c in end)
+    return f"background:#{r:02x}{g:02x}{b:02x};color:#1a1a1a"
+
+
+def heatmap_table(out: dict) -> str:
+    """Monthly returns (%) as a years x months table with each year's return, for the portfolio and the
+    benchmark (one block each), cells coloured by sign and size: the quantstats heatmap as a table."""
+    t = out.get("monthly_table") or {}
+    years = t.get("years") or []
+    if not years:
+        return "<p>No monthly returns.</p>"
+    bench = out.get("benchmark", "Benchmark")
+    cells = [v for key in ("portfolio", "benchmark") for row in t[key] for v in row if v is not None]
+    lim = max([abs(v) for v in cells] or [0.0])
+    head = "<tr><th></th><th>Year</th>" + "".join(f"<th>{m}</th>" for m in MONTHS) + "<th>Year return</th></tr>"
+    body = []
+    for key, label in (("portfolio", "Portfolio"), ("benchmark", bench)):
+        for i, y in enumerate(years):
+            row = t[key][i]
+            yr = t[f"{key}_year"][i]
+            cols = "".join(f'<td class="num" style="{_heat(v, lim)}">{"" if v is None else f"{v * 100:+.1f}"}</td>'
+                           for v in row)
+            first = f'<th rowspan="{len(years)}">{escape(label)}</th>' if i == 0 else ""
+            body.append(f"<tr>{first}<td>{y}</td>{cols}<td class=\"num\" style=\"{_heat(yr, lim)}\"><b>"
+                        f"{'' if yr is None else f'{yr * 100:+.1f}'}</b></td></tr>")
+    return f'<table class="qlwork-heatmap"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+
+
 def tearsheet_html(review) -> str:
     """The tearsheet's heading, window, VaR/CVaR, metrics, calendar years and worst drawdowns."""
     from .render import table
@@ -91,21 +128,23 @@ def tearsheet_html(review) -> str:
              f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
     return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1})
                  + f"<h4>Key metrics vs {escape(out.get('benchmark', ''))}</h4>" + metrics_table(out)
-                 + "<h4>Calendar-year returns</h4>" + eoy_table(out)
+                 + f"<h4>Monthly returns (%), portfolio and {escape(out.get('benchmark', ''))}</h4>" + heatmap_table(out)
+                 + "<h4>Calendar-year returns (the first and last years are partial)</h4>" + eoy_table(out)
                  + "<h4>Worst 10 drawdowns of the portfolio</h4>" + drawdowns_table(out))
 
 
 def tearsheet_figures(review) -> list:
     """``[(name, Figure)]`` of the tearsheet, from the tool output (empty when it failed)."""
-    from ..charts.tearsheet import (contributions_figure, eoy_figure, monthly_heatmap_figure,
-                                    returns_distribution_figure, rolling_figure, underwater_figure)
+    from ..charts.tearsheet import (contributions_figure, returns_distribution_figure, rolling_figure,
+                                    underwater_figure)
 
     out, _ = _tearsheet_output(review)
     if out is None:
         return []
     syn = bool((out.get("data_source") or {}).get("synthetic"))
-    return [("monthly returns", monthly_heatmap_figure(out, syn)), ("calendar-year returns", eoy_figure(out, syn)),
-            ("underwater plot", underwater_figure(out, syn)),
+    # the monthly heatmap and the calendar years are tables (tearsheet_html): sharper in print, and drawing
+    # them in matplotlib cost more CPU than the rest of the report (charts.tearsheet still has both figures)
+    return [("underwater plot", underwater_figure(out, syn)),
             ("rolling volatility, Sharpe and beta", rolling_figure(out, syn)),
             ("daily returns, VaR and CVaR", returns_distribution_figure(out, syn)),
             ("contributors and detractors", contributions_figure(out, syn))]
