@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qlwork.assistant.store import Store
-from qlwork.review import executive as ex, render as rr, run_review
+from qlwork.review import executive as ex, render as rr, run_review, tearsheet_html as sheet
 from qlwork.review.series import CASH, period_returns, return_series, sector_exposure
 
 NOW = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.timezone.utc)
@@ -146,6 +146,6 @@ def test_tearsheet_metrics_are_quantstats_on_the_report_s_series(reviews):
     assert m["information_ratio"][0] == pytest.approx(ir, abs=1e-6)
     worst = out["drawdowns"][0]
     assert worst["max_drawdown"] == pytest.approx(qs.stats.max_drawdown(r), abs=1e-6)
-    html = rr.tearsheet_html(diversified)
+    html = sheet.tearsheet_html(diversified)
     for text in ("Calmar", "Omega", "Tail ratio", "Information ratio", "Worst 10 drawdowns", "Year return"):
         assert text in html

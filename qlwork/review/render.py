@@ -200,9 +200,6 @@ def disclaimer_html(review) -> str:
             f"No orders were placed.{extra}</div>")
 
 
-from .tearsheet_html import tearsheet_figures, tearsheet_html  # noqa: E402,F401 - the tearsheet section
-
-
 # -- figures -------------------------------------------------------------------------------------
 
 def figure(review, name: str):

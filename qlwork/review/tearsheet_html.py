@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from .. import formatting as F
+from .render import _sign_class, table
 
 # (key in the output's "metrics", label, kind): kind "pct" = a fraction shown in %, "ratio" = plain
 METRIC_ROWS = (
@@ -41,8 +42,6 @@ def _value(kind: str, v) -> str:
 
 
 def metrics_table(out: dict) -> str:
-    from .render import table
-
     m, notes = out.get("metrics") or {}, out.get("metric_definitions") or {}
     rows = []
     for key, label, kind in METRIC_ROWS:
@@ -55,8 +54,6 @@ def metrics_table(out: dict) -> str:
 
 
 def eoy_table(out: dict) -> str:
-    from .render import _sign_class, table
-
     rows, classes = [], []
     for r in out.get("eoy_returns") or []:
         active = None if r["portfolio"] is None or r["benchmark"] is None else r["portfolio"] - r["benchmark"]
@@ -68,8 +65,6 @@ def eoy_table(out: dict) -> str:
 
 
 def drawdowns_table(out: dict) -> str:
-    from .render import table
-
     rows = [[str(i), d["start"], d["valley"], d["end"] + ("" if d["recovered"] else " (not recovered)"), str(d["days"]),
              F.pct(d["max_drawdown"])] for i, d in enumerate(out.get("drawdowns") or [], 1)]
     return table(["#", "Started", "Valley", "Last day under water", "Days", "Max drawdown"], rows, numeric={4, 5})
@@ -114,8 +109,6 @@ def heatmap_table(out: dict) -> str:
 
 def tearsheet_html(review) -> str:
     """The tearsheet's heading, window, VaR/CVaR, metrics, calendar years and worst drawdowns."""
-    from .render import table
-
     out, error = _tearsheet_output(review)
     if out is None:
         return _wrap("Tearsheet", f"<p>Not available: {escape(str(error))}</p>")

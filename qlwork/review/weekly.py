@@ -244,11 +244,11 @@ class Review:
         """Display the tearsheet: its heading and four SVG figures from the ``portfolio_tearsheet`` output."""
         from IPython.display import HTML, display
 
-        from . import render as review_render
+        from . import tearsheet_html as sheet
         from ..charts import VectorImage
 
-        display(HTML(review_render.tearsheet_html(self)))
-        for name, fig in review_render.tearsheet_figures(self):
+        display(HTML(sheet.tearsheet_html(self)))
+        for name, fig in sheet.tearsheet_figures(self):
             display(VectorImage(fig, alt=f"Chart: {name}"))
 
     def emit(self) -> None:
