@@ -153,7 +153,7 @@ def test_batch_writes_dated_per_user_reports_index_and_manifest(env):
 
 
 def _index_row(index: str, user: str) -> list[str]:
-    row = re.search(rf"<tr><td>{user}</td>(.*?)</tr>", index, re.S).group(0)
+    row = re.search(rf"<tr><td data-label='User'>{user}</td>(.*?)</tr>", index, re.S).group(0)
     return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
 
 
@@ -479,7 +479,7 @@ def test_overlapping_batches_on_one_day_keep_every_user(tmp_path, monkeypatch):
     manifest = _manifest(day)
     assert sorted(manifest["users"]) == names and manifest["summary"] == {"total": 6, "ok": 6, "failed": 0}
     index = (day / "index.html").read_text()
-    assert all(f"<tr><td>{u}</td>" in index for u in names)
+    assert all(f"<tr><td data-label='User'>{u}</td>" in index for u in names)
 
 
 def test_runtime_folder_is_removed_and_stale_ones_are_swept():
@@ -605,12 +605,36 @@ def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys):
     try:
         again = html_to_pdf((day / "bharat" / "portfolio_review.html").read_text(encoding="utf-8"), running=running)
         _screenshots_of_report(day / "bharat" / "portfolio_review.html")
+        _index_fits(day / "index.html")
     finally:
         close_browser()
     first = pdf.read_bytes()
     assert mask_volatile_pdf(again) == mask_volatile_pdf(first) and b"/CreationDate (D:*)" in mask_volatile_pdf(first)
     assert _manifest(day)["users"]["bharat"]["pdf"] == "bharat/portfolio_review.pdf"
     assert '<a href="bharat/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()
+
+
+def _index_fits(html: Path) -> None:
+    """The index page at 800 px and on a 368 px phone: no sideways scrolling, every user's figures shown."""
+    from qlwork.reports.pdf import _browser
+
+    context = _browser().new_context(offline=True)
+    try:
+        page = context.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                   else route.abort())
+        page.goto(f"file://{html}", wait_until="load")
+        for width in (1280, 800, 368):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.wait_for_timeout(100)
+            look = page.evaluate("""() => ({scroll: document.documentElement.scrollWidth, view: window.innerWidth,
+                cells: [...document.querySelectorAll('tbody td')].filter(td => td.getBoundingClientRect().width > 0
+                                                                          && td.textContent.trim()).length})""")
+            assert look["scroll"] <= look["view"], (width, look)
+            assert look["cells"] >= 10, (width, look)
+            page.screenshot(path=str(Path(__file__).resolve().parent / "artifacts" / f"index_{width}.png"))
+    finally:
+        context.close()
 
 
 def _screenshots_of_report(html: Path) -> None:

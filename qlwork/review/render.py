@@ -16,6 +16,7 @@ import numpy as np
 from .. import formatting as F
 from ..assistant.grounding import describe
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
+from ..charts.style import DARK_CHART_CSS
 from ..tools.context import DISCLAIMER
 from ..tools.trading import METRIC_DEFINITIONS
 
@@ -35,7 +36,8 @@ STYLE = """<style>
 .qlwork-lede{color:#444;margin:0.2em 0 0.6em}.qlwork-cap{font-weight:bold;color:#8a5a00}
 .qlwork-report td,.qlwork-report th{vertical-align:top}.qlwork-report td.num{white-space:nowrap}
 .jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
-</style>"""
+.qlwork-report{max-width:100%;overflow-wrap:break-word}
+</style>""" + DARK_CHART_CSS
 
 
 def volatile(value, field: str) -> str:
