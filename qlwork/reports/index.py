@@ -59,6 +59,7 @@ def _row(uid: str, e: dict) -> str:
     dur = e.get("duration_s")
     links = (f'<a href="{escape(e.get("html", ""))}">report</a> · '
              + (f'<a href="{escape(e["pdf"])}">PDF</a> · ' if e.get("pdf") else "")
+             + (f'<a href="{escape(e["xlsx"])}">Excel</a> · ' if e.get("xlsx") else "")
              + f'<a href="{escape(e.get("notebook", ""))}">notebook</a>')
     params = e.get("parameters") or {}
     c = COLUMNS

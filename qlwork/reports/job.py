@@ -258,8 +258,13 @@ def run_user_job(job: dict, kernel=None) -> dict:
         pdf, pdf_error = _pdf(html, close=kernel is None, running=running)
         if pdf_error and status == "ok":
             status, error = "failed", pdf_error
+    xlsx = None
+    if "xlsx" in (job.get("formats") or ()) and result is not None and status == "ok":
+        from .xlsx import workbook_bytes
+
+        xlsx = workbook_bytes(result)
     t3 = time.perf_counter()
-    return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
+    return {"user_id": job["user_id"], "status": status, "xlsx": xlsx, "error": error, "result": result, "volatile": volatile,
             "notebook": nbformat.writes(nb), "html": html, "pdf": pdf, "started_at": started, "finished_at": _now(),
             "duration_s": round(t3 - t0, 3), "kernel_pid": pid,
             "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "pdf_s": round(t3 - t2, 3)}}

@@ -161,6 +161,18 @@ def _short(value, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def audit_rows(calls: list[dict], report_calls: list[dict]) -> list[dict]:
+    """The tool calls behind the answer and the report without ids or timings, for the emitted result
+    and the workbook: ``{tool, arguments (JSON text), status, output_fields}``."""
+    rows = []
+    for c in [*calls, *report_calls]:
+        args, out = c.get("arguments") or {}, c.get("output")
+        rows.append({"tool": c.get("name"), "arguments": args if isinstance(args, str) else json.dumps(args, sort_keys=True),
+                     "status": "ok" if not c.get("error") else "error",
+                     "output_fields": ", ".join(sorted(out)[:12]) if isinstance(out, dict) else ""})
+    return rows
+
+
 def audit_html(review) -> str:
     """The tool calls behind the answer and the report (a part of the appendix)."""
     rows = []

@@ -174,6 +174,8 @@ class Review:
 
     def summary(self) -> dict:
         """The deterministic review result emitted as :data:`REVIEW_MIME` (no ids, no clock)."""
+        from .render import audit_rows
+
         r = self.response
         return {"schema": 1, "status": "ok", "user_id": self.params["user_id"], "as_of": self.params["as_of"],
                 "week": self.week, "qlwork_version": __version__, "parameters": self.params,
@@ -182,7 +184,11 @@ class Review:
                 "risk_level": r.get("risk_level"), "risk_metrics": r.get("risk_metrics") or {},
                 "total_value": self.analysis.get("total_value"), "total_pnl": self.analysis.get("total_pnl"),
                 "recommendations": r.get("recommendations") or [], "insights": r.get("insights") or [],
-                "series": self.series.summary(), "returns": self.returns, "sectors": self.sectors, "has_previous": self.previous is not None,
+                "series": self.series.summary(), "returns": self.returns, "sectors": self.sectors,
+                "holdings": self.analysis.get("holdings") or [], "tearsheet_metrics": next(
+                    ((c.get("output") or {}).get("metrics") or {} for c in self.report_calls
+                     if c["name"] == "portfolio_tearsheet"), {}),
+                "audit": audit_rows(self.calls, self.report_calls), "has_previous": self.previous is not None,
                 "change": self.change(), "tools_used": [c["name"] for c in self.calls]}
 
     def volatile_metadata(self) -> dict:
