@@ -26,7 +26,7 @@ from .. import __version__
 from ..assistant.render import tool_calls as flatten_calls
 from ..assistant.store import Store
 from ..config import BENCHMARK
-from ..errors import InputError
+from ..errors import InputError, QlworkError
 from ..market.base import parse_date
 from .series import ReviewSeries, cash_like, period_returns, return_series, review_series, sector_exposure
 
@@ -307,7 +307,6 @@ def _report_call(name: str, arguments: dict, ctx) -> dict:
     is recorded (and shown) instead of failing the whole review."""
     import time
 
-    from ..errors import QlworkError
     from .tearsheet import REPORT_TOOLS
 
     t = time.perf_counter()
@@ -383,7 +382,10 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                            returns=daily)
     returns = period_returns(daily, year_days=lookback_days)
     bench_sectors = market.benchmark_sector_weights() if hasattr(market, "benchmark_sector_weights") else {}
-    instruments = market.instruments() if callable(getattr(market, "instruments", None)) else None
+    try:  # the instruments dump names liquid ETFs; without it they stay in their sector's row
+        instruments = market.instruments() if callable(getattr(market, "instruments", None)) else None
+    except QlworkError:
+        instruments = None
     sectors = sector_exposure(analysis["holdings"], bench_sectors, cash_like(instruments, quantities))
     # constituent weights are the NIFTY 50's: only for that benchmark (else the chart says "not available")
     bench_weights = (market.benchmark_weights() if benchmark == BENCHMARK and hasattr(market, "benchmark_weights")
