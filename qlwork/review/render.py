@@ -37,6 +37,9 @@ STYLE = """<style>
 .qlwork-report td,.qlwork-report th{vertical-align:top}.qlwork-report td.num{white-space:nowrap}
 .jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
 .qlwork-report{max-width:100%;overflow-wrap:break-word}
+.qlwork-synthetic,.qlwork-disclaimer{color:#1a1a1a}
+body[data-jp-theme-light='false'] .qlwork-report th{background:var(--jp-layout-color2,#333)}
+body[data-jp-theme-light='false'] .qlwork-neg{color:#ff8a80}body[data-jp-theme-light='false'] .qlwork-pos{color:#81c784}
 </style>""" + DARK_CHART_CSS
 
 
