@@ -153,7 +153,7 @@ def test_batch_writes_dated_per_user_reports_index_and_manifest(env):
 
 
 def _index_row(index: str, user: str) -> list[str]:
-    row = re.search(rf"<tr><td>{user}</td>(.*?)</tr>", index, re.S).group(0)
+    row = re.search(rf"<tr><td data-label='User'>{user}</td>(.*?)</tr>", index, re.S).group(0)
     return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
 
 
@@ -194,8 +194,8 @@ def test_report_html_hides_code_and_shows_the_sections(env):
     from qlwork.reports.pdf import PRINT_CSS
 
     assert html.count(PRINT_CSS) == 1 and html.index(PRINT_CSS) < html.index("</head>")
-    for rule in ("@page { size: A4", ".qlwork-report table, .qlwork-report tr, img, svg, figure",
-                 "break-inside: avoid", "thead { display: table-header-group"):
+    for rule in ("@page { size: A4", ".qlwork-report tr, img, svg, figure", "break-inside: avoid",
+                 "thead { display: table-header-group", "h4 { break-after: avoid"):
         assert rule in PRINT_CSS, rule
     # allocation, sectors, equity, 3 indicator panels as SVG (vector: cheaper to draw, sharp in PDF)
     assert html.count('src="data:image/svg+xml;base64,') == 10  # + the tearsheet's 4 figures
@@ -249,7 +249,7 @@ def test_two_runs_identical_apart_from_declared_volatile_values(env):
         return {k: v for k, v in entry.items() if k not in VOLATILE_FIELDS and k != "executor"}
 
     assert stable(_manifest(a)["users"]["esha"]) == stable(_manifest(b)["users"]["esha"])
-    row = re.compile(r"<tr><td>esha</td>.*?</tr>", re.S)
+    row = re.compile(r"<tr><td data-label='User'>esha</td>.*?</tr>", re.S)
     idx_a, idx_b = (mask_volatile_html((d / "index.html").read_text()) for d in (a, b))
     assert row.search(idx_a).group(0) == row.search(idx_b).group(0)
 
@@ -479,7 +479,7 @@ def test_overlapping_batches_on_one_day_keep_every_user(tmp_path, monkeypatch):
     manifest = _manifest(day)
     assert sorted(manifest["users"]) == names and manifest["summary"] == {"total": 6, "ok": 6, "failed": 0}
     index = (day / "index.html").read_text()
-    assert all(f"<tr><td>{u}</td>" in index for u in names)
+    assert all(f"<tr><td data-label='User'>{u}</td>" in index for u in names)
 
 
 def test_runtime_folder_is_removed_and_stale_ones_are_swept():
@@ -548,44 +548,93 @@ def test_a_batch_leaves_no_runtime_folders(tmp_path, monkeypatch):
     short.rmdir()
 
 
-def test_pdf_report_has_a_page_per_section_and_no_code(tmp_path, monkeypatch, capsys):
-    """`qlwork reports run --format html,pdf`: portfolio_review.pdf beside the HTML, linked from the index."""
-    import io
+def _pdf_pages(path: Path) -> list[str]:
+    """The text of each page of a PDF, by poppler's pdftotext (layout kept, so table rows stay lines)."""
+    import shutil
+    import subprocess
 
+    if shutil.which("pdftotext") is None:
+        pytest.skip("SKIPPED LOUDLY: no pdftotext (apt-get install poppler-utils): the PDF layout is untested here")
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return text.split("\f")[:-1]
+
+
+def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys):
+    """`qlwork reports run --format html,pdf` for an 18-holding portfolio: about 8 A4 pages with sections
+    flowing, the running header/footer (user, date, page x of y, SYNTHETIC DATA) on every page, the
+    widest tables' last columns on the page, no heading stranded at a page foot, no code."""
     from qlwork.reports.pdf import chromium_path
 
     if chromium_path() is None:
         pytest.skip("SKIPPED LOUDLY: no Chromium at /usr/bin/chromium (run `make chromium` or apt-get install "
                     "chromium): the PDF report is untested here")
-    pypdf = pytest.importorskip("pypdf", reason="pypdf (a dev dependency) reads the PDF back")
     monkeypatch.setenv("QLWORK_HOME", str(tmp_path / "home"))
-    code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--users", "asha", "--workers", "1",
+    code = cli_main(["reports", "run", "--as-of", "2026-11-20", "--users", "bharat", "--workers", "1",
                      "--format", "html,pdf", "--output-dir", str(tmp_path / "out"), "--no-progress"])
     assert code == 0, capsys.readouterr()
     day = tmp_path / "out" / "2026-11-20"
-    reader = pypdf.PdfReader(io.BytesIO((day / "asha" / "portfolio_review.pdf").read_bytes()))
-    pages = [" ".join(p.extract_text().split()) for p in reader.pages]
-    assert len(pages) >= 8  # the header, holdings, charts, ... each section starts a page
-    assert pages[0].startswith("Weekly portfolio review: asha") and "SYNTHETIC DATA" in pages[0]
-    starts = [p[:40] for p in pages]
-    assert "Executive summary" in pages[0]
-    for section in ("Holdings (5)", "Score, risk level and risk metrics", "Recommendations", "Insights",
-                    "Appendix: run details and audit trail", "Disclaimer."):
-        assert any(s.startswith(section) for s in starts), (section, starts)
-    text = " ".join(pages)
+    pdf = day / "bharat" / "portfolio_review.pdf"
+    pages = _pdf_pages(pdf)
+    assert 6 <= len(pages) <= 10, len(pages)  # was 18 pages, a section per page
+    for i, page in enumerate(pages, 1):
+        lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
+        assert lines[0].startswith("qlwork weekly review · bharat · as of 2026-11-20") and "SYNTHETIC DATA" in lines[0], i
+        assert lines[-1].endswith(f"Page {i} of {len(pages)}") and "SYNTHETIC DATA" in lines[-1], i
+        body = lines[1:-1]
+        # a heading never ends a page: what it introduces follows it on the same page
+        for heading in ("Holdings (18)", "Sector weights vs NIFTY 50", "Returns", "Top actions", "Tearsheet",
+                        "Key metrics vs NIFTY 50", "Worst 10 drawdowns of the portfolio", "Recommendations", "Insights",
+                        "Change since last week", "Run details", "Audit trail: tool calls"):
+            assert not body or body[-1] != heading, (i, heading)
+    text = "\n".join(pages)
+    assert text.index("Weekly portfolio review: bharat") < text.index("Executive summary") < text.index("Holdings (18)")
+    # the widest tables fit: the holdings' last columns (P&L, P&L %) and each holding's P&L % on its row
+    review = json.loads((day / "manifest.json").read_text())["users"]["bharat"]
+    assert review["status"] == "ok"
+    holdings_header = next(ln for ln in text.splitlines() if ln.strip().startswith("Symbol") and "Sector" in ln)
+    assert holdings_header.rstrip().endswith("P&L %") and "P&L (INR)" in holdings_header
+    rows = [ln for ln in text.splitlines() if re.match(r"^\s*(HDFCBANK|RELIANCE|INFY|TITAN)\s", ln)]
+    assert len(rows) >= 4 and all(re.search(r"[+-][\d,]+\.\d\d%\s*$", r) for r in rows[:4]), rows[:4]
+    audit = next(ln for ln in text.splitlines() if ln.strip().startswith("#") and "Call id" in ln)
+    assert audit.rstrip().endswith("Output fields")  # the audit table's last column is on the page
     assert "run_review(" not in text and "user_id = " not in text  # code and parameters hidden
     # reproducible: the same report prints to the same bytes apart from the PDF's declared dates
     from qlwork.reports.pdf import close_browser, html_to_pdf, mask_volatile_pdf
 
+    running = {"user_id": "bharat", "as_of": "2026-11-20", "synthetic": True}
     try:
-        again = html_to_pdf((day / "asha" / "portfolio_review.html").read_text(encoding="utf-8"))
-        _screenshots_of_report(day / "asha" / "portfolio_review.html")
+        again = html_to_pdf((day / "bharat" / "portfolio_review.html").read_text(encoding="utf-8"), running=running)
+        _screenshots_of_report(day / "bharat" / "portfolio_review.html")
+        _index_fits(day / "index.html")
     finally:
         close_browser()
-    first = (day / "asha" / "portfolio_review.pdf").read_bytes()
+    first = pdf.read_bytes()
     assert mask_volatile_pdf(again) == mask_volatile_pdf(first) and b"/CreationDate (D:*)" in mask_volatile_pdf(first)
-    assert _manifest(day)["users"]["asha"]["pdf"] == "asha/portfolio_review.pdf"
-    assert '<a href="asha/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()
+    assert _manifest(day)["users"]["bharat"]["pdf"] == "bharat/portfolio_review.pdf"
+    assert '<a href="bharat/portfolio_review.pdf">PDF</a>' in (day / "index.html").read_text()
+
+
+def _index_fits(html: Path) -> None:
+    """The index page at 800 px and on a 368 px phone: no sideways scrolling, every user's figures shown."""
+    from qlwork.reports.pdf import _browser
+
+    context = _browser().new_context(offline=True)
+    try:
+        page = context.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                   else route.abort())
+        page.goto(f"file://{html}", wait_until="load")
+        for width in (1280, 800, 368):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.wait_for_timeout(100)
+            look = page.evaluate("""() => ({scroll: document.documentElement.scrollWidth, view: window.innerWidth,
+                cells: [...document.querySelectorAll('tbody td')].filter(td => td.getBoundingClientRect().width > 0
+                                                                          && td.textContent.trim()).length})""")
+            assert look["scroll"] <= look["view"], (width, look)
+            assert look["cells"] >= 10, (width, look)
+            page.screenshot(path=str(Path(__file__).resolve().parent / "artifacts" / f"index_{width}.png"))
+    finally:
+        context.close()
 
 
 def _screenshots_of_report(html: Path) -> None:

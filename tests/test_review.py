@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from qlwork.review import executive as ex, render as rr
+from qlwork.review import executive as ex, render as rr, tearsheet_html as sheet
 from qlwork.assistant.store import Store
 from qlwork.errors import QlworkError
 from qlwork.assistant.preferences import AIPreferences, save_preferences
@@ -239,14 +239,14 @@ def test_tearsheet_comes_from_a_tool_call_in_the_audit_trail(weeks):
                                                                       reverse=True)
     assert all(r["contribution"] < 0 for r in out["detractors"])
     assert np.allclose(holding_returns(close[pf.symbols].ffill().to_numpy(), pf.quantities)[-5:], daily[-5:])
-    # four figures, all from that output
-    figures = rr.tearsheet_figures(second)
-    assert [n for n, _ in figures] == ["monthly returns", "rolling volatility and Sharpe",
+    # four figures, all from that output (the monthly heatmap and calendar years are tables)
+    figures = sheet.tearsheet_figures(second)
+    assert [n for n, _ in figures] == ["underwater plot", "rolling volatility, Sharpe and beta",
                                        "daily returns, VaR and CVaR", "contributors and detractors"]
     dist = dict(figures)["daily returns, VaR and CVaR"]
     marked = sorted(line.get_xdata()[0] for line in dist.axes[0].get_lines())
     assert marked == pytest.approx(sorted([out["var_95"], out["cvar_95"]]))
-    assert "Tearsheet" in rr.tearsheet_html(second) and "portfolio_tearsheet" in rr.tearsheet_html(second)
+    assert "Tearsheet" in sheet.tearsheet_html(second) and "portfolio_tearsheet" in sheet.tearsheet_html(second)
 
 
 def test_indicator_panel_images_are_shared_only_for_identical_content(weeks):
@@ -328,10 +328,13 @@ def test_executive_summary_first_with_returns_score_breakdown_and_actions(weeks)
     value = close[pf.symbols].ffill().to_numpy() @ np.asarray(pf.quantities, dtype=float)
     bench = close["NIFTY 50"].to_numpy()
     days = [d.date() for d in close.index]
-    table = {r[0]: r for r in _rows(html) if r and r[0] in ("1 week", "1 month", "Year to date", "1 year")}
+    table = {r[0].split(" (")[0]: r for r in _rows(html)
+             if r and r[0].split(" (")[0] in ("1 week", "1 month", "Year to date", "1 year")}
+    assert table["1 year"][0] == "1 year (252 trading days)"
     for name, base in (("1 week", dt.date(2026, 11, 13)), ("1 month", dt.date(2026, 10, 20)),
-                       ("Year to date", dt.date(2025, 12, 31)), ("1 year", dt.date(2025, 11, 20))):
-        k = max(i for i, d in enumerate(days) if d <= base)
+                       ("Year to date", dt.date(2025, 12, 31)), ("1 year", None)):
+        # the year is the analysis window (252 trading days), the others calendar periods
+        k = len(days) - 1 - 252 if base is None else max(i for i, d in enumerate(days) if d <= base)
         port, ref = value[-1] / value[k] - 1, bench[-1] / bench[k] - 1
         _, start, p_cell, b_cell, a_cell = table[name]
         assert start == days[k].isoformat(), name

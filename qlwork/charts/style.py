@@ -3,7 +3,8 @@ its title and the SYNTHETIC DATA mark, and small date/label helpers. Weights are
 
 Every figure is drawn on an opaque white card with dark text (:data:`THEME`), whatever the kernel's
 rcParams say: the inline backend makes figures transparent and a dark style makes text light, and
-either makes a chart unreadable on the other theme's page. Same card in light and dark pages."""
+either makes a chart unreadable on the other theme's page. In JupyterLab's dark themes the page shows the
+card inverted (:data:`DARK_CHART_CSS`), so it reads as a dark chart instead of a white box."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ THEME = {
     "savefig.edgecolor": BACKGROUND, "savefig.transparent": False,
 }
 """The colours every figure is built and saved with (an opaque light card, dark text)."""
+
+
+DARK_CHART_CSS = ("<style>body[data-jp-theme-light='false'] img.qlwork-chart,"
+                  "body[data-jp-theme-light='false'] .jp-RenderedSVG img,"
+                  "body[data-jp-theme-light='false'] .jp-RenderedImage img"
+                  "{filter:invert(0.88) hue-rotate(180deg)}</style>")
+"""The dark variant of every chart in JupyterLab's dark themes (``data-jp-theme-light="false"`` on the
+page): the light card drawn inverted, hues turned back (dark grey ground, light text, red stays red and
+green green), instead of a white box on a dark page. Light themes, HTML reports and PDFs are unchanged.
+The review's stylesheet and the chat widget's header carry it."""
 
 
 def themed(build):

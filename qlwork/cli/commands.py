@@ -359,8 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-run users whose inputs are unchanged")
     p.add_argument("--output-dir", default="reports", help="output root (default: reports)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--format", default="html", help="html (default) or html,pdf: also portfolio_review.pdf per user "
-                                                     "(printed by the system Chromium, /usr/bin/chromium)")
+    p.add_argument("--format", default="html", help="html (default), html,pdf (also portfolio_review.pdf per user, "
+                                                     "printed by the system Chromium, /usr/bin/chromium) or "
+                                                     "html,pdf,xlsx (also portfolio_review.xlsx, an Excel workbook)")
     p.set_defaults(func=cmd_reports_run)
     register_serve(sub)
     register_mcp(sub)

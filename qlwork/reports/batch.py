@@ -226,7 +226,8 @@ def _entry(outcome: dict, user: UserConfig, as_of: str, digest: str, executor: s
     stem = f"{user.user_id}/{NOTEBOOK_NAME[:-6]}"
     return {"user_id": user.user_id, "status": outcome["status"], "error": outcome.get("error"),
             "inputs_hash": digest, "parameters": user.parameters(as_of), "notebook": f"{stem}.ipynb",
-            "html": f"{stem}.html", "pdf": f"{stem}.pdf" if outcome.get("pdf") else None, "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
+            "html": f"{stem}.html", "pdf": f"{stem}.pdf" if outcome.get("pdf") else None,
+            "xlsx": f"{stem}.xlsx" if outcome.get("xlsx") else None, "overall_score": res.get("overall_score"), "risk_level": res.get("risk_level"),
             "total_value": res.get("total_value"), "synthetic": res.get("synthetic"), "executor": executor,
             "return_1w": ((res.get("returns") or {}).get("1W") or {}).get("portfolio"),
             "score_change": ((res.get("change") or {}).get("score") or {}).get("delta"),
@@ -335,7 +336,8 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
     """Run the weekly review for every configured user as of ``as_of``; see the module docstring.
 
     ``formats``: ``html`` (always written) and optionally ``pdf`` (``portfolio_review.pdf`` per user,
-    printed by the system Chromium; see :mod:`qlwork.reports.pdf`). A user whose last report lacks a
+    printed by the system Chromium; see :mod:`qlwork.reports.pdf`) and ``xlsx`` (``portfolio_review.xlsx``,
+    :mod:`qlwork.reports.xlsx`). A user whose last report lacks a
     requested format is run again.
 
     ``workers`` defaults to the number of CPU cores. Returns a :class:`BatchResult` (``.ok`` is False
@@ -350,9 +352,9 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
         raise InputError(f"Unknown executor {executor!r}.", fix="Use local or dask.")
     formats = tuple(dict.fromkeys(["html", *(f.strip().lower() for f in
                                              (formats.split(",") if isinstance(formats, str) else formats))]))
-    if set(formats) - {"html", "pdf"}:
-        raise InputError(f"Unknown report format(s) {sorted(set(formats) - {'html', 'pdf'})}.",
-                         fix="Use --format html or --format html,pdf.")
+    if set(formats) - {"html", "pdf", "xlsx"}:
+        raise InputError(f"Unknown report format(s) {sorted(set(formats) - {'html', 'pdf', 'xlsx'})}.",
+                         fix="Use --format html, html,pdf or html,pdf,xlsx.")
     people = load_users(config, users)
     if any(u.provider == "demo" for u in people):  # a date before the demo data: said once, not per user
         from ..market.demo import DemoMarketData
@@ -397,8 +399,9 @@ def run_batch(as_of, users: list[str] | None = None, workers: int | None = None,
             user_dir = directory / uid
             atomic_write(user_dir / NOTEBOOK_NAME, outcome["notebook"])
             atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".html"), outcome["html"])
-            if outcome.get("pdf"):
-                atomic_write(user_dir / (NOTEBOOK_NAME[:-6] + ".pdf"), outcome["pdf"])
+            for kind in ("pdf", "xlsx"):
+                if outcome.get(kind):
+                    atomic_write(user_dir / f"{NOTEBOOK_NAME[:-6]}.{kind}", outcome[kind])
             mine[uid] = _entry(outcome, by_id[uid], day, digests[uid], executor)
             result.ran.append(uid)
             entries.update(_write_outputs(directory, day, mine, order))

@@ -17,13 +17,34 @@ COLUMNS = ("User", "Status", "Health score", "Score change", "Risk level", "1W r
            "Portfolio", "Backend", "Links", "Duration", "Error")
 
 
+INDEX_CSS = """<style>
+.qlwork-index{width:100%}
+.qlwork-index td{overflow-wrap:anywhere}
+@media screen and (max-width: 1000px){
+  .qlwork-index thead{display:none}
+  .qlwork-index,.qlwork-index tbody,.qlwork-index tr,.qlwork-index td{display:block;width:auto}
+  .qlwork-index tr{border:1px solid #ccc;margin:0 0 0.6em;padding:2px 0}
+  .qlwork-index td{border:none !important;display:flex;justify-content:space-between;gap:1em;
+                   text-align:right !important}
+  .qlwork-index td::before{content:attr(data-label);font-weight:bold;text-align:left}
+  .qlwork-index td:empty{display:none}
+}
+</style>"""
+"""Below 1000 px wide the table becomes one card per user (a labelled line per column): no sideways
+scrolling at 800 px or on a 368 px phone."""
+
+
 def _cell(value) -> str:
     return "" if value is None else escape(str(value))
 
 
-def _num(text: str, value=None) -> str:
+def _td(label: str, html: str, cls: str = "") -> str:
+    return f"<td data-label='{escape(label)}'" + (f" class='{cls}'" if cls else "") + f">{html}</td>"
+
+
+def _num(label: str, text: str, value=None) -> str:
     sign = "" if not isinstance(value, (int, float)) else " qlwork-neg" if value < 0 else " qlwork-pos" if value > 0 else ""
-    return f"<td class='num{sign}'>{escape(text)}</td>"
+    return _td(label, escape(text), f"num{sign}")
 
 
 def _row(uid: str, e: dict) -> str:
@@ -38,13 +59,16 @@ def _row(uid: str, e: dict) -> str:
     dur = e.get("duration_s")
     links = (f'<a href="{escape(e.get("html", ""))}">report</a> · '
              + (f'<a href="{escape(e["pdf"])}">PDF</a> · ' if e.get("pdf") else "")
+             + (f'<a href="{escape(e["xlsx"])}">Excel</a> · ' if e.get("xlsx") else "")
              + f'<a href="{escape(e.get("notebook", ""))}">notebook</a>')
     params = e.get("parameters") or {}
-    return (f"<tr><td>{_cell(uid)}</td><td>{status}</td>{_num(score)}{_num(change, e.get('score_change'))}"
-            f"<td>{escape(risk)}</td>{_num(week, e.get('return_1w'))}{_num(value)}<td>{_cell(params.get('portfolio'))}</td>"
-            f"<td>{_cell(params.get('backend'))}</td><td>{links}</td>"
-            f"<td class='num'>{volatile('n/a' if dur is None else f'{dur:.1f} s', 'duration_s')}</td>"
-            f"<td>{_cell(e.get('error'))}</td></tr>")
+    c = COLUMNS
+    return ("<tr>" + _td(c[0], _cell(uid)) + _td(c[1], status) + _num(c[2], score)
+            + _num(c[3], change, e.get("score_change")) + _td(c[4], escape(risk))
+            + _num(c[5], week, e.get("return_1w")) + _num(c[6], value) + _td(c[7], _cell(params.get("portfolio")))
+            + _td(c[8], _cell(params.get("backend"))) + _td(c[9], links)
+            + _td(c[10], volatile("n/a" if dur is None else f"{dur:.1f} s", "duration_s"), "num")
+            + _td(c[11], _cell(e.get("error"))) + "</tr>")
 
 
 def index_html(as_of: str, entries: dict[str, dict], generated_at: str) -> str:
@@ -55,12 +79,12 @@ def index_html(as_of: str, entries: dict[str, dict], generated_at: str) -> str:
     failed = sum(e.get("status") != "ok" for e in entries.values())
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>qlwork weekly reports {escape(as_of)}</title>{STYLE}{PRINT_CSS}</head>
-<body class="qlwork-report" style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em"><h1>Weekly portfolio reports as of {escape(as_of)}</h1>
+<html lang="en"><head><meta charset="utf-8"><title>qlwork weekly reports {escape(as_of)}</title>{STYLE}{PRINT_CSS}{INDEX_CSS}<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body class="qlwork-report" style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1em;overflow-wrap:anywhere"><h1>Weekly portfolio reports as of {escape(as_of)}</h1>
 <p>{len(entries)} users, {len(entries) - failed} ok, {failed} failed. Generated at
 {volatile(F.when(generated_at, seconds=True), 'generated_at')} by qlwork {escape(__version__)}. Score change is
 this week's health score minus last week's; the 1W return is the holdings' over the last 7 days.</p>{notice}
-<table><thead><tr>{head}</tr></thead><tbody>
+<table class="qlwork-index"><thead><tr>{head}</tr></thead><tbody>
 {''.join(_row(uid, e) for uid, e in entries.items())}
 </tbody></table>
 <div class="qlwork-disclaimer"><b>Disclaimer.</b> {escape(DISCLAIMER)} No orders were placed.</div>

@@ -253,22 +253,29 @@ def run_user_job(job: dict, kernel=None) -> dict:
     t2 = time.perf_counter()
     pdf = None
     if "pdf" in (job.get("formats") or ()):
-        pdf, pdf_error = _pdf(html, close=kernel is None)
+        params = job.get("parameters") or {}
+        running = {"user_id": job["user_id"], "as_of": params.get("as_of"), "synthetic": bool((result or {}).get("synthetic"))}
+        pdf, pdf_error = _pdf(html, close=kernel is None, running=running)
         if pdf_error and status == "ok":
             status, error = "failed", pdf_error
+    xlsx = None
+    if "xlsx" in (job.get("formats") or ()) and result is not None and status == "ok":
+        from .xlsx import workbook_bytes
+
+        xlsx = workbook_bytes(result)
     t3 = time.perf_counter()
-    return {"user_id": job["user_id"], "status": status, "error": error, "result": result, "volatile": volatile,
+    return {"user_id": job["user_id"], "status": status, "xlsx": xlsx, "error": error, "result": result, "volatile": volatile,
             "notebook": nbformat.writes(nb), "html": html, "pdf": pdf, "started_at": started, "finished_at": _now(),
             "duration_s": round(t3 - t0, 3), "kernel_pid": pid,
             "timings": {"execute_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "pdf_s": round(t3 - t2, 3)}}
 
 
-def _pdf(html: str, close: bool) -> tuple[bytes | None, str | None]:
+def _pdf(html: str, close: bool, running: dict | None = None) -> tuple[bytes | None, str | None]:
     """The report printed to PDF, or the reason it could not be (the HTML report is still written)."""
     from .pdf import close_browser, html_to_pdf
 
     try:
-        return html_to_pdf(html), None
+        return html_to_pdf(html, running=running), None
     except Exception as exc:  # noqa: BLE001 - no PDF is this user's failure, not the batch's
         return None, f"pdf: {_error_text(exc)}"
     finally:

@@ -4,8 +4,10 @@ The browser is the system's Chromium (Debian's ``/usr/bin/chromium``, or ``QLWOR
 Playwright, the engine behind nbconvert's ``webpdf`` exporter; Playwright's own browser download is
 never used (nbconvert's exporter cannot be pointed at a browser path, so the few calls are made here).
 The page is loaded from a local file with network access refused, so nothing a notebook output links
-can be fetched while printing. A print stylesheet starts every report section on a new page, keeps
-figures and table rows whole, and prints the background colours of the notices.
+can be fetched while printing. A print stylesheet lets the sections flow (only the appendix starts a
+page), keeps headings with what follows and figures and table rows whole, fits tables to the page width
+(smaller type, wrapped headers and code), and prints the background colours of the notices. Chromium's
+own header and footer templates put the user, the date, "page x of y" and SYNTHETIC DATA on every page.
 
 One browser per worker thread is kept for the batch (:func:`close_browser`, called by the thread when it
 ends, closes it): launching Chromium costs about a second, printing a report a fraction of that.
@@ -18,23 +20,50 @@ import re
 import shutil
 import tempfile
 import threading
+from html import escape
 
 from ..errors import InputError
 
 PRINT_CSS = """<style>
-@page { size: A4; margin: 12mm 10mm; }
+@page { size: A4; margin: 16mm 10mm 14mm; }
 @media print {
-  body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  .jp-Cell:has(.qlwork-report) ~ .jp-Cell:has(.qlwork-report) { break-before: page; }
-  .jp-Cell:has(.qlwork-report) + .jp-Cell:has([data-mime-type="image/svg+xml"]) { break-before: page; }
-  .qlwork-report h2, .qlwork-report h3 { break-after: avoid; }
-  .qlwork-report table, .qlwork-report tr, img, svg, figure, .jp-RenderedSVG, .jp-RenderedImage { break-inside: avoid; }
+  body { -webkit-print-color-adjust: exact; print-color-adjust: exact; font-size: 9.5pt; }
+  .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child { padding: 0 !important; margin: 0 !important; }
+  .jp-OutputPrompt, .jp-InputPrompt, .jp-Collapser { display: none !important; }
+  .jp-RenderedHTMLCommon { padding-right: 0 !important; }
+  .qlwork-report h2, .qlwork-report h3, .qlwork-report h4 { break-after: avoid; break-inside: avoid; margin: 0.5em 0 0.25em; }
+  .qlwork-report h4 + table, .qlwork-report h3 + table, .qlwork-report h3 + p, .qlwork-report h4 + p { break-before: avoid; }
+  .qlwork-report table { width: 100%; font-size: 7.6pt !important; table-layout: auto; break-inside: auto; }
+  .qlwork-report th, .qlwork-report td { padding: 1.5px 4px !important; }
+  .qlwork-report th { white-space: normal; }
+  .qlwork-report tr, img, svg, figure, .jp-RenderedSVG, .jp-RenderedImage { break-inside: avoid; }
   .qlwork-report thead { display: table-header-group; }
+  .qlwork-report code { white-space: pre-wrap; word-break: break-all; font-size: 0.95em; }
+  .qlwork-report td { overflow-wrap: break-word; }
+  .qlwork-report td.num { white-space: nowrap; }
+  .qlwork-heatmap td, .qlwork-heatmap th { padding: 1px 2px !important; text-align: center !important; }
   .jp-OutputArea-child { break-inside: auto; }  /* JupyterLab keeps an output on one page: a long one left a blank page */
-  img { max-width: 100% !important; height: auto; }
+  img { max-width: 100% !important; max-height: 108mm; width: auto; height: auto; display: block; margin: 0 auto; }
   .jp-OutputArea-output { overflow: visible !important; }
 }
 </style>"""
+RUNNING_STYLE = "font-family:sans-serif;font-size:7.5pt;color:#444;width:100%;margin:0 10mm;display:flex;" \
+                "justify-content:space-between"
+
+
+def running_templates(user_id: str, as_of: str, synthetic: bool) -> tuple[str, str]:
+    """Chromium's own header and footer templates for every page (no page script): the user, the
+    report's date, SYNTHETIC DATA when the prices are generated, and "page x of y" (Chromium fills the
+    ``pageNumber`` / ``totalPages`` spans). The date is the report's as-of date, not the print clock, so
+    the same report prints the same bytes."""
+    mark = '<b style="color:#8a5a00">SYNTHETIC DATA</b>' if synthetic else ""
+    who = f"qlwork weekly review · {escape(user_id)} · as of {escape(as_of)}"
+    header = f'<div style="{RUNNING_STYLE}"><span>{who}</span>{mark}</div>'
+    footer = (f'<div style="{RUNNING_STYLE}"><span>{who}</span>{mark}<span>Page <span class="pageNumber"></span> of '
+              '<span class="totalPages"></span></span></div>')
+    return header, footer
+
+
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 _LOCAL = threading.local()
@@ -95,8 +124,15 @@ def warm_browser() -> None:
         pass
 
 
-def html_to_pdf(html: str, timeout_s: float = 60) -> bytes:
-    """PDF bytes of ``html`` (A4, backgrounds printed, sections on their own pages)."""
+def html_to_pdf(html: str, timeout_s: float = 60, running: dict | None = None) -> bytes:
+    """PDF bytes of ``html`` (A4, backgrounds printed, sections flowing; wide tables in smaller type and
+    wrapped). ``running`` ``{"user_id", "as_of", "synthetic"}`` adds the running header and footer
+    (:func:`running_templates`) to every page."""
+    extra = {}
+    if running:
+        header, footer = running_templates(str(running.get("user_id")), str(running.get("as_of")),
+                                           bool(running.get("synthetic")))
+        extra = {"display_header_footer": True, "header_template": header, "footer_template": footer}
     browser = _browser()
     folder = tempfile.mkdtemp(prefix="qlwork-pdf-")
     try:
@@ -110,7 +146,7 @@ def html_to_pdf(html: str, timeout_s: float = 60) -> bytes:
                        else route.abort())
             page.goto(f"file://{path}", wait_until="load", timeout=timeout_s * 1000)
             page.emulate_media(media="print")
-            return page.pdf(print_background=True, prefer_css_page_size=True)
+            return page.pdf(print_background=True, prefer_css_page_size=True, **extra)
         finally:
             context.close()
     finally:

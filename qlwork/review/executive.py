@@ -64,13 +64,15 @@ def returns_html(review) -> str:
             rows.append([PERIOD_NAMES[p], "n/a", "n/a", "n/a", "n/a"])
             classes.append([""] * 5)
             continue
-        rows.append([PERIOD_NAMES[p], ret["start"], F.pct(ret["portfolio"], signed=True),
+        name = PERIOD_NAMES[p] + (f" ({ret['days']} trading days)" if p == "1Y" else "")
+        rows.append([name, ret["start"], F.pct(ret["portfolio"], signed=True),
                      F.pct(ret["benchmark"], signed=True), F.pp(ret["active"], 2)])
         classes.append(["", "", _sign_class(ret["portfolio"]), _sign_class(ret["benchmark"]), _sign_class(ret["active"])])
     end = review.params.get("prices_as_of") or review.params["as_of"]
     note = (f"<p>Returns of today's holdings held through each period (from the close on the date shown to "
             f"{escape(end)}); the active return is the portfolio's minus {escape(bench)}'s, "
-            "in percentage points.</p>" + (f"<p>{escape(review.params['as_of_note'])}</p>"
+            "in percentage points. Every return in this report compounds one daily series: the 1-year row is the "
+            "analysis window of the risk metrics, the score and the equity chart.</p>" + (f"<p>{escape(review.params['as_of_note'])}</p>"
                                          if review.params.get("as_of_note") else ""))
     return "<h4>Returns</h4>" + table(["Period", "From close of", "Portfolio", bench, "Active return"], rows,
                                       numeric={2, 3, 4}, classes=classes) + note

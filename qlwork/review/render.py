@@ -18,6 +18,7 @@ from ..assistant.advice import describe as describe_advice
 from ..assistant.grounding import describe
 from ..assistant.response import agreement_label, size_label
 from ..charts import allocation_figure, equity_drawdown_figure, indicator_figure, sector_figure
+from ..charts.style import DARK_CHART_CSS
 from ..tools.context import DISCLAIMER
 from ..tools.trading import METRIC_DEFINITIONS
 
@@ -37,7 +38,11 @@ STYLE = """<style>
 .qlwork-lede{color:#444;margin:0.2em 0 0.6em}.qlwork-cap{font-weight:bold;color:#8a5a00}
 .qlwork-report td,.qlwork-report th{vertical-align:top}.qlwork-report td.num{white-space:nowrap}
 .jp-RenderedSVG img,.jp-RenderedImage img{max-width:100% !important;height:auto}
-</style>"""
+.qlwork-report{max-width:100%;overflow-wrap:break-word}
+.qlwork-synthetic,.qlwork-disclaimer{color:#1a1a1a}
+body[data-jp-theme-light='false'] .qlwork-report th{background:var(--jp-layout-color2,#333)}
+body[data-jp-theme-light='false'] .qlwork-neg{color:#ff8a80}body[data-jp-theme-light='false'] .qlwork-pos{color:#81c784}
+</style>""" + DARK_CHART_CSS
 
 
 def volatile(value, field: str) -> str:
@@ -84,12 +89,16 @@ def holdings_html(review) -> str:
     classes.append([""] * 7 + [_sign_class(a.get("total_pnl")), ""])
     body = table(["Symbol", "Sector", "Qty", cur("Avg price"), cur("Last price"), cur("Value"), "Weight",
                   cur("P&L"), "P&L %"], rows, numeric={2, 3, 4, 5, 6, 7, 8}, classes=classes)
-    active = a.get("active_sector_weights") or {}
-    if active:
-        srows = [[s, F.pct((a.get("sector_weights") or {}).get(s, 0.0)), F.pct(review.benchmark_sectors.get(s, 0.0)),
-                  F.pp(v, 2)] for s, v in sorted(active.items(), key=lambda kv: (-abs(kv[1]), kv[0]))]
-        body += "<h4>Sector weights vs " + escape(review.params["benchmark"]) + "</h4>" + table(
-            ["Sector", "Portfolio", "Benchmark", "Active (pp)"], srows, numeric={1, 2, 3})
+    if review.sectors:
+        bench = escape(review.params["benchmark"])
+        srows = [[r["sector"], F.pct(r["portfolio"]), F.pct(r["benchmark"]), F.pp(r["active"], 2)] for r in review.sectors]
+        classes = [["", "", "", _sign_class(round(r["active"], 4))] for r in review.sectors]
+        body += (f"<h4>Sector weights vs {bench}</h4>" + table(["Sector", "Portfolio", "Benchmark", "Active (pp)"], srows,
+                                                                numeric={1, 2, 3}, classes=classes)
+                 + f"<p>Shares of the whole portfolio and of the whole {bench}; active = portfolio minus benchmark, "
+                   "in percentage points (the active column sums to zero). Cash-like holdings (liquid ETFs) and "
+                   "holdings without a known sector are rows of their own. The health score's sector balance "
+                   "compares the classified part only (see the score breakdown).</p>")
     return _wrap(f"Holdings ({len(a.get('holdings', []))})", body)
 
 
@@ -158,6 +167,18 @@ def _short(value, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def audit_rows(calls: list[dict], report_calls: list[dict]) -> list[dict]:
+    """The tool calls behind the answer and the report without ids or timings, for the emitted result
+    and the workbook: ``{tool, arguments (JSON text), status, output_fields}``."""
+    rows = []
+    for c in [*calls, *report_calls]:
+        args, out = c.get("arguments") or {}, c.get("output")
+        rows.append({"tool": c.get("name"), "arguments": args if isinstance(args, str) else json.dumps(args, sort_keys=True),
+                     "status": "ok" if not c.get("error") else "error",
+                     "output_fields": ", ".join(sorted(out)[:12]) if isinstance(out, dict) else ""})
+    return rows
+
+
 def audit_html(review) -> str:
     """The tool calls behind the answer and the report (a part of the appendix)."""
     rows = []
@@ -201,43 +222,6 @@ def disclaimer_html(review) -> str:
             f"No orders were placed.{extra}</div>")
 
 
-def _tearsheet_output(review) -> tuple[dict | None, str | None]:
-    call = next((c for c in review.report_calls if c["name"] == "portfolio_tearsheet"), None)
-    if call is None:
-        return None, "not computed"
-    return call.get("output"), call.get("error")
-
-
-def tearsheet_html(review) -> str:
-    out, error = _tearsheet_output(review)
-    if out is None:
-        return _wrap("Tearsheet", f"<p>Not available: {escape(str(error))}</p>")
-    w = out.get("window") or {}
-    level = f"{round(float(out.get('confidence') or 0.95) * 100, 1):g}"
-    rows = [["Window", f"{w.get('start')} to {w.get('end')} ({w.get('days')} days)"],
-            ["Portfolio return", F.pct(out.get("total_return"), signed=True)],
-            [f"{out.get('benchmark')} return", F.pct(out.get("benchmark_return"), signed=True)],
-            [f"1-day {level}% VaR (historical)", F.pct(out.get(f"var_{level}"))],
-            [f"1-day {level}% CVaR (historical)", F.pct(out.get(f"cvar_{level}"))]]
-    intro = ("<p>Every figure below is drawn from the output of the <code>portfolio_tearsheet</code> tool call "
-             f"listed in the audit trail. {escape(out.get('conventions', ''))}</p>")
-    return _wrap("Tearsheet", intro + table(["Item", "Value"], rows, {1}))
-
-
-def tearsheet_figures(review) -> list:
-    """``[(name, Figure)]`` of the tearsheet, from the tool output (empty when it failed)."""
-    from ..charts.tearsheet import (contributions_figure, monthly_heatmap_figure, returns_distribution_figure,
-                                    rolling_figure)
-
-    out, _ = _tearsheet_output(review)
-    if out is None:
-        return []
-    syn = bool((out.get("data_source") or {}).get("synthetic"))
-    return [("monthly returns", monthly_heatmap_figure(out, syn)), ("rolling volatility and Sharpe",
-            rolling_figure(out, syn)), ("daily returns, VaR and CVaR", returns_distribution_figure(out, syn)),
-            ("contributors and detractors", contributions_figure(out, syn))]
-
-
 # -- figures -------------------------------------------------------------------------------------
 
 def figure(review, name: str):
@@ -247,7 +231,9 @@ def figure(review, name: str):
                                  benchmark_weights=getattr(review, "benchmark_weights", None) or {},
                                  benchmark=review.params["benchmark"])
     if name == "sectors":
-        return sector_figure(a.get("sector_weights") or {}, review.benchmark_sectors, synthetic=review.synthetic,
+        rows = review.sectors
+        return sector_figure({r["sector"]: r["portfolio"] for r in rows if r["portfolio"] > 0},
+                             {r["sector"]: r["benchmark"] for r in rows if r["benchmark"] > 0}, synthetic=review.synthetic,
                              benchmark=review.params["benchmark"])
     if name == "equity":
         return equity_drawdown_figure(s.dates, s.equity, s.benchmark, synthetic=review.synthetic,

@@ -69,11 +69,12 @@ class ReviewSeries:
     benchmark_name: str = BENCHMARK
 
     def summary(self) -> dict:
-        """Window returns and max drawdowns of portfolio and benchmark (fractions, rounded)."""
+        """Window returns and max drawdowns of portfolio and benchmark (fractions, rounded); ``days`` counts
+        the daily returns (closes - 1), as an analysis ``window`` does."""
         def ret(a):
             return round(float(a[-1] / a[0] - 1.0), 4) if len(a) > 1 else 0.0
         return {"start": self.dates[0] if self.dates else None, "end": self.dates[-1] if self.dates else None,
-                "days": len(self.dates), "portfolio_return": ret(self.equity),
+                "days": max(0, len(self.dates) - 1), "portfolio_return": ret(self.equity),
                 "benchmark_return": ret(self.benchmark),
                 "portfolio_max_drawdown": round(float(self.drawdown.min()), 4) if len(self.drawdown) else 0.0,
                 "benchmark_max_drawdown": round(float(self.benchmark_drawdown.min()), 4)
@@ -113,10 +114,50 @@ def _volume(market, symbols: list[str], index: pd.Index, day: dt.date) -> np.nda
     return frame.reindex(index=index, columns=symbols).to_numpy(dtype=float)
 
 
+@dataclass
+class ReturnSeries:
+    """The one daily return series every figure of a report is computed from: today's holdings bought
+    and held (:func:`~qlwork.analytics.risk.holding_returns`: carried forward, never back; a holding
+    counts from its first price) and the benchmark (closes carried forward). ``dates`` are the
+    ``days + 1`` closes (ISO), ``portfolio`` and ``benchmark`` the ``days`` simple returns between them,
+    ``value`` today's value of the holdings (INR)."""
+
+    dates: list[str]
+    portfolio: np.ndarray
+    benchmark: np.ndarray
+    value: float
+
+    def window(self, days: int) -> "ReturnSeries":
+        """The last ``days`` returns (all of them when there are fewer)."""
+        k = max(0, len(self.portfolio) - days)
+        return ReturnSeries(self.dates[k:], self.portfolio[k:], self.benchmark[k:], self.value)
+
+
+def returns_of(close: pd.DataFrame, quantities, benchmark: str = BENCHMARK) -> ReturnSeries:
+    """:class:`ReturnSeries` of ``quantities`` (``{symbol: qty}``, symbols as ``close``'s columns) and the
+    ``benchmark`` column over the whole ``close`` frame (days x symbols, INR)."""
+    symbols = list(quantities)
+    prices = close[symbols].to_numpy(dtype=float)
+    q = np.array([quantities[s] for s in symbols], dtype=float)
+    bench = close[benchmark].ffill().to_numpy(dtype=float)
+    return ReturnSeries(_dates(close.index), holding_returns(prices, q), bench[1:] / bench[:-1] - 1.0,
+                        float(np.nansum(close[symbols].ffill().to_numpy(dtype=float)[-1] * q)))
+
+
+def return_series(market, portfolio, as_of, days: int, benchmark: str = BENCHMARK) -> ReturnSeries:
+    """:func:`returns_of` the last ``days`` returns up to ``as_of`` (fewer when the history is shorter)."""
+    qty = quantities_of(portfolio)
+    day = parse_date(as_of) if not isinstance(as_of, dt.date) else as_of
+    close = market.close_prices(list(qty) + [benchmark], start=day - dt.timedelta(days=int(days * 1.6) + 30), end=day)
+    return returns_of(close.iloc[-(days + 1):], qty, benchmark)
+
+
 def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int = 3,
-                  benchmark: str = BENCHMARK) -> ReviewSeries:
+                  benchmark: str = BENCHMARK, returns: ReturnSeries | None = None) -> ReviewSeries:
     """Equity curve of the holdings vs ``benchmark``, drawdowns and indicator panels for the
-    ``top_n`` largest holdings over ``lookback_days`` trading days ending at ``as_of``."""
+    ``top_n`` largest holdings over ``lookback_days`` trading days ending at ``as_of``. The curve is
+    ``returns`` (a :class:`ReturnSeries` reaching at least that far back; computed when omitted)
+    compounded: the same series as the report's period returns and tearsheet."""
     if lookback_days < 20:
         raise InputError(f"lookback_days {lookback_days} is too short.", fix="Use at least 20 trading days.")
     qty = quantities_of(portfolio)
@@ -130,19 +171,17 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
         raise InputError(f"Only {len(close)} trading days of data up to {day}.",
                          fix="Use a later as_of or a shorter lookback.")
     prices = close[symbols].to_numpy(dtype=float)
-    q = np.array([qty[s] for s in symbols])
     window = slice(len(close) - (lookback_days + 1), len(close))
-    values = prices[window] @ q
-    bench = close[benchmark].to_numpy(dtype=float)[window]
-    port_ret = values[1:] / values[:-1] - 1.0
-    if not np.isfinite(values).all():  # a holding priced only from part-way through the window
-        port_ret = holding_returns(prices[window], q)
-        growth = np.concatenate([[1.0], np.cumprod(1.0 + port_ret)])
-        values = growth * (np.nansum(prices[-1] * q) / growth[-1])  # today's value, traced back
-    bench_ret = bench[1:] / bench[:-1] - 1.0
-    dd = np.concatenate([[0.0], drawdown(port_ret)])
-    bdd = np.concatenate([[0.0], drawdown(bench_ret)])
-    last_value = prices[-1] * q
+    if returns is None or len(returns.portfolio) < lookback_days:
+        returns = returns_of(market.close_prices(symbols + [benchmark], end=day).iloc[-(lookback_days + 1):], qty,
+                             benchmark)
+    rs = returns.window(lookback_days)
+    growth = np.concatenate([[1.0], np.cumprod(1.0 + rs.portfolio)])
+    values = growth * (rs.value / growth[-1])  # today's value, traced back through the window
+    bench = np.concatenate([[1.0], np.cumprod(1.0 + rs.benchmark)]) * close[benchmark].to_numpy(dtype=float)[window][0]
+    dd = np.concatenate([[0.0], drawdown(rs.portfolio)])
+    bdd = np.concatenate([[0.0], drawdown(rs.benchmark)])
+    last_value = np.nan_to_num(prices[-1]) * np.array([qty[s] for s in symbols])
     weights = dict(zip(symbols, (last_value / last_value.sum()).round(6).tolist()))
 
     top = sorted(symbols, key=lambda s: (-weights[s], s))[:max(0, top_n)]
@@ -162,25 +201,57 @@ def review_series(market, portfolio, as_of, lookback_days: int = 252, top_n: int
                                          sig[shown, j], hist[shown, j], s50[window, j], s200[window, j],
                                          None if volume is None else volume[:, j]))
     meta = market.metadata() if hasattr(market, "metadata") else {}
-    return ReviewSeries(dates=_dates(close.index[window]), equity=values, benchmark=bench, drawdown=dd,
+    return ReviewSeries(dates=rs.dates, equity=values, benchmark=bench, drawdown=dd,
                         benchmark_drawdown=bdd, weights=weights, indicators=panels,
                         synthetic=bool(meta.get("synthetic")), benchmark_name=benchmark)
 
 
 PERIODS = ("1W", "1M", "YTD", "1Y")
-"""Return periods of the executive summary: a week, a calendar month, the year to date, a year."""
+"""Return periods of the executive summary: a week, a calendar month, the year to date, and the year of
+the analysis window (the last 252 trading days, the window the risk metrics and the score use)."""
+YEAR_DAYS = 252
 
 
 def period_start(as_of: dt.date, period: str) -> dt.date:
-    """The base date of one of :data:`PERIODS` ending at ``as_of``: the return runs from the last close
-    on or before it (``YTD``: the last close of the previous year). See :mod:`qlwork.analytics.periods`."""
+    """The base date of a calendar ``period`` ending at ``as_of``: the return runs from the last close on
+    or before it (``YTD``: the last close of the previous year; see :mod:`qlwork.analytics.periods`).
+    ``1Y`` here is a calendar year back, which the report's table does not use: its year is
+    :data:`YEAR_DAYS` trading days, the analysis window (see :func:`period_returns`)."""
     if period not in PERIODS:
         raise InputError(f"Unknown return period {period!r}.", fix=f"Use one of: {', '.join(PERIODS)}.")
     return periods.period_start(as_of, period)
 
 
-def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK, wanted: Sequence[str] = PERIODS) -> dict:
-    """``{period: {"start", "portfolio", "benchmark", "active"}}`` for ``wanted`` periods (default
+def period_returns(returns: ReturnSeries, year_days: int = YEAR_DAYS) -> dict:
+    """``{period: {"start", "days", "portfolio", "benchmark", "active"}}`` for :data:`PERIODS`, all
+    compounded from the one :class:`ReturnSeries` (fractions rounded to 4 places; ``active`` is portfolio
+    minus benchmark; ``start`` the base close's date, ``days`` the returns compounded). 1W, 1M and YTD run
+    from the last close on or before :func:`period_start`; 1Y is the last ``year_days`` returns, the
+    analysis window. A period the series does not cover is None."""
+    dates = np.array(returns.dates, dtype="datetime64[D]")
+    if len(dates) < 2:
+        return {p: None for p in PERIODS}
+    growth = np.concatenate([[1.0], np.cumprod(1.0 + returns.portfolio)])
+    bench = np.concatenate([[1.0], np.cumprod(1.0 + returns.benchmark)])
+    day = dates[-1].astype(dt.date)
+    out: dict = {}
+    for p in PERIODS:
+        if p == "1Y":
+            k = len(dates) - 1 - year_days
+        else:
+            k = int(np.searchsorted(dates, np.datetime64(period_start(day, p)), side="right")) - 1
+        if k < 0 or k >= len(dates) - 1 or not np.isfinite(bench[k]):
+            out[p] = None
+            continue
+        port, ref = float(growth[-1] / growth[k] - 1.0), float(bench[-1] / bench[k] - 1.0)
+        out[p] = {"start": str(dates[k]), "days": int(len(dates) - 1 - k), "portfolio": round(port, 4),
+                  "benchmark": round(ref, 4), "active": round(port - ref, 4)}
+    return out
+
+
+def calendar_period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK, wanted: Sequence[str] = PERIODS) -> dict:
+    """Calendar-period returns (``1Y`` a calendar year back, unlike the report's :func:`period_returns`):
+    ``{period: {"start", "portfolio", "benchmark", "active"}}`` for ``wanted`` periods (default
     :data:`PERIODS`; any of :data:`qlwork.analytics.periods.PERIODS` or a start date works; fractions,
     rounded to 4 places; ``active`` is portfolio minus benchmark). The portfolio is today's quantities
     held through the period (as the equity chart), a holding priced only part-way counting from its
@@ -206,3 +277,39 @@ def period_returns(market, portfolio, as_of, benchmark: str = BENCHMARK, wanted:
         out[p] = {"start": dates[k].isoformat(), "portfolio": round(float(port), 4), "benchmark": round(float(ref), 4),
                   "active": round(float(port) - float(ref), 4)}
     return out
+
+
+CASH = "Cash and liquid funds"
+"""The sector table's row for holdings that are cash in all but name (liquid ETFs such as LIQUIDBEES)."""
+
+
+def cash_like(instruments: pd.DataFrame | None, symbols) -> set[str]:
+    """The ``symbols`` whose instrument is a liquid (overnight-rate) ETF: its name in the instruments
+    dump mentions LIQUID and ETF or BEES."""
+    if instruments is None or "name" not in getattr(instruments, "columns", ()):
+        return set()
+    rows = instruments[instruments["tradingsymbol"].isin(list(symbols))]
+    name = rows["name"].fillna("").str.upper()
+    hit = name.str.contains("LIQUID") & (name.str.contains("ETF") | name.str.contains("BEES"))
+    return set(rows.loc[hit, "tradingsymbol"])
+
+
+def sector_exposure(holdings: list[dict], benchmark_sectors: Mapping[str, float], cash: set[str] = frozenset()) -> list[dict]:
+    """Rows ``{"sector", "portfolio", "benchmark", "active"}`` on one basis: fractions of the whole
+    portfolio's value and of the whole benchmark, ``active = portfolio - benchmark`` (so the portfolio
+    column sums to 1, the benchmark column to 1 and the active column to 0). Holdings in ``cash`` form
+    the :data:`CASH` row and unclassified ones the ``Unclassified`` row (benchmark 0 for both), after the
+    sectors, which are ordered by the size of the active weight."""
+    from ..analytics.health import UNCLASSIFIED
+
+    w: dict[str, float] = {}
+    for h in holdings:
+        key = CASH if h["symbol"] in cash else str(h.get("sector") or UNCLASSIFIED)
+        w[key] = w.get(key, 0.0) + float(h["weight"])
+    total = sum(w.values()) or 1.0
+    bench = {str(k): float(v) for k, v in benchmark_sectors.items()}
+    btotal = sum(bench.values()) or 1.0
+    names = sorted(set(w) | set(bench), key=lambda s: (s in (UNCLASSIFIED, CASH), s == CASH,
+                                                       -abs(w.get(s, 0.0) / total - bench.get(s, 0.0) / btotal), s))
+    return [{"sector": s, "portfolio": w.get(s, 0.0) / total, "benchmark": bench.get(s, 0.0) / btotal,
+             "active": w.get(s, 0.0) / total - bench.get(s, 0.0) / btotal} for s in names]

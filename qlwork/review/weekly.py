@@ -26,13 +26,15 @@ from .. import __version__
 from ..assistant.render import tool_calls as flatten_calls
 from ..assistant.store import Store
 from ..config import BENCHMARK
-from ..errors import InputError
+from ..errors import InputError, QlworkError
 from ..market.as_of import check_as_of, today_in_india
 from ..market.base import parse_date
-from .series import ReviewSeries, period_returns, review_series
+from .series import ReviewSeries, cash_like, period_returns, return_series, review_series, sector_exposure
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
 REVIEW_KIND = "weekly_review"
+TEARSHEET_DAYS = 756
+"""Trading days of the tearsheet (three years); the report's period returns come from the same series."""
 QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} investor with a {horizon} "
             "horizon: health, allocation and recommendations.")
 # Last week's figures for the assistant. Worded so the offline engine reads a portfolio review, not a
@@ -146,8 +148,12 @@ class Review:
     report_calls: list = field(default_factory=list)
     """Tool calls the report made itself (the tearsheet): ``{name, arguments, output, error,
     duration_ms}``, listed in the audit trail; the tearsheet figures are drawn from their output."""
+    sectors: list = field(default_factory=list)
+    """Sector rows ``{sector, portfolio, benchmark, active}`` on one basis, the whole portfolio and the whole
+    benchmark (:func:`~qlwork.review.series.sector_exposure`): the sector table and chart both show them."""
     returns: dict = field(default_factory=dict)
-    """1W/1M/YTD/1Y returns of the holdings vs the benchmark (:func:`~qlwork.review.series.period_returns`)."""
+    """1W/1M/YTD/1Y returns of the holdings vs the benchmark (:func:`~qlwork.review.series.period_returns`;
+    1Y is the analysis window of ``lookback_days`` trading days, the same as the equity curve's)."""
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -169,6 +175,8 @@ class Review:
 
     def summary(self) -> dict:
         """The deterministic review result emitted as :data:`REVIEW_MIME` (no ids, no clock)."""
+        from .render import audit_rows
+
         r = self.response
         return {"schema": 1, "status": "ok", "user_id": self.params["user_id"], "as_of": self.params["as_of"],
                 "week": self.week, "qlwork_version": __version__, "parameters": self.params,
@@ -177,7 +185,11 @@ class Review:
                 "risk_level": r.get("risk_level"), "risk_metrics": r.get("risk_metrics") or {},
                 "total_value": self.analysis.get("total_value"), "total_pnl": self.analysis.get("total_pnl"),
                 "recommendations": r.get("recommendations") or [], "insights": r.get("insights") or [],
-                "series": self.series.summary(), "returns": self.returns, "has_previous": self.previous is not None,
+                "series": self.series.summary(), "returns": self.returns, "sectors": self.sectors,
+                "holdings": self.analysis.get("holdings") or [], "tearsheet_metrics": next(
+                    ((c.get("output") or {}).get("metrics") or {} for c in self.report_calls
+                     if c["name"] == "portfolio_tearsheet"), {}),
+                "audit": audit_rows(self.calls, self.report_calls), "has_previous": self.previous is not None,
                 "change": self.change(), "tools_used": [c["name"] for c in self.calls]}
 
     def volatile_metadata(self) -> dict:
@@ -239,11 +251,11 @@ class Review:
         """Display the tearsheet: its heading and four SVG figures from the ``portfolio_tearsheet`` output."""
         from IPython.display import HTML, display
 
-        from . import render as review_render
+        from . import tearsheet_html as sheet
         from ..charts import VectorImage
 
-        display(HTML(review_render.tearsheet_html(self)))
-        for name, fig in review_render.tearsheet_figures(self):
+        display(HTML(sheet.tearsheet_html(self)))
+        for name, fig in sheet.tearsheet_figures(self):
             display(VectorImage(fig, alt=f"Chart: {name}"))
 
     def emit(self) -> None:
@@ -307,7 +319,6 @@ def _report_call(name: str, arguments: dict, ctx) -> dict:
     is recorded (and shown) instead of failing the whole review."""
     import time
 
-    from ..errors import QlworkError
     from .tearsheet import REPORT_TOOLS
 
     t = time.perf_counter()
@@ -381,12 +392,20 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                           user_id=user_id, thread_id=session.thread_id, benchmark=benchmark)
         analysis = analyze_portfolio.tool.invoke({"lookback_days": lookback_days}, ctx)
     quantities = {h["symbol"]: h["quantity"] for h in analysis["holdings"]}
-    series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark)
-    returns = period_returns(market, quantities, day, benchmark=benchmark)
+    # one daily return series for the whole report: period returns, the equity curve, the assessment window
+    daily = return_series(market, quantities, day, max(TEARSHEET_DAYS, lookback_days), benchmark=benchmark)
+    series = review_series(market, quantities, day, lookback_days=lookback_days, top_n=top_n, benchmark=benchmark,
+                           returns=daily)
+    returns = period_returns(daily, year_days=lookback_days)
     bench_sectors = benchmark_sector_weights(market, benchmark)
+    try:  # the instruments dump names liquid ETFs; without it they stay in their sector's row
+        instruments = market.instruments() if callable(getattr(market, "instruments", None)) else None
+    except QlworkError:
+        instruments = None
+    sectors = sector_exposure(analysis["holdings"], bench_sectors, cash_like(instruments, quantities))
     # constituent weights: NIFTY 50's, or the provider's for another index when it has them (else "not available")
     bench_weights = _constituents(market, benchmark)
-    report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": 756}, ToolContext(
+    report_calls = [_report_call("portfolio_tearsheet", {"lookback_days": TEARSHEET_DAYS}, ToolContext(
         market=market, portfolio=source, as_of=day, risk_profile=risk_profile, user_id=user_id,
         thread_id=session.thread_id, benchmark=benchmark))]
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
@@ -396,6 +415,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
                     model=answer.run.model, generated_at=generated.replace(microsecond=0).isoformat(),
                     direct_analysis=direct,
                     benchmark_weights={k: round(float(v), 6) for k, v in sorted(bench_weights.items())},
-                    report_calls=report_calls, returns=returns)
+                    report_calls=report_calls, returns=returns,
+                    sectors=[{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()} for r in sectors])
     store.update_thread_metadata(session.thread_id, {"review": review.snapshot()})
     return review

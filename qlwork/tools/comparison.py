@@ -3,8 +3,9 @@
 ``compare_with_benchmark`` reports the return of the portfolio (today's quantities held through the
 period, as the weekly report's period table) or of named symbols against a benchmark index over one
 period ("1W", "1M", "3M", "6M", "YTD", "1Y", "3Y", or since a date), with the active return in
-percentage points; the figures are those of :func:`qlwork.review.series.period_returns` for the same
-window (both use :mod:`qlwork.analytics.periods`). ``rank_holdings`` orders holdings (or named symbols)
+percentage points; the figures are those of :func:`qlwork.review.series.calendar_period_returns` for
+the same window (both use :mod:`qlwork.analytics.periods`), and so of the weekly report's 1W / 1M / YTD
+rows (its 1Y row is the 252-trading-day analysis window, not a calendar year). ``rank_holdings`` orders holdings (or named symbols)
 by a risk or return metric over a period. Fractions, not percentages; prices in INR.
 """
 

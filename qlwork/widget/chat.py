@@ -29,6 +29,7 @@ from ..assistant.attachments import (
     use_as_portfolio,
 )
 from ..assistant.progress import RunWatcher, draft_lines
+from ..charts.style import DARK_CHART_CSS
 from ..errors import InputError, QlworkError
 from . import parts as P
 from . import render as R
@@ -280,7 +281,7 @@ class AssistantChat(widgets.VBox):
         self.header.value = R.header_html(self.session.user_id, self.session.thread_id, backend, model,
                                           self._data_source,
                                           P.portfolio_label(self.session.portfolio)) + P.report_link(
-                                              self.session.user_id, self.reports_dir)
+                                              self.session.user_id, self.reports_dir) + DARK_CHART_CSS
         threads = self.session.threads(limit=50)
         if self.session.thread_id not in [t.id for t in threads]:
             threads.insert(0, self.session.thread)

@@ -17,7 +17,7 @@ from qlwork.assistant.render import audit_markdown
 from qlwork.assistant.store import Store
 from qlwork.market import get_provider
 from qlwork.market.demo import DEMO_AS_OF
-from qlwork.review.series import period_returns
+from qlwork.review.series import calendar_period_returns
 
 MARKET = get_provider("demo")
 PORTFOLIO = "sample:diversified"
@@ -62,7 +62,7 @@ def test_compare_with_the_benchmark_over_the_period_asked(session, question, per
     answer = session.ask(question)
     ((name, args, out),) = calls(answer)
     assert name == "compare_with_benchmark" and args == {"period": period, "benchmark": "NIFTY 50"}
-    row = period_returns(MARKET, PORTFOLIO, DEMO_AS_OF, wanted=(period,))[period]  # the report's series
+    row = calendar_period_returns(MARKET, PORTFOLIO, DEMO_AS_OF, wanted=(period,))[period]  # the calendar table
     text = " ".join(answer.response.insights)
     assert pct(row["portfolio"]) in text and pct(row["benchmark"]) in text and "NIFTY 50" in text
     assert f"{out['active_return_pp']} percentage points" in text and row["start"] in text

@@ -13,7 +13,7 @@ import pytest
 from qlwork.analytics.periods import period_start
 from qlwork.market import get_provider
 from qlwork.market.demo import DEMO_AS_OF
-from qlwork.review.series import period_returns
+from qlwork.review.series import calendar_period_returns, period_returns, return_series
 from qlwork.tools.comparison import compare_with_benchmark, rank_holdings
 from qlwork.tools.registry import REGISTRY, ToolContext
 from qlwork.tools.trading import calculate_risk_metrics
@@ -41,8 +41,8 @@ def test_registered_with_strict_schemas():
         assert all(p.get("description") for p in t.parameters_schema()["properties"].values())
 
 
-def test_portfolio_vs_nifty_equals_the_reports_period_table_for_every_period(ctx):
-    report = period_returns(MARKET, "sample:diversified", DEMO_AS_OF, wanted=ALL_PERIODS)
+def test_portfolio_vs_nifty_equals_the_calendar_period_table_for_every_period(ctx):
+    report = calendar_period_returns(MARKET, "sample:diversified", DEMO_AS_OF, wanted=ALL_PERIODS)
     for period in ALL_PERIODS:
         out = run(compare_with_benchmark, ctx, period=period).output
         row = report[period]
@@ -53,10 +53,15 @@ def test_portfolio_vs_nifty_equals_the_reports_period_table_for_every_period(ctx
         assert out["active_return_pp"] == pytest.approx(row["active"] * 100, abs=1e-6)  # percentage points
 
 
-def test_the_reports_own_four_periods_are_unchanged():
-    """review/series.py keeps its behaviour: the default table is 1W / 1M / YTD / 1Y."""
-    table = period_returns(MARKET, "sample:diversified", DEMO_AS_OF)
+def test_the_reports_week_month_and_ytd_are_the_tools_figures(ctx):
+    """The report's table is 1W / 1M / YTD / 1Y; its 1Y is the 252-day analysis window (issue 31), the
+    other three are the calendar periods the tool measures, to the digit."""
+    table = period_returns(return_series(MARKET, "sample:diversified", DEMO_AS_OF, 300))
     assert list(table) == ["1W", "1M", "YTD", "1Y"] and all(v is not None for v in table.values())
+    for period in ("1W", "1M", "YTD"):
+        out = run(compare_with_benchmark, ctx, period=period).output
+        assert (out["portfolio_return"], out["benchmark_return"]) == (table[period]["portfolio"],
+                                                                     table[period]["benchmark"]), period
 
 
 def test_symbol_returns_are_their_closes_over_the_window(ctx):
