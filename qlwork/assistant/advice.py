@@ -41,6 +41,7 @@ TOLERANCE = 5e-4  # weights are rounded to 4 dp in tool outputs
 _ACK = re.compile(r"overweight|above (?:the |its )?(?:benchmark|nifty|cap|position cap|sector cap|target)", re.IGNORECASE)
 _SELL_QUESTION = re.compile(r"\b(?:what|which)\b.{0,40}\b(?:sell|trim|reduce|cut)\b|\b(?:sell|trim)\b.{0,30}\b(?:to cut|"
                             r"to reduce|to lower)\b|\bde-?risk\b", re.IGNORECASE)
+_BUY_WORDS = re.compile(r"\b(?:buy|add|purchase|accumulate)\b", re.IGNORECASE)  # "buy or sell?" asks both
 BUYS, SELLS = ("buy", "add"), ("sell", "reduce")
 
 
@@ -116,7 +117,7 @@ def check(answer: dict, outputs: list[Any], question: str = "") -> tuple[list[Fi
     """(findings, recommendations checked, what was compared against) for a TradingResponse dict."""
     facts = portfolio_facts([o for o in outputs if o is not None])
     recs = answer.get("recommendations") or []
-    selling = bool(_SELL_QUESTION.search(question or ""))
+    selling = bool(_SELL_QUESTION.search(question or "")) and not _BUY_WORDS.search(question or "")
     found: list[Finding] = []
     for i, rec in enumerate(recs):
         sym, action, reason = str(rec.get("symbol", "")), rec.get("action"), str(rec.get("reason") or "")

@@ -47,6 +47,7 @@ def test_each_rule(it_heavy):
                                          ("WIPRO", "cap_breach")]
     assert rules({"recommendations": [rec("buy", "HDFCBANK")]}, [], "What should I sell to cut risk?") == [
         ("HDFCBANK", "buy_when_selling")]
+    assert rules({"recommendations": [rec("buy", "HDFCBANK")]}, [], "Which stocks should I buy or sell?") == []
     assert rules({"recommendations": [rec("sell", "ZZZ")]}, []) == []  # no portfolio facts: nothing to compare
 
 

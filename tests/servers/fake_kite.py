@@ -126,6 +126,17 @@ class FakeKite:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    def add_instrument(self, symbol: str, name: str, base: str, scale: float, instrument_type: str = "EQ") -> int:
+        """One more NSE row in the instrument dump (an ETF, say), priced from the demo symbol ``base``
+        times ``scale``; returns its token."""
+        token = (9500 + len(self._rows)) * 256 + 1
+        self._rows.append({"instrument_token": token, "exchange_token": 9500 + len(self._rows), "tradingsymbol": symbol,
+                           "name": name, "last_price": 0.0, "expiry": "", "strike": 0.0, "tick_size": 0.01,
+                           "lot_size": 1, "instrument_type": instrument_type, "segment": "NSE", "exchange": "NSE"})
+        self._source[token] = (base, scale)
+        self.tokens[symbol] = token
+        return token
+
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
