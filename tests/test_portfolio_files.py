@@ -177,3 +177,14 @@ def test_symbol_tools_price_the_wider_universe(market):
     assert list(risk["metrics"]) == ["DMART"]
     bad = get_market_data.tool.run({"symbols": ["INFOSIS"]}, ctx)  # suggestions as before, from the core list
     assert "did you mean INFY" in str(bad.error)
+
+
+def test_cli_holdings_reads_a_console_workbook(tmp_path, capsys):
+    from qlwork.cli.commands import main
+
+    path = tmp_path / "holdings.xlsx"
+    console_workbook(path, [("TCS", 10, 3300.0, 3150.0), ("DMART", 5, 3900.0, 3700.0), ("NOTREAL", 3, 10.0, 12.0)])
+    assert main(["holdings", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 holdings (zerodha-console layout), 1 left out" in out and "NSE:DMART" in out and "file price" in out
+    assert "left out: NOTREAL (row 7)" in out and "INR 36.00" in out

@@ -21,7 +21,6 @@ def cmd_holdings(args: argparse.Namespace) -> int:
 
     market = resolve_provider(args.provider, args.user)
     pf = load_portfolio(args.file, known_symbols=priceable_symbols(market))
-    val = pf.valuation()
     without = pf.metadata.get("symbols_without_data") or []
     if args.json:
         print(json.dumps({"name": pf.name, "layout": pf.metadata.get("layout"), "holdings": pf.to_records(),
@@ -29,8 +28,10 @@ def cmd_holdings(args: argparse.Namespace) -> int:
         return 0
     print(f"{pf.name}: {len(pf)} holdings ({pf.metadata.get('layout', pf.metadata.get('format'))} layout), "
           f"{len(without)} left out.")
-    for row in val.itertuples():
-        print(f"  {row.symbol:<14} {row.quantity:>8}  avg {row.average_price:>12,.2f}")
+    for h in pf.holdings:
+        price = h.last_price or h.close_price
+        shown = f"  file price {price:>12,.2f}" if price else ""
+        print(f"  {h.exchange}:{h.tradingsymbol:<14} {h.quantity:>8}  avg {h.average_price:>12,.2f}{shown}")
     for w in without:
         print(f"  left out: {w['symbol']} (row {w.get('row')}): {w['reason']}")
     return 0
