@@ -195,3 +195,12 @@ def test_a_sectors_stocks_against_the_benchmark(session):
     assert all(f"{s}: {pct(out['returns'][s]['return'])}" in text for s in it)
     assert answer.response.coverage.status == "covered"
     assert parts(answer) == {"period": True, "benchmark": True, "Information Technology": True}
+
+
+def test_a_question_outside_the_tools_says_so_plainly(session):
+    answer = session.ask("Who is the CEO of INFY?")
+    assert answer.tool_calls == [] and answer.response.coverage.status == "none"
+    first = answer.response.insights[0]  # the engine's own help says it first (the runner adds no second line)
+    assert first.startswith(CANNOT) and "people, news, corporate events" in first and "Signals for INFY" in first
+    assert sum(CANNOT in i for i in answer.response.insights) == 1
+    assert "question ✗" in answer.message.metadata["coverage"]
