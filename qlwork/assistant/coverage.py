@@ -167,6 +167,10 @@ def check(request: dict, answer: dict, calls: list[tuple[str, dict, Any]], earli
             shown = any(str(a.get("benchmark", "")).upper() == bench.upper() for _, a, _ in calls)
         parts.append(Part(name="benchmark", covered=shown, detail=f"{bench} return shown" if shown
                           else f"no {bench} return in the answer"))
+    if task == "help" and (request.get("symbols") or request.get("sectors")):  # e.g. "Who is the CEO of INFY?"
+        subject = ", ".join(request.get("symbols") or request.get("sectors"))
+        return _record(request, [Part(name="question", covered=False, detail=f"about {subject}: needs facts my "
+                                      "tools do not have (people, news, corporate events)")])
     named = {s for s in request.get("symbols") or []
              if re.search(rf"(?<![A-Za-z0-9&-]){re.escape(s)}(?![A-Za-z0-9&-])", text, re.IGNORECASE)}
     for sym in request.get("symbols") or []:

@@ -416,4 +416,6 @@ def _symbols_for(ctx: ToolContext, market, symbols, sector) -> tuple[list[str], 
                              allowed=known)
         return names, []
     return load_holdings(ctx, None).symbols, []
-from . import comparison  # noqa: E402,F401  (registers compare_with_benchmark and rank_holdings)
+
+
+from . import comparison  # noqa: E402,F401  (importing the trading tools registers these two as well)

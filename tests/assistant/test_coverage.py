@@ -184,3 +184,23 @@ def test_what_counts_as_covered_for_a_models_own_wording():
     out = {"data": {"NIFTY 50": {"period_return": -0.0821}}}
     assert check(bench, {"insights": ["NIFTY 50 fell 8.21% over the year."]}, [("get_market_data", {}, out)]).status == "covered"
     assert check(bench, {"insights": ["NIFTY 50 fell over the year."]}, [("get_market_data", {}, out)]).status == "none"
+
+
+def test_a_sectors_stocks_against_the_benchmark(session):
+    answer = session.ask("How did IT stocks do over 3 months?")
+    ((name, args, out),) = calls(answer)
+    it = sorted(MARKET.instruments().query("sector == 'Information Technology'")["tradingsymbol"])
+    assert name == "compare_with_benchmark" and args == {"benchmark": "NIFTY 50", "period": "3M", "symbols": it}
+    text = " ".join(answer.response.insights)
+    assert all(f"{s}: {pct(out['returns'][s]['return'])}" in text for s in it)
+    assert answer.response.coverage.status == "covered"
+    assert parts(answer) == {"period": True, "benchmark": True, "Information Technology": True}
+
+
+def test_a_question_outside_the_tools_says_so_plainly(session):
+    answer = session.ask("Who is the CEO of INFY?")
+    assert answer.tool_calls == [] and answer.response.coverage.status == "none"
+    first = answer.response.insights[0]  # the engine's own help says it first (the runner adds no second line)
+    assert first.startswith(CANNOT) and "people, news, corporate events" in first and "Signals for INFY" in first
+    assert sum(CANNOT in i for i in answer.response.insights) == 1
+    assert "question ✗" in answer.message.metadata["coverage"]

@@ -205,7 +205,8 @@ def compose_help(tools: list[str], intent: Intent | None = None) -> dict:
     understood = []
     if intent is not None and intent.symbols:
         names = ", ".join(intent.symbols)
-        understood.append(f"I understood the symbol{'s' if len(intent.symbols) > 1 else ''} {names}, but that "
+        plural = "s" if len(intent.symbols) > 1 else ""
+        understood.append(f"I can't answer that with my tools. I understood the symbol{plural} {names}, but that "
                           f"question needs facts my tools do not have (people, news, corporate events). About {names} "
                           f"I can give prices, signals and risk (try: 'Signals for {intent.symbols[0]}').")
     if intent is not None and intent.sector:

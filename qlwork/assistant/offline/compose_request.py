@@ -43,7 +43,10 @@ def compose_benchmark(intent: Intent, outputs, prior) -> dict:
         answer["risk_metrics"] = {"portfolio_return": c["portfolio_return"], "benchmark_return": c["benchmark_return"],
                                   "active_return": c["active_return"]}
     else:
-        answer["insights"].append(f"{bench} returned {pct(c['benchmark_return'])} {span}.")
+        req = intent.request
+        about = f"{' and '.join(req.sectors)} stocks in the universe against " if req and req.sectors and not \
+            req.resolved else ""
+        answer["insights"].append(f"{about}{bench}: the index returned {pct(c['benchmark_return'])} {span}.")
         answer["risk_metrics"] = {"benchmark_return": c["benchmark_return"]}
     ordered = sorted(c["returns"], key=lambda s: -(c["returns"][s]["return"] if c["returns"][s]["return"] is not None
                                                      else float("-inf")))
