@@ -311,6 +311,8 @@ def _model_backed_answer(page, cells_before: int) -> None:
         chat = new.locator(".qlwork-chat")
         chat.wait_for(state="visible", timeout=60_000)
         assert "synthetic demo data" in chat.locator(".qlwork-header").inner_text()
+        # an empty conversation reserves no empty box: the input row sits right under the header
+        assert chat.locator(".qlwork-scroll").evaluate("e => e.getBoundingClientRect().height") < 60
         chat.evaluate(WATCH_JS)
         box = chat.locator(".qlwork-input input")
         box.fill("Analyze my portfolio")
@@ -376,6 +378,22 @@ def _screenshots(page, chat) -> None:
     assert len(items) >= 5 and all(rects == 1 for _, rects, _ in items), items
     assert max(h for *_, h in items) < 2 * min(h for *_, h in items), items
     assert all(w is None or w <= widths["card"] - 18 for k, w in widths.items() if k != "card"), widths
+    # at 368 px the holdings table keeps Weight and P&L % in view, says it scrolls, and Stop / Attach stay visible
+    narrow = chat.evaluate("""root => {
+      const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.width]; };
+      const tables = root.querySelectorAll('.qlwork-holdings'); const table = tables[tables.length - 1];
+      const heads = [...table.querySelectorAll('th')].map(e => [e.textContent, ...box(e)]);
+      const hints = root.querySelectorAll('.qlwork-scroll-hint');
+      return {chat: box(root), frame: box(table.parentElement), heads: heads,
+              hint: hints.length ? hints[hints.length - 1].offsetHeight : 0,
+              stop: box(root.querySelector('.qlwork-cancel')), attach: box(root.querySelector('.qlwork-upload'))};
+    }""")
+    weight, pnl = narrow["heads"][1], narrow["heads"][2]
+    assert (weight[0], pnl[0]) == ("Weight", "P&L %") and pnl[2] <= narrow["frame"][1] + 1, narrow
+    assert narrow["hint"] > 0, narrow
+    for name in ("stop", "attach"):
+        left, right, width = narrow[name]
+        assert width > 0 and left >= narrow["chat"][0] - 1 and right <= narrow["chat"][1] + 1, (name, narrow)
     for name in ("1280_light", "800_light", "1280_dark", "800_dark", "368_dark"):
         assert (ARTIFACTS / f"assistant_widget_{name}.png").stat().st_size > 10_000
 

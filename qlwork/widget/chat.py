@@ -104,7 +104,8 @@ class AssistantChat(widgets.VBox):
             width="100%", max_height=height, overflow="auto", flex_flow="column-reverse")), "qlwork-scroll")
         self.status = P.css(widgets.HTML(), "qlwork-status")
         self.input = P.css(widgets.Text(placeholder="Ask the assistant, e.g. Analyze my portfolio (Enter sends)",
-                                       layout=widgets.Layout(flex="1 1 auto", width="auto")), "qlwork-input")
+                                       layout=widgets.Layout(flex="1 1 12em", width="auto", min_width="0")),
+                           "qlwork-input")  # shrinks (and the buttons wrap) so Stop stays in a narrow panel
         self.send_button = P.css(widgets.Button(description="Send", button_style="primary", icon="paper-plane"),
                                 "qlwork-send")
         self.cancel_button = P.css(widgets.Button(description="Stop", icon="stop", disabled=True,

@@ -107,9 +107,11 @@ def holdings_html(analysis: dict | None) -> str:
     holdings = (analysis or {}).get("holdings") or []
     if not holdings:
         return ""
-    cols = [("symbol", "Symbol", str), ("quantity", "Qty", F.quantity), ("last_price", F.currency_header("Last"), F.amount),
-            ("market_value", F.currency_header("Value"), F.amount), ("weight", "Weight", F.pct),
-            ("pnl", F.currency_header("P&L"), F.amount), ("pnl_pct", "P&L %", F.pct), ("sector", "Sector", str)]
+    # weight and P&L first after the symbol: in a narrow panel they are what stays in view
+    cols = [("symbol", "Symbol", str), ("weight", "Weight", F.pct), ("pnl_pct", "P&L %", F.pct),
+            ("quantity", "Qty", F.quantity), ("last_price", F.currency_header("Last"), F.amount),
+            ("market_value", F.currency_header("Value"), F.amount), ("pnl", F.currency_header("P&L"), F.amount),
+            ("sector", "Sector", str)]
     head = "".join(f'<th style="{_TH}">{esc(h)}</th>' for _, h, _ in cols)
     body = "".join("<tr>" + "".join(
         f'<td style="{_TD}white-space:nowrap;{"" if fmt is str else "text-align:right"}">'
@@ -117,7 +119,8 @@ def holdings_html(analysis: dict | None) -> str:
         for h in holdings if isinstance(h, dict))
     return (f'<div style="font-weight:600;margin-top:6px">Holdings</div><div style="overflow-x:auto">'
             f'<table class="qlwork-holdings" style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            "</table></div>")
+            '</table></div><div class="qlwork-scroll-hint" style="' + _MUTED + '">Scroll the table sideways '
+            "for all columns.</div>")
 
 
 _MARK = ('<mark class="qlwork-untraced" title="not found in any tool output of this conversation" '

@@ -300,7 +300,7 @@ def test_intraday_interval_is_refused(market):
 
 
 def test_bad_dates(market):
-    for bad in ("2026-13-01", "20/11/2026", "yesterday", "", 20261120):
+    for bad in ("2026-13-01", "05/11/2026", "31/02/2026", "yesterday", "", 20261120):  # 20/11/2026 is read
         with pytest.raises(InputError) as err:
             parse_date(bad, field="start")
         assert "start" in str(err.value) and "YYYY-MM-DD" in str(err.value)
