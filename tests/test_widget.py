@@ -14,6 +14,7 @@ from qlwork.assistant.backends.scripted import ScriptedBackend, call
 from qlwork.errors import BackendError, InputError
 from qlwork.widget import AssistantChat
 from qlwork.widget import render as R
+from qlwork.widget import steps as S
 from qlwork import formatting as F
 
 PORTFOLIO = "sample:diversified"
@@ -407,11 +408,11 @@ def test_render_steps_and_errors():
               "error": None},
              {"name": "analyze_portfolio", "arguments": "{}", "duration_ms": 1500.0, "output": None,
               "error": {"type": "InputError", "message": "No portfolio <given>.", "fix": "Attach one."}}]
-    assert R.steps_title(calls) == "How this answer was made (2 tool calls, 1.51 s, 1 error)"
-    html = R.steps_html(calls, {"id": "run_1", "status": "completed", "backend": "x", "model": "y"})
+    assert S.steps_title(calls) == "How this answer was made (2 tool calls, 1.51 s, 1 error)"
+    html = S.steps_html(calls, {"id": "run_1", "status": "completed", "backend": "x", "model": "y"})
     assert "get_market_data" in html and "rows: 3 items" in html and "as_of=2026-11-20" in html
     assert "12.3 ms" in html and "No portfolio &lt;given&gt;. Fix: Attach one." in html and "model y" in html
-    assert R.output_summary(None) == "(no output)" and R.output_summary("[1, 2]") == "2 items"
+    assert S.output_summary(None) == "(no output)" and S.output_summary("[1, 2]") == "2 items"
     assert R.describe_error(BackendError("Key rejected.", fix="Set OPENAI_API_KEY.")) == (
         "The model backend failed", "Key rejected.", "Set OPENAI_API_KEY.")
     assert R.describe_error(ValueError("bad\nsecond line"))[1] == "ValueError: bad"

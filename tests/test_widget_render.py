@@ -14,6 +14,7 @@ from qlwork.assistant.backends.scripted import ScriptedBackend
 from qlwork.assistant.render import answer_text, score_breakdown
 from qlwork.widget import AssistantChat
 from qlwork.widget import render as R
+from qlwork.widget import steps as S
 from qlwork.widget.parts import calls_of
 
 
@@ -147,10 +148,10 @@ def _walk(widget):
 def test_full_tool_output_is_viewable_from_the_steps_table():
     calls = [{"name": "get_market_data", "arguments": "{}", "duration_ms": 3.0, "error": None,
               "output": json.dumps({"rows": list(range(50)), "note": "<b>x</b>"})}]
-    html = R.steps_html(calls)
+    html = S.steps_html(calls)
     assert "rows: 50 items" in html and '<details class="qlwork-step-output">' in html
     assert "&quot;note&quot;: &quot;&lt;b&gt;x&lt;/b&gt;&quot;" in html and "  49\n" in html
-    cut = R.full_output_html({"a": "y" * 500}, limit=100)
+    cut = S.full_output_html({"a": "y" * 500}, limit=100)
     assert "more characters" in cut and "y" * 101 not in cut
 
 

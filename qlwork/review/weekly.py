@@ -28,11 +28,10 @@ from ..assistant.store import Store
 from ..config import BENCHMARK
 from ..errors import InputError, QlworkError
 from ..market.as_of import check_as_of, today_in_india
-from ..market.base import parse_date
 from .series import ReviewSeries, cash_like, period_returns, return_series, review_series, sector_exposure
+from .weeks import REVIEW_KIND, as_date, compare, find_previous_review, find_week_thread, iso_week
 
 REVIEW_MIME = "application/vnd.qlwork.review+json"
-REVIEW_KIND = "weekly_review"
 TEARSHEET_DAYS = 756
 """Trading days of the tearsheet (three years); the report's period returns come from the same series."""
 QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} investor with a {horizon} "
@@ -43,42 +42,6 @@ QUESTION = ("Weekly review of my portfolio as of {as_of} for a {risk_profile} in
 # week-on-week change is computed from last week's stored snapshot (Review.change).
 PREVIOUS_NOTE = (" For context, the previous weekly review (as of {prev_as_of}, thread {prev_thread}) scored "
                  "{prev_score}/10 at level {prev_risk}.")
-
-
-def iso_week(as_of) -> str:
-    """``YYYY-Www`` ISO week of a date (``2026-11-20`` -> ``2026-W47``)."""
-    year, week, _ = _date(as_of).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def _date(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return parse_date(str(value))
-
-
-def find_previous_review(store: Store, user_id: str, week: str, limit: int = 200) -> dict | None:
-    """The newest weekly-review thread of ``user_id`` for a week before ``week`` that stored a review
-    summary: ``{"thread_id", "week", "as_of", "review"}`` or None."""
-    best = None
-    for thread in store.list_threads(user_id=user_id, limit=limit):
-        meta = thread.metadata or {}
-        if meta.get("kind") != REVIEW_KIND or not meta.get("review") or str(meta.get("week", "")) >= week:
-            continue
-        if best is None or meta["week"] > best["week"]:
-            best = {"thread_id": thread.id, "week": meta["week"], "as_of": meta.get("as_of"), "review": meta["review"]}
-    return best
-
-
-def find_week_thread(store: Store, user_id: str, week: str, limit: int = 200) -> str | None:
-    """Id of ``user_id``'s weekly-review thread for ``week`` (the newest, should there be several)."""
-    for thread in store.list_threads(user_id=user_id, limit=limit):
-        meta = thread.metadata or {}
-        if meta.get("kind") == REVIEW_KIND and str(meta.get("week")) == week:
-            return thread.id
-    return None
 
 
 def _market(provider: Any, user_id: str | None = None):
@@ -275,34 +238,6 @@ def emit_result(summary: dict, volatile: dict | None = None) -> None:
             raw=True)
 
 
-def compare(prev: dict, cur: dict, previous: dict | None = None) -> dict:
-    """Week-on-week change between two review snapshots (see :meth:`Review.snapshot`). Score, risk level,
-    total value and each risk metric known both weeks carry ``previous`` and ``current`` beside the
-    change (``delta``, this week minus last); weight changes are fractions (0.01 = one point)."""
-    def delta(a, b):
-        return None if a is None or b is None else round(float(b) - float(a), 4)
-
-    pw, cw = prev.get("weights") or {}, cur.get("weights") or {}
-    moved = {s: delta(pw.get(s, 0.0), cw.get(s, 0.0)) for s in sorted(set(pw) & set(cw))}
-    prev_recs = {tuple(x) for x in prev.get("recommendations") or []}
-    cur_recs = {tuple(x) for x in cur.get("recommendations") or []}
-    before = prev.get("risk_metrics") or {}
-    metrics = {k: {"previous": before[k], "current": v, "delta": delta(before[k], v)}
-               for k, v in (cur.get("risk_metrics") or {}).items() if before.get(k) is not None and v is not None}
-    return {"previous_as_of": prev.get("as_of"), "previous_week": (previous or {}).get("week"),
-            "score": {"previous": prev.get("overall_score"), "current": cur.get("overall_score"),
-                      "delta": delta(prev.get("overall_score"), cur.get("overall_score"))},
-            "risk_level": {"previous": prev.get("risk_level"), "current": cur.get("risk_level"),
-                           "changed": prev.get("risk_level") != cur.get("risk_level")},
-            "total_value": {"previous": prev.get("total_value"), "current": cur.get("total_value"),
-                            "delta": delta(prev.get("total_value"), cur.get("total_value"))},
-            "risk_metrics": metrics,
-            "added": sorted(set(cw) - set(pw)), "removed": sorted(set(pw) - set(cw)),
-            "weight_changes": {s: d for s, d in moved.items() if d is not None and abs(d) >= 0.005},
-            "new_recommendations": sorted([list(x) for x in cur_recs - prev_recs]),
-            "dropped_recommendations": sorted([list(x) for x in prev_recs - cur_recs])}
-
-
 def _constituents(market: Any, benchmark: str) -> dict:
     """``{symbol: weight}`` of the benchmark's constituents when the provider knows them, else ``{}``."""
     weights = getattr(market, "benchmark_weights", None)
@@ -352,7 +287,7 @@ def run_review(user_id: str, as_of, portfolio: Any = "sample:diversified", risk_
     from ..tools.recommendations import benchmark_sector_weights
     from ..tools.trading import analyze_portfolio
 
-    day = _date(as_of)
+    day = as_date(as_of)
     week = iso_week(day)
     store = store or Store()
     market = _market(provider, user_id)

@@ -7,7 +7,6 @@ rounded to 4 decimals (fractions, not percentages: 0.05 means 5%). Prices in INR
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 import numpy as np
@@ -15,11 +14,9 @@ import numpy as np
 from ..analytics import health, periods, risk
 from ..analytics.backtest import DEFAULT_PARAMS
 from ..analytics.lookthrough import OUTSIDE_SECTORS
-from ..analytics.signals import generate_signals
 from ..config import DEFAULT_RISK_FREE_RATE
 from ..errors import InputError
 from ..formatting import inr, pct, ratio
-from ..market.sectors import match_sector
 from .context import (
     DISCLAIMER,
     history_window,
@@ -35,6 +32,7 @@ from .backtesting import DEFAULT_YEARS, strategy_backtest
 from .exposure import classes_of, classes_text, display_sectors, look_through, priority, risk_contribution_table, unclassified_text
 from .recommendations import benchmark_sector_weights, plan
 from .registry import ToolContext, tool
+from .signal_inputs import signals_at, symbols_for
 
 RiskProfile = Literal["conservative", "moderate", "aggressive"]
 Strategy = Literal["rules", "momentum", "mean_reversion"]
@@ -126,7 +124,7 @@ def analyze_portfolio(
         period_return=period_return, symbols=list(val["symbol"]), lookthrough=look,
     )
     contrib = risk_contribution_table(close, list(val["symbol"]), weights)
-    sig = {s["symbol"]: s for s in _signals(market, pf.symbols, day)[0]}
+    sig = {s["symbol"]: s for s in signals_at(market, pf.symbols, day)[0]}
     advice = plan(val, look["position_classes"], look, bench_sectors, sig, profile,
                   priority=priority(contrib, list(val["symbol"])))
     metrics = {
@@ -249,7 +247,7 @@ def get_market_data(
 
 
 @tool
-def generate_trading_signals(
+def generate_tradingsignals_at(
     ctx: ToolContext,
     symbols: list[str] | None = None,
     sector: str | None = None,
@@ -274,8 +272,8 @@ def generate_trading_signals(
     """
     market = market_of(ctx)
     day = resolve_as_of(ctx, as_of)
-    names, not_found = _symbols_for(ctx, market, symbols, sector)
-    signals, signal_span = _signals(market, names, day)
+    names, not_found = symbols_for(ctx, market, symbols, sector)
+    signals, signal_span = signals_at(market, names, day)
     summary = {a: sum(s["action"] == a for s in signals) for a in ("buy", "sell", "hold")}
     result: dict = {"strategy": strategy, "as_of": day.isoformat(), "symbols": names, "sector": sector,
                     "signal_window": signal_span,
@@ -375,47 +373,6 @@ def calculate_risk_metrics(
     if not_found:
         out["symbols_not_found"] = not_found
     return out
-
-
-SIGNAL_BARS = 300  # daily bars behind each signal: enough for SMA-200 and the MACD warm-up
-
-
-def _signal_window(market, symbols: list[str], day) -> tuple[dict, dict]:
-    """OHLC panel of the last :data:`SIGNAL_BARS` daily bars up to ``day`` (only that span is
-    requested from the provider) and its window description."""
-    start = day - dt.timedelta(days=int(SIGNAL_BARS * 1.5) + 15)
-    panel = market.ohlcv(symbols, start=start, end=day)
-    symbols = [s for s in symbols if s in panel["close"].columns]  # a symbol the provider failed for drops
-    tail = {k: v[symbols].iloc[-SIGNAL_BARS:] for k, v in panel.items()}
-    index = tail["close"].index
-    window = {"start": index[0].date().isoformat(), "end": index[-1].date().isoformat(), "bars": int(len(index))} \
-        if len(index) else {"start": None, "end": None, "bars": 0}
-    return tail, window
-
-
-def _signals(market, symbols: list[str], day) -> tuple[list[dict], dict]:
-    """Indicator signals per symbol at ``day`` and the window of bars they were computed on."""
-    tail, window = _signal_window(market, symbols, day)
-    close = tail["close"]
-    return generate_signals(close.to_numpy(), tail["high"].to_numpy(), tail["low"].to_numpy(),
-                            symbols=list(close.columns)), window
-
-
-def _symbols_for(ctx: ToolContext, market, symbols, sector) -> tuple[list[str], list[dict]]:
-    """The symbols to signal (from ``symbols``, the sector, or the portfolio) and those not found."""
-    if symbols:
-        return resolve_known(market, symbols)
-    if sector:
-        inst = market.instruments()
-        stocks = inst[inst["instrument_type"] == "EQ"]
-        wanted = (match_sector(sector, stocks["sector"].unique()) or sector).strip().lower()
-        names = stocks.loc[stocks["sector"].str.lower() == wanted, "tradingsymbol"].tolist()
-        if not names:
-            known = sorted(set(stocks["sector"]))
-            raise InputError(f"Unknown sector {sector!r}.", fix=f"Use one of: {', '.join(known)}.", field="sector",
-                             allowed=known)
-        return names, []
-    return load_holdings(ctx, None).symbols, []
 
 
 from . import comparison  # noqa: E402,F401  (importing the trading tools registers these two as well)

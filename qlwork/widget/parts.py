@@ -19,6 +19,7 @@ from ..assistant.render import answer_text, holdings_table, parse_json, score_br
 from ..assistant.render import tool_calls as flatten_calls
 from . import comforts as C
 from . import render as R
+from . import steps as S
 
 log = logging.getLogger("qlwork.widget")
 MAX_CHARTS = 4
@@ -42,7 +43,7 @@ def calls_of(steps: list) -> list[dict]:
 
 def steps_accordion(calls: list[dict], run: Any) -> widgets.Accordion:
     """The collapsed "How this answer was made" section of one answer."""
-    acc = widgets.Accordion(children=[widgets.HTML(R.steps_html(calls, run))], titles=(R.steps_title(calls),))
+    acc = widgets.Accordion(children=[widgets.HTML(S.steps_html(calls, run))], titles=(S.steps_title(calls),))
     acc.selected_index = None
     return css(acc, "qlwork-steps")
 

@@ -14,7 +14,8 @@ from qlwork.assistant.session import Session
 from qlwork.tools import code_interpreter as ci
 from qlwork.tools.file_search import RESEARCH_DIR
 from qlwork.tools.files import file_store
-from qlwork.widget.render import answer_html, steps_html
+from qlwork.widget.render import answer_html
+from qlwork.widget.steps import steps_html
 from qlwork.assistant.render import audit_markdown, tool_calls
 
 KOTAK_LINES = ["Kotak Institutional Equities - Indian IT services, December 2026 (synthetic demo note)", "",
