@@ -9,6 +9,7 @@ import json
 
 from .. import formatting as F
 from .grounding import RUN_KEY, describe
+from .model_turns import turns_text, usage_text
 
 RULE = "-" * 78
 
@@ -188,6 +189,8 @@ def audit_markdown(audit: dict) -> str:
         run = runs.get(msg.get("run_id") or "")
         if run and msg["role"] == "assistant":
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
+            out += [f"- {line}" for line in (usage_text(run.get("usage")), turns_text(steps_by_run.get(run["id"], [])))
+                    if line]
             if line := describe(_grounding(msg, run)):
                 out.append(line)
             out.append(steps_text(steps_by_run.get(run["id"], []), markdown=True, full_output=True))

@@ -46,6 +46,19 @@ class ConversationContext(BaseModel):
     tools_used: list[str] = Field(default_factory=list)
 
 
+class Composed(BaseModel):
+    """Set when qlwork composed the answer because the model's was unusable (qlwork.assistant.fallback):
+    the figures, score and recommendations come from the tools named in ``from_tools`` through ``by``;
+    only ``model_commentary`` (unverified) came from the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+    reason: str
+    from_tools: list[str] = Field(default_factory=list)
+    model_commentary: str | None = None
+
+
 class TradingResponse(BaseModel):
     model_config = _CONFIG
 
@@ -61,9 +74,10 @@ class TradingResponse(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     grounding: Grounding | None = None
     """Figures traced to tool outputs (qlwork.assistant.grounding); absent in answers stored before it."""
+    composed: Composed | None = None
 
 
-RUNNER_FIELDS = ("conversation_context", "grounding")
+RUNNER_FIELDS = ("conversation_context", "grounding", "composed")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -97,7 +111,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Composed"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -159,6 +173,7 @@ def parse_response(text: str) -> TradingResponse:
         if key in data and data[key] is None:
             del data[key]
     data.pop("grounding", None)  # a model cannot vouch for its own figures
+    data.pop("composed", None)
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -184,6 +199,9 @@ def render_text(response: TradingResponse) -> str:
     if response.risk_level:
         head.append(f"risk {response.risk_level.replace('_', ' ')}")
     lines = [" - ".join(head)]
+    if response.composed is not None:
+        lines.append(f"Composed by {response.composed.by} from the tool outputs ({', '.join(response.composed.from_tools) or 'none'}): "
+                     "the model's own answer could not be used.")
     if response.recommendations:
         lines.append("Recommendations:")
         lines += [f"  {r.action.upper()} {r.symbol}: {r.reason} (confidence {r.confidence:.0%}, {r.timeframe})"
@@ -198,6 +216,8 @@ def render_text(response: TradingResponse) -> str:
         lines.append(f"Data: {response.data_source}")
     if response.disclaimer:
         lines.append(response.disclaimer)
+    if response.composed is not None and response.composed.model_commentary:
+        lines.append(f"Model commentary (from the model, unverified): {response.composed.model_commentary}")
     if response.grounding is not None:
         lines.append(describe(response.grounding))
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import formatting as F
 from ..assistant.grounding import describe
+from ..assistant.model_turns import usage_text
 from ..assistant.render import cap_text, parse_json
 
 __all__ = [
@@ -365,7 +366,7 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
         if run.get("backend") or run.get("model"):
             bits.append(f"backend {run.get('backend')} / model {run.get('model')}")
         if (run.get("usage") or {}).get("total_tokens"):
-            bits.append(f"{run['usage']['total_tokens']} tokens")
+            bits.append(usage_text(run["usage"]))
         if run.get("last_error"):
             bits.append(f"error: {(run['last_error'] or {}).get('message')}")
         head = f'<div style="{_MUTED}margin-bottom:4px">{esc(" · ".join(bits))}</div>'
