@@ -155,9 +155,10 @@ class SDKBackend:
         if feature is None:
             return False
         now = self.caps.refuse(feature, getattr(exc, "status_code", None), server_message(exc))
-        self.fallbacks.append(f"{self.caps.refused[-1]['feature']} ({now})")
-        log.warning("%s backend: the server at %s refused %s; retrying without it (%s)", self.name,
-                    self.conn.where, self.caps.refused[-1]["feature"], now)
+        name = self.caps.refused[-1]["feature"]
+        self.fallbacks.append(f"{name} ({now})")
+        log.warning("%s backend: the server at %s refused %s; retrying without it (%s)", self.name, self.conn.where,
+                    f"response_format {name}" if name in ("json_schema", "json_object") else name, now)
         return True
 
     def sent(self, params: dict, **features: bool) -> dict:
