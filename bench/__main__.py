@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "tools", "runner", "grounding", "kite", "reports", "server", "server_load", "store"]
+SECTIONS = ["analytics", "tools", "runner", "grounding", "kite", "reports", "server", "server_load", "store",
+            "real_model"]
 
 
 def main() -> int:
