@@ -86,15 +86,18 @@ TRADING_FLAG = "qlwork_response"
 
 
 def wants_trading_response(assistant: Any) -> bool:
-    """True for the trading assistant: one whose ``response_format`` asks for JSON (json_schema or
-    json_object; the default assistant does), whose metadata carries :data:`TRADING_FLAG`, or one made
+    """True for the trading assistant: one whose ``response_format`` asks for JSON (json_object, or
+    json_schema without a schema of its own or named TradingResponse; the default assistant's), whose
+    metadata carries :data:`TRADING_FLAG`, or one made
     with the Python API without any ``response_format`` (None; the server stores ``"auto"`` for an API
     client that gave none). Other assistants' answers are the model's own text (a TradingResponse JSON
     answer is still recognised)."""
     fmt = getattr(assistant, "response_format", None)
     if fmt is None:
         return True
-    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":  # a schema of its own is used as given
+        return (fmt.get("json_schema") or {}).get("name", fmt.get("name")) in (None, "TradingResponse")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
         return True
     if fmt in ("json_schema", "json_object"):
         return True
@@ -200,8 +203,9 @@ def render_text(response: TradingResponse) -> str:
         head.append(f"risk {response.risk_level.replace('_', ' ')}")
     lines = [" - ".join(head)]
     if response.composed is not None:
-        lines.append(f"Composed by {response.composed.by} from the tool outputs ({', '.join(response.composed.from_tools) or 'none'}): "
-                     "the model's own answer could not be used.")
+        used = ", ".join(response.composed.from_tools) or "none"
+        lines.append(f"Composed by {response.composed.by} from the tool outputs ({used}): the model's own answer "
+                     "could not be used.")
     if response.recommendations:
         lines.append("Recommendations:")
         lines += [f"  {r.action.upper()} {r.symbol}: {r.reason} (confidence {r.confidence:.0%}, {r.timeframe})"

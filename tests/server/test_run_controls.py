@@ -124,3 +124,17 @@ def test_streamed_answer_step_comes_before_its_message(streaming_user, fm):
     assert created_id == after[step_done][1]  # the announced step is the stored one
     steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
     assert created_id in {s.id for s in steps}
+
+
+def test_an_assistants_own_json_schema_is_sent_as_given(byoai_user, fm):
+    client, model = byoai_user
+    schema = {"type": "object", "properties": {"mood": {"type": "string"}}, "required": ["mood"],
+              "additionalProperties": False}
+    fmt = {"type": "json_schema", "json_schema": {"name": "Mood", "schema": schema, "strict": True}}
+    assistant = client.beta.assistants.create(model="fake-model", response_format=fmt)
+    model.add(fm.text('{"mood": "calm"}'))
+    run = _run(client, _thread(client, "How is the market?"), assistant)
+    body = model.bodies()[-1]
+    assert run.status == "completed" and body["response_format"]["json_schema"]["name"] == "Mood"
+    assert body["response_format"]["json_schema"]["schema"] == schema
+    assert "TradingResponse" not in json.dumps(body)

@@ -195,8 +195,9 @@ class SDKBackend:
         return self.format_mode if wants_trading_response(inp.assistant) else "text"
 
     def given_format(self, inp: ModelInput) -> dict | None:
-        """A non-trading assistant's run's own ``response_format`` (json_schema/json_object), else None."""
-        given = inp.options.get("response_format")
+        """A non-trading assistant's own ``response_format`` (json_schema/json_object; the run's over the
+        assistant's), else None."""
+        given = inp.options.get("response_format") or getattr(inp.assistant, "response_format", None)
         if wants_trading_response(inp.assistant) or not isinstance(given, dict) or given.get("type") == "text":
             return None
         if given.get("type") == "json_schema" and self.format_mode != "json_schema":
