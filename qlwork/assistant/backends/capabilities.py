@@ -9,8 +9,9 @@ qlwork sent is an error, never retried blindly). Each refusal is remembered for 
 The ladders, strongest first: structured output ``json_schema -> json_object -> instructions``
 (the schema in the prompt only), tool calls ``native -> text`` (one JSON object written as the
 whole reply, see :func:`~qlwork.assistant.backends.openai_chat.text_tool_calls`), streaming
-``on -> off``, usage while streaming ``on -> off``. :meth:`Capabilities.record` is what the runner
-stores on every run step made from a model turn.
+``on -> off`` (also when streamed answers carry no token usage: usage is worth more than live text),
+usage while streaming ``on -> off``. :meth:`Capabilities.record` is what the runner stores on every
+run step made from a model turn.
 """
 
 from __future__ import annotations

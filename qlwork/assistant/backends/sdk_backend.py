@@ -129,8 +129,11 @@ class SDKBackend:
                     inp.compact = inp.compact or self.context_window <= COMPACT_WINDOW
                     continue
                 raise unsupported_error(exc, self) from exc
-            if step.usage is not None or not self.stream or self.stream_usage:
-                self.caps.usage_reported = step.usage is not None
+            if step.usage is None and self.stream:  # e.g. llama-cpp-python: no usage in streams, so stream no more
+                log.warning("%s backend: the server at %s reports no token usage while streaming; answers now "
+                            "arrive whole so usage is recorded", self.name, self.conn.where)
+                self.caps.refuse("stream", None, "no token usage in streamed answers")
+            self.caps.usage_reported = step.usage is not None or self.caps.usage_reported
             return step
 
     def _attempt(self, inp: ModelInput) -> ToolCalls | FinalMessage:  # pragma: no cover - abstract
