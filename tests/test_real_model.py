@@ -7,7 +7,7 @@ records are present, usage is recorded, nothing is left in progress, every wait 
 planted key never appears anywhere. Through: Session (the seed conversation), `qlwork serve` with the
 openai SDK, `qlwork eval`, and one weekly report for a user whose AI preferences select the model.
 
-Cost: about 100 MB of disk for the model and ~1-3 minutes on 2 cores. Skip with QLWORK_SKIP_REAL_MODEL=1
+Cost: 94 MB of disk for the model and a few minutes on 2 idle cores. Skip with QLWORK_SKIP_REAL_MODEL=1
 (the skip is reported in pytest's summary); see README "Tests with a real local model".
 """
 
