@@ -31,9 +31,10 @@ SEED = ("Analyze my portfolio", "What about the technology sector?", "Generate a
 PLANTED = "sk-realmodel-PLANTED-5e8c1a7d3b9f2e4c6a0b"
 KEY_ENV = "QLWORK_REAL_MODEL_TEST_KEY"
 ROOT = Path(__file__).resolve().parents[1]
-# small and bounded: one answer is at most 200 tokens, one request at most 150 s (2 shared cores), no retries
-MODEL_OPTIONS = {"context_window": llama_server.CONTEXT, "max_output_tokens": 200, "timeout": 150.0,
-                 "max_retries": 0, "temperature": 0.0}
+# small and bounded: one answer is at most 200 tokens, one request at most 300 s (2 shared cores), no retries;
+# no streaming: llama-cpp-python's server sends no token usage in streams, and usage is asserted
+MODEL_OPTIONS = {"context_window": llama_server.CONTEXT, "max_output_tokens": 200, "timeout": 300.0,
+                 "max_retries": 0, "temperature": 0.0, "stream": False}
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +117,9 @@ def test_qlwork_serve_with_the_openai_sdk(llama, tmp_path, planted):
     home = tmp_path / "served"
     home.mkdir()
     save_preferences("analyst", AIPreferences(preferred_ai_provider="openai-chat", model=llama.model,
-                                              base_url=llama.base_url, api_key_env=KEY_ENV, timeout=150, max_retries=0,
-                                              context_window=llama_server.CONTEXT, max_output_tokens=200), root=home)
+                                              base_url=llama.base_url, api_key_env=KEY_ENV, timeout=300, max_retries=0,
+                                              context_window=llama_server.CONTEXT, max_output_tokens=200,
+                                              stream=False), root=home)
     server = Served(home, "--threads", "1", env={KEY_ENV: PLANTED})
     try:
         store = Store(home / "qlwork.db")
@@ -157,7 +159,7 @@ def test_qlwork_eval_on_the_real_model(llama, tmp_path, planted):
     env = {**os.environ, "QLWORK_HOME": str(tmp_path / "home"), KEY_ENV: PLANTED, "PYTHONPATH": str(ROOT)}
     env.pop("QLWORK_GROUNDING", None)
     proc = subprocess.run([sys.executable, "-m", "qlwork.cli", "eval", "--backend", "openai-chat", "--model",
-                           llama.model, "--base-url", llama.base_url, "--api-key-env", KEY_ENV, "--timeout", "150",
+                           llama.model, "--base-url", llama.base_url, "--api-key-env", KEY_ENV, "--timeout", "300",
                            "--max-retries", "0", "--context-window", str(llama_server.CONTEXT),
                            "--max-output-tokens", "200", "--scenarios", "seed_conversation,greeting", "-o", str(out)],
                           env=env, capture_output=True, text=True, timeout=900)
@@ -175,8 +177,8 @@ def test_weekly_report_for_a_user_whose_preferences_select_the_model(llama, tmp_
 
     home = tmp_path / "home"
     save_preferences("ravi", AIPreferences(preferred_ai_provider="openai-chat", model=llama.model,
-                                           base_url=llama.base_url, api_key_env=KEY_ENV, timeout=150, max_retries=0,
-                                           context_window=llama_server.CONTEXT, max_output_tokens=200), root=home)
+                                           base_url=llama.base_url, api_key_env=KEY_ENV, timeout=300, max_retries=0,
+                                           context_window=llama_server.CONTEXT, max_output_tokens=200, stream=False), root=home)
     users = tmp_path / "users.toml"
     users.write_text('[[users]]\nuser_id = "ravi"\nportfolio = "sample:diversified"\nrisk_profile = "moderate"\n'
                      f'horizon = "medium"\npreferred_ai_provider = "openai-chat"\nmodel = "{llama.model}"\n'
