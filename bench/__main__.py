@@ -10,7 +10,7 @@ import importlib
 import sys
 
 SECTIONS = ["analytics", "advice", "backtest", "demo", "tools", "runner", "grounding", "kite", "reports", "server",
-            "server_load", "store"]
+            "server_load", "store", "real_model"]
 
 
 def main() -> int:

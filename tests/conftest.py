@@ -24,6 +24,17 @@ def _grounding_policy(monkeypatch):
 _PG: dict = {}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_capabilities():
+    """What model servers refused is remembered per process (backends/capabilities.py); each test
+    starts from nothing learnt (a fake server's port may be reused by a later test)."""
+    from qlwork.assistant.backends import capabilities
+
+    capabilities.forget()
+    yield
+    capabilities.forget()
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A PostgreSQL server on 127.0.0.1 for the session; skips (loudly, with the reason, repeated in

@@ -13,7 +13,7 @@ import time
 import warnings
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ID_PREFIXES = ("asst", "thread", "msg", "run", "step", "call", "file")
 
@@ -264,6 +264,12 @@ class RunStep(_Object):
     failed_at: int | None = None
     cancelled_at: int | None = None
     usage: Usage | None = None
+    metadata: dict = Field(default_factory=dict)  # qlwork's model-turn record (assistant/model_turns.py)
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _no_metadata(cls, value: object) -> object:  # steps stored before schema version 5 have NULL
+        return {} if value is None else value
 
     @property
     def tool_calls(self) -> list[ToolCall]:

@@ -12,6 +12,7 @@ from .advice import RUN_KEY as ADVICE_KEY, describe as describe_advice
 from .coverage import RUN_KEY as COVERAGE_KEY, describe as describe_coverage
 from .grounding import RUN_KEY, describe
 from .response import agreement_label, size_label
+from .model_turns import turns_text, usage_text
 
 RULE = "-" * 78
 
@@ -208,6 +209,8 @@ def audit_markdown(audit: dict) -> str:
         run = runs.get(msg.get("run_id") or "")
         if run and msg["role"] == "assistant":
             out.append(f"\nRun {run['id']}: {run['status']}, backend {run.get('backend')}, model {run.get('model')}")
+            out += [f"- {line}" for line in (usage_text(run.get("usage")), turns_text(steps_by_run.get(run["id"], [])))
+                    if line]
             if line := describe(_grounding(msg, run)):
                 out.append(line)
             if line := describe_advice(_record(msg, run, "advice", ADVICE_KEY)):

@@ -68,6 +68,19 @@ class ConversationContext(BaseModel):
     tools_used: list[str] = Field(default_factory=list)
 
 
+class Composed(BaseModel):
+    """Set when qlwork composed the answer because the model's was unusable (qlwork.assistant.fallback):
+    the figures, score and recommendations come from the tools named in ``from_tools`` through ``by``;
+    only ``model_commentary`` (unverified) came from the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+    reason: str
+    from_tools: list[str] = Field(default_factory=list)
+    model_commentary: str | None = None
+
+
 class TradingResponse(BaseModel):
     model_config = _CONFIG
 
@@ -90,7 +103,10 @@ class TradingResponse(BaseModel):
     """What the question asked for and which parts the answer covered (qlwork.assistant.coverage)."""
 
 
-RUNNER_FIELDS = ("conversation_context", "grounding", "advice", "coverage")
+    composed: Composed | None = None
+
+
+RUNNER_FIELDS = ("conversation_context", "grounding", "advice", "coverage", "composed")
 """Filled by the runner: not in the schema models get, and dropped from what a model sends."""
 
 
@@ -99,15 +115,18 @@ TRADING_FLAG = "qlwork_response"
 
 
 def wants_trading_response(assistant: Any) -> bool:
-    """True for the trading assistant: one whose ``response_format`` asks for JSON (json_schema or
-    json_object; the default assistant does), whose metadata carries :data:`TRADING_FLAG`, or one made
+    """True for the trading assistant: one whose ``response_format`` asks for JSON (json_object, or
+    json_schema without a schema of its own or named TradingResponse; the default assistant's), whose
+    metadata carries :data:`TRADING_FLAG`, or one made
     with the Python API without any ``response_format`` (None; the server stores ``"auto"`` for an API
     client that gave none). Other assistants' answers are the model's own text (a TradingResponse JSON
     answer is still recognised)."""
     fmt = getattr(assistant, "response_format", None)
     if fmt is None:
         return True
-    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":  # a schema of its own is used as given
+        return (fmt.get("json_schema") or {}).get("name", fmt.get("name")) in (None, "TradingResponse")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
         return True
     if fmt in ("json_schema", "json_object"):
         return True
@@ -124,7 +143,7 @@ def response_json_schema(strict: bool = True) -> dict:
     schema = TradingResponse.model_json_schema()
     for name in RUNNER_FIELDS:
         schema["properties"].pop(name, None)
-    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding", "Coverage", "Part"):
+    for name in ("ConversationContext", "Grounding", "Untraced", "Advice", "Finding", "Coverage", "Part", "Composed"):
         schema.get("$defs", {}).pop(name, None)
     if strict:
         schema["properties"].pop("extra", None)
@@ -188,6 +207,7 @@ def parse_response(text: str) -> TradingResponse:
     data.pop("grounding", None)  # a model cannot vouch for its own figures
     data.pop("advice", None)
     data.pop("coverage", None)  # ... nor for what it covered
+    data.pop("composed", None)
     # strict-mode models send every known metric, null when unknown: keep only the figures
     if isinstance(data.get("risk_metrics"), dict):
         data["risk_metrics"] = {k: v for k, v in data["risk_metrics"].items() if v is not None}
@@ -240,6 +260,10 @@ def render_text(response: TradingResponse) -> str:
     if response.risk_level:
         head.append(f"risk {response.risk_level.replace('_', ' ')}")
     lines = [" - ".join(head)]
+    if response.composed is not None:
+        used = ", ".join(response.composed.from_tools) or "none"
+        lines.append(f"Composed by {response.composed.by} from the tool outputs ({used}): the model's own answer "
+                     "could not be used.")
     if response.recommendations:
         lines.append("Recommendations:")
         lines += [f"  {r.action.upper()} {r.symbol}: {r.reason}" + (f"; {size_label(r)}" if size_label(r) else "")
@@ -257,6 +281,8 @@ def render_text(response: TradingResponse) -> str:
         lines.append(f"Data: {response.data_source}")
     if response.disclaimer:
         lines.append(response.disclaimer)
+    if response.composed is not None and response.composed.model_commentary:
+        lines.append(f"Model commentary (from the model, unverified): {response.composed.model_commentary}")
     if response.grounding is not None:
         lines.append(describe(response.grounding))
     if response.advice is not None:

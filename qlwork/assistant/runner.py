@@ -20,7 +20,7 @@ from ..errors import BackendError, InputError, ModelBehaviorError
 from ..redaction import redact
 from ..tools.files import thread_attachments
 from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
-from . import advice, coverage, grounding
+from . import advice, coverage, fallback, grounding, model_turns, run_controls
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .history import DEFAULT_HISTORY_CHARS, trim_history
 from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
@@ -50,6 +50,7 @@ class _RunState:
     rejected: str | None = None
     repaired: bool = False
     corrected: bool = False  # a grounding correction turn was sent
+    model_turn: dict | None = None  # the latest model turn's record (model_turns.record)
 
     def used(self, name: str) -> None:
         if (name in self.tools or name in self.client_tools) and name not in self.tools_used:
@@ -234,6 +235,7 @@ class Runner:
                     "reason": "max_turns",
                     "message": f"No final answer after {state.turn} turns (max_turns={state.run.max_turns})."})
             state.turn += 1
+            started = time.perf_counter()
             try:
                 step = self.backend.next_step(self._model_input(state))
             except BackendError as exc:
@@ -243,6 +245,9 @@ class Runner:
             except ModelBehaviorError as exc:
                 return self._fail(run_id, "model_behavior", redact(str(exc)), state)
             state.usage = state.usage.plus(step.usage)
+            state.model_turn = model_turns.record(self.backend, step, started, state.turn)
+            if limit := run_controls.limit_hit(state.run, state.usage):  # a token budget of the run is spent
+                return self._finish(run_id, "incomplete", state, incomplete_details=limit)
             if stopped := self._stop_if_requested(run_id, state):
                 return stopped
             if isinstance(step, ToolCalls):
@@ -255,9 +260,11 @@ class Runner:
                 except ModelBehaviorError as exc:
                     if not wants_trading_response(state.assistant):  # any other assistant: its own text
                         return self._complete(state, None, step.text)
-                    if state.repaired:
-                        return self._fail(run_id, "invalid_response", str(exc), state)
+                    if state.repaired:  # the answer is composed from the tool outputs (assistant/fallback.py)
+                        return self._complete(state, fallback.composed(self._model_input(state), step.text, exc))
                     state.repaired, state.repair, state.rejected = True, str(exc), step.text
+                    if planned := fallback.planned_calls(self._model_input(state)):  # no tool called: run the plan
+                        self._tool_turn(state, planned, {"source": "offline plan (the model called no tool)"})
                     continue
                 return self._complete(state, response)
             else:
@@ -265,12 +272,13 @@ class Runner:
                                   f"Backend returned {type(step).__name__}, not ToolCalls or FinalMessage.", state)
 
     def _model_input(self, state: _RunState) -> ModelInput:
-        return ModelInput(assistant=state.assistant, thread=state.thread, messages=state.messages,
+        return fallback.shape(run_controls.apply(ModelInput(assistant=state.assistant, thread=state.thread, messages=state.messages,
                           run_items=list(state.run_items), prior_tool_outputs=state.prior_tool_outputs,
                           tools=list(state.tools.values()), repair=state.repair, turn=state.turn,
                           instructions=state.run.instructions, client_tools=list(state.client_tools.values()),
                           rejected=state.rejected, on_delta=self._delta_callback(state.run.id),
-                          should_stop=lambda: self.store.run_status(state.run.id) != "in_progress")
+                          should_stop=lambda: self.store.run_status(state.run.id) != "in_progress"),
+                                                 state.run, state.usage), self.backend)
 
     def _delta_callback(self, run_id: str) -> Callable[[str], None] | None:
         if self.on_run_delta is None:
@@ -278,7 +286,7 @@ class Runner:
         per_run = self.on_run_delta
         return lambda text: per_run(run_id, text)
 
-    def _tool_turn(self, state: _RunState, step: ToolCalls) -> Run | None:
+    def _tool_turn(self, state: _RunState, step: ToolCalls, turn: dict | None = None) -> Run | None:
         """Record and run one batch of calls; returns the run if it now waits for client outputs."""
         requests, seen = [], set()
         for c in step.calls:
@@ -289,7 +297,8 @@ class Runner:
         calls = [ToolCall(id=r.id, function=FunctionCall(name=r.name, arguments=r.arguments)) for r in requests]
         run = state.run
         record = self.store.add_step(run.id, "tool_calls", {"type": "tool_calls", "tool_calls": calls},
-                                     thread_id=run.thread_id, assistant_id=run.assistant_id)
+                                     thread_id=run.thread_id, assistant_id=run.assistant_id,
+                                     **model_turns.step_fields(turn or state.model_turn))
         server = [(r, c) for r, c in zip(requests, calls) if r.name not in state.client_tools]
         for (request, call), (output, error, ms) in zip(server, self._run_calls(state, [r for r, _ in server])):
             call.function.output, call.error, call.duration_ms = output, error, ms
@@ -374,7 +383,8 @@ class Runner:
         step = self.store.new_step(run.id, "message_creation",
                                    {"type": "message_creation", "message_creation": {"message_id": message_id}},
                                    status="completed", completed_at=now(), thread_id=run.thread_id,
-                                   assistant_id=run.assistant_id)
+                                   assistant_id=run.assistant_id, id=model_turns.message_step_id(message_id),
+                                   **model_turns.step_fields(state.model_turn))
         with self.store.transaction():  # one write: the answer, its step and the run's completion
             self.store.insert(message, step)
             current = self.store.get_run(run.id)  # read under the write lock: its status and metadata are current

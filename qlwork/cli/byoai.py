@@ -23,6 +23,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "a server on 127.0.0.1)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the model (default 60)")
     parser.add_argument("--max-retries", type=int, default=None, help="retries on 429/5xx/timeouts (default 2)")
+    parser.add_argument("--context-window", type=int, default=None,
+                        help="the model's context in tokens (default 32000; 8192 or less gets a compact prompt)")
+    parser.add_argument("--max-output-tokens", type=int, default=None, help="cap on tokens per model answer")
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -30,7 +33,9 @@ def backend_options(args: argparse.Namespace) -> dict:
     if getattr(args, "backend", "offline") == "offline":
         return {}
     given = {"model": args.model, "base_url": args.base_url, "api_key_env": args.api_key_env,
-             "timeout": args.timeout, "max_retries": args.max_retries}
+             "timeout": args.timeout, "max_retries": args.max_retries,
+             "context_window": getattr(args, "context_window", None),
+             "max_output_tokens": getattr(args, "max_output_tokens", None)}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -43,9 +48,16 @@ def default_eval_path(backend: str, model: str | None, day: dt.date | None = Non
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..assistant.evaluation import run_eval
+    from ..assistant.evaluation import SCENARIOS, run_eval
+    from ..errors import InputError
 
-    report = run_eval(args.backend, options=backend_options(args), grounding=args.grounding, advice=args.advice)
+    names = [n.strip() for n in (args.scenarios or "").split(",") if n.strip()]
+    unknown = sorted(set(names) - {s.name for s in SCENARIOS})
+    if unknown:
+        raise InputError(f"Unknown scenarios {unknown}.", fix="Choose from: " + ", ".join(s.name for s in SCENARIOS))
+    chosen = [s for s in SCENARIOS if s.name in names] if names else SCENARIOS
+    report = run_eval(args.backend, options=backend_options(args), grounding=args.grounding, advice=args.advice,
+                      scenarios=chosen)
     print(report.table())
     path = Path(args.output) if args.output else default_eval_path(report.backend, report.model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +80,8 @@ def register_eval(sub) -> argparse.ArgumentParser:
     p.add_argument("--advice", choices=("repair", "flag", "reject"), default=None,
                    help="advice-check policy during the eval: flag scores the model's own recommendations, repair "
                         "(the default, from QLWORK_ADVICE) what users are shown after the check rewrites them")
+    p.add_argument("--scenarios", default=None,
+                   help="comma-separated scenario names to run (default: all), e.g. seed_conversation,greeting")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passes")
     p.set_defaults(func=cmd_eval)
     return p

@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Iterator
 
+from ..assistant.model_turns import message_step_id
 from ..assistant.objects import Thread
 from .auth import ServerState
 from .wire import message_out, run_out, step_out, thread_out
@@ -92,8 +93,17 @@ def _progress(st: ServerState, run, wire: dict, emitted: set, steps: dict, creat
     if "in_progress" not in emitted and run.status != "cancelled":
         emitted.add("in_progress")
         yield sse("thread.run.in_progress", {**wire, "status": "in_progress"})
-    yield from text.more(st, run)  # before the steps: the answer's step may already be complete
-    for step in st.store.list_steps(run.id, limit=100):
+    # OpenAI's order: tool steps (their calls and completion) first, then the answer's step before its
+    # message events, the message, and the answer step's completion last
+    stored = st.store.list_steps(run.id, limit=100)
+    yield from _steps(st, run, [s for s in stored if s.type == "tool_calls"], steps, created, text, include)
+    yield from text.more(st, run, steps)
+    yield from _steps(st, run, [s for s in stored if s.type != "tool_calls"], steps, created, text, include)
+
+
+def _steps(st: ServerState, run, stored: list, steps: dict, created: set, text: "_TextStream",
+           include: list[str] | None) -> Iterator[str]:
+    for step in stored:
         out = step_out(step, include)
         if step.id not in steps:
             steps[step.id] = "in_progress"
@@ -162,13 +172,23 @@ class _TextStream:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.message: dict | None = None
+        self.step: dict | None = None  # the answer's message_creation step, announced before its message
         self.sent = 0
         self.text: list[str] = []
 
-    def more(self, st: ServerState, run) -> Iterator[str]:
+    def more(self, st: ServerState, run, steps: dict) -> Iterator[str]:
         message_id, pieces = st.engine.text_deltas(self.run_id, self.sent)
         if not pieces or message_id is None:
             return
+        step_id = message_step_id(message_id)
+        if step_id not in steps:  # the step is stored with the answer; announce it now, under its id
+            steps[step_id] = "in_progress"
+            self.step = {"id": step_id, "object": "thread.run.step", "created_at": int(time.time()), "run_id": run.id,
+                         "thread_id": run.thread_id, "assistant_id": run.assistant_id, "type": "message_creation",
+                         "status": "in_progress", "step_details": {"type": "message_creation", "message_creation": {
+                             "message_id": message_id}}, "last_error": None, "expired_at": None, "cancelled_at": None,
+                         "completed_at": None, "failed_at": None, "metadata": {}, "usage": None}
+            yield from _step_started(self.step)
         if self.message is None:
             self.message = {"id": message_id, "object": "thread.message", "created_at": int(time.time()),
                             "thread_id": run.thread_id, "role": "assistant", "status": "in_progress",
@@ -194,13 +214,18 @@ class _TextStream:
     def abandon(self, run) -> Iterator[str]:
         if self.message is None:
             return
-        reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(getattr(run, "status", ""), "run_failed")
+        status = getattr(run, "status", "")
+        reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(status, "run_failed")
         yield sse("thread.message.incomplete", {**self.message, "status": "incomplete",
                                                  "incomplete_at": int(time.time()),
                                                  "incomplete_details": {"reason": reason},
                                                  "content": [{"type": "text", "text": {
                                                      "value": "".join(self.text), "annotations": []}}]})
         self.message = None
+        if self.step is not None and run is not None:  # the announced answer step never got its message
+            ended = status if status in ("cancelled", "expired") else "failed"
+            yield sse(f"thread.run.step.{ended}", {**self.step, "status": ended, f"{ended}_at": int(time.time())})
+            self.step = None
 
 
 def _message_events(st: ServerState, message_id: str) -> Iterator[str]:

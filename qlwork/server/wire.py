@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
+from ..assistant import model_turns, run_controls
 from ..assistant.objects import Assistant, Message, Run, RunStep, Thread
 from .errors import APIError
 
@@ -112,7 +113,7 @@ def run_error(run: Run) -> dict | None:
     return {"code": RUN_ERROR_CODES.get(err.code, "server_error"), "message": f"[{err.code}] {err.message}"}
 
 
-RUN_OPTIONS = "_qlwork_run_options"  # run metadata key: the sampling/format options as the client sent them
+RUN_OPTIONS = run_controls.RUN_OPTIONS  # run metadata key: the options as the client sent them (applied there)
 RUN_OPTION_DEFAULTS = {"temperature": None, "top_p": None, "max_prompt_tokens": None, "max_completion_tokens": None,
                        "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
                        "tool_choice": "auto", "parallel_tool_calls": True}
@@ -204,7 +205,8 @@ def step_out(s: RunStep, include: list[str] | None = None) -> dict:
             "thread_id": s.thread_id, "assistant_id": s.assistant_id, "type": s.type, "status": s.status,
             "step_details": details, "last_error": s.last_error.model_dump() if s.last_error else None,
             "expired_at": None, "cancelled_at": s.cancelled_at, "completed_at": s.completed_at,
-            "failed_at": s.failed_at, "metadata": {}, "usage": s.usage.model_dump() if s.usage else None}
+            "failed_at": s.failed_at, "metadata": model_turns.public(s.metadata),
+            "usage": s.usage.model_dump() if s.usage else None}
 
 
 def page(items: Iterable[dict], has_more: bool) -> dict:

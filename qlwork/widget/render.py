@@ -227,6 +227,11 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
                    f'{esc(data["data_source"])}</div>')
     if data.get("disclaimer"):
         out.append(f'<div style="{_MUTED}">{esc(data["disclaimer"])}</div>')
+    if c := data.get("composed"):  # the model's answer was unusable (assistant/fallback.py): whose part is whose
+        said = f" <b>Model commentary (from the model, unverified):</b> {esc(c.get('model_commentary'))}"
+        out.append(f'<div class="qlwork-composed" style="{_MUTED}margin-top:4px">Composed by {esc(c.get("by"))} from '
+                   f'the tools ({esc(", ".join(c.get("from_tools") or []))}): the model\'s answer could not be used.'
+                   f'{said if c.get("model_commentary") else ""}</div>')
     out += [answer_code_html(data.get("extra")), grounding_html(data.get("grounding")), advice_html(data.get("advice")),
             coverage_html(data.get("coverage"))]
     out.append("</div>")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..assistant.model_turns import usage_text
 from ..assistant.render import parse_json
 from .records import code_html
 from .render import _FIT, _MUTED, _TABLE, _TD, _TH, _as_dict, esc
@@ -88,6 +89,8 @@ def steps_html(calls: list[dict], run: Any = None) -> str:
         bits = [f"run {run.get('id')}", f"status {run.get('status')}"]
         if run.get("backend") or run.get("model"):
             bits.append(f"backend {run.get('backend')} / model {run.get('model')}")
+        if (run.get("usage") or {}).get("total_tokens"):
+            bits.append(usage_text(run["usage"]))
         if (run.get("usage") or {}).get("total_tokens"):
             bits.append(f"{run['usage']['total_tokens']} tokens")
         if run.get("last_error"):

@@ -103,7 +103,7 @@ def test_run_code_runs_the_users_code_as_written(session):
     html = answer_html(answer.response)
     assert '<pre class="qlwork-code"' in html and "get_historical_prices(&#x27;TCS&#x27;).tail()" in html
     steps = steps_html(tool_calls([s.model_dump() for s in answer.steps]))
-    assert f'<pre class="qlwork-code" ' in steps and "&quot;code&quot;" not in steps  # code as code, not JSON text
+    assert '<pre class="qlwork-code" ' in steps and "&quot;code&quot;" not in steps  # code as code, not JSON text
 
 
 def test_a_fenced_block_runs_literally_and_its_error_is_reported(session):

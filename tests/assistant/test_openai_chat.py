@@ -92,10 +92,13 @@ def test_schema_break_then_repair(store, tools, thread, fake_model, fm, planted_
     assert sent[-1]["content"].startswith(REPAIR_PREFIX) and "overall_score" in sent[-1]["content"]
 
 
-def test_schema_broken_twice_fails_clearly(store, tools, thread, fake_model, fm, planted_key):
+def test_schema_broken_twice_gets_a_composed_answer(store, tools, thread, fake_model, fm, planted_key):
     fake_model.add(fm.text("I think you should buy."), fm.text("Still prose."))
     run, _ = run_chat(store, tools, thread, fake_model)
-    assert run.status == "failed" and run.last_error.code == "invalid_response"
+    assert run.status == "completed" and len(fake_model.requests) == 2  # one repair turn, then composed
+    [answer] = store.list_messages(thread.id, order="desc", limit=1)
+    composed = answer.data["composed"]
+    assert composed["model_commentary"] == "Still prose." and "not a valid TradingResponse" in composed["reason"]
 
 
 def test_429_then_success(store, tools, thread, fake_model, fm, planted_key):

@@ -74,8 +74,8 @@ def test_the_thread_persists_across_sessions(tmp_path, tools, final_text):
 
 
 def test_failed_run_raises_after_it_is_stored(store, tools, final_text):
-    s = session(store, tools, [FinalMessage("nope"), FinalMessage("still nope")])
-    with pytest.raises(ModelBehaviorError, match="invalid_response") as info:
+    s = session(store, tools, [ModelBehaviorError("the model refused", code="refusal")])
+    with pytest.raises(ModelBehaviorError, match="model_behavior") as info:
         s.ask("Review")
     [run] = store.list_runs(s.thread_id)
     assert run.status == "failed" and info.value.details["run_id"] == run.id

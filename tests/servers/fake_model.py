@@ -4,7 +4,8 @@ Serves ``POST /v1/responses`` and ``POST /v1/chat/completions``, streaming (SSE)
 real ``openai`` client can be pointed at it with ``base_url``. Each request takes the next
 :class:`Reply` from the script (or asks ``policy(body, path)``): tool calls, a final text, an HTTP
 error, or a stall. Flags make it refuse features like some local servers do (``reject_json_schema``,
-``reject_tools``, ``reject_stream_options``: HTTP 400 without consuming the script). Every request is
+``reject_tools``, ``reject_stream_options``, ``reject_stream``: HTTP ``refusal_status``, 400 unless set, without
+consuming the script). Every request is
 recorded (path, headers, parsed body, raw text) so tests can assert what was sent.
 """
 
@@ -72,6 +73,8 @@ class FakeModel:
         self.reject_json_schema = False
         self.reject_tools = False
         self.reject_stream_options = False
+        self.reject_stream = False
+        self.refusal_status = 400  # 422, or 500 as llama-cpp-python's server does for a json_schema format
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -107,7 +110,12 @@ class FakeModel:
         if self.reject_tools and body.get("tools"):
             return f"registry.fake/{body.get('model')} does not support tools"
         if self.reject_json_schema and fmt == "json_schema":
+            if self.refusal_status == 500:  # what llama-cpp-python's server answers (a pydantic error)
+                return ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be "
+                        "'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]")
             return "response_format json_schema is not supported by this server"
+        if self.reject_stream and body.get("stream"):
+            return "Streaming is not supported by this server: set stream to false"
         return None
 
     def _next(self, body: dict, path: str) -> Reply:
@@ -137,7 +145,7 @@ def _handler(fake: FakeModel):
                 return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             refusal = fake._refusal(body)
             if refusal:
-                return self._json(400, {"error": {"message": refusal, "type": "invalid_request_error"}})
+                return self._json(fake.refusal_status, {"error": {"message": refusal, "type": "invalid_request_error"}})
             reply = fake._next(body, self.path)
             if reply.kind == "error":
                 return self._json(reply.status, {"error": {"message": reply.text, "type": "fake_error"}}, reply.headers)
@@ -270,7 +278,7 @@ def rule_model(body: dict, path: str) -> Reply:
     from qlwork.assistant.offline.engine import OfflineBackend
     from qlwork.assistant.backends.scripted import call as make_call
     from qlwork.assistant.backends.transcript import PRIOR_FOOTER, PRIOR_HEADER, REPAIR_PREFIX
-    from qlwork.assistant.objects import Assistant, Message, Thread, text_part
+    from qlwork.assistant.objects import Assistant, Thread
     from qlwork.tools.registry import REGISTRY
 
     if path.rstrip("/").endswith("/responses"):

@@ -54,6 +54,9 @@ class ModelInput:
     ``rejected``: the previous final answer's text when ``repair`` is set (so a model can fix it).
     ``on_delta``: called with each streamed text fragment (backends that stream may use it).
     ``should_stop``: returns True once the run was cancelled; long backend calls should poll it.
+    ``compact``: a small-context model's turn (assistant/fallback.py): backends send a compact prompt.
+    ``options``: the run's model controls (assistant/run_controls.py): temperature, top_p, tool_choice,
+    max_tokens (what is left of the run's completion budget), response_format (as the client gave it).
     """
 
     assistant: Assistant
@@ -69,6 +72,8 @@ class ModelInput:
     rejected: str | None = None
     on_delta: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    compact: bool = False
+    options: dict = field(default_factory=dict)
 
     @property
     def last_user_message(self) -> Message | None:

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - older openai releases
 
 from ...errors import BackendError
 from ...redaction import redact
+from .capabilities import is_validation_message
 
 log = logging.getLogger("qlwork.assistant.backends")
 
@@ -138,8 +139,8 @@ def server_message(exc: BaseException) -> str:
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code == 429 or exc.status_code >= 500
+    if isinstance(exc, openai.APIStatusError):  # a 500 carrying a validation message is a refusal, not a crash
+        return exc.status_code == 429 or (exc.status_code >= 500 and not is_validation_message(server_message(exc)))
     return isinstance(exc, (openai.APIConnectionError, http_lib.TimeoutException, http_lib.TransportError,
                             StreamInterrupted))
 
@@ -170,7 +171,7 @@ def backend_error(exc: BaseException, conn: Connection, attempts: int = 1) -> Ba
             return BackendError(f"The model server at {where} kept rate-limiting requests (HTTP 429){tries}: {msg}.",
                                 fix="Wait a minute and ask again, or raise max_retries in your AI preferences.",
                                 code="rate_limited", setting="max_retries", status=status)
-        if status >= 500:
+        if status >= 500 and not is_validation_message(msg):
             return BackendError(f"The model server at {where} failed with HTTP {status}{tries}: {msg}.",
                                 fix="Try again later or check the server's logs; max_retries sets how often "
                                     "qlwork retries.", code="server_error", setting="max_retries", status=status)
@@ -179,10 +180,11 @@ def backend_error(exc: BaseException, conn: Connection, attempts: int = 1) -> Ba
                                 fix="Lower context_window in your AI preferences to the model's real window, "
                                     "or start a new thread.", code="context_length", setting="context_window",
                                 status=status)
-        return BackendError(f"The model server at {where} refused the request (HTTP {status}): {msg}.",
-                            fix="Check the model and base_url settings, and that the server supports tools "
-                                "and JSON output for this model.", code="request_refused", setting="model",
-                            status=status)
+        return BackendError(f"The model server at {where} refused the request (HTTP {status}): {msg}. It names "
+                            "no parameter qlwork can leave out, so it was not retried.",
+                            fix="Check the model and base_url settings; if the server lacks a feature, turn it off "
+                                "in your AI preferences (response_format=text, tools_enabled=false, stream=false).",
+                            code="request_refused", setting="model", status=status)
     if _is_timeout(exc):
         return BackendError(f"No answer from the model server at {where} within {conn.timeout:g} s{tries}.",
                             fix="Raise timeout in your AI preferences (local models can be slow) or check the server.",
@@ -210,11 +212,13 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def with_retries(conn: Connection, fn: Callable[[], T], should_stop: Callable[[], bool] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> T:
+                 sleep: Callable[[float], None] = time.sleep,
+                 refused: Callable[[BaseException], str | None] | None = None) -> T:
     """Call ``fn`` retrying 429/5xx/timeouts/dropped connections up to ``conn.max_retries`` times.
 
-    Non-retryable exceptions are re-raised unchanged (so callers can adapt to a 400); retryable ones
-    become a BackendError once retries are exhausted. ``should_stop`` cancels the wait.
+    Non-retryable exceptions, and any that ``refused`` says name an unsupported parameter, are
+    re-raised unchanged (so callers can adapt); retryable ones become a BackendError once retries
+    are exhausted. ``should_stop`` cancels the wait.
     """
     attempt = 0
     while True:
@@ -223,7 +227,7 @@ def with_retries(conn: Connection, fn: Callable[[], T], should_stop: Callable[[]
         try:
             return fn()
         except Exception as exc:
-            if not _retryable(exc):
+            if not _retryable(exc) or (refused is not None and refused(exc)):
                 raise
             attempt += 1
             if attempt > conn.max_retries:
@@ -286,12 +290,4 @@ class StopCheck:
                 raise Cancelled("The run was cancelled while the model was answering.", code="cancelled")
 
 
-def refusal_reason(exc: BaseException) -> str:
-    """Lower-cased server message of a 400/422 (for adapting to missing server features)."""
-    return server_message(exc).lower()
-
-
-def is_refusal(exc: BaseException) -> bool:
-    """A 400/422 that may mean "this server lacks a feature" (response_format, tools, ...)."""
-    return isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422)
 

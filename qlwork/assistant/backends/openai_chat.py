@@ -35,7 +35,7 @@ class OpenAIChatBackend(SDKBackend):
     @property
     def native_tools_refused(self) -> bool:
         """True once this server refused native tool calls (the only case a text reply may be a call)."""
-        return not self.tools_supported and any(f.startswith("tools") for f in self.fallbacks)
+        return self._tools and self.caps.tools == "text"
 
     def messages(self, inp: ModelInput) -> list[dict]:
         """The chat messages for this turn (system first, same-role neighbours merged)."""
@@ -65,24 +65,24 @@ class OpenAIChatBackend(SDKBackend):
         """The ``chat.completions.create`` arguments for this turn."""
         params: dict[str, Any] = {"model": self.model, "messages": self.messages(inp)}
         tools = self.tool_specs(inp)
-        self._tools_sent = bool(tools)
         if tools:
             params["tools"] = [{"type": "function", "function": spec} for spec in tools]
-        mode = self.format_for(inp)
-        if mode == "json_schema":
+        mode, given = self.format_for(inp), self.given_format(inp)
+        if given is not None:  # a non-trading assistant's run asked for its own format: sent as given
+            params["response_format"] = given
+        elif mode == "json_schema":
             params["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "TradingResponse", "schema": response_json_schema(strict=True), "strict": True}}
         elif mode == "json_object":
             params["response_format"] = {"type": "json_object"}
-        if self.max_output_tokens:
-            params["max_tokens"] = self.max_output_tokens
-        if self.temperature is not None:
-            params["temperature"] = self.temperature
+        params.update(self.sampling(inp, "max_tokens"))
+        if tools and inp.options.get("tool_choice") and "tool_choice" not in self.caps.dropped:
+            params["tool_choice"] = inp.options["tool_choice"]
         if self.stream:
             params["stream"] = True
             if self.stream_usage:
                 params["stream_options"] = {"include_usage": True}
-        return params
+        return self.sent(params, response_format="response_format" in params)
 
     def _attempt(self, inp: ModelInput) -> ToolCalls | FinalMessage:
         params = self.payload(inp)

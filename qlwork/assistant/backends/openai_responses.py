@@ -52,21 +52,24 @@ class OpenAIResponsesBackend(SDKBackend):
         if t.system:
             params["instructions"] = t.system
         tools = self.tool_specs(inp)
-        self._tools_sent = bool(tools)
         if tools:
             params["tools"] = [{"type": "function", **spec} for spec in tools]
             params["parallel_tool_calls"] = True
-        mode = self.format_for(inp)
-        if mode == "json_schema":
+        mode, given = self.format_for(inp), self.given_format(inp)
+        if given is not None:  # a non-trading assistant's run asked for its own format: sent as given
+            inner = given.get("json_schema") or {}
+            params["text"] = {"format": {"type": "json_schema", **inner} if given["type"] == "json_schema" else given}
+        elif mode == "json_schema":
             params["text"] = {"format": {"type": "json_schema", "name": "TradingResponse",
                                          "schema": response_json_schema(strict=True), "strict": True}}
         elif mode == "json_object":
             params["text"] = {"format": {"type": "json_object"}}
-        if self.max_output_tokens:
-            params["max_output_tokens"] = self.max_output_tokens
-        if self.temperature is not None:
-            params["temperature"] = self.temperature
-        return params
+        params.update(self.sampling(inp, "max_output_tokens"))
+        if tools and inp.options.get("tool_choice") and "tool_choice" not in self.caps.dropped:
+            choice = inp.options["tool_choice"]
+            params["tool_choice"] = {"type": "function", "name": choice["function"]["name"]} \
+                if isinstance(choice, dict) else choice
+        return self.sent(params, response_format="text" in params, stream=self.stream)
 
     def _attempt(self, inp: ModelInput) -> ToolCalls | FinalMessage:
         params = self.payload(inp)

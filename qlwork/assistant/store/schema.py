@@ -62,6 +62,9 @@ MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
         PRIMARY KEY (vector_store_id, file_id))""",
         "CREATE INDEX IF NOT EXISTS vector_store_files_by_file ON vector_store_files(file_id)",
     ]),
+    (5, "run step metadata", [  # assistant/model_turns.py: latency, usage and capabilities per model turn
+        "ALTER TABLE run_steps ADD COLUMN metadata TEXT",
+    ]),
 ]
 """Ordered schema migrations: (version, description, statements). Append; never edit a shipped one."""
 
