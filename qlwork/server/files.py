@@ -37,7 +37,7 @@ class FileAccess:
         return file_store()
 
     def owned(self, user: str, file_id: str) -> bool:
-        return self.keys.owner("file", file_id) == user
+        return self.keys.owns(user, "file", file_id)
 
     def path(self, user: str, file_id: str) -> str | None:
         if not self.owned(user, file_id):
@@ -58,7 +58,7 @@ class FileAccess:
     def vector_store(self, user: str, vs_id: str) -> dict:
         from ..tools.file_search import get_vector_store
 
-        if self.keys.owner("vector_store", vs_id) != user:
+        if not self.keys.owns(user, "vector_store", vs_id):
             raise not_found("vector store", vs_id)
         try:
             return get_vector_store(self.files, vs_id)
