@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean notebooks lab chromium postgresql
+.PHONY: demo test bench setup clean notebooks lab chromium postgresql sandbox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: $(STAMP) chromium postgresql
+test: $(STAMP) chromium postgresql sandbox
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q -p no:cacheprovider $(NBVAL) notebooks/
 
@@ -54,6 +54,12 @@ endef
 postgresql:
 	$(call apt_install,postgresql,ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1,the PostgreSQL store tests)
 
+# Debian bubblewrap and libseccomp for the code_interpreter / parser sandbox (qlwork/tools/sandbox*.py):
+# without bubblewrap the kernels refuse to start unless QLWORK_SANDBOX_ALLOW_UNISOLATED=1 (docs/sandbox.md).
+sandbox:
+	$(call apt_install,bubblewrap,command -v bwrap >/dev/null 2>&1,code_interpreter kernels and the sandbox tests)
+	$(call apt_install,libseccomp2,ls /usr/lib/*/libseccomp.so.2 /lib/*/libseccomp.so.2 >/dev/null 2>&1,the sandbox's seccomp filter)
+
 # Debian Chromium for tests/test_widget_browser.py.
 chromium:
 	$(call apt_install,chromium,[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1,tests/test_widget_browser.py)
@@ -73,7 +79,7 @@ lab: $(STAMP)
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  --ServerApp.root_dir="$(CURDIR)"
 
-bench: $(STAMP)
+bench: $(STAMP) sandbox
 	$(PY) -m bench
 
 # Re-execute the notebooks in place (fresh qlwork home, offline engine, demo data) so their stored
