@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "tools", "runner", "grounding", "kite", "reports", "server", "server_load", "store"]
+SECTIONS = ["analytics", "tools", "sandbox", "runner", "grounding", "kite", "reports", "server", "server_load", "store"]
 
 
 def main() -> int:
