@@ -229,6 +229,9 @@ def upload(file: UploadFile = File(...), purpose: str = Form("assistants"), user
            st: ServerState = Depends(state)):
     fa: FileAccess = st.extras["files"]
     data = file.file.read(fa.files.max_bytes + 1)
+    from .quotas import check_upload
+
+    check_upload(fa.files, fa.store, user, len(data))
     obj = fa.files.create(data, file.filename or "upload", purpose)
     fa.keys.claim("file", obj.id, user)
     return JSON(file_out(obj))
