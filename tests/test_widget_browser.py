@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -119,6 +120,35 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(5)
 
 
+def _start_kernel(base: str, token: str, path: str, runtime_dir: Path) -> None:
+    """Start the notebook's kernel through the REST API and wait until it answers, so the page attaches
+    to a running kernel (on a loaded machine JupyterLab's own start can time out and start another
+    kernel mid-run, losing the state of the cells already run). The server reports a kernel "starting"
+    until a client talks to it, so this asks the kernel itself (kernel_info over its connection file)."""
+    from jupyter_client import BlockingKernelClient
+
+    body = json.dumps({"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}}).encode()
+    request = urllib.request.Request(f"{base}/api/sessions?token={token}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        kernel = json.load(r)["kernel"]["id"]
+    client = BlockingKernelClient(connection_file=str(runtime_dir / f"kernel-{kernel}.json"))
+    client.load_connection_file()
+    client.start_channels(hb=False)  # heartbeats miss on a loaded machine; the reply is what counts
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            msg_id = client.kernel_info()
+            try:
+                while client.get_shell_msg(timeout=5)["parent_header"].get("msg_id") != msg_id:
+                    pass
+                return
+            except queue.Empty:
+                continue
+        pytest.fail("The notebook's kernel did not answer kernel_info within 300 s.")
+    finally:
+        client.stop_channels()
+
 def _execute(page, cell) -> None:
     """Run one cell, retrying while JupyterLab drops it (before the kernel connection is up the
     notebook reports "idle" but silently ignores execution requests)."""
@@ -180,6 +210,7 @@ def test_chat_in_jupyterlab(lab, tmp_path):
         page = context.new_page()
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         try:
+            _start_kernel(base, token, NOTEBOOK.name, tmp_path / "jrun")
             page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=45_000)
             _run_all_cells(page)
             chat = page.locator(".qlwork-chat")
