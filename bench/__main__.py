@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-SECTIONS = ["analytics", "advice", "backtest", "demo", "tools", "runner", "grounding", "kite", "reports", "server",
-            "server_load", "store", "real_model"]
+SECTIONS = ["analytics", "advice", "backtest", "demo", "tools", "sandbox", "runner", "grounding", "kite", "reports",
+            "server", "server_load", "store", "real_model"]
 
 
 def main() -> int:

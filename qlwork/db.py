@@ -128,7 +128,11 @@ class SQLiteDatabase(Database):
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # (thread, connection) of every connection opened, so close() reaches all of them; a thread that
+        # ended no longer needs its own, which is closed when the next thread opens one (a server runs
+        # each model-backed run's calls in threads that come and go: without this, every run kept two
+        # file descriptors, the database and its -wal, and a page cache)
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._write_lock, self._write_lock_pid = write_turn(self.path), os.getpid()
         self.connection().execute("PRAGMA journal_mode = WAL")
 
@@ -143,7 +147,11 @@ class SQLiteDatabase(Database):
             conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._lock:
-                self._connections.append(conn)
+                ended = [c for t, c in self._connections if not t.is_alive()]
+                self._connections = [(t, c) for t, c in self._connections if t.is_alive()]
+                self._connections.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
 
     @contextmanager
@@ -173,7 +181,7 @@ class SQLiteDatabase(Database):
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._connections:
+            for _, conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()

@@ -637,6 +637,19 @@ def _index_fits(html: Path) -> None:
         context.close()
 
 
+def _readable_copy(html: Path) -> Path:
+    """``html`` copied where the printer's unprivileged uid can read it (pytest's tmp dirs are 0700)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="qlwork-report-view-"))
+    folder.chmod(0o711)
+    copy = folder / html.name
+    shutil.copyfile(html, copy)
+    copy.chmod(0o644)
+    return copy
+
+
 def _screenshots_of_report(html: Path) -> None:
     """The report as a reader's browser shows it at 1280 px and 800 px (screenshots in tests/artifacts/):
     nothing wider than the page, every chart scaled into it, the tearsheet's four figures drawn."""
@@ -649,7 +662,7 @@ def _screenshots_of_report(html: Path) -> None:
         page = context.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
                    else route.abort())
-        page.goto(f"file://{html}", wait_until="load")
+        page.goto(f"file://{_readable_copy(html)}", wait_until="load")  # the browser may run as the sandbox uid
         for width in (1280, 800):
             page.set_viewport_size({"width": width, "height": 900})
             page.wait_for_timeout(200)

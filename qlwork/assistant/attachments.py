@@ -30,11 +30,18 @@ __all__ = ["PORTFOLIO_FILE", "attached_portfolio", "attachment_name", "holdings_
            "thread_portfolio", "use_as_portfolio"]
 
 
-def save_upload(name: str, content: bytes | bytearray | memoryview) -> dict:
+def save_upload(name: str, content: bytes | bytearray | memoryview, store: Any = None,
+                user_id: str | None = None) -> dict:
     """Store an uploaded file; returns ``{"file_id", "name", "path", "size", "kind", "tools"}``.
-    Empty, oversized, unreadable or unsupported files raise :class:`InputError` with a fix."""
+    With ``store`` and ``user_id`` the upload is recorded as that user's (the ownership record MCP and
+    the server ask; a thread's metadata naming the file grants nothing). Empty, oversized, unreadable
+    or unsupported files raise :class:`InputError` with a fix."""
     fs = file_store()
     obj = fs.create(content, name or "upload")
+    if store is not None and user_id:
+        from .store import ownership
+
+        ownership.claim(store, "file", obj.id, user_id)
     return {"file_id": obj.id, "name": obj.filename, "path": str(fs.path(obj.id)), "size": obj.bytes,
             "kind": obj.kind, "tools": list(TOOLS_BY_KIND.get(obj.kind, ("file_search",)))}
 

@@ -1,10 +1,11 @@
 """One user's view of qlwork for the MCP server: their files, their market provider, their portfolio
 arguments, and the :class:`~qlwork.tools.registry.ToolContext` the tools run with.
 
-A user's files are the files the Assistants server recorded as theirs (``server_owners``, kind
-``file``: uploads and code-interpreter figures) plus the files attached to messages of their threads
-and the uploaded holdings file a thread uses as its portfolio (the widget's uploads). Nothing else in
-the file store is visible: another user's id answers exactly like an id that does not exist.
+A user's files are the files the ownership records give them (``server_owners``, kind ``file``:
+uploads through ``qlwork serve`` or the widget, code-interpreter figures), asked through
+:func:`qlwork.assistant.store.ownership.owns` like every other part of qlwork. Thread metadata and
+message attachments are client-set and grant nothing. Nothing else in the file store is visible:
+another user's id answers exactly like an id that does not exist.
 
 Over HTTP (``remote``) a portfolio argument may only be ``sample:<name>``, one of the user's file ids or
 ``kite``; a path is refused, because the caller is not on this machine. Over stdio the caller is the
@@ -13,12 +14,11 @@ local user, so a CSV/JSON path works as it does in ``qlwork chat``.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
-from ..assistant.store import Store
+from ..assistant.store import Store, ownership
 from ..errors import InputError, QlworkError
 from ..market import get_provider
 from ..portfolio.loaders import sample_portfolios
@@ -67,25 +67,11 @@ class UserScope:
 
     # -- files -----------------------------------------------------------------------------------
     def file_ids(self) -> list[str]:
-        """The user's file ids that still exist in the file store, oldest first."""
-        conn = self.host.store.connection()
-        ids = [r[0] for r in conn.execute("SELECT object_id FROM server_owners WHERE kind = 'file' AND user_id = ? "
-                                          "ORDER BY created_at, rowid", (self.user,))]
-        for (raw,) in conn.execute("SELECT m.attachments FROM messages m JOIN threads t ON t.id = m.thread_id "
-                                   "WHERE t.user_id = ? AND m.attachments NOT IN ('', '[]') "
-                                   "ORDER BY m.created_at, m.rowid", (self.user,)):
-            ids += [a.get("file_id") for a in _json(raw, []) if isinstance(a, dict)]
-        root = self.host.files.root.resolve()
-        for (raw,) in conn.execute("SELECT metadata FROM threads WHERE user_id = ? ORDER BY created_at, rowid",
-                                   (self.user,)):
-            meta = _json(raw, {})
-            path = meta.get("portfolio_id") if isinstance(meta, dict) else None
-            if isinstance(path, str) and not path.startswith("sample:"):
-                parent = Path(path).expanduser().resolve().parent
-                if parent.parent == root:
-                    ids.append(parent.name)
+        """The user's file ids that still exist in the file store, oldest first: exactly the files the
+        ownership records give the user (:func:`~qlwork.assistant.store.ownership.owns`), never a
+        thread's metadata or a message's attachment list, which any client can set."""
         out = []
-        for fid in dict.fromkeys(i for i in ids if isinstance(i, str) and i.startswith("file_")):
+        for fid in ownership.owned_ids(self.host.store, self.user, "file"):
             try:
                 self.host.files.get(fid)
             except InputError:
@@ -94,7 +80,7 @@ class UserScope:
         return out
 
     def owns(self, file_id: str) -> bool:
-        return file_id in self.file_ids()
+        return ownership.owns(self.host.store, self.user, "file", file_id)
 
     def file(self, file_id: str):
         """The user's file object; InputError ``not_found`` for anyone else's id or an unknown one."""
@@ -146,11 +132,11 @@ class UserScope:
     def context(self, tool_name: str) -> ToolContext:
         """The context a tool call runs with: this user's provider, files and kernel."""
         user = self.user
-        keys = self.host.keys
+        keys, store = self.host.keys, self.host.store
         owned = set(self.file_ids())
         extra: dict[str, Any] = {
             "file_store": self.host.files,
-            "file_allowed": lambda file_id: file_id in owned,
+            "file_allowed": lambda file_id: ownership.owns(store, user, "file", file_id),
             "file_created": lambda file_id: keys.claim("file", file_id, user),
         }
         if tool_name == "file_search":
@@ -173,11 +159,3 @@ class UserScope:
                     pass  # recorded as failed; file_search lists it under files_not_searchable
         return vs_id
 
-
-def _json(raw: Any, default: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw if raw is not None else default
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return default

@@ -3,11 +3,15 @@
 The browser is the system's Chromium (Debian's ``/usr/bin/chromium``, or ``QLWORK_CHROMIUM``) driven by
 Playwright, the engine behind nbconvert's ``webpdf`` exporter; Playwright's own browser download is
 never used (nbconvert's exporter cannot be pointed at a browser path, so the few calls are made here).
-The page is loaded from a local file with network access refused, so nothing a notebook output links
-can be fetched while printing. A print stylesheet lets the sections flow (only the appendix starts a
-page), keeps headings with what follows and figures and table rows whole, fits tables to the page width
-(smaller type, wrapped headers and code), and prints the background colours of the notices. Chromium's
-own header and footer templates put the user, the date, "page x of y" and SYNTHETIC DATA on every page.
+The page is loaded from a local file with JavaScript disabled, a Content-Security-Policy that allows
+only the report's own inline styles and data: images, and every request but the report file itself
+refused (no network, no other file:// resource), so nothing a notebook output links can be fetched or
+run while printing. Chromium's own sandbox stays on; as root the browser runs as the unprivileged
+sandbox uid (``_chromium_as_user.py``, ``QLWORK_SANDBOX_UID``). A print stylesheet lets the
+sections flow (only the appendix starts a page), keeps headings with what follows and figures and
+table rows whole, fits tables to the page width (smaller type, wrapped headers and code), and prints
+the background colours of the notices. Chromium's own header and footer templates put the user, the
+date, "page x of y" and SYNTHETIC DATA on every page.
 
 One browser per worker thread is kept for the batch (:func:`close_browser`, called by the thread when it
 ends, closes it): launching Chromium costs about a second, printing a report a fraction of that.
@@ -64,9 +68,14 @@ def running_templates(user_id: str, as_of: str, synthetic: bool) -> tuple[str, s
     return header, footer
 
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+BROWSER_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 _LOCAL = threading.local()
+AS_USER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_chromium_as_user.py")
+REPORT_CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+              "style-src 'unsafe-inline'; img-src data:; font-src data:; script-src 'none'; frame-src 'none'\">")
+"""The printed page may use only its own inline styles and data: images and fonts: no script, no frame,
+no file:// or network subresource (behind the route filter and JavaScript disabled)."""
 
 
 PDF_CLOCK = re.compile(rb"/(CreationDate|ModDate) \(D:[^)]*\)")
@@ -90,10 +99,14 @@ def chromium_path() -> str | None:
 
 
 def print_html(html: str) -> str:
-    """The report HTML with the print stylesheet (page breaks between sections); unchanged when it has it."""
-    if PRINT_CSS in html:
-        return html
-    return html.replace("</head>", PRINT_CSS + "</head>", 1) if "</head>" in html else PRINT_CSS + html
+    """The report HTML with the print stylesheet (page breaks between sections) and the printer's CSP
+    first in the head; unchanged when it has them."""
+    if PRINT_CSS not in html:
+        html = html.replace("</head>", PRINT_CSS + "</head>", 1) if "</head>" in html else PRINT_CSS + html
+    if REPORT_CSP not in html:
+        head = re.search(r"<head[^>]*>", html, re.IGNORECASE)
+        html = html[:head.end()] + REPORT_CSP + html[head.end():] if head else REPORT_CSP + html
+    return html
 
 
 def _browser():
@@ -110,8 +123,11 @@ def _browser():
     except ImportError as exc:
         raise InputError("PDF reports need the playwright package.", fix="pip install 'qlwork[pdf]' (playwright; it uses the system Chromium, no browser download).") from exc
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=exe, args=BROWSER_ARGS, handle_sigint=False,
-                                 handle_sigterm=False, handle_sighup=False)
+    # Chromium's own sandbox stays on: as root the browser is started as the unprivileged sandbox uid
+    env = {**os.environ, "QLWORK_CHROMIUM_REAL": exe}
+    browser = pw.chromium.launch(executable_path=AS_USER if os.getuid() == 0 else exe, args=BROWSER_ARGS,
+                                 env=env, chromium_sandbox=True, handle_sigint=False, handle_sigterm=False,
+                                 handle_sighup=False)
     _LOCAL.playwright, _LOCAL.browser = pw, browser
     return browser
 
@@ -139,12 +155,14 @@ def html_to_pdf(html: str, timeout_s: float = 60, running: dict | None = None) -
         path = os.path.join(folder, "report.html")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(print_html(html))
-        context = browser.new_context(offline=True)
+        os.chmod(folder, 0o711)  # the browser may run as the sandbox uid: it reads this one file only
+        os.chmod(path, 0o644)
+        context = browser.new_context(offline=True, java_script_enabled=False)
         try:
             page = context.new_page()
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-                       else route.abort())
-            page.goto(f"file://{path}", wait_until="load", timeout=timeout_s * 1000)
+            url = f"file://{path}"  # the report itself is the only resource the page may load
+            page.route("**/*", lambda route: route.continue_() if route.request.url == url else route.abort())
+            page.goto(url, wait_until="load", timeout=timeout_s * 1000)
             page.emulate_media(media="print")
             return page.pdf(print_background=True, prefer_css_page_size=True, **extra)
         finally:

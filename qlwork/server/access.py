@@ -26,17 +26,16 @@ class Access:
 
     # -- single objects --------------------------------------------------------------------------
     def thread(self, user: str, thread_id: str) -> Thread:
+        if not self.keys.owns(user, "thread", thread_id):
+            raise not_found("thread", thread_id)
         try:
-            thread = self.store.get_thread(thread_id)
+            return self.store.get_thread(thread_id)
         except InputError:
             raise not_found("thread", thread_id) from None
-        if thread.user_id != user:
-            raise not_found("thread", thread_id)
-        return thread
 
     def assistant(self, user: str, assistant_id: str, write: bool = False) -> Assistant:
         shared = assistant_id == self.default_assistant_id
-        if not shared and self.keys.owner("assistant", assistant_id) != user:
+        if not shared and not self.keys.owns(user, "assistant", assistant_id):
             raise not_found("assistant", assistant_id)
         if shared and write:
             raise APIError(403, "The default qlwork assistant is shared and cannot be changed; create your own "
@@ -100,7 +99,7 @@ class Access:
 
     def assistants(self, user: str, limit: int, order: str, after: str | None,
                    before: str | None) -> tuple[list[Assistant], bool]:
-        visible = lambda i: i == self.default_assistant_id or self.keys.owner("assistant", i) == user  # noqa: E731
+        visible = lambda i: i == self.default_assistant_id or self.keys.owns(user, "assistant", i)  # noqa: E731
         self._cursors(after, before, visible)
         where = ("(id IN (SELECT object_id FROM server_owners WHERE kind = 'assistant' AND user_id = ?) "
                  "OR id = ?)")

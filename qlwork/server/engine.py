@@ -154,7 +154,7 @@ class RunEngine:
         extra["vector_store_ids"] = list(dict.fromkeys(
             vs for m in resources for vs in _resource_ids(m, "file_search", "vector_store_ids")))
         user = thread.user_id or ""
-        extra["file_allowed"] = lambda file_id: self._keys.owner("file", file_id) == user
+        extra["file_allowed"] = lambda file_id: self._keys.owns(user, "file", file_id)
         extra["file_created"] = lambda file_id: self._keys.claim("file", file_id, user)
         return extra
 

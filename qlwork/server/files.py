@@ -54,7 +54,7 @@ class FileAccess:
         return file_store()
 
     def owned(self, user: str, file_id: str) -> bool:
-        return self.keys.owner("file", file_id) == user
+        return self.keys.owns(user, "file", file_id)
 
     def path(self, user: str, file_id: str) -> str | None:
         if not self.owned(user, file_id):
@@ -76,7 +76,7 @@ class FileAccess:
     def vector_store(self, user: str, vs_id: str) -> dict:
         from ..tools.file_search import get_vector_store
 
-        if self.keys.owner("vector_store", vs_id) != user:
+        if not self.keys.owns(user, "vector_store", vs_id):
             raise not_found("vector store", vs_id)
         try:
             return get_vector_store(self.files, vs_id)
@@ -250,6 +250,9 @@ def upload(file: UploadFile = File(...), purpose: str = Form("assistants"),
     fa: FileAccess = st.extras["files"]
     lifetime = file_expiry.expiry_seconds(anchor, seconds, purpose)  # checked before anything is stored
     data = file.file.read(fa.files.max_bytes + 1)
+    from .quotas import check_upload
+
+    check_upload(fa.files, fa.store, user, len(data))
     obj = fa.files.create(data, file.filename or "upload", purpose)
     fa.keys.claim("file", obj.id, user)
     if lifetime is not None:

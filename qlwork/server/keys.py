@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..assistant.objects import now
-from ..assistant.store import Store
+from ..assistant.store import Store, ownership
 from ..config import check_user_id
 from ..errors import InputError
 
@@ -25,9 +25,7 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS server_keys (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
         digest TEXT NOT NULL UNIQUE, hint TEXT NOT NULL, created_at INTEGER NOT NULL,
         revoked_at INTEGER, name TEXT)""",
-    """CREATE TABLE IF NOT EXISTS server_owners (kind TEXT NOT NULL, object_id TEXT NOT NULL,
-        user_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (kind, object_id))""",
-    "CREATE INDEX IF NOT EXISTS server_owners_by_user ON server_owners(user_id, kind)",
+    *ownership.OWNER_TABLES,
 )
 
 
@@ -118,19 +116,18 @@ class KeyStore:
         return row[1]
 
     # -- ownership -----------------------------------------------------------------------------
+    # (the records and the rule live in qlwork.assistant.store.ownership, asked by MCP and tools too)
     def claim(self, kind: str, object_id: str, user_id: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO server_owners (kind, object_id, user_id, created_at) "
-                         "VALUES (?, ?, ?, ?)", (kind, object_id, user_id, now()))
+        ownership.claim(self.store, kind, object_id, user_id)
 
     def owner(self, kind: str, object_id: str) -> str | None:
-        row = self.store.connection().execute("SELECT user_id FROM server_owners WHERE kind = ? AND object_id = ?",
-                                         (kind, object_id)).fetchone()
-        return row[0] if row else None
+        return ownership.owner_of(self.store, kind, object_id)
+
+    def owns(self, user_id: str | None, kind: str, object_id: str) -> bool:
+        return ownership.owns(self.store, user_id, kind, object_id)
 
     def release(self, kind: str, object_id: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM server_owners WHERE kind = ? AND object_id = ?", (kind, object_id))
+        ownership.release(self.store, kind, object_id)
 
 
 # -- library functions behind `qlwork serve keys ...` --------------------------------------------

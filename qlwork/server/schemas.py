@@ -21,6 +21,25 @@ LongText = Annotated[str, StringConstraints(max_length=256_000)]
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No NUL byte in any text (PostgreSQL cannot store one; SQLite would cut text at it): 400 naming the
+        field, for every store."""
+        if _has_nul(value):
+            raise ValueError("must not contain NUL bytes (\\u0000); remove them")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
 
 INTERNAL_PREFIX = "_qlwork"  # metadata keys qlwork keeps for itself (e.g. the stored tool_resources)
 

@@ -116,8 +116,11 @@ def _serve_process(sock: socket.socket, *, backend: str, threads: int, log_level
     app = create_app(backend=backend, workers=threads, grace_seconds=grace_seconds, lease_seconds=lease_seconds,
                      action_timeout=action_timeout, model=model)
     engine = app.state.qlwork.engine
+    from .protocol import HeaderDeadlineProtocol, max_connections
+
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, http=HeaderDeadlineProtocol, timeout_keep_alive=5,
+                            limit_concurrency=max_connections())
     server = DrainingServer(config, engine, grace_seconds)
     server.run(sockets=[sock])
     if engine.busy():  # a run still inside a tool after the grace period (already marked failed)

@@ -1,14 +1,22 @@
-"""Sandbox launcher for code_interpreter kernels (standard library only; run as a script, not imported).
+"""Sandbox launcher for code_interpreter kernels and the PDF/PNG parser (standard library only; run as
+a script, not imported).
 
-Usage: python -S _sandbox_launch.py CONFIG.json -- KERNEL COMMAND...
+Usage: python -S -E _sandbox_launch.py CONFIG.json [--inner] -- COMMAND...
 
-Before exec'ing the kernel it, in order: joins the kernel's cgroups (pids: fork-bomb cap; memory: total
-of the kernel and its children), sets rlimits (address space, CPU, processes, file size, no core dumps),
-enters a new user + network namespace (unprivileged uid inside; no interface up: no network), drops every
-capability, sets PR_SET_NO_NEW_PRIVS, applies a Landlock ruleset (read-only access to the Python
-installation, read-write only in the sandbox directories, no TCP bind/connect, no signals or abstract
-sockets to processes outside the sandbox) and a seccomp filter (``_sandbox_seccomp.py``). What succeeded
-is passed to the kernel in ``QLWORK_SANDBOX_STATUS``.
+On the host (first stage) it joins the process's cgroups (pids: fork-bomb cap; memory: total of the
+process and its children), sets rlimits (address space, CPU, processes, file size, no core dumps),
+drops to the unprivileged sandbox uid when started as root, and execs **bubblewrap** with new user,
+pid, mount, ipc, uts, cgroup and network namespaces (uid 1000 inside; a fresh root holding read-only
+binds of the OS libraries, the Python runtime and qlwork, a private /proc and /tmp, and read-write
+binds of the process's own run and work directories only), ``--die-with-parent``, ``--new-session``
+and the libseccomp allow-list (``sandbox_seccomp.py``) as ``--seccomp FD``. Inside (``--inner``) it
+drops every capability, sets PR_SET_NO_NEW_PRIVS, applies a Landlock ruleset (read-only access to the
+Python installation, read-write only in the sandbox directories, no TCP bind/connect, no signals or
+abstract sockets outside) and execs COMMAND with what succeeded in ``QLWORK_SANDBOX_STATUS``.
+
+Without bubblewrap (only with the documented override ``QLWORK_SANDBOX_ALLOW_UNISOLATED=1``) the first
+stage does the inner stage's work itself after a user + network namespace of its own, and loads the
+same allow-list with prctl (``_sandbox_seccomp.py``).
 """
 
 import ctypes
@@ -20,7 +28,8 @@ import sys
 import _sandbox_seccomp  # next to this script (sys.path[0])
 
 INNER_ID = 1000
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 SYS_CREATE, SYS_ADD, SYS_RESTRICT = 444, 445, 446
 FS_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read_file, read_dir
 FILE_RIGHTS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # exec, write, read, truncate, ioctl_dev
@@ -142,13 +151,117 @@ def landlock(read_paths: list, write_paths: list, file_paths: list) -> str:
     return f"enforced (ABI {abi}: {', '.join(parts)})"
 
 
-def main(argv: list) -> None:
-    split = argv.index("--")
-    with open(argv[1]) as f:
-        cfg = json.load(f)
+def drop_to_sandbox_user(cfg: dict) -> str:
+    """As root: become the sandbox uid/gid (owns nothing on the host) before bubblewrap runs."""
+    uid, gid = cfg.get("outer_uid"), cfg.get("outer_gid")
+    if os.getuid() != 0 or uid is None:
+        return str(os.getuid())
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    return str(uid)
+
+
+def share_with_sandbox_user(cfg: dict) -> None:
+    """As root, before dropping to the sandbox uid: give it its writable directories and the files it
+    reads inside (the connection file, this config)."""
+    uid, gid = cfg.get("outer_uid"), cfg.get("outer_gid")
+    if os.getuid() != 0 or uid is None:
+        return
+    for path in cfg.get("write_paths", []) + cfg.get("give_files", []):
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def expose_to_sandbox_user(cfg: dict) -> str:
+    """As root, before dropping to the sandbox uid: where a path the sandbox binds lies below a directory
+    that uid cannot search (``/root`` holding the Python runtime, the 0700 temp dir holding the kernel's
+    directories), give this process a private mount namespace with a tmpfs over that directory holding
+    bind mounts of just those paths. The host's view is unchanged; bubblewrap binds from this view."""
+    if os.getuid() != 0 or cfg.get("outer_uid") is None:
+        return "not needed"
+    paths = [p for p in cfg.get("bind_read", []) + cfg.get("write_paths", []) if os.path.exists(p)]
+    blocked = {p: _blocked_ancestor(p) for p in paths}
+    hidden = {p: a for p, a in blocked.items() if a is not None}
+    if not hidden:
+        return "not needed"
+    if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"failed ({_err()})"
+    # opened in the new namespace (a bind source must be a mount of the caller's own namespace)
+    fds = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in sorted(hidden, key=len)}
+    os.umask(0o022)
+    for top in sorted(set(hidden.values()), key=len):
+        if libc.mount(b"tmpfs", top.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=1m") != 0:
+            return f"failed ({_err()})"
+    for path, fd in fds.items():
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "a").close()
+        if libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None) != 0:
+            return f"failed ({_err()})"
+        os.close(fd)
+    return "enforced"
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The topmost directory above ``path`` that other users cannot search, or None."""
+    current = ""
+    for part in os.path.abspath(path).split("/")[1:-1]:
+        current += "/" + part
+        if not os.stat(current).st_mode & 0o001:
+            return current
+    return None
+
+
+def bwrap_argv(cfg: dict, seccomp_fd: int | None, inner: list) -> list:
+    """bubblewrap's command line: namespaces, the filesystem view, the seccomp fd, then ``inner``."""
+    argv = [cfg["bwrap"], "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+            "--unshare-cgroup-try", "--uid", str(INNER_ID), "--gid", str(INNER_ID), "--hostname", "sandbox",
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    for path in cfg.get("bind_read", []):
+        argv += ["--ro-bind-try", path, path]
+    for path in cfg.get("file_paths", []):  # /dev/null, /dev/urandom, ...
+        argv += ["--dev-bind-try", path, path]
+    for path in cfg.get("write_paths", []):
+        argv += ["--bind", path, path]
+    argv += ["--chdir", cfg.get("cwd") or cfg["write_paths"][-1]]
+    argv += ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+    argv += ["--", *inner]
+    return argv
+
+
+def outer(argv: list, cfg: dict, split: int) -> None:
     status = {"cgroups": {name: join_cgroup(path) for name, path in cfg.get("cgroups", {}).items()},
               "rlimits": set_limits(cfg.get("rlimits", {}))}
-    status["namespaces"] = new_namespaces() if cfg.get("isolate", True) else "disabled"
+    if not cfg.get("bwrap"):
+        return inner(argv, cfg, split, status, unisolated=True)
+    fd = None
+    if cfg.get("seccomp_bpf"):
+        fd = os.open(cfg["seccomp_bpf"], os.O_RDONLY)  # opened before dropping privileges; bwrap reads the fd
+        os.set_inheritable(fd, True)
+    share_with_sandbox_user(cfg)
+    status["host_view"] = expose_to_sandbox_user(cfg)
+    outside = drop_to_sandbox_user(cfg)
+    status["bubblewrap"] = (f"enforced (user, pid, mount, ipc, uts, network namespaces; uid {INNER_ID} inside, "
+                            f"{outside} outside)")
+    status["namespaces"] = status["bubblewrap"]
+    status["seccomp"] = (f"enforced (libseccomp allow-list, {cfg.get('seccomp_rules', '?')} rules, via bubblewrap)"
+                         if fd is not None else "disabled")
+    cfg_status = dict(cfg.get("status", {}), **status)
+    me = [sys.executable, "-S", "-E", os.path.abspath(argv[0]), argv[1], "--inner", json.dumps(cfg_status), "--"]
+    cmd = bwrap_argv(cfg, fd, me + argv[split + 1:])
+    os.execv(cmd[0], cmd)
+
+
+def inner(argv: list, cfg: dict, split: int, status: dict, unisolated: bool = False) -> None:
+    if unisolated:
+        bpf = None
+        if cfg.get("seccomp_bpf"):
+            with open(cfg["seccomp_bpf"], "rb") as f:  # before Landlock closes the host dir
+                bpf = f.read()
+        status["bubblewrap"] = "disabled (QLWORK_SANDBOX_ALLOW_UNISOLATED)"
+        status["namespaces"] = new_namespaces() if cfg.get("isolate", True) else "disabled"
     status["capabilities"] = drop_capabilities()
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if cfg.get("landlock", True):
@@ -161,12 +274,25 @@ def main(argv: list) -> None:
             os.mkdir(path, 0o700)
         except OSError:
             pass
-    status["seccomp"] = _sandbox_seccomp.install() if cfg.get("seccomp", True) else "disabled"
-    status.update(cfg.get("status", {}))
+    if unisolated:
+        status["seccomp"] = _sandbox_seccomp.install(bpf) if bpf else "disabled"
+        status.update(cfg.get("status", {}))
     env = dict(os.environ)
+    if not unisolated:  # in the pid namespace the parent is pid 1: ipykernel would take that as its parent gone
+        env.pop("JPY_PARENT_PID", None)  # (--die-with-parent ends the sandbox with its parent instead)
     env["QLWORK_SANDBOX_STATUS"] = json.dumps(status)
     cmd = argv[split + 1:]
     os.execve(cmd[0], cmd, env)
+
+
+def main(argv: list) -> None:
+    split = argv.index("--")
+    with open(argv[1]) as f:
+        cfg = json.load(f)
+    if len(argv) > 2 and argv[2] == "--inner":
+        inner(argv, cfg, split, json.loads(argv[3]))
+    else:
+        outer(argv, cfg, split)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ class Kernel:
         self.cgroups: sandbox_host.KernelCgroups | None = None
         self.context: zmq.Context | None = None
         self.restarts = 0
+        self.pid, self.keep = None, set()  # the kernel process; it and bubblewrap's two (kill_strays spares them)
         try:
             self.start()
         except BaseException:
@@ -100,6 +101,7 @@ class Kernel:
         self.client.start_channels()
         try:
             self.client.wait_for_ready(timeout=self.limits.startup_timeout)
+            self.pid, self.keep = sandbox_host.sandboxed_pid(km.provisioner.pid)
             boot = self._run(BOOTSTRAP.replace("OUTPUT_CHARS = 20_000", f"OUTPUT_CHARS = {self.limits.output_chars}"),
                              self.limits.startup_timeout, silent=True)
         except RuntimeError as exc:
@@ -116,7 +118,8 @@ class Kernel:
     def stop(self) -> None:
         """Shut the kernel down at once and kill anything left in its cgroup / process group."""
         if self.km is not None:
-            sandbox_host.kill_strays(self.km.provisioner.pid, self.cgroups)
+            sandbox_host.resume(self.pid)
+            sandbox_host.kill_strays(self.pid, self.cgroups, self.keep)
         if self.client is not None:
             self.client.stop_channels()
         if self.km is not None:
@@ -149,6 +152,7 @@ class Kernel:
         code = proc.poll() if proc is not None else None
         if code is None:
             return "the kernel stopped responding"
+        code = -(code - 128) if code > 128 and self.keep else code  # bubblewrap exits 128 + the kernel's signal
         return f"the kernel was killed by {SIGNAL_NAMES.get(-code, f'signal {-code}')}" if code < 0 \
             else f"the kernel exited with status {code}"
 
@@ -158,11 +162,13 @@ class Kernel:
         """Run ``code``; returns status (ok | error | timeout | killed), output and notes."""
         if not self.alive():
             self.restart()
-        pid = self.km.provisioner.pid
-        sandbox.arm_cpu_limit(pid, cpu_seconds or self.limits.cpu_seconds)
-        out = self._run(code, timeout or self.limits.timeout_seconds, save_image=save_image)
-        if self.alive():  # processes the call started do not outlive it (the kernel itself does)
-            strays = sandbox_host.kill_strays(self.km.provisioner.pid, self.cgroups)
+        sandbox_host.resume(self.pid)  # stopped since the last call returned
+        cpu = cpu_seconds or self.limits.cpu_seconds
+        with sandbox_host.cpu_watch(self.pid, None if sandbox.arm_cpu_limit(self.pid, cpu) else cpu):
+            out = self._run(code, timeout or self.limits.timeout_seconds, save_image=save_image)
+        if self.alive():  # nothing the call started runs after it: the kernel stops, its processes die
+            sandbox_host.pause(self.pid)
+            strays = sandbox_host.kill_strays(self.pid, self.cgroups, self.keep)
             if strays:
                 out["notes"].append(f"Stopped {len(strays)} process(es) this call left running; only the kernel "
                                     "persists between calls.")
@@ -180,7 +186,7 @@ class Kernel:
             if interrupted_at is None and now > deadline:
                 out["status"] = "timeout"
                 out["notes"].append(f"Stopped after the {timeout:g} s time limit.")
-                self.km.interrupt_kernel()
+                sandbox_host.signal_pid(self.pid, 2)  # SIGINT to the kernel itself, never to bubblewrap
                 interrupted_at = now
             elif interrupted_at is not None and now > interrupted_at + self.limits.interrupt_grace_seconds:
                 out["notes"].append("The kernel ignored the interrupt, so it was restarted: variables from "
@@ -291,7 +297,7 @@ class KernelPool:
             k = self._kernels.get(key)
         if k is None or not k.lock.locked():
             return False
-        k.km.interrupt_kernel()
+        sandbox_host.signal_pid(k.pid, 2)  # SIGINT
         return True
 
     def keys(self) -> list[str]:

@@ -218,11 +218,27 @@ def parse_pdf(data: bytes, filename: str, max_pages: int | None = None, max_char
         raise InputError(f"{filename} is not a readable PDF (it looks damaged or truncated: {exc}).",
                          fix="Re-export or re-download the PDF and upload it again.", file=filename,
                          code="corrupt_file") from None
-    meta = {k.lstrip("/").lower(): str(v) for k, v in dict(info).items() if isinstance(v, (str, int, float))}
+    meta = capped_metadata({k.lstrip("/").lower(): str(v) for k, v in dict(info).items()
+                            if isinstance(v, (str, int, float))})
     out = {"kind": "pdf", "page_count": len(pages), "pages": pages, "metadata": meta,
            "characters": sum(len(p) for p in pages)}
     if not any(pages):
         out["note"] = "No extractable text (a scanned PDF?): the pages are images."
+    return out
+
+
+META_KEYS, META_KEY_CHARS, META_VALUE_CHARS = 32, 64, 1000
+
+
+def capped_metadata(meta: dict) -> dict:
+    """A file's own metadata (title, author, ...) is untrusted: at most 32 keys of 64 characters, values
+    cut at 1,000 characters with a note (a 15 MB PDF title came back whole)."""
+    out = {}
+    for key, value in list(meta.items())[:META_KEYS]:
+        value = str(value)
+        if len(value) > META_VALUE_CHARS:
+            value = value[:META_VALUE_CHARS] + f"... [cut: {len(value) - META_VALUE_CHARS:,} more characters]"
+        out[str(key)[:META_KEY_CHARS]] = value
     return out
 
 

@@ -4,7 +4,9 @@ memory and time caps.
 A crafted PDF (hundreds of pages sharing one heavy content stream, a few KB on disk) can keep pypdf
 busy for minutes, and a huge PNG decodes to gigabytes. Parsing them in the caller (a server worker
 thread) would hold the process hostage: requests stall and SIGTERM cannot stop it. So
-:func:`parse_isolated` runs ``python -m qlwork.tools.parse_process`` with the bytes on stdin; the child
+:func:`parse_isolated` runs ``python -m qlwork.tools.parse_process`` with the bytes on stdin, through
+the code_interpreter's sandbox launcher (bubblewrap namespaces, the seccomp allow-list, Landlock, an
+unprivileged uid, a scrubbed environment without API keys; see docs/sandbox.md); the child
 sets its own CPU and address-space limits, parses with the caps of :class:`Limits`, and writes one JSON
 document to stdout. The parent kills it when the time cap passes, or at once when
 :func:`stop_all` is called (``qlwork serve`` calls it on SIGTERM/SIGINT before shutting down).
@@ -17,14 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputError
+from . import sandbox
 from .file_parsing import Limits, parse_binary
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -89,10 +94,35 @@ def _run_child(data: bytes, filename: str, kind: str, limits: Limits) -> dict:
     if _STOPPING.is_set():
         raise InputError("The server is shutting down; the file was not parsed.", fix="Try again later.",
                          code="shutting_down")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
     header = json.dumps({"filename": filename, "kind": kind, "limits": asdict(limits)})
-    proc = subprocess.Popen([sys.executable, "-m", "qlwork.tools.parse_process", header], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    base = Path(tempfile.mkdtemp(prefix="qlwork-parse-"))
+    try:
+        cmd, env = _sandboxed(base, header, limits)
+        return _communicate(cmd, env, data, filename, limits)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _sandboxed(base: Path, header: str, limits: Limits) -> tuple[list[str], dict]:
+    """The parser's command line through the sandbox launcher (bubblewrap, seccomp, Landlock, rlimits;
+    docs/sandbox.md) and its whole environment: an allow-list, so no API key or broker secret."""
+    host, work = base / "host", base / "work"
+    for d in (host, work):
+        d.mkdir(mode=0o700)
+    memory = limits.memory_mb * 1024 * 1024
+    cfg = sandbox.sandbox_config(host, [work], {"memory_bytes": memory, "cpu_seconds": int(limits.timeout) + 2,
+                                                "file_size_bytes": 16 * 1024 ** 2, "open_files": 256})
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "HOME": str(work), "TMPDIR": str(work), "PYTHONPATH": PACKAGE_PARENT, "PYTHONNOUSERSITE": "1",
+           "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "QLWORK_SANDBOX": "1"}
+    cmd = [sys.executable, "-S", "-E", str(sandbox.LAUNCHER), str(cfg), "--", sys.executable, "-m",
+           "qlwork.tools.parse_process", header]
+    return cmd, env
+
+
+def _communicate(cmd: list[str], env: dict, data: bytes, filename: str, limits: Limits) -> dict:
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            start_new_session=True)
     with _LIVE_LOCK:
         _LIVE.add(proc)
     try:

@@ -6,11 +6,13 @@ becomes the kernel (see docs/sandbox.md for the threat model and what each layer
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import site
 import stat
+import subprocess
 import sys
 import sysconfig
 from dataclasses import asdict, dataclass
@@ -97,21 +99,90 @@ def read_paths() -> list[str]:
 
 def launcher_config(host_dir: Path, run_dir: Path, work_dir: Path, limits: SandboxLimits, cgroups: dict,
                     read_files: tuple = (), status: dict | None = None) -> Path:
-    """Write the launcher's JSON config into ``host_dir`` and return its path.
+    """Write a kernel's launcher config (and the seccomp BPF program) into ``host_dir``; returns its path.
 
     ``host_dir`` (this config, the connection file, kernel.log) is not among the kernel's writable
     paths, so the kernel cannot swap these files for symlinks; ``read_files`` (the connection file)
-    are readable only."""
+    are bound read-only. Raises InputError ``sandbox_unavailable`` when bubblewrap cannot isolate the
+    kernel and ``QLWORK_SANDBOX_ALLOW_UNISOLATED`` is not set (see :func:`isolation`)."""
+    rlimits = {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds + 30,
+               "max_processes": _nproc_limit(limits.max_processes), "file_size_bytes": limits.file_size_bytes,
+               "open_files": limits.open_files}
+    return sandbox_config(host_dir, [run_dir, work_dir], rlimits, cgroups=cgroups, read_files=read_files,
+                          status=status, landlock=limits.landlock, seccomp=limits.seccomp,
+                          isolate=limits.isolate_network, make_dirs=[work_dir / ".tmp"])
+
+
+def sandbox_config(host_dir: Path, write_dirs: list[Path], rlimits: dict, *, cgroups: dict | None = None,
+                   read_files: tuple = (), status: dict | None = None, landlock: bool = True, seccomp: bool = True,
+                   isolate: bool = True, make_dirs: tuple = ()) -> Path:
+    """The launcher config of any sandboxed process (kernels, the parser): ``write_dirs`` are its only
+    writable directories (the last is its working directory), everything else it sees is read-only."""
+    bwrap = isolation()
+    config_path = host_dir / "launcher.json"
+    bpf = None
+    if seccomp:
+        from . import sandbox_seccomp
+
+        bpf = str(write_file_nofollow(host_dir, "seccomp.bpf", sandbox_seccomp.bpf(), mode=0o600))
+    outer = sandbox_uid() if os.getuid() == 0 else None
+    reads = read_paths() + [str(p) for p in read_files]
     cfg = {
-        "cgroups": cgroups, "isolate": limits.isolate_network, "landlock": limits.landlock,
-        "seccomp": limits.seccomp, "make_dirs": [str(work_dir / ".tmp")], "status": status or {},
-        "rlimits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds + 30,
-                    "max_processes": _nproc_limit(limits.max_processes), "file_size_bytes": limits.file_size_bytes,
-                    "open_files": limits.open_files},
-        "read_paths": read_paths() + [str(p) for p in read_files], "write_paths": [str(run_dir), str(work_dir)],
+        "bwrap": bwrap, "seccomp_bpf": bpf, "outer_uid": outer, "outer_gid": outer, "cgroups": cgroups or {},
+        "bind_read": [p for p in reads if not p.startswith("/proc")] + [str(config_path)],
+        "give_files": [str(p) for p in read_files] + [str(config_path)],
+        "cwd": str(write_dirs[-1]),
+        "isolate": isolate, "landlock": landlock, "make_dirs": [str(d) for d in make_dirs], "status": status or {},
+        "rlimits": rlimits, "read_paths": reads, "write_paths": [str(d) for d in write_dirs],
         "file_paths": [p for p in DEV_FILES if os.path.exists(p)],
     }
-    return write_file_nofollow(host_dir, "launcher.json", json.dumps(cfg).encode(), mode=0o600)
+    if bpf is not None:
+        from . import sandbox_seccomp
+
+        cfg["seccomp_rules"] = sandbox_seccomp.rule_count()
+    return write_file_nofollow(host_dir, "launcher.json", json.dumps(cfg).encode(), mode=0o640)
+
+
+# -- which isolation this machine gives ---------------------------------------------------------
+
+UNISOLATED_ENV = "QLWORK_SANDBOX_ALLOW_UNISOLATED"
+SANDBOX_UID_ENV = "QLWORK_SANDBOX_UID"
+
+
+def sandbox_uid() -> int:
+    """The host uid/gid sandboxed processes run as when qlwork runs as root (default 65534, nobody)."""
+    return int(os.environ.get(SANDBOX_UID_ENV, "") or 65534)
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """None when bubblewrap starts a process in new user, pid, mount, ipc, uts and network namespaces
+    here (as the sandbox uid when root), else what is missing."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    ids = {"user": sandbox_uid(), "group": sandbox_uid(), "extra_groups": []} if os.getuid() == 0 else {}
+    try:
+        proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+                               "--", "/bin/true"], capture_output=True, timeout=30, **ids)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap could not run ({exc})"
+    if proc.returncode != 0:
+        return f"bubblewrap cannot create namespaces here ({proc.stderr.decode(errors='replace').strip()[:200]})"
+    return None
+
+
+def isolation() -> str | None:
+    """The bubblewrap to launch through, or None with the documented override; InputError otherwise."""
+    problem = bubblewrap_problem()
+    if problem is None:
+        return shutil.which("bwrap")
+    if os.environ.get(UNISOLATED_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return None
+    raise InputError(f"The code sandbox will not start without isolation: {problem}.",
+                     fix=f"Install bubblewrap with user namespaces enabled, or set {UNISOLATED_ENV}=1 to run with "
+                         "the weaker launcher (no pid or mount namespace; see docs/sandbox.md).",
+                     code="sandbox_unavailable", layer="bubblewrap")
 
 
 # -- host-side file access next to kernel-writable paths ----------------------------------------

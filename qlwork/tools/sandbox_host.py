@@ -8,6 +8,7 @@ how a later host recognises the leftovers of one that died.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -15,6 +16,7 @@ import secrets
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,11 +110,12 @@ class KernelCgroups:
                     return None
         return None
 
-    def kill(self, keep: int | None = None, remove: bool = False) -> list[int]:
+    def kill(self, keep: set[int] | int | None = None, remove: bool = False) -> list[int]:
         """SIGKILL every process in these cgroups except ``keep``; returns the pids killed."""
         killed: list[int] = []
+        keep = {keep} if isinstance(keep, int) else set(keep or ())
         for _ in range(100):
-            pids = self.procs() - {keep}
+            pids = self.procs() - keep
             if not pids:
                 break
             for pid in pids:
@@ -165,17 +168,99 @@ def descendants(pid: int) -> set[int]:
     return (found | group) - {pid}
 
 
-def kill_strays(kernel_pid: int | None, cgroups: KernelCgroups | None) -> list[int]:
-    """Kill what the last call left running: everything in the kernel's cgroups, or (without cgroups)
-    its descendants, process group and session; the kernel itself survives."""
+def kill_strays(kernel_pid: int | None, cgroups: KernelCgroups | None, keep: set[int] = frozenset()) -> list[int]:
+    """Kill what the last call left running: everything in the kernel's cgroups but ``keep`` (bubblewrap)
+    and the kernel, or (without cgroups) its descendants, process group and session."""
     if kernel_pid is None:
         return []
     if cgroups is not None and cgroups.paths:
-        return cgroups.kill(keep=kernel_pid)
+        return cgroups.kill(keep={kernel_pid, *keep})
     strays = descendants(kernel_pid)
     for pid in strays:
         _kill(pid)
     return sorted(strays)
+
+
+def sandboxed_pid(launcher_pid: int) -> tuple[int, set[int]]:
+    """(pid of the sandboxed command, the pids from the launcher down to it): under bubblewrap the
+    launcher's pid runs bubblewrap, whose child (the namespace's init) runs the command."""
+    chain, pid = [launcher_pid], launcher_pid
+    for _ in range(3):
+        if _comm(pid) != "bwrap":
+            break
+        children = [p for p, pp in _parents().items() if pp == pid]
+        if len(children) != 1:
+            break
+        pid = children[0]
+        chain.append(pid)
+    return pid, set(chain)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def signal_pid(pid: int | None, signum: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def pause(pid: int | None) -> None:
+    """Stop the kernel between calls (all its threads): nothing it started keeps using the CPU."""
+    signal_pid(pid, signal.SIGSTOP)
+
+
+def resume(pid: int | None) -> None:
+    signal_pid(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def cpu_watch(pid: int | None, seconds: float | None, every: float = 0.1):
+    """Enforce ``seconds`` more CPU time on ``pid`` from the host while the block runs: SIGXCPU when
+    they are used, SIGKILL 5 CPU seconds later (RLIMIT_CPU's contract). For when the host may not set
+    the kernel's rlimit (as root without CAP_SYS_RESOURCE on a kernel of another uid); None: no watch."""
+    if not pid or seconds is None:
+        yield
+        return
+    from .sandbox import cpu_seconds_used
+
+    limit, done = cpu_seconds_used(pid) + seconds, threading.Event()
+
+    def watch() -> None:
+        sent = False
+        while not done.wait(every):
+            used = cpu_seconds_used(pid)
+            if used >= limit + 5:
+                signal_pid(pid, signal.SIGKILL)
+                return
+            if used >= limit and not sent:
+                signal_pid(pid, signal.SIGXCPU)
+                sent = True
+
+    watcher = threading.Thread(target=watch, name="qlwork-cpu-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 # -- work-dir quota ------------------------------------------------------------------------------

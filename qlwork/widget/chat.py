@@ -367,7 +367,7 @@ class AssistantChat(widgets.VBox):
     def attach(self, name: str, content: bytes) -> dict | None:
         """Attach a file to the next message (the upload button calls this)."""
         try:
-            saved = save_upload(name, content)
+            saved = save_upload(name, content, self.session.store, self.session.user_id)
         except QlworkError as exc:
             self._set_status(" ".join(x for x in R.describe_error(exc)[1:] if x))
             return None

@@ -38,6 +38,7 @@ def world(tmp_path_factory) -> World:
         keys.claim("file", obj.id, user)  # what POST /v1/files records
         w.files[name] = obj.id
     widget = files.create(WIDGET_HOLDINGS.encode(), "widget_holdings.csv")  # the widget's upload button
+    keys.claim("file", widget.id, "asha")  # what the widget's upload records (attachments.save_upload)
     store.create_thread({"portfolio_id": str(files.path(widget.id))}, user_id="asha")
     w.files["widget_holdings.csv"] = widget.id
     for user in ("asha", "ravi"):

@@ -93,9 +93,10 @@ def test_working_directory_is_per_thread_and_store_is_out_of_reach(pool, status,
         pytest.skip(f"Landlock not available: {status['landlock']}")
     target = tmp_path / "store.db"
     target.write_text("precious")
+    refused = ("PermissionError", "FileNotFoundError")  # Landlock, or not even in bubblewrap's mount namespace
     out = run(pool, f"open({str(target)!r}, 'w').write('x')")
-    assert out["exception"]["ename"] == "PermissionError" and target.read_text() == "precious"
-    assert run(pool, f"open({str(target)!r}).read()")["exception"]["ename"] == "PermissionError"
+    assert out["exception"]["ename"] in refused and target.read_text() == "precious"
+    assert run(pool, f"open({str(target)!r}).read()")["exception"]["ename"] in refused
     assert run(pool, "open('notes.txt', 'w').write('ok')")["status"] == "ok"
 
 
@@ -147,7 +148,8 @@ def test_kernel_cannot_redirect_host_files_next_to_it(pool, status, tmp_path):
         kernel.restart()
     assert "precious" not in kernel.log_tail()
     assert victim.read_bytes() == b"precious store"
-    assert out["stdout"] == "['PermissionError', 'PermissionError', 'PermissionError']\n"
+    # refused by Landlock, or not even there (bubblewrap binds the launcher config and connection file only)
+    assert set(eval(out["stdout"])) <= {"PermissionError", "FileNotFoundError", "OSError"}, out["stdout"]
     assert not any(os.path.islink(p) for p in paths)
     assert run(pool, "1 + 1", key="rundir")["result"] == "2"
     pool.shutdown("rundir")
@@ -225,7 +227,7 @@ def test_host_process_cannot_be_signalled(pool, status):
     if "signals" not in status["landlock"]:
         pytest.skip("Landlock signal scoping not available")
     out = run(pool, f"import os, signal; os.kill({os.getpid()}, signal.SIGTERM)")
-    assert out["exception"]["ename"] == "PermissionError"
+    assert out["exception"]["ename"] in ("PermissionError", "ProcessLookupError")  # Landlock / pid namespace
 
 
 def test_output_is_capped(pool):
