@@ -247,7 +247,7 @@ def get_market_data(
 
 
 @tool
-def generate_tradingsignals_at(
+def generate_trading_signals(
     ctx: ToolContext,
     symbols: list[str] | None = None,
     sector: str | None = None,
