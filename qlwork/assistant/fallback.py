@@ -84,9 +84,9 @@ def shape(inp: ModelInput, backend: Any) -> ModelInput:
     if not isinstance(window, int) or window > COMPACT_WINDOW:
         return inp
     inp.compact = True
-    if not inp.run_items and inp.tools:
-        plan = planned_calls(inp)
+    if inp.tools:  # the tools the question's plan needs, plus any the run has called already
+        plan = planned_calls(replace(inp, run_items=[]))
         if plan is not None:
-            wanted = {c.name for c in plan.calls}
+            wanted = {c.name for c in plan.calls} | {call.name for call, _ in inp.run_items}
             inp.tools = [t for t in inp.tools if t.name in wanted]
     return inp

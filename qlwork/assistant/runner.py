@@ -13,48 +13,23 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BackendError, InputError, ModelBehaviorError
 from ..redaction import redact
 from ..tools.files import thread_attachments
-from ..tools.registry import REGISTRY, Registry, Tool, ToolContext
+from ..tools.registry import REGISTRY, Registry, ToolContext
 from . import advice, coverage, fallback, grounding, model_turns, run_controls
 from .backends.base import Backend, FinalMessage, ModelInput, ToolCallRequest, ToolCalls, get_backend
 from .history import DEFAULT_HISTORY_CHARS, trim_history
-from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Message, Run, Thread, ToolCall, Usage, json_part, new_id, now,
+from .objects import (TERMINAL_STATUSES, Assistant, FunctionCall, Run, Thread, ToolCall, Usage, json_part, new_id, now,
                       text_part)
 from .render import parse_json
 from .response import ConversationContext, TradingResponse, parse_response, render_text, wants_trading_response
+from .run_state import RunState
 from .store import Store
 
 BUILTIN_TOOL_TYPES = ("code_interpreter", "file_search")
-
-
-@dataclass
-class _RunState:
-    run: Run
-    assistant: Assistant
-    thread: Thread
-    tools: dict[str, Tool]
-    client_tools: dict[str, dict]
-    context: ToolContext
-    messages: list[Message]
-    prior_tool_outputs: list[dict]
-    run_items: list[tuple[ToolCallRequest, str]] = field(default_factory=list)
-    tools_used: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    turn: int = 0
-    repair: str | None = None
-    rejected: str | None = None
-    repaired: bool = False
-    corrected: bool = False  # a grounding correction turn was sent
-    model_turn: dict | None = None  # the latest model turn's record (model_turns.record)
-
-    def used(self, name: str) -> None:
-        if (name in self.tools or name in self.client_tools) and name not in self.tools_used:
-            self.tools_used.append(name)
 
 
 class Runner:
@@ -195,7 +170,7 @@ class Runner:
             self._fail(run.id, "internal_error", f"{type(exc).__name__}: {redact(str(exc))}")
             raise
 
-    def _load_state(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> _RunState:
+    def _load_state(self, run: Run, thread: Thread | None = None, assistant: Assistant | None = None) -> RunState:
         store = self.store
         thread = thread or store.get_thread(run.thread_id)
         # a function entry marked "_qlwork_client" (declared by an API client, see qlwork.server.common)
@@ -213,7 +188,7 @@ class Runner:
         context.extra.setdefault("attachments", thread_attachments(history))
         prior = [{"run_id": run_id, "name": c.function.name, "arguments": parse_json(c.function.arguments),
                   "output": parse_json(c.function.output)} for run_id, c in store.completed_tool_calls(thread.id)]
-        state = _RunState(run=run, assistant=assistant or store.get_assistant(run.assistant_id), thread=thread,
+        state = RunState(run=run, assistant=assistant or store.get_assistant(run.assistant_id), thread=thread,
                           tools=tools, client_tools=client, context=context,
                           messages=trim_history(history, self.history_chars), prior_tool_outputs=prior,
                           usage=run.usage or Usage(), turn=run.turns)
@@ -225,7 +200,7 @@ class Runner:
                     state.used(c.function.name)
         return state
 
-    def _loop(self, state: _RunState) -> Run:
+    def _loop(self, state: RunState) -> Run:
         run_id = state.run.id
         while True:
             if stopped := self._stop_if_requested(run_id, state):
@@ -266,12 +241,17 @@ class Runner:
                     if planned := fallback.planned_calls(self._model_input(state)):  # no tool called: run the plan
                         self._tool_turn(state, planned, {"source": "offline plan (the model called no tool)"})
                     continue
+                if not (state.run_items or state.planned) and wants_trading_response(state.assistant) and (
+                        planned := fallback.planned_calls(self._model_input(state))):
+                    state.planned = True  # an answer without a tool call: run the offline plan, ask once more
+                    self._tool_turn(state, planned, {"source": "offline plan (the model called no tool)"})
+                    continue
                 return self._complete(state, response)
             else:
                 return self._fail(run_id, "model_behavior",
                                   f"Backend returned {type(step).__name__}, not ToolCalls or FinalMessage.", state)
 
-    def _model_input(self, state: _RunState) -> ModelInput:
+    def _model_input(self, state: RunState) -> ModelInput:
         return fallback.shape(run_controls.apply(ModelInput(assistant=state.assistant, thread=state.thread, messages=state.messages,
                           run_items=list(state.run_items), prior_tool_outputs=state.prior_tool_outputs,
                           tools=list(state.tools.values()), repair=state.repair, turn=state.turn,
@@ -286,7 +266,7 @@ class Runner:
         per_run = self.on_run_delta
         return lambda text: per_run(run_id, text)
 
-    def _tool_turn(self, state: _RunState, step: ToolCalls, turn: dict | None = None) -> Run | None:
+    def _tool_turn(self, state: RunState, step: ToolCalls, turn: dict | None = None) -> Run | None:
         """Record and run one batch of calls; returns the run if it now waits for client outputs."""
         requests, seen = [], set()
         for c in step.calls:
@@ -319,7 +299,7 @@ class Runner:
         state.run_items += [(r, c.function.output or "null") for r, c in zip(requests, calls)]
         return None
 
-    def _run_calls(self, state: _RunState, requests: list[ToolCallRequest]) -> list[tuple[str, dict | None, float]]:
+    def _run_calls(self, state: RunState, requests: list[ToolCallRequest]) -> list[tuple[str, dict | None, float]]:
         def run_one(request: ToolCallRequest) -> tuple[str, dict | None, float]:
             start = time.perf_counter()
             try:
@@ -341,7 +321,7 @@ class Runner:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qlwork-tool")
         return list(self._pool.map(run_one, requests))
 
-    def _complete(self, state: _RunState, response: TradingResponse | None, text: str | None = None) -> Run:
+    def _complete(self, state: RunState, response: TradingResponse | None, text: str | None = None) -> Run:
         """Store the answer (a TradingResponse, or ``text`` as is for a non-trading assistant) and complete."""
         run = state.run
         message_id = (self.message_id_for(run.id) if self.message_id_for else None) or new_id("msg")
@@ -393,7 +373,7 @@ class Runner:
                                          **fields)
 
     # -- endings -------------------------------------------------------------------------------
-    def _stop_if_requested(self, run_id: str, state: _RunState | None = None) -> Run | None:
+    def _stop_if_requested(self, run_id: str, state: RunState | None = None) -> Run | None:
         status = self.store.run_status(run_id)
         if status == "in_progress":
             return None
@@ -401,7 +381,7 @@ class Runner:
             return self._finish(run_id, "cancelled", state)
         return self.store.get_run(run_id)  # ended elsewhere (recovered, expired)
 
-    def _finish(self, run_id: str, status: str, state: _RunState | None = None, **fields: Any) -> Run:
+    def _finish(self, run_id: str, status: str, state: RunState | None = None, **fields: Any) -> Run:
         if state is not None:
             fields.update(usage=state.usage, turns=state.turn)
         try:
@@ -415,7 +395,7 @@ class Runner:
                                                                       if k in ("usage", "turns")})
             return current
 
-    def _fail(self, run_id: str, code: str, message: str, state: _RunState | None = None) -> Run:
+    def _fail(self, run_id: str, code: str, message: str, state: RunState | None = None) -> Run:
         return self._finish(run_id, "failed", state, last_error={"code": code, "message": message})
 
 

@@ -100,9 +100,10 @@ def compose_portfolio(outputs, prior) -> dict:
     answer = _base("portfolio_health", outputs)
     if a is None:
         return answer
+    # a compacted output (a small model's prompt, assistant/backends/transcript.py) may lack the lists
     answer.update(overall_score=a["overall_score"], risk_level=a["risk_level"],
-                  recommendations=a["recommendations"], insights=list(a["insights"]),
-                  risk_metrics=dict(a["risk_metrics"]))
+                  recommendations=list(a.get("recommendations") or []), insights=list(a.get("insights") or []),
+                  risk_metrics=dict(a.get("risk_metrics") or {}))
     if r:
         m = next(iter(r["metrics"].values()))
         answer["risk_metrics"].update({k: v for k, v in m.items() if k not in answer["risk_metrics"]})
