@@ -166,10 +166,11 @@ def test_qlwork_eval_on_the_real_model(llama, tmp_path, planted):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
     assert PLANTED not in out.read_text() and PLANTED not in proc.stdout + proc.stderr
-    assert report["backend"] == "openai-chat" and report["results"]
-    for result in report["results"]:
-        for turn in result.get("turns", [result]):
-            assert turn.get("status", "completed") in TERMINAL_STATUSES, turn
+    assert report["backend"] == "openai-chat"
+    assert [s["name"] for s in report["scenarios"]] == ["seed_conversation", "greeting"]
+    turns = [t for s in report["scenarios"] for t in s["turns"]]
+    assert turns and all(t["status"] in TERMINAL_STATUSES for t in turns), turns
+    assert all(t["grounding"] != "-" for t in turns if t["status"] == "completed"), turns  # records present
 
 
 def test_weekly_report_for_a_user_whose_preferences_select_the_model(llama, tmp_path, planted):
