@@ -67,9 +67,12 @@ def test_risk_answer_one_precision_and_a_window(answers):
     assert data["grounding"]["status"] == "grounded", data["grounding"]
 
 
-def test_signal_confidence_as_a_percentage(answers):
+def test_signal_agreement_in_words_not_a_raw_fraction(answers):
+    """A signal's confidence is the share of its rules that agree (issue 26): said as "n of 4 signal
+    rules", never as a bare 0.xx; a hold has none."""
     text, _, data = _texts(answers["Signals for INFY and TCS"])
-    assert re.search(r": (?:buy|sell|hold) \(confidence \d{1,3}%\)", text), text
+    assert re.search(r": (?:buy|sell) \(signal agreement \d of \d signal rules\)", text), text
+    assert re.search(r": hold \(no signal agreement\)", text) or ": hold" not in text, text
     assert not re.search(r"confidence 0\.\d+", text), text
     assert data["grounding"]["status"] == "grounded", data["grounding"]
 

@@ -120,11 +120,13 @@ def test_unclassified_is_left_out_of_sector_balance():
     assert sum(c["weight"] for c in lost.components.values()) == pytest.approx(1.0)
 
 
-def test_analysis_says_how_much_is_unclassified(home):
+def test_a_liquid_fund_is_cash_not_an_unclassified_sector(home):
+    """LIQUIDBEES has no NSE industry; it is a liquid fund, so the analysis counts it as cash (issue 26),
+    never as a sector called Unclassified, and says how much of the portfolio that is."""
     ctx = ToolContext(market=DemoMarketData(), portfolio="sample:near_cash", as_of="2026-11-20")
     out = analyze_portfolio.tool.invoke({"lookback_days": 60}, ctx)
-    liquid = sum(h["weight"] for h in out["holdings"] if h["sector"] == "Unclassified")
-    assert liquid > 0.7 and out["unclassified_weight"] == pytest.approx(liquid, abs=1e-3)
+    liquid = sum(h["weight"] for h in out["holdings"] if h["symbol"] == "LIQUIDBEES")
+    assert liquid > 0.7 and out["asset_classes"]["cash"] == pytest.approx(liquid, abs=1e-3)
+    assert out["unclassified_weight"] == 0 and all(h["sector"] != "Unclassified" for h in out["holdings"])
     text = " ".join(out["insights"])
-    assert f"{out['unclassified_weight']:.2%} of the portfolio has no NSE industry (Unclassified: LIQUIDBEES)" in text
-    assert "top sector Unclassified" not in text
+    assert f"cash-like funds {liquid:.2%}" in text and "top sector Unclassified" not in text

@@ -155,7 +155,7 @@ _CHANGES = re.compile(r"\b(last week'?s?|changed|change since|versus last|since 
 _SELL = re.compile(r"\b(sell|trim|cut|reduce|exit)\b", re.IGNORECASE)
 _KIND_TASK = {"portfolio": "review", "strategy": "backtest", "market_data": "prices", "signals": "signals",
               "risk": "risk", "sector": "sector", "compare": "changes", "files": "search_notes", "code": "run_code",
-              "help": "help"}
+              "help": "help", "cut_risk": "trim"}
 
 
 def read_request(text: str, sectors: list[str], symbols: set[str], indices: list[str] | tuple = (),
