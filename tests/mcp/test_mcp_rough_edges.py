@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import anyio
 import httpx
@@ -109,12 +110,27 @@ def test_invalid_lines_over_stdio_get_a_reply(edges):
              json.dumps({"jsonrpc": "2.0", "id": 5}),
              '{"jsonrpc": "2.0", "id": 7,',
              json.dumps({"jsonrpc": "2.0", "id": 8, "method": "ping"})]
-    proc = subprocess.run(mcp_command("--user", "asha"), input="\n".join(lines) + "\n", capture_output=True, text=True,
-                          env={**os.environ, **edges.env()}, timeout=120)
-    replies = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    # stdin stays open until the ping's reply is read (at EOF a stdio server may stop before answering)
+    proc = subprocess.Popen(mcp_command("--user", "asha"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **edges.env()})
+    proc.stdin.write("\n".join(lines) + "\n")
+    proc.stdin.flush()
+    replies, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline and not any(r.get("id") == 8 for r in replies):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.strip():
+            replies.append(json.loads(line))
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
     by_id = {r.get("id"): r for r in replies}
     assert by_id[6]["error"] == {"code": -32600, "message": 'Invalid Request: "jsonrpc" must be "2.0", got "1.0".'}
     assert by_id[5]["error"]["code"] == -32600 and '"method"' in by_id[5]["error"]["message"]
     assert by_id[None]["error"]["code"] == -32700
     assert by_id[8]["result"] == {} or "result" in by_id[8]  # the server keeps serving after bad lines
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in stderr

@@ -101,10 +101,7 @@ def test_start_up_recovery_runs_queued_fails_in_progress_cancels_cancelling(home
     for thread_id, _ in (queued, working, cancelling, legacy):  # usable at once: no run_active (409)
         server.store.create_run(thread_id, assistant.id, model="offline-rules", backend="offline", max_turns=1)
     # the failed run reads as such through the API (the SDK's view)
-    key = server.key("ops")
-    from qlwork.server.keys import KeyStore
-
-    KeyStore(server.store).claim("thread", working[0], "ops")
+    key = server.key("ops")  # the thread's user_id is "ops": that is what makes it theirs
     run = server.client(key=key).beta.threads.runs.retrieve(working[1], thread_id=working[0])
     assert run.status == "failed" and run.last_error.code == "server_error"
 

@@ -18,10 +18,10 @@ def _fill(store):
     ensure_tables(store)
     keys = KeyStore(store)
     _, secret = keys.create("alice", name="laptop")
+    keys.claim("assistant", a.id, "alice")  # an ownership record to copy (a thread's owner is its user_id)
     threads = []
     for i in range(5):
         t = store.create_thread({"i": str(i)}, user_id="alice")
-        keys.claim("thread", t.id, "alice")
         for j in range(3):
             store.add_message(t.id, "user", f"q{i}.{j}")
         run = store.create_run(t.id, a.id)
