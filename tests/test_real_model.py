@@ -42,7 +42,7 @@ def llama():
     why = llama_server.missing()
     if why:
         if llama_server._on(llama_server.REQUIRED_ENV):
-            pytest.fail(f"REAL-MODEL TESTS CANNOT RUN: {why} ({llama_server.REQUIRED_ENV} is set by make test; "
+            pytest.fail(f"REAL-MODEL TESTS CANNOT RUN: {why} ({llama_server.REQUIRED_ENV} is set; "
                         f"set {llama_server.SKIP_ENV}=1 to skip them)")
         pytest.skip(f"REAL-MODEL TESTS SKIPPED: {why}")
     server = llama_server.LlamaServer(llama_server.gguf_path())

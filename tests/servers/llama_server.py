@@ -7,8 +7,8 @@ subprocess (``python -m llama_cpp.server``) with a small context and 2 threads, 
 the test session ends.
 
 Skipping is loud: with ``QLWORK_SKIP_REAL_MODEL=1``, or when llama-cpp-python or the model is missing,
-every real-model test skips with the reason (shown in pytest's summary); under ``make test``
-(``QLWORK_REAL_MODEL_REQUIRED=1``) a missing piece fails instead.
+every real-model test skips with the reason (shown in pytest's summary; ``make test`` also prints a
+WARNING when the build fails). With ``QLWORK_REAL_MODEL_REQUIRED=1`` a missing piece fails instead.
 """
 
 from __future__ import annotations
