@@ -20,6 +20,31 @@ def _grounding_policy(monkeypatch):
     monkeypatch.setenv("QLWORK_GROUNDING", "flag")
 
 
+@pytest.fixture
+def readable_copy():
+    """``readable_copy(html)`` copies ``html`` where the report printer's browser can read it: the system
+    Chromium may run as the unprivileged sandbox uid (QLWORK_SANDBOX_UID, qlwork/reports/_chromium_as_user.py)
+    and pytest's tmp dirs are 0700. Only the one file is copied (a page loading siblings would need more);
+    the copies are removed after the test."""
+    import shutil
+    import tempfile
+
+    folders: list[Path] = []
+
+    def copy(html: Path) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="qlwork-report-view-"))
+        folders.append(folder)
+        folder.chmod(0o711)
+        target = folder / Path(html).name
+        shutil.copyfile(html, target)
+        target.chmod(0o644)
+        return target
+
+    yield copy
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- PostgreSQL: one throwaway cluster per test session (tests/servers/pg_cluster.py) ---------------
 _PG: dict = {}
 

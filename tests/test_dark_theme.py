@@ -19,7 +19,7 @@ def _page(light: bool, svg: str) -> str:
             f'<img id="widget" class="qlwork-chart" src="{src}"></body></html>')
 
 
-def test_dark_theme_shows_charts_dark_and_light_theme_unchanged(tmp_path):
+def test_dark_theme_shows_charts_dark_and_light_theme_unchanged(tmp_path, readable_copy):
     from qlwork.reports.pdf import _browser, chromium_path, close_browser
 
     if chromium_path() is None:
@@ -32,7 +32,7 @@ def test_dark_theme_shows_charts_dark_and_light_theme_unchanged(tmp_path):
         for light, expect_dark in ((False, True), (True, False)):
             path = tmp_path / f"{light}.html"
             path.write_text(_page(light, svg), encoding="utf-8")
-            page.goto(f"file://{path}", wait_until="load")
+            page.goto(f"file://{readable_copy(path)}", wait_until="load")  # the browser may run as the sandbox uid
             for element in ("chart", "widget"):
                 box = page.locator(f"#{element}").bounding_box()
                 shot = page.screenshot(clip={"x": box["x"] + 2, "y": box["y"] + 2, "width": 4, "height": 4})

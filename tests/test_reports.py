@@ -559,7 +559,7 @@ def _pdf_pages(path: Path) -> list[str]:
     return text.split("\f")[:-1]
 
 
-def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys):
+def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys, readable_copy):
     """`qlwork reports run --format html,pdf` for an 18-holding portfolio: about 8 A4 pages with sections
     flowing, the running header/footer (user, date, page x of y, SYNTHETIC DATA) on every page, the
     widest tables' last columns on the page, no heading stranded at a page foot, no code."""
@@ -604,8 +604,8 @@ def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys):
     running = {"user_id": "bharat", "as_of": "2026-11-20", "synthetic": True}
     try:
         again = html_to_pdf((day / "bharat" / "portfolio_review.html").read_text(encoding="utf-8"), running=running)
-        _screenshots_of_report(day / "bharat" / "portfolio_review.html")
-        _index_fits(day / "index.html")
+        _screenshots_of_report(readable_copy(day / "bharat" / "portfolio_review.html"))
+        _index_fits(readable_copy(day / "index.html"))  # the browser may run as the sandbox uid
     finally:
         close_browser()
     first = pdf.read_bytes()
@@ -615,7 +615,8 @@ def test_pdf_report_reads_like_a_document(tmp_path, monkeypatch, capsys):
 
 
 def _index_fits(html: Path) -> None:
-    """The index page at 800 px and on a 368 px phone: no sideways scrolling, every user's figures shown."""
+    """The index page (``html``, a copy the browser can read) at 800 px and on a 368 px phone: no sideways
+    scrolling, every user's figures shown."""
     from qlwork.reports.pdf import _browser
 
     context = _browser().new_context(offline=True)
@@ -637,21 +638,9 @@ def _index_fits(html: Path) -> None:
         context.close()
 
 
-def _readable_copy(html: Path) -> Path:
-    """``html`` copied where the printer's unprivileged uid can read it (pytest's tmp dirs are 0700)."""
-    import shutil
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="qlwork-report-view-"))
-    folder.chmod(0o711)
-    copy = folder / html.name
-    shutil.copyfile(html, copy)
-    copy.chmod(0o644)
-    return copy
-
-
 def _screenshots_of_report(html: Path) -> None:
-    """The report as a reader's browser shows it at 1280 px and 800 px (screenshots in tests/artifacts/):
+    """The report (``html``, a copy the browser can read) as a reader's browser shows it at 1280 px and 800 px
+    (screenshots in tests/artifacts/):
     nothing wider than the page, every chart scaled into it, the tearsheet's four figures drawn."""
     from qlwork.reports.pdf import _browser
 
@@ -662,7 +651,7 @@ def _screenshots_of_report(html: Path) -> None:
         page = context.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
                    else route.abort())
-        page.goto(f"file://{_readable_copy(html)}", wait_until="load")  # the browser may run as the sandbox uid
+        page.goto(f"file://{html}", wait_until="load")
         for width in (1280, 800):
             page.set_viewport_size({"width": width, "height": 900})
             page.wait_for_timeout(200)
