@@ -3,20 +3,12 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
+from .timing import best_ms
+
 HOLDINGS, DAYS, SEED = 50, 1260, 7
-
-
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3, out
 
 
 def _contribution_lines() -> list[str]:
@@ -37,8 +29,8 @@ def _contribution_lines() -> list[str]:
     def ours():
         return risk_contributions(rets, w, cuts=w / 2)["component"]
 
-    ours_ms, parts = _best(ours, 20)
-    ref_ms, ref = _best(reference, 20)
+    ours_ms, parts = best_ms(ours, 20)
+    ref_ms, ref = best_ms(reference, 20)
     diff = float(np.max(np.abs(parts - ref)))
     return [f"risk contributions {HOLDINGS} holdings x {DAYS} days (volatility + VaR parts + trim scenarios):",
             f"  qlwork.analytics.contributions      {ours_ms:8.2f} ms",

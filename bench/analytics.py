@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
 
+from .timing import best_ms
+
 DAYS, SYMBOLS, SEED = 2520, 500, 42
-
-
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3, out
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -32,9 +24,9 @@ def _rsi_lines(prices: np.ndarray) -> list[str]:
     from qlwork.analytics import rsi
 
     columns = [np.ascontiguousarray(prices[:, j]) for j in range(SYMBOLS)]
-    ours_ms, ours = _best(lambda: rsi(prices, 14), 7)
-    ta_ms, ref = _best(lambda: [talib.RSI(prices[:, j], 14) for j in range(SYMBOLS)], 7)
-    ta_best_ms, _ = _best(lambda: [talib.RSI(c, 14) for c in columns], 7)
+    ours_ms, ours = best_ms(lambda: rsi(prices, 14), 7)
+    ta_ms, ref = best_ms(lambda: [talib.RSI(prices[:, j], 14) for j in range(SYMBOLS)], 7)
+    ta_best_ms, _ = best_ms(lambda: [talib.RSI(c, 14) for c in columns], 7)
     diff = np.nanmax(np.abs(ours - np.column_stack(ref)))
     return [
         f"rsi(14) {SYMBOLS} symbols x {DAYS} days:",
@@ -66,8 +58,8 @@ def _risk_lines(rets: np.ndarray) -> list[str]:
             return np.array([[qs.stats.sharpe(s), qs.stats.sortino(s), qs.stats.max_drawdown(s),
                               qs.stats.value_at_risk(s)] for s in series]).T
 
-    ours_ms, a = _best(ours, 7)
-    qs_ms, b = _best(theirs, 2)
+    ours_ms, a = best_ms(ours, 7)
+    qs_ms, b = best_ms(theirs, 2)
     return [
         f"sharpe+sortino+max_drawdown+VaR(parametric) {SYMBOLS} symbols x {DAYS} days:",
         f"  qlwork 2-D                {ours_ms:9.2f} ms",

@@ -4,24 +4,16 @@ plus the chat tool's whole backtest (prices, window, out-of-sample split of 9 co
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
+
+from .timing import best_ms
 
 DAYS, SYMBOLS, SEED = 2520, 50, 7
 GOAL_MS = 50.0
 PARAMS = {"lookback": 126, "skip": 21, "top_n": 10, "rebalance_every": 21}
 COST = 10 / 1e4
-
-
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3, out
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +52,8 @@ def _engine_lines(close, index) -> list[str]:
     from qlwork.analytics import run_backtest
 
     start = PARAMS["lookback"] + PARAMS["skip"]
-    ours_ms, bt = _best(lambda: run_backtest(close, index, "momentum", PARAMS, start), 15)
-    loop_ms, ref = _best(lambda: _loop(close, index, start), 3)
+    ours_ms, bt = best_ms(lambda: run_backtest(close, index, "momentum", PARAMS, start), 15)
+    loop_ms, ref = best_ms(lambda: _loop(close, index, start), 3)
     diff = max(float(np.max(np.abs(bt.books[b].equity - e))) for b, e in zip(("strategy", "buy_and_hold", "benchmark"), ref))
     lines = [
         f"momentum backtest + buy-and-hold + index, {SYMBOLS} symbols x {DAYS} days (metrics included):",
@@ -84,7 +76,7 @@ def _engine_lines(close, index) -> list[str]:
             return {n: (qs.stats.sharpe(s, rf=0.065), qs.stats.sortino(s, rf=0.065), qs.stats.max_drawdown(s),
                         qs.stats.volatility(s)) for n, s in series.items()}
 
-    qs_ms, q = _best(theirs, 3)
+    qs_ms, q = best_ms(theirs, 3)
     keys = ("sharpe_ratio", "sortino_ratio", "max_drawdown", "volatility")
     gap = max(abs(bt.books[n].metrics[k] - v) for n, vals in q.items() for k, v in zip(keys, vals))
     return lines + [f"  quantstats sharpe/sortino/mdd/vol of the 3 books {qs_ms:8.2f} ms (metrics only); "
@@ -99,7 +91,7 @@ def _tool_lines() -> list[str]:
     market = get_provider("demo")
     inst = market.instruments()
     names = sorted(inst.loc[inst["instrument_type"] == "EQ", "tradingsymbol"])[:50]
-    ms, run = _best(lambda: strategy_backtest(market, names, DEMO_AS_OF, "momentum", years=10).output(), 3)
+    ms, run = best_ms(lambda: strategy_backtest(market, names, DEMO_AS_OF, "momentum", years=10).output(), 3)
     return [f"  tools.backtesting: {len(names)} demo stocks x 10 years, backtest + 9-combination train/test + "
             f"JSON output  {ms:8.2f} ms ({run['out_of_sample']['combinations']} combinations)"]
 
