@@ -1,6 +1,7 @@
-"""``qlwork chat`` in a terminal: text wrapped to the terminal's width (words never broken, tables' last
-column wrapped under itself, no trailing blanks that make the terminal wrap a line into a stray blank
-one), colour only on a TTY and never with ``NO_COLOR`` or ``TERM=dumb``, and the chat's own commands.
+"""``qlwork chat`` in a terminal: text wrapped to the terminal's width (words never broken, tables
+too wide narrowed with their cells wrapped under themselves and the header on one line right above its
+rule, no trailing blanks that make the terminal wrap a line into a stray blank one), colour only on a TTY
+and never with ``NO_COLOR`` or ``TERM=dumb``, and the chat's own commands.
 
 Commands (anything else is a question): ``/help``, ``/new`` (a new thread), ``clear`` or ``/clear``,
 ``exit`` / ``quit`` / ``/exit`` (or Ctrl-D).
@@ -44,39 +45,71 @@ def paint(text: str, style: str, colour: bool) -> str:
     return f"\033[{_ANSI[style]}m{text}\033[0m" if colour else text
 
 
-def _wrap_table_row(line: str, start: int, columns: int) -> list[str]:
-    head, tail = line[:start], line[start:].strip()
-    room = columns - start
-    if room < 20:  # too narrow to keep the columns: the row as a paragraph
-        return textwrap.wrap(line.strip(), columns, break_long_words=False, break_on_hyphens=False) or [""]
-    parts = textwrap.wrap(tail, room, break_long_words=False, break_on_hyphens=False) or [""]
-    return [(head + parts[0]).rstrip()] + [" " * start + p for p in parts[1:]]
+def _is_row(line: str, starts: list[int]) -> bool:
+    """A row of the table whose columns start at ``starts``: non-blank, with a blank gap before every
+    column it reaches (prose after the table has letters there)."""
+    return bool(line.strip()) and all(line[s - 2:s] == "  " for s in starts[1:] if s < len(line))
+
+
+def _fit_table(header: str, rule: str, rows: list[str], columns: int) -> list[str]:
+    """A fixed-width table (``assistant.render.table``) narrowed to ``columns``: every column keeps its
+    header on one line (so the rule stays right under it) and at least its longest word; the widest
+    columns give up width first and their cells wrap at word boundaries under themselves. Too narrow
+    for that: each row as a bullet of ``Header: value`` pairs."""
+    dashes = list(re.finditer(r"-+", rule))
+    starts = [m.start() for m in dashes]
+    cut = lambda line: [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]  # noqa: E731
+    heads, cells = cut(header), [cut(r) for r in rows]
+    natural = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(heads)]
+    least = [max([len(h)] + [len(w) for c in cells for w in c[i].split()]) for i, h in enumerate(heads)]
+    room = columns - 2 * (len(heads) - 1)
+    if sum(least) > room:
+        out = []
+        for c in cells:
+            text = "- " + "; ".join(f"{h}: {v}" for h, v in zip(heads, c) if v)
+            out += textwrap.wrap(text, columns, subsequent_indent="  ", break_long_words=False,
+                                 break_on_hyphens=False) or [""]
+        return out
+    widths = list(natural)
+    while sum(widths) > room:  # the widest column that can still give up a column does
+        i = max((i for i in range(len(widths)) if widths[i] > least[i]), key=lambda i: widths[i])
+        widths[i] -= 1
+    line = lambda parts: "  ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()  # noqa: E731
+    out = [line(heads), line(["-" * min(w, len(m.group())) for w, m in zip(widths, dashes)])]
+    for c in cells:
+        wrapped = [textwrap.wrap(v, w, break_long_words=False, break_on_hyphens=False) or [""]
+                   for v, w in zip(c, widths)]
+        out += [line([p[k] if k < len(p) else "" for p in wrapped]) for k in range(max(map(len, wrapped)))]
+    return out
 
 
 def fit(text: str, columns: int | None = None) -> str:
-    """``text`` wrapped to ``columns``: bullets with a hanging indent, table rows with their last column
-    wrapped under itself, other lines at word boundaries; trailing blanks removed."""
+    """``text`` wrapped to ``columns``: bullets with a hanging indent, tables too wide narrowed with their
+    cells wrapped under themselves (the header stays one line with its rule right under it), other
+    lines at word boundaries; trailing blanks removed."""
     columns = columns or width()
-    lines = text.splitlines()
+    lines = [raw.rstrip() for raw in text.splitlines()]
     out: list[str] = []
-    start = None  # where a table's last column starts, from its rule line
-    for i, raw in enumerate(lines):
-        line = raw.rstrip()
-        nxt = lines[i + 1].rstrip() if i + 1 < len(lines) else ""
-        if _RULE.match(nxt):  # a header: its rule follows
-            start = nxt.rfind("  -") + 2
-        elif start is not None and not _RULE.match(line) and (not line or line[:1] not in " -" and "  " not in line):
-            start = None  # the table ended
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if _RULE.match(nxt) and line:  # a header: its rule follows
+            starts = [m.start() for m in re.finditer(r"-+", nxt)]
+            end = i + 2
+            while end < len(lines) and _is_row(lines[end], starts):
+                end += 1
+            table = lines[i:end]
+            out += table if max(map(len, table)) <= columns else _fit_table(line, nxt, lines[i + 2:end], columns)
+            i = end
+            continue
         if len(line) <= columns:
             out.append(line)
-        elif start is not None and not _RULE.match(line):
-            out += _wrap_table_row(line, start, columns)
-        elif _RULE.match(line):
-            out.append(line[:columns])
         else:
             indent = "  " if line.startswith("- ") else ""
             out += textwrap.wrap(line, columns, subsequent_indent=indent, break_long_words=False,
                                  break_on_hyphens=False) or [""]
+        i += 1
     return "\n".join(out)
 
 

@@ -42,6 +42,7 @@ _TH = ("text-align:left;padding:3px 6px;border-bottom:1px solid var(--jp-border-
        "font-weight:600;white-space:nowrap;")
 _FIT = "contain:inline-size;overflow-x:auto;"  # wide tables scroll inside the card instead of widening the panel
 _TH_WRAP = _TH.replace("white-space:nowrap;", "")  # headers that may wrap in a narrow (368 px) panel
+_SNUG = "padding-left:4px;padding-right:4px;"  # narrower cell padding for a four-column table in a 368 px panel
 _TD = "padding:3px 6px;border-bottom:1px solid var(--jp-border-color3,#eee);vertical-align:top;"
 _MUTED = "color:var(--jp-ui-font-color2,#666);font-size:0.92em;"
 WARN = ("border-left:3px solid var(--jp-warn-color1,#f57c00);background:var(--jp-warn-color3,rgba(245,124,0,0.08));"
@@ -188,10 +189,12 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
     if score is not None:
         out.append(breakdown_html(breakdown))
     recs = data.get("recommendations") or []
-    if recs:  # the reason gets its own full-width row, so it wraps under the symbol in a narrow panel
+    if recs:  # the reason gets its own full-width row, so it wraps under the symbol in a narrow panel;
+        # "Time&shy;frame" may hyphenate, so the four columns fit a 368 px panel with the longest symbols
         out.append(f'<div style="font-weight:600;margin-top:6px">Recommendations</div>'
                    f'<table class="qlwork-recommendations" style="{_TABLE}"><thead><tr>'
-                   + "".join(f'<th style="{_TH_WRAP}">{h}</th>' for h in ("Action", "Symbol", "Signal agreement", "Timeframe"))
+                   + "".join(f'<th style="{_TH_WRAP}{_SNUG}">{h}</th>'
+                             for h in ("Action", "Symbol", "Signal agreement", "Time&shy;frame"))
                    + "</tr></thead><tbody>")
         for i, rec in enumerate(recs):
             action = str(rec.get("action") or "")
@@ -199,11 +202,11 @@ def answer_html(response: Any, text: str | None = None, breakdown: dict | None =
             reason = _marked_text(rec.get("reason"), untraced.get(f"recommendations[{i}].reason", []))
             if size := size_label(rec):
                 reason += f'<div class="qlwork-rec-size" style="{_MUTED}">{esc(size)}</div>'
-            out.append(f'<tr class="qlwork-rec"><td style="{_TD}border-bottom:none;'
+            out.append(f'<tr class="qlwork-rec"><td style="{_TD}{_SNUG}border-bottom:none;'
                        f'color:{_ACTION_COLOURS.get(action, "#555")};font-weight:600">{esc(action.upper())}</td>'
-                       f'<td style="{_TD}border-bottom:none;font-weight:600">{esc(rec.get("symbol"))}</td>'
-                       f'<td style="{_TD}border-bottom:none">{conf_text}</td>'
-                       f'<td style="{_TD}border-bottom:none">{esc(rec.get("timeframe"))}</td></tr>'
+                       f'<td style="{_TD}{_SNUG}border-bottom:none;font-weight:600">{esc(rec.get("symbol"))}</td>'
+                       f'<td style="{_TD}{_SNUG}border-bottom:none">{conf_text}</td>'
+                       f'<td style="{_TD}{_SNUG}border-bottom:none">{esc(rec.get("timeframe"))}</td></tr>'
                        f'<tr class="qlwork-rec-reason"><td colspan="4" style="{_TD}padding-left:14px">'
                        f'{reason}</td></tr>')
         out.append("</tbody></table>")
