@@ -40,6 +40,19 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _proc(pid: int):
+    """("chrom", pid, argv, uid) of a Chromium process, (other, ...) of another, or None when it has exited
+    meanwhile (Chromium's helper processes come and go)."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        uid = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if line.startswith("Uid:"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return ("chrom" if "chrom" in comm else comm.strip(), pid, cmdline, uid)
+
+
 def test_printer_runs_no_script_and_loads_no_other_file():
     if pdf.chromium_path() is None:
         pytest.skip("no Chromium (make chromium)")
@@ -49,13 +62,10 @@ def test_printer_runs_no_script_and_loads_no_other_file():
         assert "REPORT-BODY-OK" in text
         assert "JS-RAN-MARKER" not in text
         assert "root:" not in text and "/bin/" not in text and "PRETTY_NAME" not in text
-        browsers = [p for p in _descendants(os.getpid()) if "chrom" in Path(f"/proc/{p}/comm").read_text()]
+        browsers = [b for b in (_proc(p) for p in _descendants(os.getpid())) if b and b[0] == "chrom"]
         assert browsers, "the browser should be running while this thread keeps it"
-        for p in browsers:
-            cmdline = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
+        for _, p, cmdline, uid in browsers:
             assert b"--no-sandbox" not in cmdline
-            uid = next(int(l.split()[1]) for l in Path(f"/proc/{p}/status").read_text().splitlines()
-                       if l.startswith("Uid:"))
             assert uid != 0 or os.getuid() != 0, (p, cmdline[:2])
     finally:
         pdf.close_browser()
