@@ -22,9 +22,9 @@ from ..analytics.backtest import BOOKS, STRATEGY, Backtest, run_backtest, strate
 from ..analytics.backtest_metrics import METRIC_DEFINITIONS
 from ..analytics.backtest_oos import (OutOfSample, WalkForward, grid_warmup, parameter_grid, sweep, train_test,
                                      walk_forward)
-from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
+from ..config import DEFAULT_RISK_FREE_RATE, TRADING_DAYS_PER_YEAR
 from ..errors import InputError
-from .context import _drop_failed, rnd, source_of
+from .context import _drop_failed, benchmark_index, rnd, source_of
 
 DEFAULT_YEARS = 3
 DEFAULT_COST_BPS = 10.0
@@ -36,22 +36,6 @@ CONVENTIONS = ("Simple daily close-to-close returns, annualised with 252 trading
                "the previous close only; costs (cost_bps of two-sided turnover) charged to the strategy, the "
                "equal-weight buy-and-hold and the index alike, each bought from cash on the window's first day; "
                "the warm-up days feed the first signals and are in no curve or metric.")
-
-
-def _indices(market) -> list[str]:
-    inst = market.instruments()
-    return sorted(inst.loc[inst["instrument_type"] == "INDEX", "tradingsymbol"].astype(str))
-
-
-def resolve_benchmark(market, benchmark: str | None) -> str:
-    """``benchmark`` (default NIFTY 50) checked against the provider's indices (case-insensitive)."""
-    known = _indices(market)
-    wanted = (benchmark or BENCHMARK).strip()
-    match = next((k for k in known if k.upper() == wanted.upper()), None)
-    if match is None:
-        raise InputError(f"{wanted!r} is not an index this data source has.",
-                         fix=f"Use one of: {', '.join(known) or BENCHMARK}.", field="benchmark", allowed=known)
-    return match
 
 
 @dataclass
@@ -165,7 +149,7 @@ def strategy_backtest(market, symbols: list[str], day: dt.date, strategy: str = 
     if not 1 <= int(years) <= 10:
         raise InputError(f"years {years} is out of range.", fix="Use 1 to 10 years.", field="backtest_years",
                          allowed="1..10")
-    bench = resolve_benchmark(market, benchmark)
+    bench = benchmark_index(market, benchmark)
     p = strategy_params(strategy, params)
     combos = parameter_grid(strategy, p)
     warm = max(warmup_rows(strategy, p), grid_warmup(strategy, combos))

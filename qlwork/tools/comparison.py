@@ -19,7 +19,8 @@ import numpy as np
 from ..analytics import periods, risk
 from ..config import BENCHMARK, DEFAULT_RISK_FREE_RATE
 from ..errors import InputError
-from .context import history_window, load_holdings, market_of, resolve_as_of, resolve_known, rnd, source_of
+from .context import (benchmark_index, history_window, load_holdings, market_of, resolve_as_of, resolve_known, rnd,
+                      source_of)
 from .registry import ToolContext, tool
 
 Metric = Literal["volatility", "max_drawdown", "beta", "return", "var_95", "sharpe_ratio", "weight"]
@@ -36,19 +37,6 @@ METRICS = {
 RISKIEST_FIRST = {"volatility": "desc", "beta": "desc", "max_drawdown": "asc", "var_95": "asc",
                   "return": "desc", "sharpe_ratio": "desc", "weight": "desc"}
 """The order that puts the highest risk (or the best return) first, per metric."""
-
-
-def resolve_benchmark(market, benchmark: str | None) -> str:
-    """The provider's name for ``benchmark`` (any index or symbol it lists; case-insensitive), or an
-    InputError listing the indices it has."""
-    name = (benchmark or BENCHMARK).strip()
-    inst = market.instruments()
-    known = {s.upper(): s for s in inst["tradingsymbol"]}
-    if name.upper() in known:
-        return known[name.upper()]
-    indices = sorted(inst.loc[inst["instrument_type"] == "INDEX", "tradingsymbol"])
-    raise InputError(f"Unknown benchmark {benchmark!r}.", fix=f"Use one of the provider's indices: {', '.join(indices)}.",
-                     field="benchmark", allowed=indices, code="not_found")
 
 
 def _window_frame(market, names: list[str], bench: str, day: dt.date, period: str):
@@ -90,7 +78,7 @@ def compare_with_benchmark(
     """
     market = market_of(ctx)
     period = periods.normalise_period(period)
-    bench = resolve_benchmark(market, benchmark)
+    bench = benchmark_index(market, benchmark)
     day = resolve_as_of(ctx, as_of)
     not_found: list[dict] = []
     if symbols:
@@ -153,7 +141,7 @@ def rank_holdings(
     """
     market = market_of(ctx)
     period = periods.normalise_period(period)
-    bench = resolve_benchmark(market, benchmark)
+    bench = benchmark_index(market, benchmark)
     day = resolve_as_of(ctx, as_of)
     not_found: list[dict] = []
     if symbols:

@@ -234,16 +234,22 @@ def _drop_failed(close: pd.DataFrame, symbols: list[str], required) -> tuple[pd.
     return out, dropped
 
 
-def resolve_benchmark(ctx: ToolContext, value: str | None = None) -> str:
-    """The benchmark index: ``value`` (the question's), else the context's (the user's, from users.toml or
-    the thread), else NIFTY 50. InputError listing the provider's indices when it names none of them."""
-    chosen = value or getattr(ctx, "benchmark", None) or BENCHMARK
+def benchmark_index(market, value: str | None = None) -> str:
+    """The provider's spelling of the index ``value`` (default NIFTY 50; case and spaces ignored), or an
+    InputError listing the indices the provider has."""
+    chosen = value or BENCHMARK
     if not isinstance(chosen, str):
         raise InputError(f"benchmark must be an index name, not {type(chosen).__name__}.",
                          fix=f'Pass e.g. "{BENCHMARK}" or "NIFTY BANK".', field="benchmark")
-    indices = index_symbols(market_of(ctx))
+    indices = index_symbols(market)
     try:
         return resolve_symbols([chosen], indices)[0]
     except InputError:
         raise InputError(f"{chosen.strip()!r} is not an index this market data provider has.",
                          fix=f"Use one of: {', '.join(indices)}.", field="benchmark", allowed=indices) from None
+
+
+def resolve_benchmark(ctx: ToolContext, value: str | None = None) -> str:
+    """The benchmark index: ``value`` (the question's), else the context's (the user's, from users.toml or
+    the thread), else NIFTY 50 (see :func:`benchmark_index`)."""
+    return benchmark_index(market_of(ctx), value or getattr(ctx, "benchmark", None))

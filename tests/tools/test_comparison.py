@@ -85,7 +85,7 @@ def test_every_index_the_provider_lists_is_a_benchmark(ctx):
 
 def test_unknown_benchmark_and_period_name_the_fix(ctx):
     err = run(compare_with_benchmark, ctx, benchmark="NIFTY MOON").error
-    assert "Unknown benchmark" in err["message"] and "NIFTY 50" in err["fix"]
+    assert "not an index" in err["message"] and "NIFTY 50" in err["fix"]
     err = run(compare_with_benchmark, ctx, period="fortnight").error
     assert "Unknown return period" in err["message"] and "YTD" in err["fix"]
 
